@@ -1,0 +1,23 @@
+"""The original study's best CIFAR-10 setting: glorot normal, lr 0.002, decay 0.9, batch 128.
+
+    python -m lenet_bench --experiment=cifar10_best --workdir=/tmp/wd --data_dir=../shared/datasets
+
+32x32x3 input with a 'valid' first convolution (62,006 parameters).
+Measured: see BUILD_NOTES.md.
+"""
+
+from lenet_bench.config import ExperimentConfig
+
+
+def get_config() -> ExperimentConfig:
+    return ExperimentConfig(
+        name="cifar10_best",
+        dataset="cifar10",
+        initializer="glorot_normal",
+        learning_rate=0.002,
+        lr_decay=0.9,
+        epochs=30,
+        batch_size=128,
+        seeds=1,
+        keep_best=True,
+    )

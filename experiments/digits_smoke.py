@@ -1,0 +1,22 @@
+"""LeNet-5 on scikit-learn's digits (upscaled to 28x28): seconds, no data needed.
+
+    python -m lenet_bench --experiment=digits_smoke --workdir=/tmp/wd
+
+The zero-setup default of the CLI, and the data the tests train on.
+Measured: see BUILD_NOTES.md ("Reference runs").
+"""
+
+from lenet_bench.config import ExperimentConfig
+
+
+def get_config() -> ExperimentConfig:
+    return ExperimentConfig(
+        name="digits_smoke",
+        dataset="digits",
+        initializer="glorot_uniform",
+        learning_rate=0.005,
+        lr_decay=0.9,
+        epochs=5,
+        batch_size=32,
+        seeds=1,
+    )

@@ -1,0 +1,164 @@
+"""Command line: python -m lenet_bench --experiment=NAME --workdir=DIR [--data_dir=DIR].
+
+The only module that reads flags. It resolves the experiment's config,
+applies the flag overrides, trains what is not yet done and writes reports.
+Bad input ends with a one-line `error: ...` on stderr and exit status 2.
+"""
+
+import dataclasses
+import importlib.util
+import logging
+import os
+import shlex
+import sys
+from pathlib import Path
+
+from absl import app, flags
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_string("experiment", "digits_smoke",
+                    "Experiment name (see --list_experiments), a path to an experiment .py "
+                    "file, or a comma-separated list of either.")
+flags.DEFINE_string("workdir", "results", "Results go to <workdir>/<experiment>/.")
+flags.DEFINE_string("data_dir", None,
+                    "Data root with mnist/, fashion-mnist/, cifar10/ folders (or one dataset's "
+                    "folder). Default: $LENET_BENCH_DATA, then the keras cache and download.")
+flags.DEFINE_bool("list_experiments", False, "List the experiments, one line each, and exit.")
+flags.DEFINE_bool("skip_missing_data", False,
+                  "Skip (and report) an experiment whose dataset cannot be found, "
+                  "instead of failing.")
+flags.DEFINE_bool("report_only", False, "Rebuild the reports from the workdir; train nothing.")
+# Overrides of the experiment's config; unset means "as the experiment says".
+flags.DEFINE_integer("epochs", None, "Epochs per run.")
+flags.DEFINE_integer("seeds", None, "Repeated runs per configuration (seeds first_seed..).")
+flags.DEFINE_integer("first_seed", None, "Seed of the first repeated run.")
+flags.DEFINE_integer("batch_size", None, "Training batch size.")
+flags.DEFINE_integer("train_size", None,
+                     "Use N training images: the first N of a seeded, class-stratified order.")
+flags.DEFINE_float("learning_rate", None, "Start learning rate.")
+flags.DEFINE_float("lr_decay", None, "Per-epoch learning-rate decay factor, in (0, 1].")
+flags.DEFINE_string("initializer", None, "Kernel initializer, e.g. uniform, glorot_normal, "
+                    "truncated_normal, or any Keras initializer name.")
+flags.DEFINE_string("optimizer", None, "Keras optimizer name, e.g. adam, sgd, rmsprop.")
+# How to run; these do not change what is computed.
+flags.DEFINE_integer("threads", 0, "TensorFlow intra- and inter-op threads; 0: one per core.")
+flags.DEFINE_enum("jit", "auto", ["auto", "on", "off"],
+                  "XLA-compile the train step. auto: on (measured faster on CPU and GPU).")
+
+OVERRIDE_FLAGS = ("epochs", "seeds", "first_seed", "batch_size", "train_size", "learning_rate",
+                  "lr_decay", "initializer", "optimizer")
+
+
+def list_experiments() -> str:
+    from experiments import EXPERIMENTS
+
+    lines = []
+    for name, module in EXPERIMENTS.items():
+        summary = (module.__doc__ or "").strip().splitlines()[0] if module.__doc__ else ""
+        lines.append(f"{name:20s} {summary}")
+    return "\n".join(lines)
+
+
+def resolve_experiment(name_or_path: str):
+    """The `get_config()` result of a named experiment or an experiment file."""
+    from lenet_bench.errors import InputError
+
+    if name_or_path.endswith(".py"):
+        path = Path(name_or_path)
+        if not path.is_file():
+            raise InputError(f"--experiment={name_or_path}: no such file")
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        if not hasattr(module, "get_config"):
+            raise InputError(f"--experiment={name_or_path}: defines no get_config()")
+        return module.get_config()
+    from experiments import EXPERIMENTS
+
+    if name_or_path not in EXPERIMENTS:
+        raise InputError(f"--experiment={name_or_path!r} is unknown: expected one of "
+                         f"{', '.join(EXPERIMENTS)} (or a path to an experiment .py file)")
+    return EXPERIMENTS[name_or_path].get_config()
+
+
+def configure_tensorflow(threads: int) -> None:
+    import tensorflow as tf
+
+    threads = threads or os.cpu_count() or 1
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
+
+
+def run() -> int:
+    from lenet_bench import data, report
+    from lenet_bench.errors import DataNotFoundError
+
+    if FLAGS.list_experiments:
+        print(list_experiments())
+        return 0
+    workdir = Path(FLAGS.workdir)
+    overrides = {name: FLAGS[name].value for name in OVERRIDE_FLAGS if FLAGS[name].value is not None}
+    configs = [dataclasses.replace(resolve_experiment(name.strip()), **overrides)
+               for name in FLAGS.experiment.split(",") if name.strip()]
+    if FLAGS.report_only:
+        for config in configs:
+            print(report.write_experiment_report(workdir / config.name))
+        print(f"report: {report.write_index(workdir)}")
+        return 0
+    from lenet_bench import train
+    from lenet_bench.config import validate
+
+    for config in configs:
+        validate(config)
+    configure_tensorflow(FLAGS.threads)
+    command = shlex.join(["python", "-m", "lenet_bench"] + sys.argv[1:])
+    skipped, loaded = {}, {}
+    for config in configs:
+        try:
+            if config.dataset not in loaded:
+                loaded[config.dataset] = data.load(config.dataset, FLAGS.data_dir)
+        except DataNotFoundError as error:
+            if not FLAGS.skip_missing_data:
+                raise
+            skipped[config.name] = str(error)
+            logging.warning("skipped %s: %s", config.name, error)
+            continue
+        experiment_dir = train.run_experiment(config, loaded[config.dataset], workdir,
+                                               jit_compile=FLAGS.jit != "off", command=command)
+        print(f"report: {report.write_experiment_report(experiment_dir)}")
+    index = report.write_index(workdir, skipped)
+    print(f"report: {index}")
+    return 0
+
+
+def main(argv: list[str]) -> None:
+    from lenet_bench.errors import InputError
+
+    if len(argv) > 1:
+        print(f"error: unexpected arguments {argv[1:]}: expected only --flags", file=sys.stderr)
+        sys.exit(2)
+    logging.getLogger("lenet_bench").setLevel(logging.INFO)
+    try:
+        sys.exit(run())
+    except InputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("interrupted: finished epochs are saved; rerun the same command to resume",
+              file=sys.stderr)
+        sys.exit(130)
+
+
+def parse_flags(argv: list[str]) -> list[str]:
+    """absl's parser, but a bad flag is one line and exit status 2."""
+    try:
+        return FLAGS(argv)
+    except flags.Error as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    app.run(main, flags_parser=parse_flags)

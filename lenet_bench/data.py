@@ -1,0 +1,448 @@
+"""Datasets as uint8 arrays: real loaders for the formats users have on disk.
+
+`load(name, data_dir)` returns a `Dataset` for mnist, fashion_mnist, cifar10,
+digits (scikit-learn's 8x8 digits, upscaled to 28x28: always offline) or
+synthetic (tests). Where a real dataset is looked for, in order:
+
+1. `data_dir` (else the LENET_BENCH_DATA environment variable): a root with
+   one folder per dataset (`mnist/`, `fashion-mnist/`, `cifar10/`, ...), or a
+   dataset folder itself. A folder may hold IDX files (gzipped or not), the
+   official CIFAR-10 python pickles, or an image-folder tree
+   `train/<class>/*.png|jpg` + `test/<class>/...`.
+2. `keras.datasets.<name>.load_data()`, which reads the keras cache
+   (~/.keras/datasets) and otherwise downloads.
+
+Everything read is checked (magic numbers, counts, label range, image size);
+a bad file raises InputError naming the file and what was expected.
+"""
+
+import dataclasses
+import gzip
+import hashlib
+import os
+import pickle
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from lenet_bench.errors import DataNotFoundError, InputError
+
+DATA_DIR_ENV = "LENET_BENCH_DATA"
+CACHE_DIR_ENV = "LENET_BENCH_CACHE"
+
+DIGIT_CLASSES = tuple(str(digit) for digit in range(10))
+FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                         "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
+                   "dog", "frog", "horse", "ship", "truck")
+
+# Folder names a dataset may have under a data root, in the order tried.
+FOLDER_NAMES = {
+    "mnist": ("mnist", "MNIST"),
+    "fashion_mnist": ("fashion-mnist", "fashion_mnist", "Fashion-MNIST"),
+    "cifar10": ("cifar10", "cifar-10-batches-py", "cifar-10", "CIFAR-10"),
+}
+CLASS_NAMES = {"mnist": DIGIT_CLASSES, "fashion_mnist": FASHION_MNIST_CLASSES,
+               "cifar10": CIFAR10_CLASSES}
+IMAGE_SHAPES = {"mnist": (28, 28, 1), "fashion_mnist": (28, 28, 1),
+                "cifar10": (32, 32, 3)}
+
+IDX_FILES = {  # split -> (images file, labels file), without a .gz suffix
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+CIFAR_PICKLES = {"train": tuple(f"data_batch_{i}" for i in range(1, 6)),
+                 "test": ("test_batch",)}
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+
+
+@dataclasses.dataclass(frozen=True)
+class Dataset:
+    """A train/test split of uint8 images (N, H, W, C) and int64 labels."""
+
+    name: str
+    train_images: np.ndarray
+    train_labels: np.ndarray
+    test_images: np.ndarray
+    test_labels: np.ndarray
+    class_names: tuple[str, ...]
+    source: str  # Where it was read from, for the record.
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return tuple(self.train_images.shape[1:])
+
+
+def load(name: str, data_dir: str | os.PathLike | None = None,
+         cache_dir: str | os.PathLike | None = None) -> Dataset:
+    """Loads a dataset by name; see the module docstring for where it looks.
+
+    Args:
+      name: mnist, fashion_mnist, cifar10, digits or synthetic.
+      data_dir: a data root or dataset folder; None reads LENET_BENCH_DATA.
+      cache_dir: where decoded image-folder arrays are cached; None reads
+        LENET_BENCH_CACHE, else ~/.cache/lenet_bench.
+
+    Raises:
+      InputError: unknown name, a bad file, or a data_dir that does not exist.
+      DataNotFoundError: found neither locally nor by keras download.
+    """
+    if name == "digits":
+        return load_digits()
+    if name == "synthetic":
+        return make_synthetic()
+    if name not in FOLDER_NAMES:
+        raise InputError(f"--dataset={name!r} is unknown: expected one of "
+                         "mnist, fashion_mnist, cifar10, digits, synthetic")
+    flag = "--data_dir"
+    if data_dir is None and os.environ.get(DATA_DIR_ENV):
+        data_dir, flag = os.environ[DATA_DIR_ENV], DATA_DIR_ENV
+    looked_in = "no --data_dir or LENET_BENCH_DATA given"
+    if data_dir is not None:
+        root = Path(data_dir)
+        if not root.is_dir():
+            raise InputError(f"{flag}={data_dir}: no such directory")
+        folder = find_dataset_folder(name, root)
+        if folder is not None:
+            return load_folder(name, folder, cache_dir)
+        looked_in = (f"nothing under {flag}={data_dir} "
+                     f"(looked for {', '.join(FOLDER_NAMES[name])}/)")
+    return _load_from_keras(name, looked_in)
+
+
+def find_dataset_folder(name: str, root: Path) -> Path | None:
+    """The folder under `root` (or `root` itself) holding `name`'s files."""
+    for folder in [root / sub for sub in FOLDER_NAMES[name]] + [root]:
+        if folder.is_dir() and _detect_format(folder) is not None:
+            return folder
+        if folder != root and folder.is_dir():
+            raise InputError(
+                f"{folder}: holds no {name} data: expected IDX files "
+                "(train-images-idx3-ubyte[.gz], ...), CIFAR-10 pickles "
+                "(data_batch_1..5, test_batch) or train/<class>/ and test/<class>/ "
+                "image folders")
+    return None
+
+
+def _detect_format(folder: Path) -> str | None:
+    if any((folder / (IDX_FILES["train"][0] + suffix)).is_file() for suffix in ("", ".gz")):
+        return "idx"
+    if (folder / "data_batch_1").is_file():
+        return "cifar_pickle"
+    if (folder / "cifar-10-batches-py" / "data_batch_1").is_file():
+        return "cifar_pickle_nested"
+    if (folder / "train").is_dir() and (folder / "test").is_dir():
+        return "image_folder"
+    return None
+
+
+def load_folder(name: str, folder: Path, cache_dir=None) -> Dataset:
+    """Reads `name` from a dataset folder in whichever format it holds."""
+    fmt = _detect_format(folder)
+    if fmt == "idx":
+        splits = {split: read_idx_split(folder, split, len(CLASS_NAMES[name]))
+                  for split in IDX_FILES}
+    elif fmt in ("cifar_pickle", "cifar_pickle_nested"):
+        if fmt == "cifar_pickle_nested":
+            folder = folder / "cifar-10-batches-py"
+        splits = {split: read_cifar_pickles([folder / f for f in files])
+                  for split, files in CIFAR_PICKLES.items()}
+    else:
+        splits = read_image_folder_cached(folder, CLASS_NAMES[name], cache_dir)
+    dataset = Dataset(name, *splits["train"], *splits["test"],
+                      class_names=CLASS_NAMES[name], source=str(folder))
+    _check_shape(dataset, IMAGE_SHAPES[name], folder)
+    return dataset
+
+
+def _check_shape(dataset: Dataset, expected: tuple, folder: Path) -> None:
+    for split in ("train", "test"):
+        shape = getattr(dataset, f"{split}_images").shape[1:]
+        if tuple(shape) != expected:
+            raise InputError(f"{folder}: {split} images are {shape}, "
+                             f"expected {expected} for {dataset.name}")
+
+
+# ---------------------------------------------------------------- IDX files
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Reads an IDX file of unsigned bytes, gzipped or not (detected by content)."""
+    raw = _read_bytes(path)
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08 or raw[3] == 0:
+        magic = raw[:4].hex() if len(raw) >= 4 else "(file shorter than 4 bytes)"
+        raise InputError(f"{path}: wrong IDX magic number {magic}: expected "
+                         "0000080N (unsigned bytes, N dimensions)")
+    ndim = raw[3]
+    header_size = 4 + 4 * ndim
+    if len(raw) < header_size:
+        raise InputError(f"{path}: truncated IDX header: expected {ndim} dimensions")
+    dims = struct.unpack(f">{ndim}I", raw[4:header_size])
+    expected = int(np.prod(dims))
+    if len(raw) - header_size != expected:
+        raise InputError(f"{path}: holds {len(raw) - header_size} data bytes, "
+                         f"expected {expected} for shape {dims} (truncated file?)")
+    return np.frombuffer(raw, np.uint8, offset=header_size).reshape(dims)
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise InputError(f"{path}: cannot read ({error.strerror})") from None
+    if raw[:2] != b"\x1f\x8b":
+        return raw
+    try:
+        return gzip.decompress(raw)
+    except (EOFError, OSError, zlib.error) as error:
+        raise InputError(f"{path}: truncated or corrupt gzip file ({error})") from None
+
+
+def read_idx_split(folder: Path, split: str, num_classes: int):
+    """Reads one split's images (N, 28, 28, 1) and labels from IDX files."""
+    images_path, labels_path = (_find_idx_file(folder, stem) for stem in IDX_FILES[split])
+    images, labels = read_idx(images_path), read_idx(labels_path)
+    if images.ndim != 3:
+        raise InputError(f"{images_path}: has {images.ndim} dimensions, expected 3 (N, rows, cols)")
+    if labels.ndim != 1:
+        raise InputError(f"{labels_path}: has {labels.ndim} dimensions, expected 1 (N,)")
+    return _checked_split(images[..., None], labels, num_classes, images_path, labels_path)
+
+
+def _find_idx_file(folder: Path, stem: str) -> Path:
+    for candidate in (stem + ".gz", stem, stem.replace("-idx", ".idx")):
+        if (folder / candidate).is_file():
+            return folder / candidate
+    raise InputError(f"{folder / stem}[.gz]: missing (expected beside "
+                     f"{IDX_FILES['train'][0]}[.gz])")
+
+
+def _checked_split(images, labels, num_classes, images_source, labels_source):
+    if len(images) != len(labels):
+        raise InputError(f"{images_source}: holds {len(images)} images but "
+                         f"{labels_source} holds {len(labels)} labels: expected equal counts")
+    labels = np.asarray(labels, dtype=np.int64)
+    if len(labels) == 0:
+        raise InputError(f"{images_source}: holds no images")
+    out_of_range = labels[(labels < 0) | (labels >= num_classes)]
+    if len(out_of_range):
+        raise InputError(f"{labels_source}: label {out_of_range[0]} is out of range: "
+                         f"expected 0..{num_classes - 1}")
+    return np.ascontiguousarray(images, dtype=np.uint8), labels
+
+
+# --------------------------------------------------------- CIFAR-10 pickles
+
+
+def read_cifar_pickles(paths: list[Path]):
+    """Reads official CIFAR-10 python batches into (N, 32, 32, 3) uint8 + labels."""
+    images, labels = [], []
+    for path in paths:
+        if not path.is_file():
+            raise InputError(f"{path}: missing (expected the CIFAR-10 python batches "
+                             "data_batch_1..5 and test_batch)")
+        try:
+            with open(path, "rb") as file:
+                batch = pickle.load(file, encoding="bytes")
+            data = np.asarray(batch[b"data"], dtype=np.uint8)
+            batch_labels = np.asarray(batch[b"labels"])
+        except Exception as error:  # pickle raises many types on corrupt input
+            raise InputError(f"{path}: not a CIFAR-10 python batch "
+                             f"({type(error).__name__}: {error})") from None
+        if data.ndim != 2 or data.shape[1] != 32 * 32 * 3:
+            raise InputError(f"{path}: data has shape {data.shape}, expected (N, 3072)")
+        data = data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+        images.append(data)
+        labels.append(_checked_split(data, batch_labels, 10, path, path)[1])
+    return np.ascontiguousarray(np.concatenate(images)), np.concatenate(labels)
+
+
+# ------------------------------------------------------------ image folders
+
+
+def read_image_folder_cached(folder: Path, class_names, cache_dir=None) -> dict:
+    """Image-folder splits, decoded once and cached as .npz.
+
+    The cache key covers the folder's path and every file's name, size and
+    mtime, so an edited tree is decoded again.
+    """
+    files = {split: _list_image_files(folder / split, class_names) for split in ("train", "test")}
+    digest = hashlib.sha256(str(folder.resolve()).encode())
+    for split in files:
+        for path, _ in files[split]:
+            stat = path.stat()
+            digest.update(f"{path.relative_to(folder)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    cache_path = _cache_dir(cache_dir) / f"{folder.name}-{digest.hexdigest()[:16]}.npz"
+    if cache_path.is_file():
+        try:
+            with np.load(cache_path) as cached:
+                return {split: (cached[f"{split}_images"], cached[f"{split}_labels"])
+                        for split in files}
+        except (OSError, ValueError, KeyError, zlib.error):
+            pass  # A damaged cache is rebuilt below.
+    splits = {split: _decode_images(pairs) for split, pairs in files.items()}
+    arrays = {f"{split}_{part}": array for split, (images, labels) in splits.items()
+              for part, array in (("images", images), ("labels", labels))}
+    try:
+        cache_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache_path.with_suffix(f".tmp{os.getpid()}.npz")
+        np.savez(tmp, **arrays)
+        os.replace(tmp, cache_path)
+    except OSError:
+        pass  # No cache is slower, not wrong.
+    return splits
+
+
+def _cache_dir(cache_dir) -> Path:
+    if cache_dir is not None:
+        return Path(cache_dir)
+    if os.environ.get(CACHE_DIR_ENV):
+        return Path(os.environ[CACHE_DIR_ENV])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "lenet_bench"
+
+
+def _list_image_files(split_dir: Path, class_names) -> list[tuple[Path, int]]:
+    if not split_dir.is_dir():
+        raise InputError(f"{split_dir}: missing (expected {split_dir.name}/<class>/ folders)")
+    pairs = []
+    for entry in sorted(os.scandir(split_dir), key=lambda e: e.name):
+        if not entry.is_dir():
+            continue
+        if entry.name not in class_names:
+            raise InputError(f"{entry.path}: '{entry.name}' is not a known class: "
+                             f"expected one of {', '.join(class_names)}")
+        label = class_names.index(entry.name)
+        pairs += [(Path(file.path), label)
+                  for file in sorted(os.scandir(entry.path), key=lambda e: e.name)
+                  if file.name.lower().endswith(IMAGE_SUFFIXES)]
+    if not pairs:
+        raise InputError(f"{split_dir}: holds no images (expected <class>/*.png or *.jpg)")
+    return pairs
+
+
+def _decode_images(pairs):
+    from PIL import Image  # matplotlib's own dependency; see BUILD_NOTES.md.
+
+    images = []
+    for path, _ in pairs:
+        try:
+            with Image.open(path) as image:
+                grey = image.mode in ("1", "L", "LA", "I", "I;16", "F")
+                pixels = np.asarray(image.convert("L" if grey else "RGB"))
+        except Exception as error:  # PIL raises many types on corrupt input
+            raise InputError(f"{path}: unreadable image ({type(error).__name__}: {error})") from None
+        if pixels.ndim == 2:
+            pixels = pixels[..., None]
+        if images and pixels.shape != images[0].shape:
+            raise InputError(f"{path}: image is {pixels.shape}, expected "
+                             f"{images[0].shape} like {pairs[0][0]}")
+        images.append(pixels)
+    labels = np.array([label for _, label in pairs], dtype=np.int64)
+    return np.stack(images).astype(np.uint8), labels
+
+
+# ------------------------------------------------------------ keras fallback
+
+
+def _load_from_keras(name: str, looked_in: str) -> Dataset:
+    import keras
+
+    module = {"mnist": keras.datasets.mnist, "fashion_mnist": keras.datasets.fashion_mnist,
+              "cifar10": keras.datasets.cifar10}[name]
+    try:
+        (x_train, y_train), (x_test, y_test) = module.load_data()
+    except Exception as error:  # urllib, zip and OS errors alike mean "not available"
+        reason = " ".join(str(error).split())[:200]
+        raise DataNotFoundError(
+            f"{name}: {looked_in}, and keras.datasets could not load it ({reason}); "
+            f"pass --data_dir=DIR (or set {DATA_DIR_ENV}) to a folder holding "
+            f"{FOLDER_NAMES[name][0]}/") from None
+    if x_train.ndim == 3:
+        x_train, x_test = x_train[..., None], x_test[..., None]
+    return Dataset(name, x_train, y_train.reshape(-1).astype(np.int64),
+                   x_test, y_test.reshape(-1).astype(np.int64),
+                   class_names=CLASS_NAMES[name], source=f"keras.datasets.{name}")
+
+
+# ------------------------------------------------------ digits and synthetic
+
+
+def load_digits() -> Dataset:
+    """scikit-learn's 1,797 8x8 digits as 28x28x1 uint8, a fixed stratified split.
+
+    Each pixel (0..16) becomes a 3x3 block (0..255), padded by 2 to 28x28 like
+    MNIST's centred digits. 75% train, 25% test, split with random_state=0.
+    """
+    from sklearn.datasets import load_digits as sklearn_digits
+    from sklearn.model_selection import train_test_split
+
+    digits = sklearn_digits()
+    images = np.round(digits.images * (255 / 16)).astype(np.uint8)
+    images = np.kron(images, np.ones((1, 3, 3), dtype=np.uint8))
+    images = np.pad(images, ((0, 0), (2, 2), (2, 2)))[..., None]
+    labels = digits.target.astype(np.int64)
+    train_index, test_index = train_test_split(
+        np.arange(len(labels)), test_size=0.25, stratify=labels, random_state=0)
+    return Dataset("digits", images[train_index], labels[train_index],
+                   images[test_index], labels[test_index],
+                   class_names=DIGIT_CLASSES, source="sklearn.datasets.load_digits")
+
+
+def make_synthetic(num_train: int = 1000, num_test: int = 200,
+                   image_shape: tuple[int, int, int] = (28, 28, 1),
+                   num_classes: int = 10, seed: int = 0) -> Dataset:
+    """A learnable toy dataset: each class is a fixed random pattern plus noise."""
+    rng = np.random.default_rng(seed)
+    patterns = rng.uniform(0, 255, (num_classes,) + tuple(image_shape))
+
+    def split(count):
+        labels = rng.integers(0, num_classes, count)
+        noise = rng.normal(0, 60, (count,) + tuple(image_shape))
+        images = np.clip(patterns[labels] + noise, 0, 255).astype(np.uint8)
+        return images, labels.astype(np.int64)
+
+    return Dataset("synthetic", *split(num_train), *split(num_test),
+                   class_names=tuple(f"class_{i}" for i in range(num_classes)),
+                   source=f"synthetic(seed={seed})")
+
+
+# ------------------------------------------------------------------ subsets
+
+
+def stratified_order(labels: np.ndarray, seed: int) -> np.ndarray:
+    """A seeded order of indices in which every prefix is class-stratified.
+
+    Shuffle with `seed`, then interleave the classes so that each class's
+    k-th element sits at the fraction (k + 0.5) / count of the order. Taking
+    the first N therefore gives every class its share of N (within one), and
+    never depends on the order the file stored the images in.
+    """
+    permutation = np.random.default_rng(seed).permutation(len(labels))
+    shuffled = labels[permutation]
+    counts = np.bincount(shuffled)
+    rank_in_class = np.empty(len(shuffled))
+    for label in np.unique(shuffled):
+        members = shuffled == label
+        rank_in_class[members] = np.arange(counts[label])
+    position = (rank_in_class + 0.5) / counts[shuffled]
+    return permutation[np.argsort(position, kind="stable")]
+
+
+def take_train_subset(dataset: Dataset, train_size: int | None, seed: int) -> Dataset:
+    """The first `train_size` training images of the seeded stratified order."""
+    if train_size is None:
+        return dataset
+    available = len(dataset.train_labels)
+    if train_size > available:
+        raise InputError(f"--train_size={train_size} is invalid: expected at most "
+                         f"{available} (training images in {dataset.name})")
+    index = np.sort(stratified_order(dataset.train_labels, seed)[:train_size])
+    return dataclasses.replace(dataset, train_images=dataset.train_images[index],
+                               train_labels=dataset.train_labels[index])
