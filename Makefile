@@ -1,0 +1,41 @@
+# make test   create .venv, install requirements.txt, run the tests
+# make bench  the same install, then the benchmark on every dataset found
+#             (DATA_DIR=... PROFILE=quick|full WORKDIR=...)
+# make report rebuild the reports of WORKDIR from its run files
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PROFILE ?= full
+WORKDIR ?= results/$(PROFILE)
+# Data root: DATA_DIR, else $LENET_BENCH_DATA, else ../shared/datasets if present;
+# with none, the keras cache and download are tried.
+DATA_DIR ?= $(or $(LENET_BENCH_DATA),$(wildcard ../shared/datasets))
+BENCH_EXPERIMENTS := mnist_best,fashion_mnist_best,cifar10_best
+PROFILE_FLAGS_full :=
+PROFILE_FLAGS_quick := --epochs=2 --train_size=5000
+TF_VERSION := $(shell sed -n 's/^tensorflow-cpu==\([0-9.]*\).*/\1/p' requirements.txt)
+
+.PHONY: test bench report install
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install -q -r requirements.txt
+	@if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then \
+	  echo "CUDA GPU found: installing tensorflow[and-cuda]==$(TF_VERSION)"; \
+	  $(VENV)/bin/python -m pip uninstall -q -y tensorflow-cpu; \
+	  $(VENV)/bin/python -m pip install -q "tensorflow[and-cuda]==$(TF_VERSION)"; \
+	fi
+	touch $@
+
+test: $(VENV)/.installed
+	$(VENV)/bin/python -m pytest -q tests
+
+bench: $(VENV)/.installed
+	@test -n "$(PROFILE_FLAGS_$(PROFILE))" -o "$(PROFILE)" = full || \
+	  { echo "error: PROFILE=$(PROFILE) is unknown: expected quick or full" >&2; exit 2; }
+	$(VENV)/bin/python -m lenet_bench --experiment=$(BENCH_EXPERIMENTS) --workdir=$(WORKDIR) \
+	  --skip_missing_data $(if $(DATA_DIR),--data_dir=$(DATA_DIR)) $(PROFILE_FLAGS_$(PROFILE))
+
+report: $(VENV)/.installed
+	$(VENV)/bin/python -m lenet_bench.report $(WORKDIR)

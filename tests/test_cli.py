@@ -1,0 +1,104 @@
+"""The command line end to end, in subprocesses, as a user runs it."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO_ROOT, write_idx_dataset
+
+
+def run_cli(*args, env_extra=None):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env_extra or {})}
+    env.pop(  # A developer's own data root must not leak into the tests.
+        "LENET_BENCH_DATA", None)
+    return subprocess.run([sys.executable, "-m", "lenet_bench", *args], cwd=REPO_ROOT,
+                          capture_output=True, text=True, env=env, timeout=300)
+
+
+def tree(path):
+    return {str(p.relative_to(path)): p.stat().st_mtime_ns for p in path.rglob("*")}
+
+
+def test_digits_one_epoch_end_to_end(tmp_path):
+    result = run_cli("--experiment=digits_smoke", "--epochs=1", "--seeds=2",
+                     f"--workdir={tmp_path}", "--train_size=400")
+    assert result.returncode == 0, result.stderr
+    experiment_dir = tmp_path / "digits_smoke"
+    assert f"report: {experiment_dir / 'REPORT.md'}" in result.stdout
+    config = json.loads((experiment_dir / "config.json").read_text())
+    assert config["config"]["epochs"] == 1 and config["config"]["seeds"] == 2
+    assert "--train_size=400" in config["command"]
+    runs = sorted((experiment_dir / "runs").glob("*.json"))
+    assert [json.loads(p.read_text())["status"] for p in runs] == ["done", "done"]
+    summary = (experiment_dir / "summary.csv").read_text().splitlines()
+    assert summary[0].startswith("initializer,learning_rate,lr_decay")
+    assert len(summary) == 2  # one setting, two seeds aggregated
+    report = (experiment_dir / "REPORT.md").read_text()
+    assert "## Summary (mean ± std over seeds)" in report and "| 2/2 |" in report
+    assert (experiment_dir / "figures" / "accuracy_curves.png").stat().st_size > 1000
+    assert "digits_smoke" in (tmp_path / "REPORT.md").read_text()
+
+    before = tree(tmp_path / "digits_smoke" / "runs")
+    again = run_cli("--experiment=digits_smoke", "--epochs=1", "--seeds=2",
+                    f"--workdir={tmp_path}", "--train_size=400")
+    assert again.returncode == 0 and "already done, skipped" in again.stderr
+    assert tree(tmp_path / "digits_smoke" / "runs") == before
+
+
+def test_list_experiments_one_line_each():
+    result = run_cli("--list_experiments")
+    assert result.returncode == 0
+    lines = result.stdout.strip().splitlines()
+    names = [line.split()[0] for line in lines]
+    assert names == ["mnist_best", "fashion_mnist_best", "cifar10_best", "digits_smoke"]
+    assert all(len(line.split()) > 3 for line in lines)
+
+
+def test_help_lists_the_flags():
+    result = run_cli("--help")
+    for flag in ("--experiment", "--workdir", "--data_dir", "--list_experiments", "--epochs",
+                 "--seeds", "--batch_size", "--train_size"):
+        assert flag in result.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--experiment=nope"], r"error: --experiment='nope' is unknown: expected one of mnist_best, "),
+    (["--experiment=mnist_best", "--data_dir=/no/such/dir"],
+     r"error: --data_dir=/no/such/dir: no such directory"),
+    (["--epochs=0"], r"error: --epochs=0 is invalid: expected an integer >= 1"),
+    (["--epochs=many"], r"error: flag --epochs=many: invalid literal for int"),
+    (["--lr_decay=0"], r"error: --lr_decay=0.0 is invalid: expected a number in \(0, 1\]"),
+])
+def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
+    result = run_cli(*args, f"--workdir={tmp_path / 'wd'}")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert __import__("re").match(message, result.stderr), result.stderr
+    assert not (tmp_path / "wd").exists()
+
+
+def test_truncated_gz_is_one_line_and_exit_2(tmp_path):
+    mnist = tmp_path / "data" / "mnist"
+    write_idx_dataset(mnist)
+    images = mnist / "train-images-idx3-ubyte.gz"
+    images.write_bytes(images.read_bytes()[:40])
+    result = run_cli("--experiment=mnist_best", f"--data_dir={tmp_path / 'data'}",
+                     f"--workdir={tmp_path / 'wd'}")
+    assert result.returncode == 2
+    assert result.stderr == (f"error: {mnist / 'train-images-idx3-ubyte.gz'}: truncated or corrupt "
+                             "gzip file (Compressed file ended before the end-of-stream marker "
+                             "was reached)\n")
+    assert not (tmp_path / "wd").exists()
+
+
+def test_missing_dataset_is_skipped_and_reported_when_asked(tmp_path):
+    result = run_cli("--experiment=cifar10_best,digits_smoke", "--epochs=1", "--train_size=200",
+                     "--skip_missing_data", f"--data_dir={tmp_path}", f"--workdir={tmp_path / 'wd'}",
+                     env_extra={"KERAS_HOME": str(tmp_path / "keras_home")})
+    assert result.returncode == 0, result.stderr
+    index = (tmp_path / "wd" / "REPORT.md").read_text()
+    assert "## Skipped" in index and "**cifar10_best**: cifar10: nothing under --data_dir=" in index
+    assert "[digits_smoke](digits_smoke/REPORT.md)" in index

@@ -1,0 +1,52 @@
+import numpy as np
+import pytest
+
+from lenet_bench import models
+from lenet_bench.errors import InputError
+
+
+@pytest.mark.parametrize("input_shape, padding, expected", [
+    ((28, 28, 1), "same", 61_706),   # GUIDE.md: MNIST with a 'same' first conv
+    ((32, 32, 3), "valid", 62_006),  # GUIDE.md: CIFAR-10 with 'valid'
+    ((28, 28, 1), "auto", 61_706),
+    ((32, 32, 3), "auto", 62_006),
+])
+def test_lenet5_parameter_count(input_shape, padding, expected):
+    model = models.build_lenet5(input_shape, 10, first_conv_padding=padding)
+    assert model.count_params() == expected
+
+
+def test_lenet5_layer_shapes_follow_lenet():
+    model = models.build_lenet5((28, 28, 1))
+    shapes = {layer.name: tuple(layer.output.shape[1:]) for layer in model.layers}
+    assert shapes["conv1"] == (28, 28, 6)
+    assert shapes["pool2"] == (5, 5, 16)
+    assert shapes["fc1"] == (120,) and shapes["fc2"] == (84,) and shapes["predictions"] == (10,)
+
+
+@pytest.mark.parametrize("initializer", ["uniform", "glorot_normal", "truncated_normal", "he_normal"])
+def test_same_seed_same_weights_other_seed_other_weights(initializer):
+    def weights(seed):
+        model = models.build_lenet5((28, 28, 1), initializer=initializer, seed=seed)
+        return [w.numpy() for w in model.weights]
+
+    first, again, other = weights(3), weights(3), weights(4)
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+    assert not np.array_equal(first[0], other[0])
+    assert not np.array_equal(first[0].ravel()[:10], first[2].ravel()[:10])  # layers differ
+
+
+def test_uniform_alias_is_keras_random_uniform():
+    kernel = models.build_lenet5((28, 28, 1), initializer="uniform").get_layer("fc1").kernel.numpy()
+    assert kernel.min() >= -0.05 and kernel.max() <= 0.05 and kernel.std() > 0.02
+
+
+@pytest.mark.parametrize("maker, name, flag", [
+    (lambda name: models.make_initializer(name, 0), "not_an_initializer", "--initializer"),
+    (lambda name: models.make_optimizer(name, 0.1), "not_an_optimizer", "--optimizer"),
+    (models.check_activation, "not_an_activation", "--activation"),
+])
+def test_unknown_names_raise_one_line_error(maker, name, flag):
+    with pytest.raises(InputError, match=rf"^{flag}='{name}' is unknown: expected .*") as info:
+        maker(name)
+    assert "\n" not in str(info.value)

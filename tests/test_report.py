@@ -1,0 +1,81 @@
+import json
+import math
+
+import numpy as np
+import pytest
+
+from lenet_bench import report
+from lenet_bench.files import atomic_write_json
+
+
+def fake_run(key, seed, test_accuracy, status="done", learning_rate=0.01, planned_epochs=3):
+    epochs = len(test_accuracy)
+    return {
+        "key": key, "status": status, "wall_seconds": 2.0 * epochs,
+        "spec": {"initializer": "uniform", "learning_rate": learning_rate, "lr_decay": 0.9,
+                 "optimizer": "adam", "batch_size": 32, "activation": "relu", "epochs": planned_epochs,
+                 "train_size": None, "seed": seed},
+        "history": {"epoch": list(range(1, epochs + 1)), "test_accuracy": test_accuracy,
+                    "train_accuracy": test_accuracy, "epoch_seconds": [2.0] * epochs},
+        "best_epoch": int(np.argmax(test_accuracy)) + 1 if status == "done" else None,
+        "best_test_accuracy": max(test_accuracy) if status == "done" else None,
+        "device": "CPU: test",
+    }
+
+
+@pytest.fixture
+def runs():
+    rng = np.random.default_rng(0)
+    curves = rng.uniform(0.5, 1.0, (4, 3))
+    made = [fake_run(f"a{seed}", seed, list(curves[seed])) for seed in range(4)]
+    made.append(fake_run("b0", 0, [0.3, 0.4, 0.35], learning_rate=0.1))
+    made.append(fake_run("b1", 1, [0.2, None], status="diverged", learning_rate=0.1))
+    return made, curves
+
+
+def test_summary_matches_numpy_reference(runs):
+    made, curves = runs
+    rows = {row["learning_rate"]: row for row in report.summarize(made)}
+    a = rows[0.01]
+    assert (a["runs"], a["done"], a["diverged"]) == (4, 4, 0)
+    assert a["final_test_accuracy_mean"] == pytest.approx(curves[:, -1].mean())
+    assert a["final_test_accuracy_std"] == pytest.approx(curves[:, -1].std(ddof=1))
+    assert a["best_test_accuracy_mean"] == pytest.approx(curves.max(axis=1).mean())
+    assert a["best_test_accuracy_std"] == pytest.approx(curves.max(axis=1).std(ddof=1))
+    assert a["best_test_accuracy_max"] == pytest.approx(curves.max())
+    assert a["best_epoch_mean"] == pytest.approx((curves.argmax(axis=1) + 1).mean())
+    b = rows[0.1]
+    assert (b["runs"], b["done"], b["diverged"]) == (2, 1, 1)
+    assert b["best_test_accuracy_mean"] == pytest.approx(0.4) and math.isnan(b["best_test_accuracy_std"])
+    assert [row["learning_rate"] for row in report.summarize(made)] == [0.01, 0.1]  # best first
+
+
+def test_experiment_report_from_run_files_alone(tmp_path, runs):
+    made, _ = runs
+    (tmp_path / "exp" / "runs").mkdir(parents=True)
+    for run in made:
+        atomic_write_json(tmp_path / "exp" / "runs" / f"{run['key']}.json", run)
+    (tmp_path / "exp" / "runs" / "half.json").write_text('{"key": "half", "hist')  # a torn file
+    keys = [run["key"] for run in made] + ["half", "not_started"]
+    atomic_write_json(tmp_path / "exp" / "config.json",
+                      {"experiment": "exp", "run_keys": keys, "dataset": {"name": "digits"}})
+    assert report.main(["report", str(tmp_path)]) == 0
+    text = (tmp_path / "exp" / "REPORT.md").read_text()
+    assert "runs: 6 finished of 8 (rerun the same command to finish the rest)" in text
+    assert "| uniform, lr 0.1, decay 0.9, adam, batch 32 | 1/2 | 1 | 35.00 | 40.00 | 40.00 |" in text
+    csv_lines = (tmp_path / "exp" / "summary.csv").read_text().splitlines()
+    assert len(csv_lines) == 3
+    assert (tmp_path / "exp" / "figures" / "accuracy_curves.png").stat().st_size > 1000
+    assert "[exp](exp/REPORT.md) | digits |" in (tmp_path / "REPORT.md").read_text()
+
+
+def test_report_of_a_folder_without_experiments_fails(tmp_path, capsys):
+    assert report.main(["report", str(tmp_path)]) == 2
+    assert "holds no experiment" in capsys.readouterr().err
+
+
+def test_atomic_write_leaves_no_temporary_file(tmp_path):
+    atomic_write_json(tmp_path / "x.json", {"a": 1})
+    atomic_write_json(tmp_path / "x.json", {"a": 2})
+    assert [p.name for p in tmp_path.iterdir()] == ["x.json"]
+    assert json.loads((tmp_path / "x.json").read_text()) == {"a": 2}

@@ -1,0 +1,114 @@
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from lenet_bench import data, train
+from lenet_bench.config import ExperimentConfig, validate
+from lenet_bench.errors import InputError
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return data.load("digits")
+
+
+def small_config(**changes) -> ExperimentConfig:
+    config = ExperimentConfig(name="tiny", dataset="digits", initializer="glorot_uniform",
+                              learning_rate=0.005, lr_decay=0.5, epochs=2, batch_size=64,
+                              seeds=2, train_size=300)
+    return dataclasses.replace(config, **changes)
+
+
+def test_experiment_writes_run_files_and_learns(tmp_path, digits):
+    experiment_dir = train.run_experiment(small_config(), digits, tmp_path)
+    saved = json.loads((experiment_dir / "config.json").read_text())
+    assert saved["config"]["train_size"] == 300 and len(saved["run_keys"]) == 2
+    assert saved["dataset"]["train_size"] == 300
+    for seed, key in enumerate(saved["run_keys"]):
+        run = json.loads((experiment_dir / "runs" / f"{key}.json").read_text())
+        assert run["status"] == "done" and run["spec"]["seed"] == seed
+        history = run["history"]
+        assert history["epoch"] == [1, 2]
+        assert history["learning_rate"] == pytest.approx([0.005, 0.0025])
+        assert history["test_accuracy"][-1] > 0.5  # 10 classes: chance is 0.1
+        assert run["best_test_accuracy"] == max(history["test_accuracy"])
+        assert run["num_params"] == 61_706
+        assert (experiment_dir / "runs" / f"{key}.weights.h5").is_file()
+
+
+def test_same_seed_gives_identical_numbers(tmp_path, digits):
+    first = train.run_experiment(small_config(seeds=1), digits, tmp_path / "a")
+    second = train.run_experiment(small_config(seeds=1), digits, tmp_path / "b")
+    key = train.run_specs(small_config(seeds=1))[0].key
+    history = [json.loads((d / "runs" / f"{key}.json").read_text())["history"] for d in (first, second)]
+    for metric in ("train_loss", "train_accuracy", "test_loss", "test_accuracy"):
+        assert history[0][metric] == history[1][metric]
+
+
+def test_rerun_skips_finished_runs(tmp_path, digits, monkeypatch):
+    train.run_experiment(small_config(seeds=1), digits, tmp_path)
+
+    def must_not_train(*args, **kwargs):
+        raise AssertionError("a finished run was trained again")
+
+    monkeypatch.setattr(train, "train_run", must_not_train)
+    train.run_experiment(small_config(seeds=1), digits, tmp_path)
+    with pytest.raises(AssertionError, match="trained again"):
+        train.run_experiment(small_config(seeds=1, learning_rate=0.004), digits, tmp_path)
+
+
+def test_run_key_changes_with_anything_that_changes_results():
+    base = train.run_specs(small_config(seeds=1))[0]
+    assert base.key.startswith("glorot_uniform_lr0.005_decay0.5_seed0_")
+    for change in ({"batch_size": 32}, {"train_size": 200}, {"data_seed": 1}, {"epochs": 3},
+                   {"optimizer": "sgd"}, {"first_seed": 1}):
+        assert train.run_specs(small_config(seeds=1, **change))[0].key != base.key, change
+    assert train.run_specs(small_config(seeds=1, name="renamed"))[0].key == base.key
+
+
+def test_exploding_learning_rate_is_marked_diverged(tmp_path, digits):
+    config = small_config(seeds=1, optimizer="sgd", learning_rate=1e6, lr_decay=1.0, epochs=3,
+                          keep_best=False)
+    experiment_dir = train.run_experiment(config, digits, tmp_path)
+    run = json.loads(next((experiment_dir / "runs").glob("*.json")).read_text())
+    assert run["status"] == "diverged" and run["diverged_epoch"] == 1
+    assert run["history"]["train_loss"] == [None]
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"learning_rate": 0.0}, r"^--learning_rate=0.0 is invalid: expected a number > 0$"),
+    ({"lr_decay": 1.5}, r"^--lr_decay=1.5 is invalid: expected a number in \(0, 1\]$"),
+    ({"epochs": 0}, r"^--epochs=0 is invalid: expected an integer >= 1$"),
+    ({"seeds": 0}, r"^--seeds=0 is invalid: expected an integer >= 1$"),
+    ({"batch_size": 0}, r"^--batch_size=0 is invalid: expected an integer >= 1$"),
+    ({"dataset": "imagenet"}, r"^--dataset='imagenet' is invalid: expected one of mnist, "),
+    ({"train_size": 0}, r"^--train_size=0 is invalid: expected an integer >= 1$"),
+])
+def test_invalid_config_values(changes, message):
+    with pytest.raises(InputError, match=message):
+        validate(small_config(**changes))
+
+
+def test_bad_values_are_refused_before_the_workdir_is_touched(tmp_path, digits):
+    with pytest.raises(InputError, match=r"^--batch_size=301 is invalid: expected at most 300"):
+        train.run_experiment(small_config(batch_size=301), digits, tmp_path / "wd")
+    with pytest.raises(InputError, match=r"^--initializer='nope' is unknown"):
+        train.run_experiment(small_config(initializer="nope"), digits, tmp_path / "wd")
+    assert not (tmp_path / "wd").exists()
+
+
+def test_learning_rate_schedule_is_exponential_per_epoch():
+    spec = train.run_specs(small_config(learning_rate=0.01, lr_decay=0.9))[0]
+    assert [spec.learning_rate_at(e) for e in range(3)] == pytest.approx([0.01, 0.009, 0.0081])
+
+
+def test_training_order_is_reshuffled_each_epoch_with_the_seed(digits):
+    """A class-sorted training set must still train: batches are shuffled per seed and epoch."""
+    order = np.argsort(digits.train_labels, kind="stable")
+    sorted_digits = dataclasses.replace(digits, train_images=digits.train_images[order],
+                                        train_labels=digits.train_labels[order])
+    spec = train.run_specs(small_config(seeds=1, epochs=2, train_size=None))[0]
+    record = train.train_run(spec, sorted_digits)
+    assert record["history"]["test_accuracy"][-1] > 0.8
