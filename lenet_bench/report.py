@@ -117,9 +117,10 @@ def summary_csv(rows: list[dict]) -> str:
     return buffer.getvalue()
 
 
-def plot_curves(runs: list[dict], path: Path) -> None:
+def plot_curves(runs: list[dict], path: Path, title: str) -> None:
     """Test (solid) and train (dashed) accuracy per epoch, mean ± std over seeds."""
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     figure = Figure(figsize=(7, 4.5), layout="constrained")
     axes = figure.add_subplot()
@@ -140,7 +141,9 @@ def plot_curves(runs: list[dict], path: Path) -> None:
                 std = np.nanstd(curves, axis=0, ddof=1)
                 axes.fill_between(epochs, 100 * (mean - std), 100 * (mean + std),
                                   color=color, alpha=0.2, linewidth=0)
+    axes.set_title(title)
     axes.set_xlabel("epoch")
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_ylabel("accuracy (%)")
     axes.grid(alpha=0.3)
     axes.legend(fontsize=7)
@@ -157,10 +160,11 @@ def write_experiment_report(experiment_dir: Path) -> Path:
     rows = summarize(runs)
     atomic_write_text(experiment_dir / "summary.csv", summary_csv(rows))
     atomic_write_text(experiment_dir / "summary.md", summary_markdown(rows))
-    if runs:
-        plot_curves(runs, experiment_dir / "figures" / "accuracy_curves.png")
     name = config.get("experiment", experiment_dir.name)
     dataset = config.get("dataset", {})
+    if runs:
+        plot_curves(runs, experiment_dir / "figures" / "accuracy_curves.png",
+                    f"{name}: {dataset.get('name', '?')}, mean ± std over seeds")
     machine = config.get("machine", {})
     versions = config.get("versions", {})
     expected = len(config.get("run_keys", runs))
