@@ -9,6 +9,7 @@ import dataclasses
 import importlib.util
 import logging
 import os
+import re
 import shlex
 import sys
 from pathlib import Path
@@ -76,9 +77,11 @@ def resolve_experiment(name_or_path: str):
             raise InputError(f"--experiment={name_or_path}: defines no get_config()")
         return module.get_config()
     from experiments import EXPERIMENTS
+    from lenet_bench.errors import did_you_mean
 
     if name_or_path not in EXPERIMENTS:
-        raise InputError(f"--experiment={name_or_path!r} is unknown: expected one of "
+        raise InputError(f"--experiment={name_or_path!r} is unknown"
+                         f"{did_you_mean(name_or_path, EXPERIMENTS)}: expected one of "
                          f"{', '.join(EXPERIMENTS)} (or a path to an experiment .py file)")
     return EXPERIMENTS[name_or_path].get_config()
 
@@ -155,12 +158,27 @@ def main(argv: list[str]) -> None:
         sys.exit(130)
 
 
+HELP_FLAGS = ("--help", "-h", "-?", "--helpshort", "--helpfull", "--helpxml")
+EXPECTED_BY_FLAG_TYPE = {"int": "an integer", "float": "a number", "bool": "true or false"}
+
+
 def parse_flags(argv: list[str]) -> list[str]:
-    """absl's parser, but a bad flag is one line and exit status 2."""
+    """absl's parser, but --help exits 0 and a bad flag is one line with exit status 2."""
     try:
         return FLAGS(argv)
+    except SystemExit:
+        if any(arg in HELP_FLAGS for arg in argv[1:]):
+            sys.exit(0)  # absl exits 1 after printing help.
+        raise
     except flags.Error as error:
-        print(f"error: {error}", file=sys.stderr)
+        message = str(error)
+        bad_value = re.match(r"flag --(\w+)=(.*?): ", message)
+        if bad_value and bad_value.group(1) in FLAGS:
+            name, value = bad_value.groups()
+            expected = EXPECTED_BY_FLAG_TYPE.get(FLAGS[name].flag_type())
+            if expected:
+                message = f"--{name}={value} is invalid: expected {expected}"
+        print(f"error: {message}", file=sys.stderr)
         sys.exit(2)
 
 

@@ -112,7 +112,7 @@ def load(name: str, data_dir: str | os.PathLike | None = None,
         if folder is not None:
             return load_folder(name, folder, cache_dir)
         looked_in = (f"nothing under {flag}={data_dir} "
-                     f"(looked for {', '.join(FOLDER_NAMES[name])}/)")
+                     f"(looked for {', '.join(f'{sub}/' for sub in FOLDER_NAMES[name])})")
     return _load_from_keras(name, looked_in)
 
 

@@ -1,4 +1,7 @@
-"""The one exception type for bad user input."""
+"""The exception types for bad user input, and a spelling hint for their messages."""
+
+import difflib
+
 
 
 class InputError(Exception):
@@ -11,3 +14,9 @@ class InputError(Exception):
 
 class DataNotFoundError(InputError):
     """A dataset was found neither locally nor through a keras download."""
+
+
+def did_you_mean(name: str, choices) -> str:
+    """' (did you mean X?)' for the closest of `choices`, or ''."""
+    close = difflib.get_close_matches(name, list(choices), n=1)
+    return f" (did you mean {close[0]}?)" if close else ""

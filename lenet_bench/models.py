@@ -4,7 +4,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from lenet_bench.errors import InputError
+from lenet_bench.errors import InputError, did_you_mean
 
 # Short names used by the studies; any other Keras initializer name works too.
 INITIALIZER_ALIASES = {
@@ -31,8 +31,8 @@ def make_initializer(name: str, seed: int) -> keras.initializers.Initializer:
     except ValueError:
         initializer = None
     if not isinstance(initializer, keras.initializers.Initializer):
-        raise InputError(f"--initializer={name!r} is unknown: expected a Keras initializer "
-                         f"name such as {', '.join(INITIALIZER_ALIASES)}")
+        raise InputError(f"--initializer={name!r} is unknown{did_you_mean(name, INITIALIZER_ALIASES)}: "
+                         f"expected a Keras initializer name such as {', '.join(INITIALIZER_ALIASES)}")
     config = initializer.get_config()
     if "seed" in config:
         config["seed"] = seed

@@ -10,6 +10,7 @@ import csv
 import io
 import math
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -136,9 +137,12 @@ def plot_curves(runs: list[dict], path: Path, title: str) -> None:
             epochs = np.arange(1, length + 1)
             mean = np.nanmean(curves, axis=0)
             label = f"{setting_label(setting)} ({metric.split('_')[0]}, n={len(members)})"
-            axes.plot(epochs, 100 * mean, style, color=color, label=label)
+            axes.plot(epochs, 100 * mean, style, color=color, label=label,
+                      marker="o" if length <= 10 else None, markersize=3)
             if len(members) > 1:
-                std = np.nanstd(curves, axis=0, ddof=1)
+                with warnings.catch_warnings():  # an epoch that only one seed reached has no std
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    std = np.nanstd(curves, axis=0, ddof=1)
                 axes.fill_between(epochs, 100 * (mean - std), 100 * (mean + std),
                                   color=color, alpha=0.2, linewidth=0)
     axes.set_title(title)
@@ -239,8 +243,12 @@ def _index_rows(workdir: Path) -> list[list]:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 2 or not Path(argv[1]).is_dir():
+    if len(argv) != 2:
         print("usage: python -m lenet_bench.report WORKDIR_OR_EXPERIMENT_DIR", file=sys.stderr)
+        return 2
+    if not Path(argv[1]).is_dir():
+        print(f"error: {argv[1]}: no such directory: expected a workdir or experiment folder",
+              file=sys.stderr)
         return 2
     target = Path(argv[1])
     if (target / "config.json").is_file():

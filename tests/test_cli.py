@@ -57,8 +57,9 @@ def test_list_experiments_one_line_each():
     assert all(len(line.split()) > 3 for line in lines)
 
 
-def test_help_lists_the_flags():
+def test_help_lists_the_flags_and_exits_0():
     result = run_cli("--help")
+    assert result.returncode == 0
     for flag in ("--experiment", "--workdir", "--data_dir", "--list_experiments", "--epochs",
                  "--seeds", "--batch_size", "--train_size"):
         assert flag in result.stdout
@@ -66,10 +67,15 @@ def test_help_lists_the_flags():
 
 @pytest.mark.parametrize("args, message", [
     (["--experiment=nope"], r"error: --experiment='nope' is unknown: expected one of mnist_best, "),
+    (["--experiment=mnist_bset"],
+     r"error: --experiment='mnist_bset' is unknown \(did you mean mnist_best\?\): expected one of "),
     (["--experiment=mnist_best", "--data_dir=/no/such/dir"],
      r"error: --data_dir=/no/such/dir: no such directory"),
     (["--epochs=0"], r"error: --epochs=0 is invalid: expected an integer >= 1"),
-    (["--epochs=many"], r"error: flag --epochs=many: invalid literal for int"),
+    (["--epochs=many"], r"error: --epochs=many is invalid: expected an integer$"),
+    (["--learning_rate=fast"], r"error: --learning_rate=fast is invalid: expected a number$"),
+    (["--jit=maybe"], r"error: flag --jit=maybe: value should be one of <auto\|on\|off>$"),
+    (["--epoch=3"], r"error: Unknown command line flag 'epoch'\. Did you mean: epochs \?$"),
     (["--lr_decay=0"], r"error: --lr_decay=0.0 is invalid: expected a number in \(0, 1\]"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message):

@@ -50,3 +50,9 @@ def test_unknown_names_raise_one_line_error(maker, name, flag):
     with pytest.raises(InputError, match=rf"^{flag}='{name}' is unknown: expected .*") as info:
         maker(name)
     assert "\n" not in str(info.value)
+
+
+def test_misspelled_initializer_gets_a_suggestion():
+    with pytest.raises(InputError, match=r"^--initializer='glorot_normall' is unknown "
+                       r"\(did you mean glorot_normal\?\): expected"):
+        models.make_initializer("glorot_normall", 0)

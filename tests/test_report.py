@@ -72,6 +72,9 @@ def test_experiment_report_from_run_files_alone(tmp_path, runs):
 def test_report_of_a_folder_without_experiments_fails(tmp_path, capsys):
     assert report.main(["report", str(tmp_path)]) == 2
     assert "holds no experiment" in capsys.readouterr().err
+    assert report.main(["report", str(tmp_path / "missing")]) == 2
+    assert capsys.readouterr().err == (f"error: {tmp_path / 'missing'}: no such directory: "
+                                       "expected a workdir or experiment folder\n")
 
 
 def test_atomic_write_leaves_no_temporary_file(tmp_path):
