@@ -1,6 +1,6 @@
 """Images per second of one LeNet-5: Keras `fit` vs this project's compiled step.
 
-    .venv/bin/python benchmarks/train_step_speed.py > benchmarks/train_step_speed.txt
+    .venv/bin/python -m benchmarks.train_step_speed > benchmarks/train_step_speed.txt
 
 Why the trainer uses a `tf.function(jit_compile=True)` step rather than
 `model.fit`: one epoch of 12,800 random 28x28 images, timed after a warm-up

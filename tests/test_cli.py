@@ -53,7 +53,8 @@ def test_list_experiments_one_line_each():
     assert result.returncode == 0
     lines = result.stdout.strip().splitlines()
     names = [line.split()[0] for line in lines]
-    assert names == ["mnist_best", "fashion_mnist_best", "cifar10_best", "digits_smoke"]
+    assert names == ["mnist_best", "fashion_mnist_best", "cifar10_best", "cifar10_tuned",
+                     "digits_smoke"]
     assert all(len(line.split()) > 3 for line in lines)
 
 
