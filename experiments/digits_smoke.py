@@ -3,7 +3,9 @@
     python -m lenet_bench --experiment=digits_smoke --workdir=/tmp/wd
 
 The zero-setup default of the CLI, and the data the tests train on.
-Measured: see BUILD_NOTES.md ("Reference runs").
+Measured (2-core AMD EPYC CPU, seed 0): 97.78% test accuracy after 5 epochs;
+about 11 s of training, 8 s of it the first epoch's XLA compilation.
+Raw results: benchmarks/reference/digits_smoke/.
 """
 
 from lenet_bench.config import ExperimentConfig

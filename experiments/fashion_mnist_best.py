@@ -2,7 +2,11 @@
 
     python -m lenet_bench --experiment=fashion_mnist_best --workdir=/tmp/wd --data_dir=../shared/datasets
 
-Keep-best saves the best test epoch's weights. Measured: see BUILD_NOTES.md.
+Keep-best saves the best test epoch's weights. Measured (2-core AMD EPYC CPU,
+seed 0, full 60,000-image training set): best 90.25% test accuracy at epoch 14,
+89.35% after 30 (it overfits: 97.0% train); 753 s of training, about 25 s per
+epoch while the machine also ran other work. Raw results:
+benchmarks/reference/fashion_mnist_best/.
 """
 
 from lenet_bench.config import ExperimentConfig

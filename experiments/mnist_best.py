@@ -2,7 +2,10 @@
 
     python -m lenet_bench --experiment=mnist_best --workdir=/tmp/wd --data_dir=../shared/datasets
 
-Measured: see BUILD_NOTES.md ("Reference runs").
+Measured (2-core AMD EPYC CPU, seed 0, the 5,000-image MNIST training subset
+in ../shared/datasets): 97.57% test accuracy after 20 epochs, best 97.61% at
+epoch 16; 57 s of training (about 2.4 s per epoch). Raw results:
+benchmarks/reference/mnist_best/.
 """
 
 from lenet_bench.config import ExperimentConfig
