@@ -18,6 +18,12 @@ def run_cli(*args, env_extra=None):
                           capture_output=True, text=True, env=env, timeout=300)
 
 
+# The keras download goes to a closed loopback port: refused at once, on any network.
+OFFLINE_KERAS_ENV = {"HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9",
+                     "https_proxy": "http://127.0.0.1:9", "http_proxy": "http://127.0.0.1:9",
+                     "NO_PROXY": "", "no_proxy": ""}
+
+
 def tree(path):
     return {str(p.relative_to(path)): p.stat().st_mtime_ns for p in path.rglob("*")}
 
@@ -104,7 +110,7 @@ def test_truncated_gz_is_one_line_and_exit_2(tmp_path):
 def test_missing_dataset_is_skipped_and_reported_when_asked(tmp_path):
     result = run_cli("--experiment=cifar10_best,digits_smoke", "--epochs=1", "--train_size=200",
                      "--skip_missing_data", f"--data_dir={tmp_path}", f"--workdir={tmp_path / 'wd'}",
-                     env_extra={"KERAS_HOME": str(tmp_path / "keras_home")})
+                     env_extra=OFFLINE_KERAS_ENV | {"KERAS_HOME": str(tmp_path / "keras_home")})
     assert result.returncode == 0, result.stderr
     index = (tmp_path / "wd" / "REPORT.md").read_text()
     assert "## Skipped" in index and "**cifar10_best**: cifar10: nothing under --data_dir=" in index
