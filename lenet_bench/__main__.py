@@ -45,8 +45,8 @@ flags.DEFINE_string("optimizer", None, "Keras optimizer name, e.g. adam, sgd, rm
 # How to run; these do not change what is computed.
 flags.DEFINE_integer("threads", 0, "TensorFlow intra- and inter-op threads; 0: one per core.")
 flags.DEFINE_enum("jit", "auto", ["auto", "on", "off"],
-                  "XLA-compile the train and eval steps. auto: on (measured 1.5-2x faster than off "
-                  "for one LeNet-5 on a 2-core CPU; see BUILD_NOTES.md).")
+                  "XLA-compile the train and eval steps. auto: on (measured 1.3-2.4x faster "
+                  "than model.fit for one LeNet-5 on a 2-core CPU; see BUILD_NOTES.md).")
 
 OVERRIDE_FLAGS = ("epochs", "seeds", "first_seed", "batch_size", "train_size", "learning_rate",
                   "lr_decay", "initializer", "optimizer")

@@ -3,7 +3,6 @@
 import difflib
 
 
-
 class InputError(Exception):
     """Bad input from the user: a flag, a value, a file.
 

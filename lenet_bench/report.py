@@ -39,6 +39,14 @@ def setting_of(run: dict) -> tuple:
     return tuple(run["spec"].get(field) for field in SETTING_FIELDS)
 
 
+def group_by_setting(runs: list[dict]) -> dict[tuple, list[dict]]:
+    """Runs grouped by setting (everything but the seed), in first-seen order."""
+    groups: dict[tuple, list[dict]] = {}
+    for run in runs:
+        groups.setdefault(setting_of(run), []).append(run)
+    return groups
+
+
 def setting_label(setting: tuple) -> str:
     fields = dict(zip(SETTING_FIELDS, setting))
     return (f"{fields['initializer']}, lr {fields['learning_rate']:g}, "
@@ -55,24 +63,23 @@ def mean_std(values) -> tuple[float, float]:
 
 def summarize(runs: list[dict]) -> list[dict]:
     """One row per setting, aggregated over its seeds, best first."""
-    groups: dict[tuple, list[dict]] = {}
-    for run in runs:
-        groups.setdefault(setting_of(run), []).append(run)
     rows = []
-    for setting, members in groups.items():
+    for setting, members in group_by_setting(runs).items():
         finished = [run for run in members if run["status"] == "done"]
         final = [run["history"]["test_accuracy"][-1] for run in finished]
         best = [run["best_test_accuracy"] for run in finished]
+        final_mean, final_std = mean_std(final)
+        best_mean, best_std = mean_std(best)
         row = dict(zip(SETTING_FIELDS, setting))
         row.update(
             setting=setting_label(setting),
             runs=len(members),
             done=len(finished),
             diverged=sum(run["status"] == "diverged" for run in members),
-            final_test_accuracy_mean=mean_std(final)[0],
-            final_test_accuracy_std=mean_std(final)[1],
-            best_test_accuracy_mean=mean_std(best)[0],
-            best_test_accuracy_std=mean_std(best)[1],
+            final_test_accuracy_mean=final_mean,
+            final_test_accuracy_std=final_std,
+            best_test_accuracy_mean=best_mean,
+            best_test_accuracy_std=best_std,
             best_test_accuracy_max=max(best) if best else math.nan,
             best_epoch_mean=mean_std([run["best_epoch"] for run in finished])[0],
             epoch_seconds_mean=mean_std([s for run in members
@@ -125,10 +132,7 @@ def plot_curves(runs: list[dict], path: Path, title: str) -> None:
 
     figure = Figure(figsize=(7, 4.5), layout="constrained")
     axes = figure.add_subplot()
-    groups: dict[tuple, list[dict]] = {}
-    for run in runs:
-        groups.setdefault(setting_of(run), []).append(run)
-    for index, (setting, members) in enumerate(groups.items()):
+    for index, (setting, members) in enumerate(group_by_setting(runs).items()):
         color = f"C{index % 10}"
         for metric, style in (("test_accuracy", "-"), ("train_accuracy", "--")):
             length = min(len(run["history"][metric]) for run in members)
