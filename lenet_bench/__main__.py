@@ -42,14 +42,36 @@ flags.DEFINE_float("lr_decay", None, "Per-epoch learning-rate decay factor, in (
 flags.DEFINE_string("initializer", None, "Kernel initializer, e.g. uniform, glorot_normal, "
                     "truncated_normal, or any Keras initializer name.")
 flags.DEFINE_string("optimizer", None, "Keras optimizer name, e.g. adam, sgd, rmsprop.")
+flags.DEFINE_float("label_noise", None, "Symmetric training-label noise eps, in [0, 1).")
+flags.DEFINE_enum("noise_mode", None, ["sampled", "exact"],
+                  "sampled: each label flipped independently with probability eps; exact: "
+                  "round(eps * n_c) labels flipped per class.")
+flags.DEFINE_multi_string("grid", [],
+                          "FIELD=V1,V2,...: train every value of FIELD (repeatable; the grid "
+                          "is the product). Replaces the experiment's values for that field, "
+                          "e.g. --grid=learning_rate=0.01,0.003 --grid=lr_decay=0.9,0.99.")
 # How to run; these do not change what is computed.
 flags.DEFINE_integer("threads", 0, "TensorFlow intra- and inter-op threads; 0: one per core.")
 flags.DEFINE_enum("jit", "auto", ["auto", "on", "off"],
-                  "XLA-compile the train and eval steps. auto: on (measured 1.3-2.4x faster "
-                  "than model.fit for one LeNet-5 on a 2-core CPU; see BUILD_NOTES.md).")
+                  "XLA-compile the train and eval steps. auto: each trainer's measured choice "
+                  "for the device (see BUILD_NOTES.md).")
+flags.DEFINE_enum("trainer", "auto", ["auto", "fused", "keras"],
+                  "fused: train up to --group_size runs together in one graph; keras: one "
+                  "Keras model at a time; auto: fused where it supports the optimizer.")
+flags.DEFINE_integer("group_size", 12, "Most runs trained together on the fused path.")
 
 OVERRIDE_FLAGS = ("epochs", "seeds", "first_seed", "batch_size", "train_size", "learning_rate",
-                  "lr_decay", "initializer", "optimizer")
+                  "lr_decay", "initializer", "optimizer", "label_noise", "noise_mode")
+
+
+def apply_overrides(config, overrides: dict, grid_flags: list[str]):
+    """The config with flag overrides: a single-value flag removes that field from the grid,
+    a --grid flag replaces (or adds) that field's values."""
+    from lenet_bench.config import parse_grid_flag
+
+    grid = {field: values for field, values in config.grid.items() if field not in overrides}
+    grid.update(parse_grid_flag(text) for text in grid_flags)
+    return dataclasses.replace(config, **overrides, grid=grid)
 
 
 def list_experiments() -> str:
@@ -98,14 +120,14 @@ def run() -> int:
     """Validates everything and loads every dataset first, then trains."""
     from lenet_bench import data, report
     from lenet_bench.config import validate
-    from lenet_bench.errors import DataNotFoundError
+    from lenet_bench.errors import DataNotFoundError, InputError
 
     if FLAGS.list_experiments:
         print(list_experiments())
         return 0
     workdir = Path(FLAGS.workdir)
     overrides = {name: FLAGS[name].value for name in OVERRIDE_FLAGS if FLAGS[name].value is not None}
-    configs = [dataclasses.replace(resolve_experiment(name.strip()), **overrides)
+    configs = [apply_overrides(resolve_experiment(name.strip()), overrides, FLAGS.grid)
                for name in FLAGS.experiment.split(",") if name.strip()]
     if FLAGS.report_only:
         for config in configs:
@@ -131,10 +153,14 @@ def run() -> int:
 
     for config in configs:
         train.check_runnable(config, datasets[config.dataset])
+    if FLAGS.group_size < 1:
+        raise InputError(f"--group_size={FLAGS.group_size} is invalid: expected an integer >= 1")
     command = shlex.join(["python", "-m", "lenet_bench"] + sys.argv[1:])
+    jit_compile = {"auto": None, "on": True, "off": False}[FLAGS.jit]
     for config in configs:
         experiment_dir = train.run_experiment(config, datasets[config.dataset], workdir,
-                                               jit_compile=FLAGS.jit != "off", command=command)
+                                               trainer=FLAGS.trainer, group_size=FLAGS.group_size,
+                                               jit_compile=jit_compile, command=command)
         print(f"report: {report.write_experiment_report(experiment_dir)}")
     print(f"report: {report.write_index(workdir, skipped)}")
     return 0

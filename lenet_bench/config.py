@@ -6,16 +6,24 @@ names, so a validation message that names a field also names the flag.
 """
 
 import dataclasses
+import itertools
 import math
 
 from lenet_bench.errors import InputError
 
 DATASET_NAMES = ("mnist", "fashion_mnist", "cifar10", "digits", "synthetic")
+NOISE_MODES = ("sampled", "exact")
+# Fields a grid may vary (every field that changes a run's result, but the seed).
+GRID_FIELDS = ("initializer", "learning_rate", "lr_decay", "label_noise", "noise_mode",
+               "optimizer", "activation", "batch_size", "epochs", "first_conv_padding",
+               "train_size", "data_seed")
+FLOAT_FIELDS = ("learning_rate", "lr_decay", "label_noise")
+INT_FIELDS = ("epochs", "batch_size", "seeds", "first_seed", "train_size", "data_seed")
 
 
 @dataclasses.dataclass(frozen=True)
 class ExperimentConfig:
-    """One study: a LeNet-5 setting trained over several seeds."""
+    """One study: a LeNet-5 setting, or a grid of settings, each trained over several seeds."""
 
     name: str  # Folder under the workdir; also the experiment's file name.
     dataset: str  # One of DATASET_NAMES.
@@ -32,13 +40,65 @@ class ExperimentConfig:
     train_size: int | None = None  # Use a class-stratified subset of N training images.
     data_seed: int = 0  # Seeds the order that train_size takes its subset from.
     keep_best: bool = True  # Save the best-test-epoch weights of each run.
+    label_noise: float = 0.0  # Symmetric training-label noise eps, in [0, 1).
+    noise_mode: str = "sampled"  # sampled (each label drawn) | exact (round(eps*n_c) per class).
+    # Grid: field -> values; the runs are the product of all value lists (in
+    # this order), each point repeated over `seeds` seeds. A field in the grid
+    # overrides the single value above.
+    grid: dict = dataclasses.field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
+    def grid_points(self) -> list["ExperimentConfig"]:
+        """One config per grid point (the config itself when there is no grid)."""
+        fields = list(self.grid)
+        return [dataclasses.replace(self, grid={}, **dict(zip(fields, values)))
+                for values in itertools.product(*(self.grid[field] for field in fields))]
+
+
+def parse_grid_value(field: str, text: str):
+    """A grid value from flag text, typed like the field ('0.01' -> 0.01)."""
+    try:
+        if field in FLOAT_FIELDS:
+            return float(text)
+        if field in INT_FIELDS:
+            return int(text)
+    except ValueError:
+        kind = "a number" if field in FLOAT_FIELDS else "an integer"
+        raise InputError(f"--grid={field}={text!r} is invalid: expected {kind}") from None
+    return text
+
+
+def parse_grid_flag(text: str) -> tuple[str, tuple]:
+    """'learning_rate=0.01,0.005' -> ('learning_rate', (0.01, 0.005))."""
+    field, sep, values = text.partition("=")
+    field = field.strip()
+    if not sep or not values.strip():
+        raise InputError(f"--grid={text!r} is invalid: expected FIELD=VALUE[,VALUE...], "
+                         "e.g. learning_rate=0.01,0.005")
+    if field not in GRID_FIELDS:
+        raise InputError(f"--grid={text!r}: {field!r} cannot be a grid field: expected one of "
+                         + ", ".join(GRID_FIELDS))
+    return field, tuple(parse_grid_value(field, value.strip()) for value in values.split(","))
+
 
 def validate(config: ExperimentConfig) -> None:
     """Raises InputError naming the first field whose value is invalid."""
+
+    if not isinstance(config.grid, dict):
+        raise InputError(f"grid={config.grid!r} is invalid: expected a dict field -> values")
+    for field, values in config.grid.items():
+        if field not in GRID_FIELDS:
+            raise InputError(f"--grid: {field!r} cannot be a grid field: expected one of "
+                             + ", ".join(GRID_FIELDS))
+        if isinstance(values, (str, bytes)) or not hasattr(values, "__len__") or not values:
+            raise InputError(f"--grid={field}={values!r} is invalid: expected a non-empty "
+                             "list of values")
+    if config.grid:
+        for point in config.grid_points():
+            validate(point)
+        return
 
     def bad(field: str, expected: str):
         value = getattr(config, field)
@@ -59,3 +119,7 @@ def validate(config: ExperimentConfig) -> None:
         bad("train_size", "an integer >= 1")
     if config.first_conv_padding not in ("auto", "same", "valid"):
         bad("first_conv_padding", "one of auto, same, valid")
+    if not (isinstance(config.label_noise, (int, float)) and 0 <= config.label_noise < 1):
+        bad("label_noise", "a number in [0, 1)")
+    if config.noise_mode not in NOISE_MODES:
+        bad("noise_mode", "one of " + ", ".join(NOISE_MODES))

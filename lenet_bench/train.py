@@ -1,11 +1,14 @@
-"""Training: LeNet-5 runs one after another, one JSON per run per finished epoch.
+"""Training: an experiment's runs in groups, one JSON per run per finished epoch.
 
-Each run shuffles its (uint8, in-memory) training set with its own seed every
-epoch and trains with a compiled `tf.function` step (XLA by default: measured
-about 2x faster than `model.fit` for one model on a 2-core CPU, see
-BUILD_NOTES.md). Learning rate at epoch e (from 0) is start_lr * decay**e.
-After every epoch the run's JSON under `<workdir>/<experiment>/runs/` is
-rewritten atomically with the history so far; a rerun skips finished runs.
+The runs (grid points x seeds) are packed into groups that train together:
+on the fused path (lenet_bench.fused) a group is one graph of R LeNet-5
+replicas, on the Keras path the runs of a group train one after another,
+each a plain Keras model with a compiled step. Either way each run shuffles
+the (uint8, in-memory) training set with its own seed every epoch, trains on
+its own (possibly noisy) labels, and its learning rate at epoch e (from 0) is
+start_lr * decay**e. After every epoch each run's JSON under
+`<workdir>/<experiment>/runs/` is rewritten atomically with the history so
+far; a rerun skips finished runs.
 """
 
 import dataclasses
@@ -25,16 +28,20 @@ import numpy as np
 import tensorflow as tf
 
 import lenet_bench
-from lenet_bench import data, models
+from lenet_bench import analysis, data, models, noise
 from lenet_bench.config import ExperimentConfig, validate
 from lenet_bench.errors import InputError
 from lenet_bench.files import atomic_write_json, read_json
 
 logger = logging.getLogger("lenet_bench")
 
-RESULTS_FORMAT = 1  # Bump when a change makes old run files incomparable.
+RESULTS_FORMAT = 2  # Bump when a change makes old run files incomparable.
 EVAL_BATCH_SIZE = 1000
 FINISHED_STATUSES = ("done", "diverged")
+TRAINERS = ("auto", "fused", "keras")
+DEFAULT_GROUP_SIZE = 12
+HISTORY_METRICS = ("epoch", "learning_rate", "train_loss", "train_accuracy",
+                   "train_clean_accuracy", "test_loss", "test_accuracy", "epoch_seconds")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,6 +57,8 @@ class RunSpec:
     optimizer: str
     learning_rate: float
     lr_decay: float
+    label_noise: float
+    noise_mode: str
     epochs: int
     batch_size: int
     seed: int
@@ -60,41 +69,85 @@ class RunSpec:
         'glorot_normal_lr0.005_decay0.9_seed0_3f9a1c2e'."""
         fields = json.dumps([RESULTS_FORMAT, dataclasses.asdict(self)], sort_keys=True)
         digest = hashlib.sha256(fields.encode()).hexdigest()[:8]
-        return (f"{self.initializer}_lr{self.learning_rate:g}_decay{self.lr_decay:g}"
+        noise = ""
+        if self.label_noise:
+            noise = f"_noise{self.label_noise:g}" + ("_exact" if self.noise_mode == "exact" else "")
+        return (f"{self.initializer}_lr{self.learning_rate:g}_decay{self.lr_decay:g}{noise}"
                 f"_seed{self.seed}_{digest}")
+
+    @property
+    def group_key(self) -> tuple:
+        """Runs with equal group keys can train together in one fused group."""
+        return (self.dataset, self.train_size, self.data_seed, self.activation,
+                self.first_conv_padding, self.optimizer, self.epochs, self.batch_size)
 
     def learning_rate_at(self, epoch: int) -> float:
         return self.learning_rate * self.lr_decay ** epoch
 
 
 def run_specs(config: ExperimentConfig) -> list[RunSpec]:
-    """The runs of an experiment: its setting repeated over `seeds` seeds."""
-    shared = {field.name: getattr(config, field.name) for field in dataclasses.fields(RunSpec)
-              if field.name != "seed"}
-    return [RunSpec(**shared, seed=config.first_seed + i) for i in range(config.seeds)]
+    """The runs of an experiment: every grid point, repeated over `seeds` seeds.
+
+    Seed-major: all grid points of the first seed come first, so a study cut
+    short still covers the whole grid.
+    """
+    names = [field.name for field in dataclasses.fields(RunSpec) if field.name != "seed"]
+    specs = []
+    for seed in range(config.first_seed, config.first_seed + config.seeds):
+        for point in config.grid_points():
+            fields = {name: getattr(point, name) for name in names}
+            if not fields["label_noise"]:
+                fields["noise_mode"] = "sampled"  # eps = 0 is the same run in either mode.
+            specs.append(RunSpec(**fields, seed=seed))
+    return specs
+
+
+def make_groups(specs: list[RunSpec], group_size: int) -> list[list[RunSpec]]:
+    """Packs runs into groups of at most `group_size` that can train together.
+
+    Runs of one seed share their data order, so they are packed together
+    first; the packing depends only on the list given, so the same pending
+    runs always make the same groups.
+    """
+    by_key: dict[tuple, list[RunSpec]] = {}
+    for spec in specs:
+        by_key.setdefault(spec.group_key, []).append(spec)
+    groups = []
+    for members in by_key.values():
+        members = sorted(members, key=lambda spec: spec.seed)  # Stable: grid order within a seed.
+        groups += [members[start:start + group_size]
+                   for start in range(0, len(members), group_size)]
+    return groups
 
 
 def check_runnable(config: ExperimentConfig, dataset: data.Dataset) -> None:
     """Raises InputError for any value that would fail later, before anything is written."""
     validate(config)
-    models.make_initializer(config.initializer, 0)
-    models.make_optimizer(config.optimizer, config.learning_rate)
-    models.check_activation(config.activation)
-    train_count = config.train_size or len(dataset.train_labels)
-    if config.batch_size > train_count:
-        raise InputError(f"--batch_size={config.batch_size} is invalid: expected at most "
-                         f"{train_count} (the training images used)")
+    for point in config.grid_points():
+        models.make_initializer(point.initializer, 0)
+        models.make_optimizer(point.optimizer, point.learning_rate)
+        models.check_activation(point.activation)
+        train_count = point.train_size or len(dataset.train_labels)
+        if point.batch_size > train_count:
+            raise InputError(f"--batch_size={point.batch_size} is invalid: expected at most "
+                             f"{train_count} (the training images used)")
 
 
 def run_experiment(config: ExperimentConfig, dataset: data.Dataset, workdir: str | Path,
-                   *, jit_compile: bool = True, command: str | None = None) -> Path:
+                   *, trainer: str = "auto", group_size: int = DEFAULT_GROUP_SIZE,
+                   jit_compile: bool | None = None, command: str | None = None) -> Path:
     """Trains every run of `config` not already finished in `workdir`.
 
     Args:
       config: the experiment.
       dataset: the full dataset; `config.train_size` picks a subset here.
       workdir: results go to `<workdir>/<config.name>/`.
-      jit_compile: compile the train and eval steps with XLA.
+      trainer: 'fused' trains up to `group_size` runs together in one graph
+        (lenet_bench.fused); 'keras' trains one Keras model at a time; 'auto'
+        is fused where it supports the optimizer.
+      group_size: the most runs in one fused group.
+      jit_compile: XLA for the train and eval steps; None: each trainer's
+        measured default for the device.
       command: the command line, recorded in config.json.
 
     Returns:
@@ -105,7 +158,8 @@ def run_experiment(config: ExperimentConfig, dataset: data.Dataset, workdir: str
         before anything in the workdir is written.
     """
     check_runnable(config, dataset)
-    dataset = data.take_train_subset(dataset, config.train_size, config.data_seed)
+    if trainer not in TRAINERS:
+        raise InputError(f"--trainer={trainer!r} is invalid: expected one of {', '.join(TRAINERS)}")
     specs = run_specs(config)
     experiment_dir = Path(workdir) / config.name
     runs_dir = experiment_dir / "runs"
@@ -115,125 +169,260 @@ def run_experiment(config: ExperimentConfig, dataset: data.Dataset, workdir: str
         raise InputError(f"--workdir={workdir}: cannot create {runs_dir} ({error.strerror})") from None
     if not os.access(runs_dir, os.W_OK):
         raise InputError(f"--workdir={workdir}: {runs_dir} is not writable")
+    subsets = {}  # (train_size, data_seed) -> dataset
+    for spec in specs:
+        if (spec.train_size, spec.data_seed) not in subsets:
+            subsets[spec.train_size, spec.data_seed] = data.take_train_subset(
+                dataset, spec.train_size, spec.data_seed)
     atomic_write_json(experiment_dir / "config.json", {
         "experiment": config.name,
         "config": config.to_dict(),
         "run_keys": [spec.key for spec in specs],
-        "dataset": describe_dataset(dataset),
+        "dataset": describe_dataset(next(iter(subsets.values()))),
         "command": command,
         "machine": describe_machine(),
         "versions": library_versions(),
         "results_format": RESULTS_FORMAT,
     })
-    for index, spec in enumerate(specs, start=1):
-        run_path = runs_dir / f"{spec.key}.json"
-        previous = read_json(run_path)
+    pending = []
+    for spec in specs:
+        previous = read_json(runs_dir / f"{spec.key}.json")
         if previous and previous.get("status") in FINISHED_STATUSES:
-            logger.info("run %d/%d %s: already %s, skipped", index, len(specs), spec.key,
-                        previous["status"])
             continue
-        logger.info("run %d/%d %s", index, len(specs), spec.key)
-        best_weights = runs_dir / f"{spec.key}.weights.h5" if config.keep_best else None
-        train_run(spec, dataset, jit_compile=jit_compile, experiment=config.name,
-                  on_epoch=lambda record, path=run_path: atomic_write_json(path, record),
-                  best_weights_path=best_weights)
+        pending.append(spec)
+    logger.info("%s: %d runs, %d already finished, %d to train", config.name, len(specs),
+                len(specs) - len(pending), len(pending))
+    groups = make_groups(pending, group_size if trainer != "keras" else 1)
+    for number, group in enumerate(groups, start=1):
+        logger.info("group %d/%d: %d runs (%s)", number, len(groups), len(group),
+                    ", ".join(spec.key for spec in group))
+        train_group(group, subsets[group[0].train_size, group[0].data_seed], runs_dir,
+                    trainer=trainer, jit_compile=jit_compile, experiment=config.name,
+                    keep_best=config.keep_best)
     return experiment_dir
 
 
-def train_run(spec: RunSpec, dataset: data.Dataset, *, jit_compile: bool = True,
-              experiment: str = "", on_epoch=None,
-              best_weights_path: Path | None = None) -> dict:
-    """Trains one LeNet-5 and returns its run record.
+def make_trainer(kind: str, specs: list[RunSpec], initial_weights: list, dataset: data.Dataset,
+                 jit_compile: bool | None):
+    """The replica trainer for a group: fused when asked (or 'auto' and supported), else Keras."""
+    optimizer = specs[0].optimizer
+    if kind != "keras":
+        try:  # TEMPORARY until lenet_bench/fused.py lands.
+            from lenet_bench import fused
+        except ImportError:
+            return KerasReplicas(initial_weights, specs, dataset,
+                                 jit_compile=True if jit_compile is None else jit_compile)
+
+        if optimizer in fused.SUPPORTED_OPTIMIZERS:
+            return fused.FusedLeNet5(initial_weights, dataset.image_shape, dataset.num_classes,
+                                     optimizer=optimizer, activation=specs[0].activation,
+                                     first_conv_padding=specs[0].first_conv_padding,
+                                     jit_compile=jit_compile)
+        if kind == "fused":
+            raise InputError(f"--optimizer={optimizer!r} is not supported by --trainer=fused: "
+                             f"expected one of {', '.join(fused.SUPPORTED_OPTIMIZERS)} "
+                             "(or --trainer=keras)")
+    return KerasReplicas(initial_weights, specs, dataset,
+                         jit_compile=True if jit_compile is None else jit_compile)
+
+
+def train_group(specs: list[RunSpec], dataset: data.Dataset, runs_dir: Path | None, *,
+                trainer: str = "auto", jit_compile: bool | None = None, experiment: str = "",
+                keep_best: bool = True) -> list[dict]:
+    """Trains runs that share a group key together; returns their run records.
+
+    After every epoch each run's record is written to `runs_dir/<key>.json`
+    (atomically); a run whose loss is not finite is marked diverged and its
+    record stops there, while the others go on. At the end each finished
+    run's test predictions go to `<key>.predictions.npz` and its confusion
+    matrix into the record.
 
     Args:
-      spec: the run; `dataset` must already be reduced to `spec.train_size`.
+      specs: runs with one group key; `dataset` is already reduced to their
+        train_size.
       dataset: training and test arrays.
-      jit_compile: compile steps with XLA.
-      experiment: the experiment name, recorded in the run record.
-      on_epoch: called with the run record after every finished epoch.
-      best_weights_path: where to save the weights of the best test epoch
-        (a `.weights.h5` name), or None.
-
-    Returns:
-      The run record: spec, per-epoch history, best epoch, status, timings.
+      runs_dir: where run files go, or None to keep records in memory only.
+      trainer, jit_compile: see `run_experiment`.
+      experiment: the experiment name, recorded in each record.
+      keep_best: save the best-test-epoch weights of each run
+        (`<key>.weights.h5`).
     """
-    model = models.build_lenet5(dataset.image_shape, dataset.num_classes,
-                                initializer=spec.initializer, seed=spec.seed,
-                                activation=spec.activation,
-                                first_conv_padding=spec.first_conv_padding)
-    optimizer = models.make_optimizer(spec.optimizer, spec.learning_rate)
-    train_epoch, evaluate = make_step_functions(model, optimizer, dataset.num_classes, jit_compile)
-    record = {
+    num_classes = dataset.num_classes
+    clean_labels = dataset.train_labels
+    noisy_labels = np.stack([noise.corrupt_labels(clean_labels, num_classes, spec.label_noise,
+                                                  spec.noise_mode, spec.seed) for spec in specs])
+    template = None
+    initial_weights = []
+    for spec in specs:
+        template = models.build_lenet5(dataset.image_shape, num_classes,
+                                       initializer=spec.initializer, seed=spec.seed,
+                                       activation=spec.activation,
+                                       first_conv_padding=spec.first_conv_padding)
+        initial_weights.append(template.get_weights())
+    replicas = make_trainer(trainer, specs, initial_weights, dataset, jit_compile)
+    records = [new_record(spec, experiment, template.count_params(), len(clean_labels),
+                          type(replicas).__name__, len(specs)) for spec in specs]
+    for record, labels in zip(records, noisy_labels):
+        record["noise"]["transition_counts"] = noise.transition_counts(
+            clean_labels, labels, num_classes).tolist()
+    active = list(range(len(specs)))
+    started = time.perf_counter()
+    for epoch in range(specs[0].epochs):
+        epoch_started = time.perf_counter()
+        learning_rates = [spec.learning_rate_at(epoch) for spec in specs]
+        orders = np.stack([np.random.default_rng([spec.seed, epoch]).permutation(len(clean_labels))
+                           for spec in specs])
+        train = replicas.train_epoch(dataset.train_images, noisy_labels, orders,
+                                     specs[0].batch_size, learning_rates, clean_labels)
+        test = replicas.evaluate(dataset.test_images, dataset.test_labels)
+        seconds = (time.perf_counter() - epoch_started) / len(specs)
+        last_epoch = epoch + 1 == specs[0].epochs
+        for index in list(active):
+            spec, record = specs[index], records[index]
+            metrics = {"epoch": epoch + 1, "learning_rate": learning_rates[index],
+                       "train_loss": train["loss"][index],
+                       "train_accuracy": train["accuracy"][index],
+                       "train_clean_accuracy": train["clean_accuracy"][index],
+                       "test_loss": test["loss"][index], "test_accuracy": test["accuracy"][index],
+                       "epoch_seconds": seconds}
+            for name, value in metrics.items():
+                value = float(value) if name != "epoch" else value
+                record["history"][name].append(value if math.isfinite(value) else None)
+            record["epochs_done"] = epoch + 1
+            record["wall_seconds"] += seconds
+            logger.info("%s epoch %d/%d lr %.2e  train loss %.4f acc %.4f  test loss %.4f "
+                        "acc %.4f", spec.key, epoch + 1, spec.epochs, learning_rates[index],
+                        metrics["train_loss"], metrics["train_accuracy"], metrics["test_loss"],
+                        metrics["test_accuracy"])
+            if not (math.isfinite(metrics["train_loss"]) and math.isfinite(metrics["test_loss"])):
+                record["status"], record["diverged_epoch"] = "diverged", epoch + 1
+                active.remove(index)
+                logger.warning("%s diverged at epoch %d (loss is not finite); stopped",
+                               spec.key, epoch + 1)
+            elif (record["best_test_accuracy"] is None
+                  or metrics["test_accuracy"] > record["best_test_accuracy"]):
+                record["best_epoch"] = epoch + 1
+                record["best_test_accuracy"] = float(metrics["test_accuracy"])
+                if keep_best and runs_dir is not None:
+                    template.set_weights(replicas.get_weights(index))
+                    _save_weights_atomically(template, runs_dir / f"{spec.key}.weights.h5")
+            if record["status"] == "running" and last_epoch:
+                record["status"] = "done"
+                predicted, confidence = test["predictions"][index], test["confidence"][index]
+                record["confusion_matrix"] = analysis.confusion_matrix(
+                    dataset.test_labels, predicted, num_classes).tolist()
+                if runs_dir is not None:
+                    save_predictions(runs_dir / f"{spec.key}.predictions.npz", predicted,
+                                     confidence)
+            if record["status"] != "running":
+                record["finished"] = _now()
+            if runs_dir is not None:
+                atomic_write_json(runs_dir / f"{spec.key}.json", record)
+        if not active:
+            break
+    logger.info("group of %d runs: %.1f s", len(specs), time.perf_counter() - started)
+    return records
+
+
+def new_record(spec: RunSpec, experiment: str, num_params: int, train_size: int,
+               trainer: str, group_size: int) -> dict:
+    return {
         "results_format": RESULTS_FORMAT,
         "key": spec.key,
         "experiment": experiment,
         "spec": dataclasses.asdict(spec),
         "status": "running",
         "epochs_done": 0,
-        "history": {name: [] for name in ("epoch", "learning_rate", "train_loss",
-                                          "train_accuracy", "test_loss", "test_accuracy",
-                                          "epoch_seconds")},
+        "history": {name: [] for name in HISTORY_METRICS},
         "best_epoch": None,
         "best_test_accuracy": None,
         "diverged_epoch": None,
-        "num_params": model.count_params(),
-        "train_size": int(len(dataset.train_labels)),
+        "noise": {"eps": spec.label_noise, "mode": spec.noise_mode},
+        "num_params": num_params,
+        "train_size": train_size,
+        "trainer": trainer,
+        "group_size": group_size,
         "device": describe_device(),
         "versions": library_versions(),
         "started": _now(),
         "wall_seconds": 0.0,
     }
-    started = time.perf_counter()
-    history = record["history"]
-    for epoch in range(spec.epochs):
-        epoch_started = time.perf_counter()
-        learning_rate = spec.learning_rate_at(epoch)
-        optimizer.learning_rate = learning_rate
-        order = np.random.default_rng([spec.seed, epoch]).permutation(len(dataset.train_labels))
-        train_loss, train_accuracy = train_epoch(dataset.train_images, dataset.train_labels,
-                                                 order, spec.batch_size)
-        test_loss, test_accuracy = evaluate(dataset.test_images, dataset.test_labels)
-        seconds = time.perf_counter() - epoch_started
-        for name, value in (("epoch", epoch + 1), ("learning_rate", learning_rate),
-                            ("train_loss", train_loss), ("train_accuracy", train_accuracy),
-                            ("test_loss", test_loss), ("test_accuracy", test_accuracy),
-                            ("epoch_seconds", seconds)):
-            history[name].append(value if math.isfinite(value) else None)
-        record["epochs_done"] = epoch + 1
-        record["wall_seconds"] = time.perf_counter() - started
-        logger.info("%s epoch %d/%d lr %.2e  train loss %.4f acc %.4f  test loss %.4f acc %.4f  %.1fs",
-                    spec.key, epoch + 1, spec.epochs, learning_rate, train_loss, train_accuracy,
-                    test_loss, test_accuracy, seconds)
-        if not (math.isfinite(train_loss) and math.isfinite(test_loss)):
-            record["status"], record["diverged_epoch"] = "diverged", epoch + 1
-            logger.warning("%s diverged at epoch %d (loss is not finite); stopped", spec.key, epoch + 1)
-        elif record["best_test_accuracy"] is None or test_accuracy > record["best_test_accuracy"]:
-            record["best_epoch"], record["best_test_accuracy"] = epoch + 1, test_accuracy
-            if best_weights_path is not None:
-                _save_weights_atomically(model, Path(best_weights_path))
-        if record["status"] == "running" and epoch + 1 == spec.epochs:
-            record["status"] = "done"
-        if record["status"] != "running":
-            record["finished"] = _now()
-        if on_epoch is not None:
-            on_epoch(record)
-        if record["status"] == "diverged":
-            break
-    return record
+
+
+def save_predictions(path: Path, predicted: np.ndarray, confidence: np.ndarray) -> None:
+    """The final model's test predictions: class (uint8) and max probability (float16)."""
+    tmp = path.with_name(f".tmp{os.getpid()}.{path.name}")
+    with open(tmp, "wb") as file:
+        np.savez_compressed(file, predicted=np.asarray(predicted, dtype=np.uint8),
+                            confidence=np.asarray(confidence, dtype=np.float16))
+    os.replace(tmp, path)
+
+
+def train_run(spec: RunSpec, dataset: data.Dataset, **kwargs) -> dict:
+    """Trains one run alone (see `train_group`) and returns its record."""
+    return train_group([spec], dataset, kwargs.pop("runs_dir", None), **kwargs)[0]
+
+
+class KerasReplicas:
+    """Runs of a group trained one after another, each a plain Keras LeNet-5.
+
+    The same interface as `fused.FusedLeNet5`, so `train_group` treats both
+    alike; each model has its own Keras optimizer and compiled steps.
+    """
+
+    def __init__(self, initial_weights: list, specs: list[RunSpec], dataset: data.Dataset,
+                 *, jit_compile: bool = True):
+        self.models, self.optimizers, self.steps = [], [], []
+        for weights, spec in zip(initial_weights, specs):
+            model = models.build_lenet5(dataset.image_shape, dataset.num_classes,
+                                        activation=spec.activation,
+                                        first_conv_padding=spec.first_conv_padding)
+            model.set_weights(weights)
+            optimizer = models.make_optimizer(spec.optimizer, spec.learning_rate)
+            self.models.append(model)
+            self.optimizers.append(optimizer)
+            self.steps.append(make_step_functions(model, optimizer, dataset.num_classes,
+                                                  jit_compile))
+
+    @property
+    def num_replicas(self) -> int:
+        return len(self.models)
+
+    def train_epoch(self, images, labels, orders, batch_size, learning_rates, clean_labels=None):
+        results = []
+        for index, (train_epoch, _) in enumerate(self.steps):
+            self.optimizers[index].learning_rate = learning_rates[index]
+            results.append(train_epoch(images, labels[index], orders[index], batch_size,
+                                       clean_labels))
+        loss, accuracy, clean_accuracy = (np.array(column, dtype=np.float64)
+                                          for column in zip(*results))
+        return {"loss": loss, "accuracy": accuracy, "clean_accuracy": clean_accuracy}
+
+    def evaluate(self, images, labels):
+        results = [evaluate(images, labels) for _, evaluate in self.steps]
+        return {"loss": np.array([r[0] for r in results]),
+                "accuracy": np.array([r[1] for r in results]),
+                "predictions": np.stack([r[2] for r in results]),
+                "confidence": np.stack([r[3] for r in results])}
+
+    def get_weights(self, replica: int) -> list[np.ndarray]:
+        return self.models[replica].get_weights()
 
 
 def make_step_functions(model: keras.Model, optimizer: keras.optimizers.Optimizer,
                         num_classes: int, jit_compile: bool):
     """Returns (train_epoch, evaluate) closures over compiled steps for `model`.
 
-    train_epoch(images, labels, order, batch_size) -> (mean loss, accuracy) over
-    the epoch's batches, as Keras `fit` reports them. evaluate(images, labels)
-    -> (mean loss, accuracy). Images are uint8; each batch is scaled to [0, 1]
-    inside the step, so no float copy of the dataset is kept.
+    train_epoch(images, labels, order, batch_size, clean_labels=None) -> (mean
+    loss, accuracy, accuracy on clean_labels) over the epoch's batches, as Keras
+    `fit` reports them. evaluate(images, labels) -> (mean loss, accuracy,
+    predicted classes, max probabilities). Images are uint8; each batch is
+    scaled to [0, 1] inside the step, so no float copy of the dataset is kept.
     """
     optimizer.build(model.trainable_variables)
     loss_sum = tf.Variable(0.0, dtype=tf.float64, trainable=False)
     correct_sum = tf.Variable(0, dtype=tf.int64, trainable=False)
+    clean_correct_sum = tf.Variable(0, dtype=tf.int64, trainable=False)
 
     def loss_and_correct(probabilities, labels):
         one_hot = tf.one_hot(labels, num_classes)
@@ -242,7 +431,7 @@ def make_step_functions(model: keras.Model, optimizer: keras.optimizers.Optimize
         return losses, tf.reduce_sum(tf.cast(correct, tf.int64))
 
     @tf.function(jit_compile=jit_compile)
-    def train_step(images, labels):
+    def train_step(images, labels, clean_labels):
         inputs = tf.cast(images, tf.float32) / 255.0
         with tf.GradientTape() as tape:
             probabilities = model(inputs, training=True)
@@ -252,29 +441,36 @@ def make_step_functions(model: keras.Model, optimizer: keras.optimizers.Optimize
         optimizer.apply_gradients(zip(gradients, model.trainable_variables))
         loss_sum.assign_add(tf.cast(tf.reduce_sum(losses), tf.float64))
         correct_sum.assign_add(correct)
+        clean_correct_sum.assign_add(loss_and_correct(probabilities, clean_labels)[1])
 
     @tf.function(jit_compile=jit_compile)
     def eval_step(images, labels):
         probabilities = model(tf.cast(images, tf.float32) / 255.0, training=False)
         losses, correct = loss_and_correct(probabilities, labels)
-        return tf.reduce_sum(tf.cast(losses, tf.float64)), correct
+        return (tf.reduce_sum(tf.cast(losses, tf.float64)), correct,
+                tf.argmax(probabilities, axis=-1), tf.reduce_max(probabilities, axis=-1))
 
-    def train_epoch(images, labels, order, batch_size):
-        loss_sum.assign(0.0)
-        correct_sum.assign(0)
+    def train_epoch(images, labels, order, batch_size, clean_labels=None):
+        clean_labels = labels if clean_labels is None else clean_labels
+        for variable in (loss_sum, correct_sum, clean_correct_sum):
+            variable.assign(tf.zeros_like(variable))
         for start in range(0, len(order), batch_size):
             batch = order[start:start + batch_size]
-            train_step(images[batch], labels[batch])
-        return float(loss_sum.numpy()) / len(order), int(correct_sum.numpy()) / len(order)
+            train_step(images[batch], labels[batch], clean_labels[batch])
+        return (float(loss_sum.numpy()) / len(order), int(correct_sum.numpy()) / len(order),
+                int(clean_correct_sum.numpy()) / len(order))
 
     def evaluate(images, labels):
-        total_loss, total_correct = 0.0, 0
+        total_loss, total_correct, predicted, confidence = 0.0, 0, [], []
         for start in range(0, len(labels), EVAL_BATCH_SIZE):
-            batch_loss, batch_correct = eval_step(images[start:start + EVAL_BATCH_SIZE],
-                                                  labels[start:start + EVAL_BATCH_SIZE])
+            batch_loss, batch_correct, batch_predicted, batch_confidence = eval_step(
+                images[start:start + EVAL_BATCH_SIZE], labels[start:start + EVAL_BATCH_SIZE])
             total_loss += float(batch_loss)
             total_correct += int(batch_correct)
-        return total_loss / len(labels), total_correct / len(labels)
+            predicted.append(batch_predicted.numpy())
+            confidence.append(batch_confidence.numpy())
+        return (total_loss / len(labels), total_correct / len(labels),
+                np.concatenate(predicted), np.concatenate(confidence))
 
     return train_epoch, evaluate
 

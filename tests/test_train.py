@@ -53,7 +53,7 @@ def test_rerun_skips_finished_runs(tmp_path, digits, monkeypatch):
     def must_not_train(*args, **kwargs):
         raise AssertionError("a finished run was trained again")
 
-    monkeypatch.setattr(train, "train_run", must_not_train)
+    monkeypatch.setattr(train, "train_group", must_not_train)
     train.run_experiment(small_config(seeds=1), digits, tmp_path)
     with pytest.raises(AssertionError, match="trained again"):
         train.run_experiment(small_config(seeds=1, learning_rate=0.004), digits, tmp_path)

@@ -1,0 +1,76 @@
+"""Confusion matrices and confusion pairs, for one run and over repeated runs.
+
+Pure numpy on labels and predictions: the trainer calls `confusion_matrix`
+at the end of a run, the report aggregates what the runs stored.
+"""
+
+import numpy as np
+
+from lenet_bench.noise import row_normalize
+
+
+def confusion_matrix(true_labels: np.ndarray, predicted: np.ndarray,
+                     num_classes: int) -> np.ndarray:
+    """counts[i, j]: test images of true class i predicted as class j."""
+    counts = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(counts, (np.asarray(true_labels), np.asarray(predicted)), 1)
+    return counts
+
+
+def top_pairs(counts: np.ndarray, k: int = 3) -> list[dict]:
+    """The k largest off-diagonal cells i -> j (true i predicted as j), largest first.
+
+    Each: {"true", "predicted", "count", "rate"}, rate = count / images of class i.
+    Ties are broken by (true, predicted) so the order is reproducible.
+    """
+    counts = np.asarray(counts)
+    rates = row_normalize(counts)
+    cells = [(int(counts[i, j]), i, j) for i in range(len(counts)) for j in range(len(counts))
+             if i != j]
+    cells.sort(key=lambda cell: (-cell[0], cell[1], cell[2]))
+    return [{"true": i, "predicted": j, "count": count, "rate": float(rates[i, j])}
+            for count, i, j in cells[:k]]
+
+
+def top_unordered_pairs(counts: np.ndarray, k: int = 3) -> list[dict]:
+    """The k largest i <-> j sums (count[i, j] + count[j, i]), largest first, with i < j."""
+    counts = np.asarray(counts)
+    cells = [(int(counts[i, j] + counts[j, i]), i, j) for i in range(len(counts))
+             for j in range(i + 1, len(counts))]
+    cells.sort(key=lambda cell: (-cell[0], cell[1], cell[2]))
+    return [{"a": i, "b": j, "count": count, "a_to_b": int(counts[i, j]),
+             "b_to_a": int(counts[j, i])} for count, i, j in cells[:k]]
+
+
+def pair_statistics(matrices: list[np.ndarray], k: int = 3) -> list[dict]:
+    """Confusion pairs over repeated runs (one matrix per run).
+
+    Returns one entry per ordered pair that is in the top k of at least one
+    run, ordered by mean count: mean and sample std (ddof=1) of its count over
+    the runs, its mean rate, and in how many runs it is in the top k.
+    """
+    stack = np.asarray(matrices, dtype=float)
+    in_top = {}
+    for matrix in stack:
+        for pair in top_pairs(matrix, k):
+            key = (pair["true"], pair["predicted"])
+            in_top[key] = in_top.get(key, 0) + 1
+    rates = np.asarray([row_normalize(matrix) for matrix in stack])
+    rows = []
+    for (i, j), times in in_top.items():
+        counts = stack[:, i, j]
+        rows.append({"true": i, "predicted": j, "count_mean": float(counts.mean()),
+                     "count_std": float(counts.std(ddof=1)) if len(counts) > 1 else float("nan"),
+                     "rate_mean": float(rates[:, i, j].mean()),
+                     "in_top_k": times, "runs": len(stack)})
+    rows.sort(key=lambda row: (-row["count_mean"], row["true"], row["predicted"]))
+    return rows
+
+
+def example_indices(true_labels: np.ndarray, predicted: np.ndarray, confidence: np.ndarray,
+                    true_class: int, predicted_class: int, count: int = 8) -> np.ndarray:
+    """Test indices of class `true_class` predicted as `predicted_class`, most confident first."""
+    matches = np.flatnonzero((np.asarray(true_labels) == true_class)
+                             & (np.asarray(predicted) == predicted_class))
+    order = np.argsort(-np.asarray(confidence, dtype=float)[matches], kind="stable")
+    return matches[order][:count]
