@@ -21,6 +21,6 @@ def get_config() -> ExperimentConfig:
         lr_decay=0.9,
         epochs=30,
         batch_size=128,
-        seeds=1,
+        seeds=5,
         keep_best=True,
     )

@@ -21,6 +21,6 @@ def get_config() -> ExperimentConfig:
         lr_decay=0.95,
         epochs=30,
         batch_size=32,  # Keras fit's default, as in the original study.
-        seeds=1,
+        seeds=5,
         keep_best=True,
     )

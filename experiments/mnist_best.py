@@ -20,5 +20,5 @@ def get_config() -> ExperimentConfig:
         lr_decay=0.9,
         epochs=20,
         batch_size=32,  # Keras fit's default, as in the original study.
-        seeds=1,
+        seeds=5,
     )

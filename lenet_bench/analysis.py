@@ -4,6 +4,8 @@ Pure numpy on labels and predictions: the trainer calls `confusion_matrix`
 at the end of a run, the report aggregates what the runs stored.
 """
 
+from pathlib import Path
+
 import numpy as np
 
 from lenet_bench.noise import row_normalize
@@ -74,3 +76,70 @@ def example_indices(true_labels: np.ndarray, predicted: np.ndarray, confidence: 
                              & (np.asarray(predicted) == predicted_class))
     order = np.argsort(-np.asarray(confidence, dtype=float)[matches], kind="stable")
     return matches[order][:count]
+
+
+# Spec fields that are not part of a grid point: the seed repeats a point.
+REPEAT_FIELDS = ("seed",)
+
+
+def point_of(run: dict) -> tuple:
+    """A run's grid point: its spec without the seed, as a hashable tuple of items."""
+    return tuple(sorted((name, value) for name, value in run["spec"].items()
+                        if name not in REPEAT_FIELDS))
+
+
+def group_by_point(runs: list[dict]) -> dict[tuple, list[dict]]:
+    """Runs grouped by grid point, in first-seen order."""
+    groups: dict[tuple, list[dict]] = {}
+    for run in runs:
+        groups.setdefault(point_of(run), []).append(run)
+    return groups
+
+
+def final_accuracy(run: dict) -> float:
+    values = run["history"]["test_accuracy"]
+    return values[-1] if run["status"] == "done" and values and values[-1] is not None else np.nan
+
+
+def best_point_runs(runs: list[dict]) -> list[dict]:
+    """The finished runs of the grid point with the highest mean final test accuracy."""
+    best, best_mean = [], -1.0
+    for members in group_by_point(runs).values():
+        done = [run for run in members if run["status"] == "done" and "confusion_matrix" in run]
+        if done and (mean := float(np.mean([final_accuracy(run) for run in done]))) > best_mean:
+            best, best_mean = done, mean
+    return best
+
+
+def write_confusion_examples(path, runs: list[dict], runs_dir, test_images: np.ndarray,
+                             test_labels: np.ndarray, k: int = 3, per_pair: int = 8) -> bool:
+    """Saves example test images of the top-k confusion pairs to `path` (.npz).
+
+    The pairs are those of the best grid point's summed confusion matrix; the
+    images are that point's lowest-seed run's most confident mistakes, read
+    from its `<key>.predictions.npz`. The report shows them without needing
+    the dataset. Returns False when no finished run has predictions.
+    """
+    best = sorted(best_point_runs(runs), key=lambda run: run["spec"]["seed"])
+    prediction_files = [Path(runs_dir) / f"{run['key']}.predictions.npz" for run in best]
+    if not best or not prediction_files[0].is_file():
+        return False
+    with np.load(prediction_files[0]) as stored:
+        predicted, confidence = stored["predicted"], stored["confidence"].astype(np.float32)
+    pairs = top_pairs(np.sum([run["confusion_matrix"] for run in best], axis=0), k)
+    images = np.zeros((len(pairs), per_pair) + test_images.shape[1:], dtype=np.uint8)
+    confidences = np.full((len(pairs), per_pair), np.nan, dtype=np.float32)
+    indices = np.full((len(pairs), per_pair), -1, dtype=np.int64)
+    for row, pair in enumerate(pairs):
+        found = example_indices(test_labels, predicted, confidence, pair["true"],
+                                pair["predicted"], per_pair)
+        images[row, :len(found)] = test_images[found]
+        confidences[row, :len(found)] = confidence[found]
+        indices[row, :len(found)] = found
+    tmp = Path(path).with_name(f".tmp.{Path(path).name}")
+    with open(tmp, "wb") as file:
+        np.savez_compressed(file, pairs=np.array([[p["true"], p["predicted"]] for p in pairs]),
+                            images=images, confidence=confidences, test_indices=indices,
+                            run_key=np.array(best[0]["key"]))
+    tmp.replace(path)
+    return True

@@ -2,24 +2,34 @@
 
     python -m lenet_bench.report WORKDIR_OR_EXPERIMENT_DIR
 
-writes, per experiment, summary.csv, summary.md, figures/*.png and REPORT.md,
-and for a workdir an index REPORT.md linking each experiment's report.
+writes, per experiment, the ranked grid points (summary.{csv,md,tex}), per-epoch
+statistics (per_epoch.csv), the grid pivot (pivot.{csv,md,tex}), label-noise
+tables, confusion matrices and pairs, figures/*.png and REPORT.md; for a
+workdir, an index REPORT.md that opens with the one-screen summary.
 """
 
 import csv
 import io
+import json
 import math
 import sys
-import warnings
 from pathlib import Path
 
 import numpy as np
 
+from lenet_bench import analysis, noise, plots
 from lenet_bench.files import atomic_write_text, read_json
 
-# Spec fields that tell one setting from another in tables (seed is what repeats).
-SETTING_FIELDS = ("initializer", "learning_rate", "lr_decay", "optimizer", "batch_size",
-                  "activation", "epochs", "train_size")
+# Spec fields that can tell one grid point from another, in display order.
+SETTING_FIELDS = ("initializer", "learning_rate", "lr_decay", "label_noise", "noise_mode",
+                  "optimizer", "batch_size", "activation", "epochs", "train_size",
+                  "first_conv_padding", "data_seed")
+DEFAULT_LABEL_FIELDS = ("initializer", "learning_rate", "lr_decay", "optimizer", "batch_size")
+FIELD_PREFIXES = {"learning_rate": "lr ", "lr_decay": "decay ", "label_noise": "eps ",
+                  "batch_size": "batch ", "epochs": "epochs ", "train_size": "train ",
+                  "data_seed": "data seed "}
+TOP_K_CURVES = 5
+TOP_K_PAIRS = 3
 
 
 def load_runs(experiment_dir: Path) -> tuple[dict, list[dict]]:
@@ -35,44 +45,56 @@ def load_runs(experiment_dir: Path) -> tuple[dict, list[dict]]:
     return config, [run for run in runs if run and "history" in run]
 
 
-def setting_of(run: dict) -> tuple:
-    return tuple(run["spec"].get(field) for field in SETTING_FIELDS)
+def label_fields(runs: list[dict], config: dict | None = None) -> tuple[str, ...]:
+    """The fields that name a grid point: the config's grid fields, else those
+    that vary between runs, else a default set (a single setting)."""
+    grid = tuple(((config or {}).get("config") or {}).get("grid") or {})
+    varying = tuple(field for field in SETTING_FIELDS if field not in grid
+                    and len({json.dumps(run["spec"].get(field)) for run in runs}) > 1)
+    return grid + varying or DEFAULT_LABEL_FIELDS
+
+
+def format_value(field: str, value) -> str:
+    text = f"{value:g}" if isinstance(value, float) else str(value)
+    return FIELD_PREFIXES.get(field, "") + text
+
+
+def setting_label(spec: dict, fields: tuple[str, ...]) -> str:
+    return ", ".join(format_value(field, spec.get(field)) for field in fields)
 
 
 def group_by_setting(runs: list[dict]) -> dict[tuple, list[dict]]:
-    """Runs grouped by setting (everything but the seed), in first-seen order."""
-    groups: dict[tuple, list[dict]] = {}
-    for run in runs:
-        groups.setdefault(setting_of(run), []).append(run)
-    return groups
-
-
-def setting_label(setting: tuple) -> str:
-    fields = dict(zip(SETTING_FIELDS, setting))
-    return (f"{fields['initializer']}, lr {fields['learning_rate']:g}, "
-            f"decay {fields['lr_decay']:g}, {fields['optimizer']}, batch {fields['batch_size']}")
+    """Runs grouped by grid point (everything but the seed), in first-seen order."""
+    return analysis.group_by_point(runs)
 
 
 def mean_std(values) -> tuple[float, float]:
     """Mean and sample standard deviation (ddof=1; NaN for fewer than 2 values)."""
-    values = np.asarray([v for v in values if v is not None], dtype=float)
+    values = np.asarray([v for v in values if v is not None and not np.isnan(v)], dtype=float)
     if len(values) == 0:
         return math.nan, math.nan
     return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else math.nan
 
 
-def summarize(runs: list[dict]) -> list[dict]:
-    """One row per setting, aggregated over its seeds, best first."""
+def summarize(runs: list[dict], fields: tuple[str, ...] | None = None) -> list[dict]:
+    """One row per grid point, aggregated over its seeds, ranked by mean final
+    test accuracy (best first; points with no finished run last).
+
+    Only finished runs ('done') count in the means; diverged runs are counted
+    separately and never averaged in as a number.
+    """
+    fields = fields or label_fields(runs)
     rows = []
-    for setting, members in group_by_setting(runs).items():
+    for members in group_by_setting(runs).values():
+        spec = members[0]["spec"]
         finished = [run for run in members if run["status"] == "done"]
-        final = [run["history"]["test_accuracy"][-1] for run in finished]
+        final_mean, final_std = mean_std([analysis.final_accuracy(run) for run in finished])
         best = [run["best_test_accuracy"] for run in finished]
-        final_mean, final_std = mean_std(final)
         best_mean, best_std = mean_std(best)
-        row = dict(zip(SETTING_FIELDS, setting))
+        best_epoch_mean, best_epoch_std = mean_std([run["best_epoch"] for run in finished])
+        row = {field: spec.get(field) for field in SETTING_FIELDS}
         row.update(
-            setting=setting_label(setting),
+            setting=setting_label(spec, fields),
             runs=len(members),
             done=len(finished),
             diverged=sum(run["status"] == "diverged" for run in members),
@@ -81,17 +103,36 @@ def summarize(runs: list[dict]) -> list[dict]:
             best_test_accuracy_mean=best_mean,
             best_test_accuracy_std=best_std,
             best_test_accuracy_max=max(best) if best else math.nan,
-            best_epoch_mean=mean_std([run["best_epoch"] for run in finished])[0],
+            best_epoch_mean=best_epoch_mean,
+            best_epoch_std=best_epoch_std,
             epoch_seconds_mean=mean_std([s for run in members
                                          for s in run["history"]["epoch_seconds"]])[0],
             total_seconds=sum(run["wall_seconds"] for run in members),
+            num_params=members[0].get("num_params"),
         )
         rows.append(row)
-    rows.sort(key=lambda row: -np.nan_to_num(row["best_test_accuracy_mean"], nan=-1.0))
+    rows.sort(key=lambda row: -np.nan_to_num(row["final_test_accuracy_mean"], nan=-1.0))
     return rows
 
 
-def percent(value: float, std: float | None = None) -> str:
+def per_epoch_rows(runs: list[dict], fields: tuple[str, ...]) -> list[dict]:
+    """Per grid point and epoch: test accuracy mean, std, min, max over the seeds that reached it."""
+    rows = []
+    for members in group_by_setting(runs).values():
+        curves = plots.curve_matrix(members, "test_accuracy")
+        for epoch in range(curves.shape[1]):
+            values = curves[:, epoch][np.isfinite(curves[:, epoch])]
+            if not len(values):
+                continue
+            rows.append({"setting": setting_label(members[0]["spec"], fields), "epoch": epoch + 1,
+                         "seeds": len(values), "test_accuracy_mean": float(values.mean()),
+                         "test_accuracy_std": float(values.std(ddof=1)) if len(values) > 1 else math.nan,
+                         "test_accuracy_min": float(values.min()),
+                         "test_accuracy_max": float(values.max())})
+    return rows
+
+
+def percent(value: float | None, std: float | None = None) -> str:
     if value is None or math.isnan(value):
         return "–"
     text = f"{100 * value:.2f}"
@@ -106,18 +147,24 @@ def markdown_table(header: list[str], rows: list[list]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def summary_markdown(rows: list[dict]) -> str:
-    return markdown_table(
-        ["setting", "runs done", "diverged", "final test acc %", "best-epoch test acc %",
-         "max %", "best epoch", "s/epoch"],
-        [[row["setting"], f"{row['done']}/{row['runs']}", row["diverged"],
-          percent(row["final_test_accuracy_mean"], row["final_test_accuracy_std"]),
-          percent(row["best_test_accuracy_mean"], row["best_test_accuracy_std"]),
-          percent(row["best_test_accuracy_max"]), f"{row['best_epoch_mean']:.1f}",
-          f"{row['epoch_seconds_mean']:.1f}"] for row in rows])
+def latex_table(header: list[str], rows: list[list], caption: str) -> str:
+    """A booktabs table (needs \\usepackage{booktabs})."""
+
+    def escape(cell) -> str:
+        text = str(cell).replace("±", "$\\pm$").replace("→", "$\\to$").replace("↔", "$\\leftrightarrow$")
+        for char in "_%&#":
+            text = text.replace(char, "\\" + char)
+        return text
+
+    lines = ["\\begin{table}[ht]", "\\centering", f"\\caption{{{escape(caption)}}}",
+             "\\begin{tabular}{l" + "r" * (len(header) - 1) + "}", "\\toprule",
+             " & ".join(escape(cell) for cell in header) + " \\\\", "\\midrule"]
+    lines += [" & ".join(escape(cell) for cell in row) + " \\\\" for row in rows]
+    lines += ["\\bottomrule", "\\end{tabular}", "\\end{table}", ""]
+    return "\n".join(lines)
 
 
-def summary_csv(rows: list[dict]) -> str:
+def csv_text(rows: list[dict]) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else ["setting"])
     writer.writeheader()
@@ -125,90 +172,301 @@ def summary_csv(rows: list[dict]) -> str:
     return buffer.getvalue()
 
 
-def plot_curves(runs: list[dict], path: Path, title: str) -> None:
-    """Test (solid) and train (dashed) accuracy per epoch, mean ± std over seeds."""
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator
+SUMMARY_HEADER = ["rank", "setting", "runs done", "diverged", "final test acc %",
+                  "best-epoch test acc %", "max %", "best epoch", "s/epoch"]
 
-    figure = Figure(figsize=(7, 4.5), layout="constrained")
-    axes = figure.add_subplot()
-    for index, (setting, members) in enumerate(group_by_setting(runs).items()):
-        color = f"C{index % 10}"
-        for metric, style in (("test_accuracy", "-"), ("train_accuracy", "--")):
-            length = min(len(run["history"][metric]) for run in members)
-            curves = np.array([[np.nan if v is None else v for v in run["history"][metric][:length]]
-                               for run in members], dtype=float)
-            epochs = np.arange(1, length + 1)
-            mean = np.nanmean(curves, axis=0)
-            label = f"{setting_label(setting)} ({metric.split('_')[0]}, n={len(members)})"
-            axes.plot(epochs, 100 * mean, style, color=color, label=label,
-                      marker="o" if length <= 10 else None, markersize=3)
-            if len(members) > 1:
-                with warnings.catch_warnings():  # an epoch that only one seed reached has no std
-                    warnings.simplefilter("ignore", RuntimeWarning)
-                    std = np.nanstd(curves, axis=0, ddof=1)
-                axes.fill_between(epochs, 100 * (mean - std), 100 * (mean + std),
-                                  color=color, alpha=0.2, linewidth=0)
-    axes.set_title(title)
-    axes.set_xlabel("epoch")
-    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
-    axes.set_ylabel("accuracy (%)")
-    axes.grid(alpha=0.3)
-    axes.legend(fontsize=7)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp.{path.name}")
-    figure.savefig(tmp, dpi=110, format="png")
-    tmp.replace(path)
+
+def summary_table_rows(rows: list[dict]) -> list[list]:
+    return [[rank, row["setting"], f"{row['done']}/{row['runs']}", row["diverged"],
+             percent(row["final_test_accuracy_mean"], row["final_test_accuracy_std"]),
+             percent(row["best_test_accuracy_mean"], row["best_test_accuracy_std"]),
+             percent(row["best_test_accuracy_max"]),
+             "–" if math.isnan(row["best_epoch_mean"]) else f"{row['best_epoch_mean']:.1f}",
+             "–" if math.isnan(row["epoch_seconds_mean"]) else f"{row['epoch_seconds_mean']:.1f}"]
+            for rank, row in enumerate(rows, start=1)]
+
+
+def summary_markdown(rows: list[dict]) -> str:
+    return markdown_table(SUMMARY_HEADER, summary_table_rows(rows))
+
+
+def pivot(rows: list[dict], fields: tuple[str, ...]):
+    """(row labels, column labels, cells) with the first grid field down and the
+    other fields across; cells are summary rows (or None where missing)."""
+    row_values = list(dict.fromkeys(json.dumps(row[fields[0]]) for row in rows))
+    column_values = list(dict.fromkeys(json.dumps([row[f] for f in fields[1:]]) for row in rows))
+    by_cell = {(json.dumps(row[fields[0]]), json.dumps([row[f] for f in fields[1:]])): row
+               for row in rows}
+    row_labels = [format_value(fields[0], json.loads(value)) for value in row_values]
+    column_labels = [", ".join(format_value(f, v) for f, v in zip(fields[1:], json.loads(value)))
+                     for value in column_values]
+    cells = [[by_cell.get((r, c)) for c in column_values] for r in row_values]
+    return row_labels, column_labels, cells
+
+
+def write_tables(experiment_dir: Path, name: str, rows: list[dict], fields: tuple[str, ...],
+                 runs: list[dict]) -> list[str]:
+    """summary.{csv,md,tex}, per_epoch.csv and, for a grid of 2+ fields,
+    pivot.{csv,md,tex} and the heat map. Returns the report lines for the pivot."""
+    atomic_write_text(experiment_dir / "summary.csv", csv_text(rows))
+    atomic_write_text(experiment_dir / "summary.md", summary_markdown(rows))
+    atomic_write_text(experiment_dir / "summary.tex", latex_table(
+        SUMMARY_HEADER, summary_table_rows(rows),
+        f"{name}: grid points ranked by final-epoch test accuracy, mean ± std over seeds"))
+    atomic_write_text(experiment_dir / "per_epoch.csv", csv_text(per_epoch_rows(runs, fields)))
+    if len(fields) < 2 or len(rows) < 2:
+        return []
+    row_labels, column_labels, cells = pivot(rows, fields)
+    header = [fields[0]] + column_labels
+    table = [[label] + ["–" if cell is None else
+                        percent(cell["final_test_accuracy_mean"], cell["final_test_accuracy_std"])
+                        for cell in line] for label, line in zip(row_labels, cells)]
+    atomic_write_text(experiment_dir / "pivot.md", markdown_table(header, table))
+    atomic_write_text(experiment_dir / "pivot.tex", latex_table(
+        header, table, f"{name}: final-epoch test accuracy (%), mean ± std over seeds"))
+    atomic_write_text(experiment_dir / "pivot.csv", csv_text(
+        [{fields[0]: label, **{column: "" if cell is None else cell["final_test_accuracy_mean"]
+                               for column, cell in zip(column_labels, line)}}
+         for label, line in zip(row_labels, cells)]))
+    values = np.array([[np.nan if cell is None else cell["final_test_accuracy_mean"]
+                        for cell in line] for line in cells])
+    plots.plot_heatmap(values, row_labels, column_labels, experiment_dir / "figures" / "heatmap.png",
+                       f"{name}: final-epoch test accuracy, mean over seeds")
+    return ["## Grid (final-epoch test accuracy %, mean ± std over seeds)", "",
+            markdown_table(header, table), "![heat map](figures/heatmap.png)", "",
+            "Tables: [pivot.csv](pivot.csv), [pivot.md](pivot.md), [pivot.tex](pivot.tex).", ""]
+
+
+def confusion_section(experiment_dir: Path, runs: list[dict], dataset: dict,
+                      fields: tuple[str, ...]) -> list[str]:
+    """The best grid point's confusion matrix (summed over its seeds), its top
+    pairs, their spread over seeds, and example images; files beside the report."""
+    best = analysis.best_point_runs(runs)
+    if not best:
+        return []
+    class_names = dataset.get("class_names") or [str(i) for i in range(len(best[0]["confusion_matrix"]))]
+    dataset_name = dataset.get("name", "dataset")
+    counts = np.sum([run["confusion_matrix"] for run in best], axis=0)
+    rates = noise.row_normalize(counts)
+    atomic_write_text(experiment_dir / f"{dataset_name}_conf.txt", _matrix_text(
+        100 * rates, class_names, f"row-normalized test confusion matrix (%), true class down, "
+        f"predicted across; {setting_label(best[0]['spec'], fields)}, summed over {len(best)} seeds"))
+    atomic_write_text(experiment_dir / f"{dataset_name}_conf.csv", csv_text(
+        [{"true": class_names[i], **{class_names[j]: int(counts[i, j]) for j in range(len(counts))}}
+         for i in range(len(counts))]))
+    atomic_write_text(experiment_dir / f"{dataset_name}_conf_normalized.csv", csv_text(
+        [{"true": class_names[i], **{class_names[j]: float(rates[i, j]) for j in range(len(counts))}}
+         for i in range(len(counts))]))
+    plots.plot_confusion(counts, class_names, experiment_dir / "figures" / "confusion.png",
+                         f"{dataset_name}: {setting_label(best[0]['spec'], fields)}, "
+                         f"{len(best)} seeds, final epoch")
+
+    def name(i):
+        return class_names[i]
+
+    ordered = analysis.top_pairs(counts, TOP_K_PAIRS)
+    unordered = analysis.top_unordered_pairs(counts, TOP_K_PAIRS)
+    spread = analysis.pair_statistics([np.asarray(run["confusion_matrix"]) for run in best],
+                                      TOP_K_PAIRS)
+    lines = [f"## Confusion ({setting_label(best[0]['spec'], fields)}: the best grid point, "
+             f"final epoch, {len(best)} seeds summed)", "",
+             f"Files: [{dataset_name}_conf.txt]({dataset_name}_conf.txt) (row-normalized %), "
+             f"[{dataset_name}_conf.csv]({dataset_name}_conf.csv) (counts), "
+             f"[{dataset_name}_conf_normalized.csv]({dataset_name}_conf_normalized.csv).", "",
+             "![confusion matrix](figures/confusion.png)", "",
+             f"Top {TOP_K_PAIRS} confusion pairs (true → predicted):", "",
+             markdown_table(["pair", "count", f"rate (% of true class)"],
+                            [[f"{name(p['true'])} → {name(p['predicted'])}", p["count"],
+                              f"{100 * p['rate']:.2f}"] for p in ordered]),
+             "Unordered (both directions summed):", "",
+             markdown_table(["pair", "count", "a → b", "b → a"],
+                            [[f"{name(p['a'])} ↔ {name(p['b'])}", p["count"], p["a_to_b"],
+                              p["b_to_a"]] for p in unordered]),
+             f"Over the {len(best)} seeds (pairs in any seed's top {TOP_K_PAIRS}; count per "
+             f"seed, on the {dataset.get('test_size', '?')}-image test set):", "",
+             markdown_table(["pair", "count mean ± std", "rate %", f"in top {TOP_K_PAIRS}"],
+                            [[f"{name(p['true'])} → {name(p['predicted'])}",
+                              f"{p['count_mean']:.1f}" + ("" if math.isnan(p["count_std"])
+                                                          else f" ± {p['count_std']:.1f}"),
+                              f"{100 * p['rate_mean']:.2f}", f"{p['in_top_k']}/{p['runs']}"]
+                             for p in spread])]
+    examples_path = experiment_dir / "confusion_examples.npz"
+    if examples_path.is_file():
+        with np.load(examples_path) as examples:
+            plots.plot_examples(examples["images"], examples["confidence"], examples["pairs"],
+                                class_names, experiment_dir / "figures" / "confusion_examples.png",
+                                f"{dataset_name}: most confident mistakes of the top pairs, "
+                                f"run {examples['run_key']}")
+        lines += ["![confusion examples](figures/confusion_examples.png)", ""]
+    return lines
+
+
+def _matrix_text(matrix: np.ndarray, class_names: list[str], title: str) -> str:
+    short = [name[:9] for name in class_names]
+    lines = [f"# {title}", " " * 10 + "".join(f"{name:>10s}" for name in short)]
+    lines += [f"{short[i]:>10s}" + "".join(f"{value:10.2f}" for value in row)
+              for i, row in enumerate(matrix)]
+    return "\n".join(lines) + "\n"
+
+
+def noise_rows(runs: list[dict], num_classes: int) -> list[dict]:
+    """Per label-noise level: test accuracy (best epoch, final) and train accuracy on
+    noisy and clean labels, mean ± std over seeds, and the realized-noise check."""
+    by_eps: dict[tuple, list[dict]] = {}
+    for run in runs:
+        by_eps.setdefault((run["spec"]["label_noise"], run["spec"]["noise_mode"]), []).append(run)
+    rows = []
+    for (eps, mode), members in sorted(by_eps.items()):
+        finished = [run for run in members if run["status"] == "done"]
+        checks = [noise.check_realized(np.asarray(run["noise"]["transition_counts"]), eps, mode)
+                  for run in members if run.get("noise", {}).get("transition_counts")]
+        row = {"eps": eps, "mode": mode, "runs": len(members), "done": len(finished),
+               "diverged": sum(run["status"] == "diverged" for run in members),
+               "degenerate": noise.is_degenerate(num_classes, eps)}
+        for metric in ("test_accuracy", "train_accuracy", "train_clean_accuracy"):
+            row[f"final_{metric}_mean"], row[f"final_{metric}_std"] = mean_std(
+                [run["history"][metric][-1] for run in finished])
+        row["best_test_accuracy_mean"], row["best_test_accuracy_std"] = mean_std(
+            [run["best_test_accuracy"] for run in finished])
+        row["realized_flip_rate_mean"] = mean_std([c["realized_flip_rate"] for c in checks])[0]
+        row["max_abs_deviation"] = max((c["max_abs_deviation"] for c in checks), default=math.nan)
+        row["within_sampling_error"] = f"{sum(c['within'] for c in checks)}/{len(checks)}"
+        row["bound"] = checks[0]["bound_kind"] if checks else ""
+        rows.append(row)
+    return rows
+
+
+def noise_section(experiment_dir: Path, name: str, runs: list[dict], dataset: dict) -> list[str]:
+    if not any(run["spec"].get("label_noise") for run in runs):
+        return []
+    num_classes = len(dataset.get("class_names") or runs[0]["noise"]["transition_counts"])
+    class_names = dataset.get("class_names") or [str(i) for i in range(num_classes)]
+    rows = noise_rows(runs, num_classes)
+    atomic_write_text(experiment_dir / "noise.csv", csv_text(rows))
+    header = ["eps", "mode", "runs done", "best-epoch test acc %", "final test acc %",
+              "final train acc % (noisy labels)", "final train acc % (clean labels)",
+              "realized flip rate %", "max abs deviation", "within error"]
+    table = [[f"{row['eps']:g}" + (" ⚠" if row["degenerate"] else ""), row["mode"],
+              f"{row['done']}/{row['runs']}",
+              percent(row["best_test_accuracy_mean"], row["best_test_accuracy_std"]),
+              percent(row["final_test_accuracy_mean"], row["final_test_accuracy_std"]),
+              percent(row["final_train_accuracy_mean"], row["final_train_accuracy_std"]),
+              percent(row["final_train_clean_accuracy_mean"], row["final_train_clean_accuracy_std"]),
+              percent(row["realized_flip_rate_mean"]), f"{row['max_abs_deviation']:.4f}",
+              row["within_sampling_error"]] for row in rows]
+    atomic_write_text(experiment_dir / "noise.md", markdown_table(header, table))
+    atomic_write_text(experiment_dir / "noise.tex", latex_table(
+        header, table, f"{name}: test accuracy under symmetric label noise, mean ± std over seeds"))
+    groups: dict[float, list[dict]] = {}
+    for run in runs:
+        groups.setdefault(run["spec"]["label_noise"], []).append(run)
+    plots.plot_noise_curves(sorted(groups.items()), experiment_dir / "figures" / "noise_curves.png",
+                            f"{name}: accuracy per label-noise level eps, mean ± std over seeds")
+    matrices = []
+    for eps, members in sorted(groups.items()):
+        first = min(members, key=lambda run: run["spec"]["seed"])
+        counts = np.asarray(first["noise"]["transition_counts"])
+        realized = noise.row_normalize(counts)
+        matrices.append((eps, realized, noise.expected_matrix(num_classes, eps)))
+        atomic_write_text(experiment_dir / f"noise_matrix_eps{eps:g}.txt", _matrix_text(
+            100 * realized, class_names, f"realized training-label transition matrix (%), clean "
+            f"down, noisy across; eps {eps:g}, {first['spec']['noise_mode']}, seed "
+            f"{first['spec']['seed']}; expected {100 * (1 - eps):.2f} on the diagonal, "
+            f"{100 * eps / (num_classes - 1):.2f} elsewhere"))
+    plots.plot_noise_matrices(matrices, class_names, experiment_dir / "figures" / "noise_matrices.png",
+                              "realized training-label transition matrices (lowest seed)")
+    pooled = [field for field in SETTING_FIELDS if field not in ("label_noise", "noise_mode")
+              and len({json.dumps(run["spec"].get(field)) for run in runs}) > 1]
+    lines = ["## Label noise", "",
+             "Training labels only (the test set is clean): kept with probability 1 - eps, "
+             f"else each other class with eps/{num_classes - 1}."
+             + (f" Each row pools the runs of every {', '.join(pooled)}." if pooled else ""), "",
+             markdown_table(header, table)]
+    if any(row["degenerate"] for row in rows):
+        lines += [f"⚠ eps >= {(num_classes - 1) / num_classes:g} = (K-1)/K: the noisy label is "
+                  "no more likely than another class, so the labels carry no majority signal.", ""]
+    lines += [f"Realized-noise check: {rows[0]['bound']}. Matrices: "
+              + ", ".join(f"[eps {eps:g}](noise_matrix_eps{eps:g}.txt)" for eps, _, _ in matrices)
+              + ". Tables: [noise.csv](noise.csv), [noise.md](noise.md), [noise.tex](noise.tex).", "",
+              "![noise curves](figures/noise_curves.png)", "",
+              "![noise matrices](figures/noise_matrices.png)", ""]
+    return lines
 
 
 def write_experiment_report(experiment_dir: Path) -> Path:
-    """Writes summary.{csv,md}, figures/ and REPORT.md for one experiment."""
+    """Writes the tables, figures/ and REPORT.md of one experiment from its run files."""
     experiment_dir = Path(experiment_dir)
     config, runs = load_runs(experiment_dir)
-    rows = summarize(runs)
-    atomic_write_text(experiment_dir / "summary.csv", summary_csv(rows))
-    atomic_write_text(experiment_dir / "summary.md", summary_markdown(rows))
+    fields = label_fields(runs, config)
+    rows = summarize(runs, fields)
     name = config.get("experiment", experiment_dir.name)
     dataset = config.get("dataset", {})
+    pivot_lines = write_tables(experiment_dir, name, rows, fields, runs)
+    groups = [(row["setting"], members) for row, members in
+              zip(*_rows_with_members(rows, runs, fields))]
     if runs:
-        plot_curves(runs, experiment_dir / "figures" / "accuracy_curves.png",
-                    f"{name}: {dataset.get('name', '?')}, mean ± std over seeds")
+        plots.plot_curves(groups, experiment_dir / "figures" / "accuracy_curves.png",
+                          f"{name}: {dataset.get('name', '?')}, mean ± std over seeds")
+        if len(groups) > TOP_K_CURVES:
+            plots.plot_top_k(groups[:TOP_K_CURVES], experiment_dir / "figures" / "top_k.png",
+                             f"{name}: top {TOP_K_CURVES} by final test accuracy, mean ± std")
     machine = config.get("machine", {})
     versions = config.get("versions", {})
     expected = len(config.get("run_keys", runs))
+    finished = sum(run["status"] != "running" for run in runs)
     lines = [
         f"# {name}",
         "",
         f"- dataset: **{dataset.get('name', '?')}** from `{dataset.get('source', '?')}`: "
         f"{dataset.get('train_size', '?')} training images used, "
         f"{dataset.get('test_size', '?')} test images, shape {dataset.get('image_shape', '?')}",
-        f"- runs: {sum(run['status'] != 'running' for run in runs)} finished of {expected}"
-        + (" (rerun the same command to finish the rest)" if
-           sum(run["status"] != "running" for run in runs) < expected else ""),
+        f"- runs: {finished} finished of {expected}"
+        + (" (rerun the same command to finish the rest)" if finished < expected else "")
+        + f"; {len(rows)} grid points ({', '.join(fields)})",
         f"- training time: {sum(run['wall_seconds'] for run in runs):.0f} s in total",
         f"- machine: {machine.get('cpu', '?')}, {machine.get('cores', '?')} cores; "
-        f"device: {runs[0]['device'] if runs else '?'}",
+        f"device: {runs[0]['device'] if runs else '?'}; trainer: "
+        + ", ".join(sorted({str(run.get('trainer', '?')) for run in runs})),
         f"- versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()),
     ]
     if config.get("command"):
         lines.append(f"- command: `{config['command']}`")
-    lines += ["", "## Summary (mean ± std over seeds)", "", summary_markdown(rows)]
+    lines += ["", "## Grid points ranked (test accuracy %, mean ± std over seeds)", "",
+              summary_markdown(rows),
+              "Tables: [summary.csv](summary.csv), [summary.md](summary.md), "
+              "[summary.tex](summary.tex); per epoch (mean, std, min, max): "
+              "[per_epoch.csv](per_epoch.csv).", ""]
+    lines += pivot_lines
     if runs:
-        lines += ["![accuracy curves](figures/accuracy_curves.png)", "",
-                  "## Runs", "",
+        lines += ["## Curves", "", "![accuracy curves](figures/accuracy_curves.png)", ""]
+        if len(groups) > TOP_K_CURVES:
+            lines += ["![top k](figures/top_k.png)", ""]
+    lines += noise_section(experiment_dir, name, runs, dataset)
+    lines += confusion_section(experiment_dir, runs, dataset, fields)
+    if runs:
+        lines += ["## Runs", "",
                   markdown_table(
                       ["run", "status", "best epoch", "best test acc %", "final test acc %",
                        "final train acc %", "seconds"],
-                      [[f"[{run['key']}](runs/{run['key']}.json)", run["status"],
+                      [[f"[{run['key']}](runs/{run['key']}.json)", run["status"]
+                        + (f" (epoch {run['diverged_epoch']})" if run.get("diverged_epoch") else ""),
                         run["best_epoch"], percent(run["best_test_accuracy"] or math.nan),
                         percent(_last(run, "test_accuracy")), percent(_last(run, "train_accuracy")),
                         f"{run['wall_seconds']:.0f}"] for run in runs])]
-    lines += ["", "Tables: [summary.csv](summary.csv), [summary.md](summary.md). "
-              "Accuracies are on the test set; best-epoch figures pick the epoch by test "
-              "accuracy (keep-best), so they are optimistic next to final-epoch ones.", ""]
+    lines += ["", "Accuracies are on the test set. Final-epoch figures are the honest ones; "
+              "best-epoch figures pick the epoch by test accuracy (keep-best), so they are "
+              "optimistic. Diverged runs are counted, never averaged in. Seconds on the fused "
+              "path are the group's time divided by its runs.", ""]
     report_path = experiment_dir / "REPORT.md"
     atomic_write_text(report_path, "\n".join(lines))
     return report_path
+
+
+def _rows_with_members(rows: list[dict], runs: list[dict], fields) -> tuple[list, list]:
+    by_label = {}
+    for members in group_by_setting(runs).values():
+        by_label[setting_label(members[0]["spec"], fields)] = members
+    return rows, [by_label[row["setting"]] for row in rows]
 
 
 def _last(run: dict, metric: str) -> float:
@@ -217,12 +475,43 @@ def _last(run: dict, metric: str) -> float:
 
 
 def write_index(workdir: Path, skipped: dict[str, str] | None = None) -> Path:
-    """Writes `<workdir>/REPORT.md`: one line per experiment found, and why any was skipped."""
+    """Writes `<workdir>/REPORT.md`: the one-screen summary of every experiment found."""
     workdir = Path(workdir)
+    experiments = [(p.parent, *load_runs(p.parent)) for p in sorted(workdir.glob("*/config.json"))]
+    total_seconds = sum(run["wall_seconds"] for _, _, runs in experiments for run in runs)
+    machine = next((config.get("machine") for _, config, _ in experiments if config.get("machine")), {})
+    devices = sorted({run["device"] for _, _, runs in experiments for run in runs})
     lines = ["# lenet_bench results", "",
-             markdown_table(["experiment", "dataset", "best setting", "best-epoch test acc %",
-                             "final test acc %", "runs"],
-                            _index_rows(workdir))]
+             f"Training time {total_seconds / 3600:.2f} h in total; machine: "
+             f"{machine.get('cpu', '?')}, {machine.get('cores', '?')} cores; device: "
+             f"{', '.join(devices) or '?'}.", "",
+             "## Best grid point per experiment (test accuracy %, mean ± std over seeds)", "",
+             markdown_table(["experiment", "dataset", "best setting", "final", "best epoch",
+                             "seeds done", "runs done"], _index_rows(experiments))]
+    noise_lines = []
+    for experiment_dir, config, runs in experiments:
+        if any(run["spec"].get("label_noise") for run in runs):
+            classes = len(config.get("dataset", {}).get("class_names") or [0] * 10)
+            cells = [f"eps {row['eps']:g}: " + percent(row["final_test_accuracy_mean"],
+                                                      row["final_test_accuracy_std"])
+                     for row in noise_rows(runs, classes)]
+            noise_lines.append([f"[{experiment_dir.name}]({experiment_dir.name}/REPORT.md)",
+                                "; ".join(cells)])
+    if noise_lines:
+        lines += ["## Label noise (final test accuracy %)", "",
+                  markdown_table(["experiment", "per eps"], noise_lines)]
+    pair_lines = []
+    for experiment_dir, config, runs in experiments:
+        best = analysis.best_point_runs(runs)
+        if best:
+            names = config.get("dataset", {}).get("class_names") or [str(i) for i in range(10)]
+            counts = np.sum([run["confusion_matrix"] for run in best], axis=0)
+            pair_lines.append([f"[{experiment_dir.name}]({experiment_dir.name}/REPORT.md)", ", ".join(
+                f"{names[p['true']]}→{names[p['predicted']]} ({100 * p['rate']:.1f}%)"
+                for p in analysis.top_pairs(counts, TOP_K_PAIRS))])
+    if pair_lines:
+        lines += [f"## Top {TOP_K_PAIRS} confusion pairs (best grid point, % of the true class)", "",
+                  markdown_table(["experiment", "pairs"], pair_lines)]
     if skipped:
         lines += ["## Skipped", ""] + [f"- **{name}**: {reason}" for name, reason in skipped.items()]
     lines.append("")
@@ -231,18 +520,19 @@ def write_index(workdir: Path, skipped: dict[str, str] | None = None) -> Path:
     return index_path
 
 
-def _index_rows(workdir: Path) -> list[list]:
+def _index_rows(experiments) -> list[list]:
     rows = []
-    for experiment_dir in sorted(p.parent for p in workdir.glob("*/config.json")):
-        config, runs = load_runs(experiment_dir)
-        summary = summarize(runs)
+    for experiment_dir, config, runs in experiments:
+        summary = summarize(runs, label_fields(runs, config))
         top = summary[0] if summary else None
+        done = sum(run["status"] == "done" for run in runs)
         rows.append([f"[{experiment_dir.name}]({experiment_dir.name}/REPORT.md)",
                      config.get("dataset", {}).get("name", "?"),
                      top["setting"] if top else "–",
-                     percent(top["best_test_accuracy_mean"], top["best_test_accuracy_std"]) if top else "–",
                      percent(top["final_test_accuracy_mean"], top["final_test_accuracy_std"]) if top else "–",
-                     f"{top['done']}/{top['runs']}" if top else "0"])
+                     percent(top["best_test_accuracy_mean"], top["best_test_accuracy_std"]) if top else "–",
+                     f"{top['done']}/{top['runs']}" if top else "0",
+                     f"{done}/{len(config.get('run_keys', runs))}"])
     return rows
 
 

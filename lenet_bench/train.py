@@ -199,6 +199,10 @@ def run_experiment(config: ExperimentConfig, dataset: data.Dataset, workdir: str
         train_group(group, subsets[group[0].train_size, group[0].data_seed], runs_dir,
                     trainer=trainer, jit_compile=jit_compile, experiment=config.name,
                     keep_best=config.keep_best)
+    records = [read_json(runs_dir / f"{spec.key}.json") for spec in specs]
+    analysis.write_confusion_examples(experiment_dir / "confusion_examples.npz",
+                                      [record for record in records if record], runs_dir,
+                                      dataset.test_images, dataset.test_labels)
     return experiment_dir
 
 

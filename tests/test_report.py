@@ -62,7 +62,7 @@ def test_experiment_report_from_run_files_alone(tmp_path, runs):
     assert report.main(["report", str(tmp_path)]) == 0
     text = (tmp_path / "exp" / "REPORT.md").read_text()
     assert "runs: 6 finished of 8 (rerun the same command to finish the rest)" in text
-    assert "| uniform, lr 0.1, decay 0.9, adam, batch 32 | 1/2 | 1 | 35.00 | 40.00 | 40.00 |" in text
+    assert "| 2 | lr 0.1 | 1/2 | 1 | 35.00 | 40.00 | 40.00 |" in text
     csv_lines = (tmp_path / "exp" / "summary.csv").read_text().splitlines()
     assert len(csv_lines) == 3
     assert (tmp_path / "exp" / "figures" / "accuracy_curves.png").stat().st_size > 1000
@@ -82,3 +82,50 @@ def test_atomic_write_leaves_no_temporary_file(tmp_path):
     atomic_write_json(tmp_path / "x.json", {"a": 2})
     assert [p.name for p in tmp_path.iterdir()] == ["x.json"]
     assert json.loads((tmp_path / "x.json").read_text()) == {"a": 2}
+
+
+def test_per_epoch_statistics_match_numpy(runs):
+    made, curves = runs
+    rows = [row for row in report.per_epoch_rows(made, ("learning_rate",))
+            if row["setting"] == "lr 0.01"]
+    assert [row["epoch"] for row in rows] == [1, 2, 3]
+    for epoch, row in enumerate(rows):
+        column = curves[:, epoch]
+        assert row["seeds"] == 4
+        assert row["test_accuracy_mean"] == pytest.approx(column.mean())
+        assert row["test_accuracy_std"] == pytest.approx(column.std(ddof=1))
+        assert (row["test_accuracy_min"], row["test_accuracy_max"]) == (column.min(), column.max())
+
+
+def test_grid_report_has_pivot_latex_heatmap_and_noise(tmp_path):
+    rng = np.random.default_rng(1)
+    runs_dir = tmp_path / "grid" / "runs"
+    runs_dir.mkdir(parents=True)
+    keys = []
+    for initializer in ("uniform", "glorot_normal"):
+        for learning_rate in (0.01, 0.003):
+            for seed in range(2):
+                run = fake_run(f"{initializer}{learning_rate}s{seed}", seed,
+                               list(rng.uniform(0.5, 1.0, 3)), learning_rate=learning_rate)
+                run["spec"].update(initializer=initializer, label_noise=0.2 if seed else 0.0,
+                                   noise_mode="sampled")
+                counts = np.diag(np.full(10, 80)) + 2 * (1 - np.eye(10, dtype=int)) * (seed > 0)
+                run["noise"] = {"eps": run["spec"]["label_noise"], "mode": "sampled",
+                                "transition_counts": counts.tolist()}
+                run["history"]["train_clean_accuracy"] = run["history"]["train_accuracy"]
+                keys.append(run["key"])
+                atomic_write_json(runs_dir / f"{run['key']}.json", run)
+    atomic_write_json(tmp_path / "grid" / "config.json", {
+        "experiment": "grid", "run_keys": keys,
+        "config": {"grid": {"initializer": ["uniform", "glorot_normal"],
+                            "learning_rate": [0.01, 0.003]}},
+        "dataset": {"name": "digits", "class_names": [str(i) for i in range(10)]}})
+    text = report.write_experiment_report(tmp_path / "grid").read_text()
+    # label_noise varies too (by seed here), so it joins the grid fields.
+    assert "| initializer | lr 0.01, eps 0 | lr 0.01, eps 0.2 | lr 0.003, eps 0 |" in text
+    tex = (tmp_path / "grid" / "pivot.tex").read_text()
+    assert "\\toprule" in tex and "$\\pm$" in tex and "glorot\\_normal" in tex
+    assert (tmp_path / "grid" / "figures" / "heatmap.png").is_file()
+    assert "## Label noise" in text and "Each row pools the runs of every" in text
+    noise_csv = (tmp_path / "grid" / "noise.csv").read_text().splitlines()
+    assert len(noise_csv) == 3  # header, eps 0, eps 0.2

@@ -1,0 +1,26 @@
+"""Fashion-MNIST: initializer x start learning rate x decay, 36 grid points x 5 seeds, 5 epochs.
+
+    python -m lenet_bench --experiment=fashion_mnist_init_lr_grid --workdir=/tmp/wd --data_dir=../shared/datasets
+
+The original study's grid on Fashion-MNIST (60,000 training images): uniform, glorot normal
+and truncated normal kernels, start lr 0.01/0.005/0.003/0.002, per-epoch
+decay 0.9/0.95/0.99, Adam, batch 32. 180 runs; measured figures are in
+BUILD_NOTES.md and benchmarks/.
+"""
+
+from lenet_bench.config import ExperimentConfig
+
+
+def get_config() -> ExperimentConfig:
+    return ExperimentConfig(
+        name="fashion_mnist_init_lr_grid",
+        dataset="fashion_mnist",
+        epochs=5,  # As in the original study.
+        batch_size=32,
+        seeds=5,
+        grid={
+            "initializer": ("uniform", "glorot_normal", "truncated_normal"),
+            "learning_rate": (0.01, 0.005, 0.003, 0.002),
+            "lr_decay": (0.9, 0.95, 0.99),
+        },
+    )
