@@ -10,9 +10,10 @@ WORKDIR ?= results/$(PROFILE)
 # Data root: DATA_DIR, else $LENET_BENCH_DATA, else ../shared/datasets if present;
 # with none, the keras cache and download are tried.
 DATA_DIR ?= $(or $(LENET_BENCH_DATA),$(wildcard ../shared/datasets))
-BENCH_EXPERIMENTS := mnist_best,fashion_mnist_best,cifar10_best
+# The whole study, cheapest first, so a partial run already covers MNIST.
+BENCH_EXPERIMENTS := mnist_init_lr_grid,mnist_label_noise,mnist_best,fashion_mnist_init_lr_grid,cifar10_init_lr_grid,fashion_mnist_label_noise,fashion_mnist_best,cifar10_best
 PROFILE_FLAGS_full :=
-PROFILE_FLAGS_quick := --epochs=2 --train_size=5000
+PROFILE_FLAGS_quick := --epochs=2 --train_size=2000 --seeds=2
 TF_VERSION := $(shell sed -n 's/^tensorflow-cpu==\([0-9.]*\).*/\1/p' requirements.txt)
 
 .PHONY: test bench report install

@@ -190,11 +190,14 @@ def summary_markdown(rows: list[dict]) -> str:
     return markdown_table(SUMMARY_HEADER, summary_table_rows(rows))
 
 
-def pivot(rows: list[dict], fields: tuple[str, ...]):
+def pivot(rows: list[dict], fields: tuple[str, ...], runs: list[dict]):
     """(row labels, column labels, cells) with the first grid field down and the
-    other fields across; cells are summary rows (or None where missing)."""
-    row_values = list(dict.fromkeys(json.dumps(row[fields[0]]) for row in rows))
-    column_values = list(dict.fromkeys(json.dumps([row[f] for f in fields[1:]]) for row in rows))
+    other fields across, in the runs' (grid) order; cells are summary rows (or
+    None where missing)."""
+    specs = [run["spec"] for run in runs]
+    row_values = list(dict.fromkeys(json.dumps(spec.get(fields[0])) for spec in specs))
+    column_values = list(dict.fromkeys(json.dumps([spec.get(f) for f in fields[1:]])
+                                       for spec in specs))
     by_cell = {(json.dumps(row[fields[0]]), json.dumps([row[f] for f in fields[1:]])): row
                for row in rows}
     row_labels = [format_value(fields[0], json.loads(value)) for value in row_values]
@@ -216,7 +219,7 @@ def write_tables(experiment_dir: Path, name: str, rows: list[dict], fields: tupl
     atomic_write_text(experiment_dir / "per_epoch.csv", csv_text(per_epoch_rows(runs, fields)))
     if len(fields) < 2 or len(rows) < 2:
         return []
-    row_labels, column_labels, cells = pivot(rows, fields)
+    row_labels, column_labels, cells = pivot(rows, fields, runs)
     header = [fields[0]] + column_labels
     table = [[label] + ["–" if cell is None else
                         percent(cell["final_test_accuracy_mean"], cell["final_test_accuracy_std"])

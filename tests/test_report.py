@@ -122,7 +122,7 @@ def test_grid_report_has_pivot_latex_heatmap_and_noise(tmp_path):
         "dataset": {"name": "digits", "class_names": [str(i) for i in range(10)]}})
     text = report.write_experiment_report(tmp_path / "grid").read_text()
     # label_noise varies too (by seed here), so it joins the grid fields.
-    assert "| initializer | lr 0.01, eps 0 | lr 0.01, eps 0.2 | lr 0.003, eps 0 |" in text
+    assert "| initializer | lr 0.01, eps 0 | lr 0.01, eps 0.2 | lr 0.003, eps 0 | lr 0.003, eps 0.2 |" in text
     tex = (tmp_path / "grid" / "pivot.tex").read_text()
     assert "\\toprule" in tex and "$\\pm$" in tex and "glorot\\_normal" in tex
     assert (tmp_path / "grid" / "figures" / "heatmap.png").is_file()
