@@ -184,21 +184,19 @@ def run_experiment(config: ExperimentConfig, dataset: data.Dataset, workdir: str
         "versions": library_versions(),
         "results_format": RESULTS_FORMAT,
     })
-    pending = []
-    for spec in specs:
-        previous = read_json(runs_dir / f"{spec.key}.json")
-        if previous and previous.get("status") in FINISHED_STATUSES:
-            continue
-        pending.append(spec)
+    finished = {spec.key for spec in specs if _is_finished(runs_dir / f"{spec.key}.json")}
     logger.info("%s: %d runs, %d already finished, %d to train", config.name, len(specs),
-                len(specs) - len(pending), len(pending))
-    groups = make_groups(pending, group_size if trainer != "keras" else 1)
+                len(finished), len(specs) - len(finished))
+    # Groups are made from all runs, not just the pending ones, so a rerun after
+    # a kill rebuilds the same groups and finds their checkpoints.
+    groups = [group for group in make_groups(specs, group_size if trainer != "keras" else 1)
+              if any(spec.key not in finished for spec in group)]
     for number, group in enumerate(groups, start=1):
         logger.info("group %d/%d: %d runs (%s)", number, len(groups), len(group),
                     ", ".join(spec.key for spec in group))
         train_group(group, subsets[group[0].train_size, group[0].data_seed], runs_dir,
                     trainer=trainer, jit_compile=jit_compile, experiment=config.name,
-                    keep_best=config.keep_best)
+                    keep_best=config.keep_best, finished=finished)
     records = [read_json(runs_dir / f"{spec.key}.json") for spec in specs]
     analysis.write_confusion_examples(experiment_dir / "confusion_examples.npz",
                                       [record for record in records if record], runs_dir,
@@ -230,16 +228,58 @@ def make_trainer(kind: str, specs: list[RunSpec], initial_weights: list, dataset
                          jit_compile=True if jit_compile is None else jit_compile)
 
 
+def _is_finished(run_path: Path) -> bool:
+    record = read_json(run_path)
+    return bool(record) and record.get("status") in FINISHED_STATUSES and \
+        record.get("results_format") == RESULTS_FORMAT
+
+
+def checkpoint_path(runs_dir: Path, specs: list[RunSpec]) -> Path:
+    """One checkpoint per group, named by a hash of its runs' keys."""
+    digest = hashlib.sha256("\n".join(spec.key for spec in specs).encode()).hexdigest()[:12]
+    return Path(runs_dir) / f"group-{digest}.ckpt.npz"
+
+
+def save_checkpoint(path: Path, epochs_done: int, records: list[dict], state: dict) -> None:
+    """Trainer state (weights, optimizer slots, step counters) and the records, atomically."""
+    tmp = path.with_name(f".tmp{os.getpid()}.{path.name}")
+    with open(tmp, "wb") as file:
+        np.savez(file, **{f"state/{name}": value for name, value in state.items()},
+                 epochs_done=np.int64(epochs_done), records=np.array(json.dumps(records)),
+                 results_format=np.int64(RESULTS_FORMAT))
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path, specs: list[RunSpec]) -> tuple[int, list[dict], dict] | None:
+    """(epochs done, records, trainer state) of a group's checkpoint, or None if there is
+    none or it does not belong to these runs (a torn or foreign file is ignored)."""
+    try:
+        with np.load(path) as stored:
+            if int(stored["results_format"]) != RESULTS_FORMAT:
+                return None
+            records = json.loads(str(stored["records"]))
+            state = {name.split("/", 1)[1]: stored[name] for name in stored.files
+                     if name.startswith("state/")}
+            epochs_done = int(stored["epochs_done"])
+    except (OSError, ValueError, KeyError, EOFError):
+        return None
+    if [record["key"] for record in records] != [spec.key for spec in specs]:
+        return None
+    return epochs_done, records, state
+
+
 def train_group(specs: list[RunSpec], dataset: data.Dataset, runs_dir: Path | None, *,
                 trainer: str = "auto", jit_compile: bool | None = None, experiment: str = "",
-                keep_best: bool = True) -> list[dict]:
+                keep_best: bool = True, finished: set[str] = frozenset()) -> list[dict]:
     """Trains runs that share a group key together; returns their run records.
 
     After every epoch each run's record is written to `runs_dir/<key>.json`
-    (atomically); a run whose loss is not finite is marked diverged and its
-    record stops there, while the others go on. At the end each finished
-    run's test predictions go to `<key>.predictions.npz` and its confusion
-    matrix into the record.
+    (atomically), then the group's checkpoint (trainer state and records), so
+    a killed group resumes from its last finished epoch; the checkpoint is
+    removed when the group ends. A run whose loss is not finite is marked
+    diverged and its record stops there, while the others go on. At the end
+    each finished run's test predictions go to `<key>.predictions.npz` and
+    its confusion matrix into the record.
 
     Args:
       specs: runs with one group key; `dataset` is already reduced to their
@@ -250,6 +290,8 @@ def train_group(specs: list[RunSpec], dataset: data.Dataset, runs_dir: Path | No
       experiment: the experiment name, recorded in each record.
       keep_best: save the best-test-epoch weights of each run
         (`<key>.weights.h5`).
+      finished: keys of runs already finished in `runs_dir`; they train
+        along (the group needs them) but their files are left as they are.
     """
     num_classes = dataset.num_classes
     clean_labels = dataset.train_labels
@@ -269,9 +311,18 @@ def train_group(specs: list[RunSpec], dataset: data.Dataset, runs_dir: Path | No
     for record, labels in zip(records, noisy_labels):
         record["noise"]["transition_counts"] = noise.transition_counts(
             clean_labels, labels, num_classes).tolist()
-    active = list(range(len(specs)))
+    active = [index for index, spec in enumerate(specs) if spec.key not in finished]
+    first_epoch = 0
+    checkpoint = checkpoint_path(runs_dir, specs) if runs_dir is not None else None
+    restored = load_checkpoint(checkpoint, specs) if checkpoint is not None else None
+    if restored is not None:
+        first_epoch, records, state = restored
+        replicas.set_state(state)
+        active = [index for index in active if records[index]["status"] == "running"]
+        logger.info("resumed %d runs from %s after epoch %d", len(specs), checkpoint.name,
+                    first_epoch)
     started = time.perf_counter()
-    for epoch in range(specs[0].epochs):
+    for epoch in range(first_epoch, specs[0].epochs):
         epoch_started = time.perf_counter()
         learning_rates = [spec.learning_rate_at(epoch) for spec in specs]
         orders = np.stack([np.random.default_rng([spec.seed, epoch]).permutation(len(clean_labels))
@@ -322,8 +373,12 @@ def train_group(specs: list[RunSpec], dataset: data.Dataset, runs_dir: Path | No
                 record["finished"] = _now()
             if runs_dir is not None:
                 atomic_write_json(runs_dir / f"{spec.key}.json", record)
-        if not active:
+        if not active or last_epoch:
             break
+        if checkpoint is not None:
+            save_checkpoint(checkpoint, epoch + 1, records, replicas.get_state())
+    if checkpoint is not None:
+        checkpoint.unlink(missing_ok=True)
     logger.info("group of %d runs: %.1f s", len(specs), time.perf_counter() - started)
     return records
 
@@ -411,6 +466,18 @@ class KerasReplicas:
 
     def get_weights(self, replica: int) -> list[np.ndarray]:
         return self.models[replica].get_weights()
+
+    def get_state(self) -> dict[str, np.ndarray]:
+        state = {}
+        for index, (model, optimizer) in enumerate(zip(self.models, self.optimizers)):
+            for number, variable in enumerate(model.weights + optimizer.variables):
+                state[f"{index}/{number}"] = np.asarray(variable.numpy())
+        return state
+
+    def set_state(self, state: dict[str, np.ndarray]) -> None:
+        for index, (model, optimizer) in enumerate(zip(self.models, self.optimizers)):
+            for number, variable in enumerate(model.weights + optimizer.variables):
+                variable.assign(state[f"{index}/{number}"])
 
 
 def make_step_functions(model: keras.Model, optimizer: keras.optimizers.Optimizer,

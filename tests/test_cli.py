@@ -43,14 +43,15 @@ def test_digits_one_epoch_end_to_end(tmp_path):
     assert summary[0].startswith("initializer,learning_rate,lr_decay")
     assert len(summary) == 2  # one setting, two seeds aggregated
     report = (experiment_dir / "REPORT.md").read_text()
-    assert "## Summary (mean ± std over seeds)" in report and "| 2/2 |" in report
+    assert "## Grid points ranked (test accuracy %, mean ± std over seeds)" in report
+    assert "| 2/2 |" in report
     assert (experiment_dir / "figures" / "accuracy_curves.png").stat().st_size > 1000
     assert "digits_smoke" in (tmp_path / "REPORT.md").read_text()
 
     before = tree(tmp_path / "digits_smoke" / "runs")
     again = run_cli("--experiment=digits_smoke", "--epochs=1", "--seeds=2",
                     f"--workdir={tmp_path}", "--train_size=400")
-    assert again.returncode == 0 and "already done, skipped" in again.stderr
+    assert again.returncode == 0 and "2 already finished, 0 to train" in again.stderr
     assert tree(tmp_path / "digits_smoke" / "runs") == before
 
 
