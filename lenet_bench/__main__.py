@@ -59,6 +59,10 @@ flags.DEFINE_enum("trainer", "auto", ["auto", "fused", "keras"],
                   "fused: train up to --group_size runs together in one graph; keras: one "
                   "Keras model at a time; auto: fused where it supports the optimizer.")
 flags.DEFINE_integer("group_size", 12, "Most runs trained together on the fused path.")
+flags.DEFINE_bool("deterministic", False,
+                  "TensorFlow op determinism (tf.config.experimental.enable_op_determinism): "
+                  "bit-identical reruns on GPU too, at a cost (see BUILD_NOTES.md). CPU runs "
+                  "are bit-identical without it.")
 
 OVERRIDE_FLAGS = ("epochs", "seeds", "first_seed", "batch_size", "train_size", "learning_rate",
                   "lr_decay", "initializer", "optimizer", "label_noise", "noise_mode")
@@ -108,12 +112,14 @@ def resolve_experiment(name_or_path: str):
     return EXPERIMENTS[name_or_path].get_config()
 
 
-def configure_tensorflow(threads: int) -> None:
+def configure_tensorflow(threads: int, deterministic: bool) -> None:
     import tensorflow as tf
 
     threads = threads or os.cpu_count() or 1
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(threads)
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
 
 
 def run() -> int:
@@ -148,11 +154,12 @@ def run() -> int:
             logging.warning("skipped %s: %s", config.name, error)
     configs = [config for config in configs if config.name not in skipped]
 
-    configure_tensorflow(FLAGS.threads)  # Before the first TensorFlow op.
+    configure_tensorflow(FLAGS.threads, FLAGS.deterministic)  # Before the first TensorFlow op.
     from lenet_bench import train
 
     for config in configs:
         train.check_runnable(config, datasets[config.dataset])
+        train.check_workdir(config, datasets[config.dataset], workdir)
     if FLAGS.group_size < 1:
         raise InputError(f"--group_size={FLAGS.group_size} is invalid: expected an integer >= 1")
     command = shlex.join(["python", "-m", "lenet_bench"] + sys.argv[1:])

@@ -133,6 +133,26 @@ def check_runnable(config: ExperimentConfig, dataset: data.Dataset) -> None:
                              f"{train_count} (the training images used)")
 
 
+def check_workdir(config: ExperimentConfig, dataset: data.Dataset, workdir: str | Path) -> None:
+    """Raises InputError when `workdir` cannot take this experiment's results:
+    it is a file, it is itself an experiment folder, or `<workdir>/<name>/`
+    holds the results of another experiment or dataset."""
+    workdir = Path(workdir)
+    if workdir.exists() and not workdir.is_dir():
+        raise InputError(f"--workdir={workdir} is a file: expected a directory")
+    own = read_json(workdir / "config.json")
+    if own and "experiment" in own:
+        raise InputError(f"--workdir={workdir} is the results folder of experiment "
+                         f"{own['experiment']!r}: expected the folder above it ({workdir.parent})")
+    existing = read_json(workdir / config.name / "config.json")
+    if existing:
+        theirs = (existing.get("experiment"), (existing.get("dataset") or {}).get("name"))
+        if theirs != (config.name, dataset.name):
+            raise InputError(f"--workdir={workdir}: {workdir / config.name} holds results of "
+                             f"experiment {theirs[0]!r} on {theirs[1]!r}: expected "
+                             f"{config.name!r} on {dataset.name!r}; use another --workdir")
+
+
 def run_experiment(config: ExperimentConfig, dataset: data.Dataset, workdir: str | Path,
                    *, trainer: str = "auto", group_size: int = DEFAULT_GROUP_SIZE,
                    jit_compile: bool | None = None, command: str | None = None) -> Path:
@@ -158,6 +178,7 @@ def run_experiment(config: ExperimentConfig, dataset: data.Dataset, workdir: str
         before anything in the workdir is written.
     """
     check_runnable(config, dataset)
+    check_workdir(config, dataset, workdir)
     if trainer not in TRAINERS:
         raise InputError(f"--trainer={trainer!r} is invalid: expected one of {', '.join(TRAINERS)}")
     specs = run_specs(config)

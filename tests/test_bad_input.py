@@ -1,0 +1,194 @@
+"""Every kind of bad input: one line naming the file, flag or value and what was expected,
+exit status 2, no traceback, and nothing already in the workdir changed."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import REPO_ROOT, idx_bytes, write_idx_dataset
+
+OFFLINE_KERAS_ENV = {"HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9",
+                     "https_proxy": "http://127.0.0.1:9", "http_proxy": "http://127.0.0.1:9",
+                     "NO_PROXY": "", "no_proxy": ""}
+
+
+def mnist_data(tmp_path, mutate=None):
+    """An MNIST-style data root; `mutate(folder)` breaks it. Returns the --data_dir flag."""
+    folder = tmp_path / "data" / "mnist"
+    write_idx_dataset(folder, train=20, test=10)
+    if mutate:
+        mutate(folder)
+    return f"--data_dir={tmp_path / 'data'}"
+
+
+def truncate_gz(folder):
+    path = folder / "train-images-idx3-ubyte.gz"
+    path.write_bytes(path.read_bytes()[:40])
+
+
+def corrupt_gz(folder):
+    path = folder / "train-images-idx3-ubyte.gz"
+    data = bytearray(path.read_bytes())
+    data[20:30] = b"\xff" * 10
+    path.write_bytes(bytes(data))
+
+
+def wrong_magic(folder):
+    import gzip
+    path = folder / "train-labels-idx1-ubyte.gz"
+    payload = bytearray(gzip.decompress(path.read_bytes()))
+    payload[2] = 0x0D  # float32 instead of ubyte
+    path.write_bytes(gzip.compress(bytes(payload)))
+
+
+def count_mismatch(folder):
+    import gzip
+    (folder / "train-labels-idx1-ubyte.gz").write_bytes(
+        gzip.compress(idx_bytes(np.arange(19) % 10)))
+
+
+def labels_out_of_range(folder):
+    import gzip
+    (folder / "train-labels-idx1-ubyte.gz").write_bytes(
+        gzip.compress(idx_bytes(np.full(20, 12))))
+
+
+def cifar_folder(tmp_path, break_it):
+    from PIL import Image
+    root = tmp_path / "data" / "cifar10"
+    for split in ("train", "test"):
+        for name in ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
+                     "ship", "truck"):
+            (root / split / name).mkdir(parents=True)
+            Image.new("RGB", (32, 32), (10, 20, 30)).save(root / split / name / "0001.png")
+    break_it(root)
+    return f"--data_dir={tmp_path / 'data'}"
+
+
+def experiment_file(tmp_path, **fields):
+    body = ", ".join(f"{key}={value!r}" for key, value in fields.items())
+    path = tmp_path / "my_experiment.py"
+    path.write_text("from lenet_bench.config import ExperimentConfig\n\n\n"
+                    f"def get_config():\n    return ExperimentConfig({body})\n")
+    return f"--experiment={path}"
+
+
+# Each case: a function of tmp_path returning the arguments, and the one line expected.
+CASES = {
+    "missing data dir": (lambda t: ["--experiment=mnist_best", "--data_dir=/no/such/dir"],
+                         r"error: --data_dir=/no/such/dir: no such directory$"),
+    "empty data dir": (lambda t: ["--experiment=mnist_best", f"--data_dir={t / 'data'}"],
+                       r"error: mnist: nothing under --data_dir=.*data"),
+    "truncated gz": (lambda t: ["--experiment=mnist_best", mnist_data(t, truncate_gz)],
+                     r"error: .*train-images-idx3-ubyte\.gz: truncated or corrupt gzip file"),
+    "corrupt gz": (lambda t: ["--experiment=mnist_best", mnist_data(t, corrupt_gz)],
+                   r"error: .*train-images-idx3-ubyte\.gz: .*(corrupt|invalid)"),
+    "wrong IDX magic": (lambda t: ["--experiment=mnist_best", mnist_data(t, wrong_magic)],
+                        r"error: .*train-labels-idx1-ubyte\.gz: .*magic"),
+    "counts differ": (lambda t: ["--experiment=mnist_best", mnist_data(t, count_mismatch)],
+                      r"error: .*train-images-idx3-ubyte\.gz: holds 20 images but .*train-labels-idx1-ubyte\.gz "
+                      r"holds 19 labels: expected equal counts$"),
+    "labels out of range": (lambda t: ["--experiment=mnist_best", mnist_data(t, labels_out_of_range)],
+                            r"error: .*train-labels-idx1-ubyte\.gz: label 12 .*expected 0\.\.9"),
+    "unreadable image": (lambda t: ["--experiment=cifar10_best", cifar_folder(
+        t, lambda root: (root / "train" / "cat" / "0002.png").write_bytes(b"not a png"))],
+                         r"error: .*train/cat/0002\.png: .*"),
+    "unknown class folder": (lambda t: ["--experiment=cifar10_best", cifar_folder(
+        t, lambda root: (root / "train" / "unicorn").mkdir())],
+                             r"error: .*train/unicorn: 'unicorn' is not a known class: expected one of airplane, "),
+    "unknown dataset": (lambda t: [experiment_file(t, name="x", dataset="imagenet")],
+                        r"error: --dataset='imagenet' is invalid: expected one of mnist, "),
+    "unknown experiment": (lambda t: ["--experiment=mnist_bset"],
+                           r"error: --experiment='mnist_bset' is unknown \(did you mean mnist_best\?\)"),
+    "unknown initializer": (lambda t: ["--initializer=glorot_nromal"],
+                            r"error: --initializer='glorot_nromal' is unknown \(did you mean glorot_normal\?\)"),
+    "unknown optimizer": (lambda t: ["--optimizer=adamm"],
+                          r"error: --optimizer='adamm' is unknown: expected a Keras optimizer name"),
+    "eps is 1": (lambda t: ["--label_noise=1"],
+                 r"error: --label_noise=1\.0 is invalid: expected a number in \[0, 1\)$"),
+    "eps below 0": (lambda t: ["--label_noise=-0.1"],
+                    r"error: --label_noise=-0\.1 is invalid: expected a number in \[0, 1\)$"),
+    "eps in a grid": (lambda t: ["--grid=label_noise=0,0.5,1.2"],
+                      r"error: --label_noise=1\.2 is invalid: expected a number in \[0, 1\)$"),
+    "learning rate 0": (lambda t: ["--learning_rate=0"],
+                        r"error: --learning_rate=0\.0 is invalid: expected a number > 0$"),
+    "learning rate < 0": (lambda t: ["--learning_rate=-0.01"],
+                          r"error: --learning_rate=-0\.01 is invalid: expected a number > 0$"),
+    "decay 0": (lambda t: ["--lr_decay=0"],
+                r"error: --lr_decay=0\.0 is invalid: expected a number in \(0, 1\]$"),
+    "decay > 1": (lambda t: ["--lr_decay=1.01"],
+                  r"error: --lr_decay=1\.01 is invalid: expected a number in \(0, 1\]$"),
+    "epochs 0": (lambda t: ["--epochs=0"], r"error: --epochs=0 is invalid: expected an integer >= 1$"),
+    "seeds 0": (lambda t: ["--seeds=0"], r"error: --seeds=0 is invalid: expected an integer >= 1$"),
+    "batch 0": (lambda t: ["--batch_size=0"],
+                r"error: --batch_size=0 is invalid: expected an integer >= 1$"),
+    "batch > training set": (lambda t: ["--train_size=100", "--batch_size=101"],
+                             r"error: --batch_size=101 is invalid: expected at most 100 "),
+    "not a number": (lambda t: ["--learning_rate=fast"],
+                     r"error: --learning_rate=fast is invalid: expected a number$"),
+    "unknown flag": (lambda t: ["--epoch=3"],
+                     r"error: Unknown command line flag 'epoch'\. Did you mean: epochs \?$"),
+    "bad grid field": (lambda t: ["--grid=colour=red"],
+                       r"error: --grid='colour=red': 'colour' cannot be a grid field: expected one of "),
+    "workdir is a file": (lambda t: [f"--workdir={t / 'wd' / 'REPORT.md'}"],
+                          r"error: --workdir=.*REPORT\.md is a file: expected a directory$"),
+    "workdir is an experiment folder": (lambda t: [f"--workdir={t / 'wd' / 'digits_smoke'}"],
+                                        r"error: --workdir=.*digits_smoke is the results folder "
+                                        r"of experiment 'digits_smoke': expected the folder above"),
+    "workdir holds another experiment": (
+        lambda t: [experiment_file(t, name="digits_smoke", dataset="synthetic")],
+        r"error: --workdir=.*holds results of experiment 'digits_smoke' on 'digits': expected "
+        r"'digits_smoke' on 'synthetic'; use another --workdir$"),
+}
+
+
+def snapshot(path: Path) -> dict:
+    return {str(p.relative_to(path)): (p.stat().st_mtime_ns, p.read_bytes() if p.is_file() else b"")
+            for p in sorted(path.rglob("*"))}
+
+
+@pytest.fixture
+def workdir_with_results(tmp_path):
+    """A workdir holding a finished experiment's files (as a real run leaves them)."""
+    experiment_dir = tmp_path / "wd" / "digits_smoke"
+    (experiment_dir / "runs").mkdir(parents=True)
+    (experiment_dir / "config.json").write_text(json.dumps(
+        {"experiment": "digits_smoke", "dataset": {"name": "digits"}, "run_keys": ["r"]}))
+    (experiment_dir / "runs" / "r.json").write_text(json.dumps({"key": "r", "status": "done"}))
+    (tmp_path / "wd" / "REPORT.md").write_text("# lenet_bench results\n")
+    return tmp_path / "wd"
+
+
+if os.geteuid() != 0:  # root writes anywhere, so an unwritable folder cannot be made as root.
+    def _read_only_workdir(tmp_path):
+        (tmp_path / "wd" / "digits_smoke" / "runs").chmod(0o555)
+        return []
+
+    CASES["workdir not writable"] = (
+        _read_only_workdir, r"error: --workdir=.*: cannot create .*digits_smoke/runs|is not writable")
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_input_is_one_line_exit_2_and_the_workdir_is_unchanged(tmp_path, workdir_with_results,
+                                                                     case):
+    make_args, expected = CASES[case]
+    (tmp_path / "data").mkdir(exist_ok=True)
+    args = make_args(tmp_path)
+    if not any(arg.startswith("--workdir=") for arg in args):
+        args.append(f"--workdir={workdir_with_results}")
+    before = snapshot(tmp_path / "wd")
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **OFFLINE_KERAS_ENV,
+           "KERAS_HOME": str(tmp_path / "keras_home"), "LENET_BENCH_CACHE": str(tmp_path / "cache")}
+    env.pop("LENET_BENCH_DATA", None)
+    result = subprocess.run([sys.executable, "-m", "lenet_bench", *args], cwd=REPO_ROOT, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
+    assert re.match(expected, result.stderr), result.stderr
+    assert snapshot(tmp_path / "wd") == before
