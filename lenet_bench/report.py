@@ -207,6 +207,16 @@ def pivot(rows: list[dict], fields: tuple[str, ...], runs: list[dict]):
     return row_labels, column_labels, cells
 
 
+def pivot_cell(row: dict | None) -> str:
+    """mean ± std of the final test accuracy, and how many seeds diverged, if any."""
+    if row is None:
+        return "–"
+    text = percent(row["final_test_accuracy_mean"], row["final_test_accuracy_std"])
+    if row["diverged"]:
+        text += f" ({row['diverged']}/{row['runs']} diverged)"
+    return text
+
+
 def write_tables(experiment_dir: Path, name: str, rows: list[dict], fields: tuple[str, ...],
                  runs: list[dict]) -> list[str]:
     """summary.{csv,md,tex}, per_epoch.csv and, for a grid of 2+ fields,
@@ -221,9 +231,7 @@ def write_tables(experiment_dir: Path, name: str, rows: list[dict], fields: tupl
         return []
     row_labels, column_labels, cells = pivot(rows, fields, runs)
     header = [fields[0]] + column_labels
-    table = [[label] + ["–" if cell is None else
-                        percent(cell["final_test_accuracy_mean"], cell["final_test_accuracy_std"])
-                        for cell in line] for label, line in zip(row_labels, cells)]
+    table = [[label] + [pivot_cell(cell) for cell in line] for label, line in zip(row_labels, cells)]
     atomic_write_text(experiment_dir / "pivot.md", markdown_table(header, table))
     atomic_write_text(experiment_dir / "pivot.tex", latex_table(
         header, table, f"{name}: final-epoch test accuracy (%), mean ± std over seeds"))
@@ -388,7 +396,9 @@ def noise_section(experiment_dir: Path, name: str, runs: list[dict], dataset: di
     if any(row["degenerate"] for row in rows):
         lines += [f"⚠ eps >= {(num_classes - 1) / num_classes:g} = (K-1)/K: the noisy label is "
                   "no more likely than another class, so the labels carry no majority signal.", ""]
-    lines += [f"Realized-noise check: {rows[0]['bound']}. Matrices: "
+    lines += [f"Realized-noise check per seed: {rows[0]['bound']}; 'within error' counts the "
+              "seeds inside it (for sampled noise about 1 seed in 20 falls outside by chance "
+              "alone). Matrices: "
               + ", ".join(f"[eps {eps:g}](noise_matrix_eps{eps:g}.txt)" for eps, _, _ in matrices)
               + ". Tables: [noise.csv](noise.csv), [noise.md](noise.md), [noise.tex](noise.tex).", "",
               "![noise curves](figures/noise_curves.png)", "",
