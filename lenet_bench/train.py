@@ -230,11 +230,7 @@ def make_trainer(kind: str, specs: list[RunSpec], initial_weights: list, dataset
     """The replica trainer for a group: fused when asked (or 'auto' and supported), else Keras."""
     optimizer = specs[0].optimizer
     if kind != "keras":
-        try:  # TEMPORARY until lenet_bench/fused.py lands.
-            from lenet_bench import fused
-        except ImportError:
-            return KerasReplicas(initial_weights, specs, dataset,
-                                 jit_compile=True if jit_compile is None else jit_compile)
+        from lenet_bench import fused
 
         if optimizer in fused.SUPPORTED_OPTIMIZERS:
             return fused.FusedLeNet5(initial_weights, dataset.image_shape, dataset.num_classes,

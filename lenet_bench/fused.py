@@ -1,0 +1,262 @@
+"""The fast path: R LeNet-5 replicas trained together in one graph.
+
+Each replica is exactly the Keras LeNet-5 of `models.build_lenet5` with its
+own weights, optimizer state, learning rate, labels and data order; the
+replicas only share the graph, so one step does the work of R steps with
+one round of op dispatch. How the layers are fused:
+
+- conv1: when the replicas see the same batch (runs of one seed share their
+  data order), one convolution with R x 6 filters over the shared input;
+  otherwise one convolution per replica on its own batch.
+- conv2: one plain convolution per replica, all in the same graph (a grouped
+  convolution would do it in one op, but TensorFlow has no CPU gradient for
+  it, and XLA on CPU runs grouped/depthwise convolutions very slowly).
+- dense layers: batched matrix products over the replica axis (einsum).
+- the optimizer (Adam or SGD, Keras 3's formulas and defaults) updates the
+  stacked variables with a per-replica learning rate.
+
+Every variable has the replica axis first. Images stay uint8 in memory and
+each batch is scaled to [0, 1] inside the step. Measured speed is in
+BUILD_NOTES.md and benchmarks/fused_speed.txt.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from lenet_bench import models
+
+SUPPORTED_OPTIMIZERS = ("adam", "sgd")
+ADAM_BETA_1, ADAM_BETA_2, ADAM_EPSILON = 0.9, 0.999, 1e-7  # Keras 3 defaults.
+CROSSENTROPY_EPSILON = 1e-7  # keras.config.epsilon(), which the Keras loss clips with.
+EVAL_BATCH_SIZE = 1000
+LAYER_NAMES = ("conv1", "conv2", "fc1", "fc2", "predictions")
+
+
+class FusedLeNet5:
+    """R LeNet-5 replicas with stacked weights; see the module docstring.
+
+    Args:
+      initial_weights: per replica, `build_lenet5(...).get_weights()` (kernel
+        and bias of conv1, conv2, fc1, fc2, predictions).
+      image_shape: (height, width, channels).
+      num_classes: width of the softmax output.
+      optimizer: 'adam' or 'sgd' (Keras defaults; the learning rate is given
+        per epoch to `train_epoch`).
+      activation: hidden-layer activation name, as for build_lenet5.
+      first_conv_padding: 'same', 'valid' or 'auto', as for build_lenet5.
+      jit_compile: XLA for the steps; None: on with a GPU, off on CPU (where
+        it measured slower for this graph).
+    """
+
+    def __init__(self, initial_weights: list[list[np.ndarray]], image_shape: tuple[int, int, int],
+                 num_classes: int, *, optimizer: str = "adam", activation: str = "relu",
+                 first_conv_padding: str = "auto", jit_compile: bool | None = None):
+        if optimizer not in SUPPORTED_OPTIMIZERS:
+            raise ValueError(f"optimizer {optimizer!r} is not one of {SUPPORTED_OPTIMIZERS}")
+        if first_conv_padding == "auto":
+            first_conv_padding = "same" if min(image_shape[:2]) < 32 else "valid"
+        if jit_compile is None:
+            jit_compile = bool(tf.config.list_physical_devices("GPU"))
+        self.image_shape = tuple(image_shape)
+        self.num_classes = num_classes
+        self.optimizer = optimizer
+        self.activation_name = activation
+        self.first_conv_padding = first_conv_padding
+        self.activation = keras.activations.get(activation)
+        self.num_replicas = len(initial_weights)
+        stacked = [np.stack([np.asarray(weights[i], dtype=np.float32)
+                             for weights in initial_weights]) for i in range(10)]
+        self.weights = [tf.Variable(value, name=f"{LAYER_NAMES[i // 2]}_{'kernel' if i % 2 == 0 else 'bias'}")
+                        for i, value in enumerate(stacked)]
+        self.slots = []
+        if optimizer == "adam":
+            self.slots = [tf.Variable(tf.zeros_like(w), name=f"{w.name.split(':')[0]}_{slot}")
+                          for slot in ("m", "v") for w in self.weights]
+        self.iterations = tf.Variable(0, dtype=tf.int64, name="iterations")
+        self.learning_rates = tf.Variable(tf.zeros([self.num_replicas]), name="learning_rates")
+        self.loss_sum = tf.Variable(tf.zeros([self.num_replicas], tf.float64))
+        self.correct_sum = tf.Variable(tf.zeros([self.num_replicas], tf.int64))
+        self.clean_correct_sum = tf.Variable(tf.zeros([self.num_replicas], tf.int64))
+        self._shared_step = tf.function(self._train_step, jit_compile=jit_compile)
+        self._separate_step = tf.function(self._train_step_separate, jit_compile=jit_compile)
+        self._eval_step = tf.function(self._evaluate_step, jit_compile=jit_compile)
+
+    # ------------------------------------------------------------------ model
+
+    def _forward_after_conv1(self, conv1_output):
+        """conv1 output (R, B, h, w, 6) -> softmax probabilities (R, B, K)."""
+        conv2_kernel, conv2_bias = self.weights[2], self.weights[3]
+        x = self.activation(conv1_output)
+        flat = []
+        for r in range(self.num_replicas):
+            y = tf.nn.max_pool2d(x[r], 2, 2, "VALID")
+            y = tf.nn.conv2d(y, conv2_kernel[r], 1, "VALID") + conv2_bias[r]
+            y = tf.nn.max_pool2d(self.activation(y), 2, 2, "VALID")
+            flat.append(tf.reshape(y, [tf.shape(y)[0], -1]))
+        x = tf.stack(flat)  # (R, B, 400)
+        for layer in (2, 3):
+            kernel, bias = self.weights[2 * layer], self.weights[2 * layer + 1]
+            x = self.activation(tf.einsum("rbi,rio->rbo", x, kernel) + bias[:, None, :])
+        logits = tf.einsum("rbi,rio->rbo", x, self.weights[8]) + self.weights[9][:, None, :]
+        return tf.nn.softmax(logits)
+
+    def _forward_shared(self, images):
+        """One batch (B, H, W, C) uint8 seen by every replica -> (R, B, K)."""
+        kernel, bias = self.weights[0], self.weights[1]  # (R, 5, 5, C, 6), (R, 6)
+        inputs = tf.cast(images, tf.float32) / 255.0
+        filters = tf.reshape(tf.transpose(kernel, [1, 2, 3, 0, 4]),
+                             [5, 5, self.image_shape[2], self.num_replicas * 6])
+        y = tf.nn.conv2d(inputs, filters, 1, self.first_conv_padding.upper())
+        y = y + tf.reshape(bias, [-1])
+        shape = tf.shape(y)
+        y = tf.reshape(y, [shape[0], shape[1], shape[2], self.num_replicas, 6])
+        return self._forward_after_conv1(tf.transpose(y, [3, 0, 1, 2, 4]))
+
+    def _forward_separate(self, images):
+        """Each replica its own batch: (R, B, H, W, C) uint8 -> (R, B, K)."""
+        kernel, bias = self.weights[0], self.weights[1]
+        inputs = tf.cast(images, tf.float32) / 255.0
+        conv1 = tf.stack([tf.nn.conv2d(inputs[r], kernel[r], 1, self.first_conv_padding.upper())
+                          + bias[r] for r in range(self.num_replicas)])
+        return self._forward_after_conv1(conv1)
+
+    @staticmethod
+    def _crossentropy(probabilities, labels, num_classes):
+        """Per-example loss as keras.losses.categorical_crossentropy computes it."""
+        probabilities = probabilities / tf.reduce_sum(probabilities, axis=-1, keepdims=True)
+        probabilities = tf.clip_by_value(probabilities, CROSSENTROPY_EPSILON,
+                                         1.0 - CROSSENTROPY_EPSILON)
+        return -tf.reduce_sum(tf.one_hot(labels, num_classes) * tf.math.log(probabilities), axis=-1)
+
+    # ------------------------------------------------------------ training
+
+    def _apply_gradients(self, gradients):
+        self.iterations.assign_add(1)
+        for index, (variable, gradient) in enumerate(zip(self.weights, gradients)):
+            rate = tf.reshape(self.learning_rates, [-1] + [1] * (len(variable.shape) - 1))
+            if self.optimizer == "sgd":
+                variable.assign_sub(rate * gradient)
+                continue
+            m, v = self.slots[index], self.slots[len(self.weights) + index]
+            step = tf.cast(self.iterations, tf.float32)
+            alpha = rate * tf.sqrt(1 - ADAM_BETA_2 ** step) / (1 - ADAM_BETA_1 ** step)
+            m.assign_add((gradient - m) * (1 - ADAM_BETA_1))
+            v.assign_add((tf.square(gradient) - v) * (1 - ADAM_BETA_2))
+            variable.assign_sub(alpha * m / (tf.sqrt(v) + ADAM_EPSILON))
+
+    def _train(self, forward, images, labels, clean_labels):
+        """labels, clean_labels: (R, B) int."""
+        with tf.GradientTape() as tape:
+            probabilities = forward(images)
+            losses = self._crossentropy(probabilities, labels, self.num_classes)  # (R, B)
+            # Replica r's parameters only touch its own term, so the gradient of
+            # the sum is each replica's own mean-loss gradient.
+            total = tf.reduce_sum(tf.reduce_mean(losses, axis=1))
+        self._apply_gradients(tape.gradient(total, self.weights))
+        predicted = tf.argmax(probabilities, axis=-1, output_type=labels.dtype)
+        self.loss_sum.assign_add(tf.reduce_sum(tf.cast(losses, tf.float64), axis=1))
+        self.correct_sum.assign_add(tf.reduce_sum(tf.cast(predicted == labels, tf.int64), axis=1))
+        self.clean_correct_sum.assign_add(
+            tf.reduce_sum(tf.cast(predicted == clean_labels, tf.int64), axis=1))
+
+    def _train_step(self, images, labels, clean_labels):
+        self._train(self._forward_shared, images, labels, clean_labels)
+
+    def _train_step_separate(self, images, labels, clean_labels):
+        self._train(self._forward_separate, images, labels, clean_labels)
+
+    def train_epoch(self, images: np.ndarray, labels: np.ndarray, orders: np.ndarray,
+                    batch_size: int, learning_rates, clean_labels: np.ndarray | None = None
+                    ) -> dict[str, np.ndarray]:
+        """One epoch: replica r trains on batches orders[r][i*b:(i+1)*b] of (images, labels[r]).
+
+        The last, smaller batch is trained too. Returns float64 arrays (R,):
+        'loss' (mean training cross-entropy over the epoch's steps, as Keras
+        fit reports it), 'accuracy' (against labels[r]) and 'clean_accuracy'
+        (against clean_labels; equal to 'accuracy' if None).
+        """
+        labels = np.asarray(labels)
+        orders = np.asarray(orders)
+        clean = labels if clean_labels is None else np.broadcast_to(clean_labels, labels.shape)
+        self.learning_rates.assign(np.asarray(learning_rates, dtype=np.float32))
+        for variable in (self.loss_sum, self.correct_sum, self.clean_correct_sum):
+            variable.assign(tf.zeros_like(variable))
+        shared = bool((orders == orders[0]).all())
+        rows = np.arange(self.num_replicas)[:, None]
+        count = orders.shape[1]
+        for start in range(0, count, batch_size):
+            batch = orders[:, start:start + batch_size]
+            if shared:
+                self._shared_step(images[batch[0]], labels[:, batch[0]], clean[:, batch[0]])
+            else:
+                self._separate_step(images[batch], labels[rows, batch], clean[rows, batch])
+        return {"loss": self.loss_sum.numpy() / count,
+                "accuracy": self.correct_sum.numpy() / count,
+                "clean_accuracy": self.clean_correct_sum.numpy() / count}
+
+    # ---------------------------------------------------------- evaluation
+
+    def _evaluate_step(self, images, labels):
+        probabilities = self._forward_shared(images)
+        losses = self._crossentropy(probabilities, tf.broadcast_to(labels, tf.shape(probabilities)[:2]),
+                                    self.num_classes)
+        return (tf.reduce_sum(tf.cast(losses, tf.float64), axis=1),
+                tf.argmax(probabilities, axis=-1), tf.reduce_max(probabilities, axis=-1),
+                probabilities)
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        """Softmax probabilities (R, N, K) of every replica, in inference mode."""
+        return np.concatenate([self._eval_step(images[start:start + EVAL_BATCH_SIZE],
+                                               np.zeros(len(images[start:start + EVAL_BATCH_SIZE]),
+                                                        np.int64))[3].numpy()
+                               for start in range(0, len(images), EVAL_BATCH_SIZE)], axis=1)
+
+    def evaluate(self, images: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
+        """Returns 'loss' and 'accuracy' (R,), 'predictions' (R, N) and 'confidence' (R, N),
+        the max softmax probability."""
+        loss = np.zeros(self.num_replicas)
+        predicted, confidence = [], []
+        for start in range(0, len(labels), EVAL_BATCH_SIZE):
+            batch_labels = np.asarray(labels[start:start + EVAL_BATCH_SIZE], dtype=np.int64)
+            batch_loss, batch_predicted, batch_confidence, _ = self._eval_step(
+                images[start:start + EVAL_BATCH_SIZE], batch_labels)
+            loss += batch_loss.numpy()
+            predicted.append(batch_predicted.numpy())
+            confidence.append(batch_confidence.numpy())
+        predicted = np.concatenate(predicted, axis=1)
+        return {"loss": loss / len(labels),
+                "accuracy": (predicted == np.asarray(labels)[None, :]).mean(axis=1),
+                "predictions": predicted, "confidence": np.concatenate(confidence, axis=1)}
+
+    # ------------------------------------------------------ weights, state
+
+    def get_weights(self, replica: int) -> list[np.ndarray]:
+        """The replica's weights in `build_lenet5(...).get_weights()` order and shapes."""
+        return [variable[replica].numpy() for variable in self.weights]
+
+    def set_weights(self, replica: int, weights: list[np.ndarray]) -> None:
+        for variable, value in zip(self.weights, weights):
+            variable[replica].assign(np.asarray(value, dtype=np.float32))
+
+    def get_state(self) -> dict[str, np.ndarray]:
+        """Weights, optimizer slots and the step counter, for a checkpoint."""
+        state = {f"weight{i}": variable.numpy() for i, variable in enumerate(self.weights)}
+        state.update({f"slot{i}": variable.numpy() for i, variable in enumerate(self.slots)})
+        state["iterations"] = self.iterations.numpy()
+        return state
+
+    def set_state(self, state: dict[str, np.ndarray]) -> None:
+        for i, variable in enumerate(self.weights):
+            variable.assign(state[f"weight{i}"])
+        for i, variable in enumerate(self.slots):
+            variable.assign(state[f"slot{i}"])
+        self.iterations.assign(state["iterations"])
+
+    def to_keras_model(self, replica: int) -> keras.Model:
+        """The replica as the standard functional LeNet-5 (saveable as `.keras`)."""
+        model = models.build_lenet5(self.image_shape, self.num_classes,
+                                    activation=self.activation_name,
+                                    first_conv_padding=self.first_conv_padding)
+        model.set_weights(self.get_weights(replica))
+        return model

@@ -1,0 +1,137 @@
+"""The fused trainer against plain Keras models: same weights, same numbers, no leakage."""
+
+import dataclasses
+
+import keras
+import numpy as np
+import pytest
+
+from lenet_bench import data, fused, models, train
+
+SPECS = [("glorot_uniform", 0, 0.003), ("truncated_normal", 1, 0.001), ("uniform", 2, 0.01)]
+
+
+def make_dataset(image_shape):
+    return data.make_synthetic(num_train=160, num_test=60, image_shape=image_shape, seed=4)
+
+
+def initial_weights(dataset, padding):
+    return [models.build_lenet5(dataset.image_shape, 10, initializer=initializer, seed=seed,
+                                first_conv_padding=padding).get_weights()
+            for initializer, seed, _ in SPECS]
+
+
+def keras_reference(dataset, weights, optimizer, padding, labels, orders, batch_size, rates):
+    """Each replica as a plain Keras model with a Keras optimizer, one after another."""
+    results = []
+    for index, replica_weights in enumerate(weights):
+        model = models.build_lenet5(dataset.image_shape, 10, first_conv_padding=padding)
+        model.set_weights(replica_weights)
+        keras_optimizer = models.make_optimizer(optimizer, rates[index])
+        train_epoch, evaluate = train.make_step_functions(model, keras_optimizer, 10,
+                                                          jit_compile=False)
+        loss, accuracy, clean_accuracy = train_epoch(dataset.train_images, labels[index],
+                                                     orders[index], batch_size,
+                                                     dataset.train_labels)
+        test = evaluate(dataset.test_images, dataset.test_labels)
+        results.append((model.get_weights(), loss, accuracy, clean_accuracy, test))
+    return results
+
+
+@pytest.mark.parametrize("image_shape, padding", [((28, 28, 1), "same"), ((32, 32, 3), "valid")])
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+@pytest.mark.parametrize("shared_order", [True, False])
+def test_one_epoch_matches_plain_keras(image_shape, padding, optimizer, shared_order):
+    dataset = make_dataset(image_shape)
+    weights = initial_weights(dataset, padding)
+    rng = np.random.default_rng(0)
+    labels = np.stack([dataset.train_labels,  # replica 0 clean, the others noisy
+                       rng.integers(0, 10, 160), rng.integers(0, 10, 160)])
+    orders = np.stack([rng.permutation(160)] * 3 if shared_order
+                      else [rng.permutation(160) for _ in range(3)])
+    rates = [rate * (30 if optimizer == "sgd" else 1) for _, _, rate in SPECS]
+    group = fused.FusedLeNet5(weights, image_shape, 10, optimizer=optimizer,
+                              first_conv_padding=padding)
+    result = group.train_epoch(dataset.train_images, labels, orders, 48, rates,
+                               dataset.train_labels)  # 160 = 3 x 48 + a batch of 16
+    test = group.evaluate(dataset.test_images, dataset.test_labels)
+    reference = keras_reference(dataset, weights, optimizer, padding, labels, orders, 48, rates)
+    for r, (ref_weights, loss, accuracy, clean_accuracy, ref_test) in enumerate(reference):
+        for got, want in zip(group.get_weights(r), ref_weights):
+            np.testing.assert_allclose(got, want, rtol=1e-4, atol=2e-5)
+        assert result["loss"][r] == pytest.approx(loss, rel=1e-5)
+        assert result["accuracy"][r] == accuracy
+        assert result["clean_accuracy"][r] == clean_accuracy
+        assert test["loss"][r] == pytest.approx(ref_test[0], rel=1e-4)
+        assert test["accuracy"][r] == ref_test[1]
+        np.testing.assert_array_equal(test["predictions"][r], ref_test[2])
+        np.testing.assert_allclose(test["confidence"][r], ref_test[3], rtol=1e-4, atol=1e-5)
+
+
+def test_a_group_gives_each_run_what_it_gives_alone():
+    dataset = make_dataset((28, 28, 1))
+    weights = initial_weights(dataset, "same")
+    orders = np.stack([np.random.default_rng(1).permutation(160)] * 3)
+    labels = np.stack([dataset.train_labels] * 3)
+    rates = [rate for _, _, rate in SPECS]
+    group = fused.FusedLeNet5(weights, (28, 28, 1), 10)
+    for _ in range(2):
+        together = group.train_epoch(dataset.train_images, labels, orders, 32, rates)
+    for r in range(3):
+        alone = fused.FusedLeNet5([weights[r]], (28, 28, 1), 10)
+        for _ in range(2):
+            result = alone.train_epoch(dataset.train_images, labels[r:r + 1], orders[r:r + 1], 32,
+                                       rates[r:r + 1])
+        assert result["loss"][0] == pytest.approx(together["loss"][r], rel=1e-5)
+        for got, want in zip(alone.get_weights(0), group.get_weights(r)):
+            np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
+
+
+def test_exported_keras_model_predicts_what_the_replica_predicts(tmp_path):
+    dataset = make_dataset((32, 32, 3))
+    group = fused.FusedLeNet5(initial_weights(dataset, "valid"), (32, 32, 3), 10)
+    group.train_epoch(dataset.train_images, np.stack([dataset.train_labels] * 3),
+                      np.stack([np.arange(160)] * 3), 40, [0.003] * 3)
+    probabilities = group.predict(dataset.test_images)
+    for r in range(3):
+        path = tmp_path / f"replica{r}.keras"
+        group.to_keras_model(r).save(path)
+        loaded = keras.models.load_model(path)
+        np.testing.assert_allclose(loaded.predict(dataset.test_images / 255.0, verbose=0),
+                                   probabilities[r], rtol=1e-5, atol=1e-6)
+
+
+def test_state_round_trip_continues_identically():
+    dataset = make_dataset((28, 28, 1))
+    weights = initial_weights(dataset, "same")
+    labels = np.stack([dataset.train_labels] * 3)
+    orders = [np.stack([np.random.default_rng(e).permutation(160)] * 3) for e in range(2)]
+    first = fused.FusedLeNet5(weights, (28, 28, 1), 10)
+    first.train_epoch(dataset.train_images, labels, orders[0], 32, [0.003] * 3)
+    state = {name: value.copy() for name, value in first.get_state().items()}
+    expected = first.train_epoch(dataset.train_images, labels, orders[1], 32, [0.002] * 3)
+    second = fused.FusedLeNet5(weights, (28, 28, 1), 10)
+    second.set_state(state)
+    result = second.train_epoch(dataset.train_images, labels, orders[1], 32, [0.002] * 3)
+    np.testing.assert_array_equal(result["loss"], expected["loss"])
+    for r in range(3):
+        for got, want in zip(second.get_weights(r), first.get_weights(r)):
+            np.testing.assert_array_equal(got, want)
+
+
+def test_runner_uses_the_fused_path_and_matches_the_keras_path(tmp_path):
+    from lenet_bench.config import ExperimentConfig
+
+    config = ExperimentConfig(name="both", dataset="synthetic", epochs=2, batch_size=50, seeds=2,
+                              grid={"learning_rate": (0.003, 0.001), "label_noise": (0.0, 0.3)})
+    dataset = data.make_synthetic(num_train=200, num_test=100)
+    records = {}
+    for trainer in ("fused", "keras"):
+        experiment_dir = train.run_experiment(config, dataset, tmp_path / trainer, trainer=trainer,
+                                              jit_compile=False)
+        records[trainer] = train.read_json(experiment_dir / "runs" / f"{train.run_specs(config)[0].key}.json")
+    assert records["fused"]["trainer"] == "FusedLeNet5" and records["fused"]["group_size"] == 8  # 2 seeds x 4 points
+    assert records["keras"]["trainer"] == "KerasReplicas"
+    for metric in ("train_loss", "test_loss"):
+        np.testing.assert_allclose(records["fused"]["history"][metric],
+                                   records["keras"]["history"][metric], rtol=1e-4)
