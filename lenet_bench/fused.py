@@ -84,14 +84,12 @@ class FusedLeNet5:
 
     # ------------------------------------------------------------------ model
 
-    def _forward_after_conv1(self, conv1_output):
-        """conv1 output (R, B, h, w, 6) -> softmax probabilities (R, B, K)."""
+    def _forward_after_conv1(self, pooled_per_replica):
+        """conv1 -> pool output, one (B, h, w, 6) tensor per replica -> probabilities (R, B, K)."""
         conv2_kernel, conv2_bias = self.weights[2], self.weights[3]
-        x = self.activation(conv1_output)
         flat = []
-        for r in range(self.num_replicas):
-            y = tf.nn.max_pool2d(x[r], 2, 2, "VALID")
-            y = tf.nn.conv2d(y, conv2_kernel[r], 1, "VALID") + conv2_bias[r]
+        for r, x in enumerate(pooled_per_replica):
+            y = tf.nn.conv2d(x, conv2_kernel[r], 1, "VALID") + conv2_bias[r]
             y = tf.nn.max_pool2d(self.activation(y), 2, 2, "VALID")
             flat.append(tf.reshape(y, [tf.shape(y)[0], -1]))
         x = tf.stack(flat)  # (R, B, 400)
@@ -108,18 +106,18 @@ class FusedLeNet5:
         filters = tf.reshape(tf.transpose(kernel, [1, 2, 3, 0, 4]),
                              [5, 5, self.image_shape[2], self.num_replicas * 6])
         y = tf.nn.conv2d(inputs, filters, 1, self.first_conv_padding.upper())
-        y = y + tf.reshape(bias, [-1])
-        shape = tf.shape(y)
-        y = tf.reshape(y, [shape[0], shape[1], shape[2], self.num_replicas, 6])
-        return self._forward_after_conv1(tf.transpose(y, [3, 0, 1, 2, 4]))
+        y = tf.nn.max_pool2d(self.activation(y + tf.reshape(bias, [-1])), 2, 2, "VALID")
+        return self._forward_after_conv1(tf.split(y, self.num_replicas, axis=-1))
 
     def _forward_separate(self, images):
         """Each replica its own batch: (R, B, H, W, C) uint8 -> (R, B, K)."""
         kernel, bias = self.weights[0], self.weights[1]
         inputs = tf.cast(images, tf.float32) / 255.0
-        conv1 = tf.stack([tf.nn.conv2d(inputs[r], kernel[r], 1, self.first_conv_padding.upper())
-                          + bias[r] for r in range(self.num_replicas)])
-        return self._forward_after_conv1(conv1)
+        return self._forward_after_conv1([
+            tf.nn.max_pool2d(self.activation(
+                tf.nn.conv2d(inputs[r], kernel[r], 1, self.first_conv_padding.upper()) + bias[r]),
+                2, 2, "VALID")
+            for r in range(self.num_replicas)])
 
     @staticmethod
     def _crossentropy(probabilities, labels, num_classes):

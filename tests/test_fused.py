@@ -130,7 +130,7 @@ def test_runner_uses_the_fused_path_and_matches_the_keras_path(tmp_path):
         experiment_dir = train.run_experiment(config, dataset, tmp_path / trainer, trainer=trainer,
                                               jit_compile=False)
         records[trainer] = train.read_json(experiment_dir / "runs" / f"{train.run_specs(config)[0].key}.json")
-    assert records["fused"]["trainer"] == "FusedLeNet5" and records["fused"]["group_size"] == 8  # 2 seeds x 4 points
+    assert records["fused"]["trainer"] == "FusedLeNet5" and records["fused"]["group_size"] == 4  # a group per seed
     assert records["keras"]["trainer"] == "KerasReplicas"
     for metric in ("train_loss", "test_loss"):
         np.testing.assert_allclose(records["fused"]["history"][metric],

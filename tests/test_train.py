@@ -112,3 +112,39 @@ def test_training_order_is_reshuffled_each_epoch_with_the_seed(digits):
     spec = train.run_specs(small_config(seeds=1, epochs=2, train_size=None))[0]
     record = train.train_run(spec, sorted_digits)
     assert record["history"]["test_accuracy"][-1] > 0.8
+
+
+def test_groups_hold_one_seed_and_at_most_group_size_runs():
+    config = small_config(seeds=3, grid={"learning_rate": (0.01, 0.005, 0.003),
+                                         "lr_decay": (0.9, 0.99)})
+    specs = train.run_specs(config)
+    assert len(specs) == 18 and [s.seed for s in specs[:6]] == [0] * 6  # seed-major
+    groups = train.make_groups(specs, 4)
+    assert [len(g) for g in groups] == [4, 2] * 3
+    assert all(len({spec.seed for spec in group}) == 1 for group in groups)
+    assert sorted(spec.key for group in groups for spec in group) == sorted(s.key for s in specs)
+    assert train.make_groups(specs, 4) == groups
+
+
+def test_label_noise_is_in_the_key_and_eps_zero_ignores_the_mode():
+    clean = train.run_specs(small_config(seeds=1))[0]
+    assert train.run_specs(small_config(seeds=1, noise_mode="exact"))[0].key == clean.key
+    noisy = train.run_specs(small_config(seeds=1, label_noise=0.2))[0]
+    exact = train.run_specs(small_config(seeds=1, label_noise=0.2, noise_mode="exact"))[0]
+    assert "_noise0.2_seed0_" in noisy.key and "_noise0.2_exact_seed0_" in exact.key
+    assert len({clean.key, noisy.key, exact.key}) == 3
+
+
+def test_noisy_run_records_realized_noise_clean_accuracy_and_confusion(tmp_path, digits):
+    config = small_config(seeds=1, label_noise=0.4, epochs=1)
+    experiment_dir = train.run_experiment(config, digits, tmp_path)
+    run = json.loads(next((experiment_dir / "runs").glob("*.json")).read_text())
+    counts = np.array(run["noise"]["transition_counts"])
+    assert counts.sum() == 300 and 0.3 < 1 - np.trace(counts) / 300 < 0.5
+    np.testing.assert_array_equal(counts.sum(axis=1), np.bincount(
+        data.take_train_subset(digits, 300, 0).train_labels, minlength=10))
+    assert run["history"]["train_clean_accuracy"] != run["history"]["train_accuracy"]
+    confusion = np.array(run["confusion_matrix"])
+    assert confusion.sum() == len(digits.test_labels)
+    assert np.trace(confusion) / confusion.sum() == pytest.approx(run["history"]["test_accuracy"][-1])
+    assert (experiment_dir / "confusion_examples.npz").is_file()
