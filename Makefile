@@ -2,6 +2,7 @@
 # make bench  the same install, then the benchmark on every dataset found
 #             (DATA_DIR=... PROFILE=quick|full WORKDIR=...)
 # make report rebuild the reports of WORKDIR from its run files
+# make perf   the speed benchmark: naive Keras fit loop vs the default path
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -16,7 +17,7 @@ PROFILE_FLAGS_full :=
 PROFILE_FLAGS_quick := --epochs=2 --train_size=2000 --seeds=2
 TF_VERSION := $(shell sed -n 's/^tensorflow-cpu==\([0-9.]*\).*/\1/p' requirements.txt)
 
-.PHONY: test bench report install
+.PHONY: test bench report perf install
 install: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt
@@ -40,3 +41,7 @@ bench: $(VENV)/.installed
 
 report: $(VENV)/.installed
 	$(VENV)/bin/python -m lenet_bench.report $(WORKDIR)
+
+perf: $(VENV)/.installed
+	$(VENV)/bin/python -m lenet_bench.benchmark $(if $(DATA_DIR),--data_dir=$(DATA_DIR)) \
+	  --out=benchmarks/fused_speed $(PERF_FLAGS)

@@ -8,19 +8,8 @@ decay 0.9/0.95/0.99, Adam, batch 128. 180 runs; measured figures are in
 BUILD_NOTES.md and benchmarks/.
 """
 
-from lenet_bench.config import ExperimentConfig
+from experiments import common
 
 
-def get_config() -> ExperimentConfig:
-    return ExperimentConfig(
-        name="cifar10_init_lr_grid",
-        dataset="cifar10",
-        epochs=5,  # As in the original study.
-        batch_size=128,
-        seeds=5,
-        grid={
-            "initializer": ("uniform", "glorot_normal", "truncated_normal"),
-            "learning_rate": (0.01, 0.005, 0.003, 0.002),
-            "lr_decay": (0.9, 0.95, 0.99),
-        },
-    )
+def get_config():
+    return common.init_lr_grid("cifar10_init_lr_grid", "cifar10", batch_size=128)

@@ -8,19 +8,8 @@ decay 0.9/0.95/0.99, Adam, batch 32. 180 runs; measured figures are in
 BUILD_NOTES.md and benchmarks/.
 """
 
-from lenet_bench.config import ExperimentConfig
+from experiments import common
 
 
-def get_config() -> ExperimentConfig:
-    return ExperimentConfig(
-        name="fashion_mnist_init_lr_grid",
-        dataset="fashion_mnist",
-        epochs=5,  # As in the original study.
-        batch_size=32,
-        seeds=5,
-        grid={
-            "initializer": ("uniform", "glorot_normal", "truncated_normal"),
-            "learning_rate": (0.01, 0.005, 0.003, 0.002),
-            "lr_decay": (0.9, 0.95, 0.99),
-        },
-    )
+def get_config():
+    return common.init_lr_grid("fashion_mnist_init_lr_grid", "fashion_mnist", batch_size=32)

@@ -11,19 +11,8 @@ test set per eps. Measured figures are in BUILD_NOTES.md and benchmarks/.
 Try --noise_mode=exact for exactly round(eps * n_c) flips per class.
 """
 
-from lenet_bench.config import ExperimentConfig
+from experiments import common, mnist_best
 
 
-def get_config() -> ExperimentConfig:
-    return ExperimentConfig(
-        name="mnist_label_noise",
-        dataset="mnist",
-        initializer="truncated_normal",
-        learning_rate=0.005,
-        lr_decay=0.9,
-        epochs=20,
-        batch_size=32,
-        seeds=5,
-        noise_mode="sampled",
-        grid={"label_noise": (0.0, 0.2, 0.4, 0.6, 0.8)},
-    )
+def get_config():
+    return common.label_noise("mnist_label_noise", mnist_best.get_config())
