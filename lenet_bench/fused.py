@@ -28,7 +28,6 @@ from lenet_bench import models
 
 SUPPORTED_OPTIMIZERS = ("adam", "sgd")
 ADAM_BETA_1, ADAM_BETA_2, ADAM_EPSILON = 0.9, 0.999, 1e-7  # Keras 3 defaults.
-CROSSENTROPY_EPSILON = 1e-7  # keras.config.epsilon(), which the Keras loss clips with.
 EVAL_BATCH_SIZE = 1000
 LAYER_NAMES = ("conv1", "conv2", "fc1", "fc2", "predictions")
 
@@ -85,7 +84,7 @@ class FusedLeNet5:
     # ------------------------------------------------------------------ model
 
     def _forward_after_conv1(self, pooled_per_replica):
-        """conv1 -> pool output, one (B, h, w, 6) tensor per replica -> probabilities (R, B, K)."""
+        """conv1 -> pool output, one (B, h, w, 6) tensor per replica -> logits (R, B, K)."""
         conv2_kernel, conv2_bias = self.weights[2], self.weights[3]
         flat = []
         for r, x in enumerate(pooled_per_replica):
@@ -96,11 +95,10 @@ class FusedLeNet5:
         for layer in (2, 3):
             kernel, bias = self.weights[2 * layer], self.weights[2 * layer + 1]
             x = self.activation(tf.einsum("rbi,rio->rbo", x, kernel) + bias[:, None, :])
-        logits = tf.einsum("rbi,rio->rbo", x, self.weights[8]) + self.weights[9][:, None, :]
-        return tf.nn.softmax(logits)
+        return tf.einsum("rbi,rio->rbo", x, self.weights[8]) + self.weights[9][:, None, :]
 
     def _forward_shared(self, images):
-        """One batch (B, H, W, C) uint8 seen by every replica -> (R, B, K)."""
+        """One batch (B, H, W, C) uint8 seen by every replica -> logits (R, B, K)."""
         kernel, bias = self.weights[0], self.weights[1]  # (R, 5, 5, C, 6), (R, 6)
         inputs = tf.cast(images, tf.float32) / 255.0
         filters = tf.reshape(tf.transpose(kernel, [1, 2, 3, 0, 4]),
@@ -110,7 +108,7 @@ class FusedLeNet5:
         return self._forward_after_conv1(tf.split(y, self.num_replicas, axis=-1))
 
     def _forward_separate(self, images):
-        """Each replica its own batch: (R, B, H, W, C) uint8 -> (R, B, K)."""
+        """Each replica its own batch: (R, B, H, W, C) uint8 -> logits (R, B, K)."""
         kernel, bias = self.weights[0], self.weights[1]
         inputs = tf.cast(images, tf.float32) / 255.0
         return self._forward_after_conv1([
@@ -120,12 +118,10 @@ class FusedLeNet5:
             for r in range(self.num_replicas)])
 
     @staticmethod
-    def _crossentropy(probabilities, labels, num_classes):
-        """Per-example loss as keras.losses.categorical_crossentropy computes it."""
-        probabilities = probabilities / tf.reduce_sum(probabilities, axis=-1, keepdims=True)
-        probabilities = tf.clip_by_value(probabilities, CROSSENTROPY_EPSILON,
-                                         1.0 - CROSSENTROPY_EPSILON)
-        return -tf.reduce_sum(tf.one_hot(labels, num_classes) * tf.math.log(probabilities), axis=-1)
+    def _crossentropy(logits, labels, num_classes):
+        """Per-example loss as keras.losses.categorical_crossentropy computes it for a
+        softmax output: Keras 3 uses the softmax's logits when it can, so no clipping."""
+        return tf.nn.softmax_cross_entropy_with_logits(tf.one_hot(labels, num_classes), logits)
 
     # ------------------------------------------------------------ training
 
@@ -146,13 +142,13 @@ class FusedLeNet5:
     def _train(self, forward, images, labels, clean_labels):
         """labels, clean_labels: (R, B) int."""
         with tf.GradientTape() as tape:
-            probabilities = forward(images)
-            losses = self._crossentropy(probabilities, labels, self.num_classes)  # (R, B)
+            logits = forward(images)
+            losses = self._crossentropy(logits, labels, self.num_classes)  # (R, B)
             # Replica r's parameters only touch its own term, so the gradient of
             # the sum is each replica's own mean-loss gradient.
             total = tf.reduce_sum(tf.reduce_mean(losses, axis=1))
         self._apply_gradients(tape.gradient(total, self.weights))
-        predicted = tf.argmax(probabilities, axis=-1, output_type=labels.dtype)
+        predicted = tf.argmax(logits, axis=-1, output_type=labels.dtype)
         self.loss_sum.assign_add(tf.reduce_sum(tf.cast(losses, tf.float64), axis=1))
         self.correct_sum.assign_add(tf.reduce_sum(tf.cast(predicted == labels, tf.int64), axis=1))
         self.clean_correct_sum.assign_add(
@@ -196,8 +192,9 @@ class FusedLeNet5:
     # ---------------------------------------------------------- evaluation
 
     def _evaluate_step(self, images, labels):
-        probabilities = self._forward_shared(images)
-        losses = self._crossentropy(probabilities, tf.broadcast_to(labels, tf.shape(probabilities)[:2]),
+        logits = self._forward_shared(images)
+        probabilities = tf.nn.softmax(logits)
+        losses = self._crossentropy(logits, tf.broadcast_to(labels, tf.shape(logits)[:2]),
                                     self.num_classes)
         return (tf.reduce_sum(tf.cast(losses, tf.float64), axis=1),
                 tf.argmax(probabilities, axis=-1), tf.reduce_max(probabilities, axis=-1),

@@ -35,7 +35,7 @@ from lenet_bench.files import atomic_write_json, read_json
 
 logger = logging.getLogger("lenet_bench")
 
-RESULTS_FORMAT = 2  # Bump when a change makes old run files incomparable.
+RESULTS_FORMAT = 3  # Bump when a change makes old run files incomparable.
 EVAL_BATCH_SIZE = 1000
 FINISHED_STATUSES = ("done", "diverged")
 TRAINERS = ("auto", "fused", "keras")

@@ -38,10 +38,12 @@ def test_experiment_writes_run_files_and_learns(tmp_path, digits):
         assert (experiment_dir / "runs" / f"{key}.weights.h5").is_file()
 
 
-def test_same_seed_gives_identical_numbers(tmp_path, digits):
-    first = train.run_experiment(small_config(seeds=1), digits, tmp_path / "a")
-    second = train.run_experiment(small_config(seeds=1), digits, tmp_path / "b")
-    key = train.run_specs(small_config(seeds=1))[0].key
+@pytest.mark.parametrize("trainer", ["keras", "fused"])
+def test_same_seed_gives_identical_numbers(tmp_path, digits, trainer):
+    config = small_config(seeds=1, grid={"learning_rate": (0.005, 0.002)})
+    first = train.run_experiment(config, digits, tmp_path / "a", trainer=trainer)
+    second = train.run_experiment(config, digits, tmp_path / "b", trainer=trainer)
+    key = train.run_specs(config)[0].key
     history = [json.loads((d / "runs" / f"{key}.json").read_text())["history"] for d in (first, second)]
     for metric in ("train_loss", "train_accuracy", "test_loss", "test_accuracy"):
         assert history[0][metric] == history[1][metric]
@@ -148,3 +150,16 @@ def test_noisy_run_records_realized_noise_clean_accuracy_and_confusion(tmp_path,
     assert confusion.sum() == len(digits.test_labels)
     assert np.trace(confusion) / confusion.sum() == pytest.approx(run["history"]["test_accuracy"][-1])
     assert (experiment_dir / "confusion_examples.npz").is_file()
+
+
+def test_a_diverging_run_in_a_fused_group_leaves_the_others_alone(tmp_path, digits):
+    config = small_config(seeds=1, optimizer="sgd", epochs=3, lr_decay=1.0, keep_best=False,
+                          grid={"learning_rate": (1e6, 0.05)})
+    experiment_dir = train.run_experiment(config, digits, tmp_path, trainer="fused")
+    exploded, fine = (json.loads((experiment_dir / "runs" / f"{spec.key}.json").read_text())
+                      for spec in train.run_specs(config))
+    assert exploded["trainer"] == "FusedLeNet5"
+    assert exploded["status"] == "diverged" and exploded["diverged_epoch"] == 1
+    assert fine["status"] == "done" and fine["history"]["epoch"] == [1, 2, 3]
+    losses = fine["history"]["train_loss"]
+    assert losses[0] > losses[1] > losses[2]  # Still learning, untouched by its neighbour.
