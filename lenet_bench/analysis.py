@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lenet_bench.files import atomic_write_npz
 from lenet_bench.noise import row_normalize
 
 
@@ -136,10 +137,8 @@ def write_confusion_examples(path, runs: list[dict], runs_dir, test_images: np.n
         images[row, :len(found)] = test_images[found]
         confidences[row, :len(found)] = confidence[found]
         indices[row, :len(found)] = found
-    tmp = Path(path).with_name(f".tmp.{Path(path).name}")
-    with open(tmp, "wb") as file:
-        np.savez_compressed(file, pairs=np.array([[p["true"], p["predicted"]] for p in pairs]),
-                            images=images, confidence=confidences, test_indices=indices,
-                            run_key=np.array(best[0]["key"]))
-    tmp.replace(path)
+    atomic_write_npz(path, compressed=True,
+                     pairs=np.array([[p["true"], p["predicted"]] for p in pairs]),
+                     images=images, confidence=confidences, test_indices=indices,
+                     run_key=np.array(best[0]["key"]))
     return True

@@ -4,6 +4,8 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
+
 
 def atomic_write_text(path: Path, text: str) -> None:
     """Writes `text` to a temporary name beside `path`, then renames it."""
@@ -13,6 +15,15 @@ def atomic_write_text(path: Path, text: str) -> None:
         file.write(text)
         file.flush()
         os.fsync(file.fileno())
+    os.replace(tmp, path)
+
+
+def atomic_write_npz(path: Path, *, compressed: bool = False, **arrays) -> None:
+    """Saves `arrays` as an .npz at a temporary name beside `path`, then renames it."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    with open(tmp, "wb") as file:
+        (np.savez_compressed if compressed else np.savez)(file, **arrays)
     os.replace(tmp, path)
 
 

@@ -31,7 +31,7 @@ import lenet_bench
 from lenet_bench import analysis, data, models, noise
 from lenet_bench.config import ExperimentConfig, validate
 from lenet_bench.errors import InputError
-from lenet_bench.files import atomic_write_json, read_json
+from lenet_bench.files import atomic_write_json, atomic_write_npz, read_json
 
 logger = logging.getLogger("lenet_bench")
 
@@ -258,12 +258,9 @@ def checkpoint_path(runs_dir: Path, specs: list[RunSpec]) -> Path:
 
 def save_checkpoint(path: Path, epochs_done: int, records: list[dict], state: dict) -> None:
     """Trainer state (weights, optimizer slots, step counters) and the records, atomically."""
-    tmp = path.with_name(f".tmp{os.getpid()}.{path.name}")
-    with open(tmp, "wb") as file:
-        np.savez(file, **{f"state/{name}": value for name, value in state.items()},
-                 epochs_done=np.int64(epochs_done), records=np.array(json.dumps(records)),
-                 results_format=np.int64(RESULTS_FORMAT))
-    os.replace(tmp, path)
+    atomic_write_npz(path, **{f"state/{name}": value for name, value in state.items()},
+                     epochs_done=np.int64(epochs_done), records=np.array(json.dumps(records)),
+                     results_format=np.int64(RESULTS_FORMAT))
 
 
 def load_checkpoint(path: Path, specs: list[RunSpec]) -> tuple[int, list[dict], dict] | None:
@@ -426,11 +423,8 @@ def new_record(spec: RunSpec, experiment: str, num_params: int, train_size: int,
 
 def save_predictions(path: Path, predicted: np.ndarray, confidence: np.ndarray) -> None:
     """The final model's test predictions: class (uint8) and max probability (float16)."""
-    tmp = path.with_name(f".tmp{os.getpid()}.{path.name}")
-    with open(tmp, "wb") as file:
-        np.savez_compressed(file, predicted=np.asarray(predicted, dtype=np.uint8),
-                            confidence=np.asarray(confidence, dtype=np.float16))
-    os.replace(tmp, path)
+    atomic_write_npz(path, compressed=True, predicted=np.asarray(predicted, dtype=np.uint8),
+                     confidence=np.asarray(confidence, dtype=np.float16))
 
 
 def train_run(spec: RunSpec, dataset: data.Dataset, **kwargs) -> dict:
