@@ -2,13 +2,9 @@
 
     python -m lenet_bench --experiment=mnist_label_noise --workdir=/tmp/wd --data_dir=../shared/datasets
 
-The mnist_best setting (truncated_normal, lr 0.005, decay 0.9) trained on labels
-corrupted with the run's seed (sampled mode: each label kept with
-probability 1 - eps, else one of the 9 other classes uniformly); the test
-set stays clean. The report shows the realized noise matrix next to the
-expected one, and accuracy on noisy and clean training labels and on the
-test set per eps. Measured figures are in BUILD_NOTES.md and benchmarks/.
-Try --noise_mode=exact for exactly round(eps * n_c) flips per class.
+The mnist_best setting (truncated_normal, lr 0.005, decay 0.9) on noisy training labels; what is
+corrupted, how, and what the report shows: common.label_noise. Measured
+figures are in BUILD_NOTES.md and benchmarks/.
 """
 
 from experiments import common, mnist_best

@@ -58,6 +58,11 @@ flags.DEFINE_enum("jit", "auto", ["auto", "on", "off"],
 flags.DEFINE_enum("trainer", "auto", ["auto", "fused", "keras"],
                   "fused: train up to --group_size runs together in one graph; keras: one "
                   "Keras model at a time; auto: fused where it supports the optimizer.")
+flags.DEFINE_enum("onednn", "auto", ["auto", "on", "off"],
+                  "TensorFlow's oneDNN CPU kernels (TF_ENABLE_ONEDNN_OPTS). auto: as that "
+                  "variable says when set, else on. TensorFlow leaves them off on CPUs without "
+                  "AVX-512; on this suite's 2-core AVX2 CPU they measured 2x faster for both "
+                  "trainers (BUILD_NOTES.md). Results differ from 'off' in the last float bits.")
 flags.DEFINE_integer("group_size", 12, "Most runs trained together on the fused path.")
 flags.DEFINE_bool("deterministic", False,
                   "TensorFlow op determinism (tf.config.experimental.enable_op_determinism): "
@@ -112,6 +117,33 @@ def resolve_experiment(name_or_path: str):
     return EXPERIMENTS[name_or_path].get_config()
 
 
+def select_onednn(setting: str) -> None:
+    """Sets TF_ENABLE_ONEDNN_OPTS for 'on'/'off' ('auto': keep a value the user set, else
+    on). TensorFlow reads it once, when imported, so this must run before that."""
+    if "tensorflow" in sys.modules:
+        raise RuntimeError("select_onednn must run before TensorFlow is imported")
+    if setting != "auto" or "TF_ENABLE_ONEDNN_OPTS" not in os.environ:
+        os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0" if setting == "off" else "1"
+
+
+def import_tensorflow_quietly() -> None:
+    """Imports TensorFlow without the lines its native code writes to stderr on start-up
+    (before absl logging starts, whatever TF_CPP_MIN_LOG_LEVEL says: e.g. 'oneDNN custom
+    operations are on'), so that an error stays one line. A Python exception from the
+    import still shows: stderr is restored before it propagates."""
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved_stderr = os.dup(2)
+    try:
+        with open(os.devnull, "w", encoding="utf-8") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved_stderr, 2)
+        os.close(saved_stderr)
+
+
 def configure_tensorflow(threads: int, deterministic: bool) -> None:
     import tensorflow as tf
 
@@ -124,6 +156,7 @@ def configure_tensorflow(threads: int, deterministic: bool) -> None:
 
 def run() -> int:
     """Validates everything and loads every dataset first, then trains."""
+    select_onednn(FLAGS.onednn)  # Before anything imports TensorFlow.
     from lenet_bench import data, report
     from lenet_bench.config import validate
     from lenet_bench.errors import DataNotFoundError, InputError
@@ -142,6 +175,7 @@ def run() -> int:
         return 0
     for config in configs:
         validate(config)
+    import_tensorflow_quietly()  # The data loaders may fall back to keras.datasets.
     datasets, skipped = {}, {}
     for config in configs:
         try:

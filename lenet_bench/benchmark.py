@@ -3,8 +3,10 @@
     python -m lenet_bench.benchmark --data_dir=../shared/datasets [--out=benchmarks/fused_speed]
     make perf
 
-In one process, on the same work (10 runs x 1 epoch, each run a grid point
-of one seed, with its own initializer and learning rate):
+On the same work (10 runs x 1 epoch, each run a grid point of one seed,
+with its own initializer and learning rate), each measurement in a fresh
+process of its own (so peak memory is that path's, and TensorFlow's oneDNN
+setting, read once at import, can differ between them):
 
 1. naive: per run a fresh functional LeNet-5, `model.compile` + `model.fit`
    (one epoch, shuffled) + `model.evaluate`, runs one after another, as the
@@ -12,18 +14,26 @@ of one seed, with its own initializer and learning rate):
 2. default: `train.train_group` as `make bench` runs it (the fused path for a
    group of runs of one seed), including per-epoch test evaluation.
 
+Each path runs with TensorFlow's own oneDNN default ('tf_default': off on
+CPUs without AVX-512, as for a user who sets nothing) and with oneDNN on
+(what `python -m lenet_bench` sets unless told otherwise), so the table
+separates what the fused design gains from what oneDNN gains. The ratio is
+against the naive loop with TensorFlow's defaults (the original study's
+way); the last column is against the naive loop with the same oneDNN setting.
+
 Cases: Fashion-MNIST at batch 128 and 32, CIFAR-10 at batch 128. Reports
 training images per second (runs x train images / seconds, first-call
-tracing included on both sides), the ratio, peak memory, the device and the
-achieved fraction of the machine's arithmetic peak (float32 matrix product
-measured in the same process). Also the fused throughput for several group
-sizes. The naive side can time fewer runs (--naive_runs): it trains runs
-one after another, so its images/s does not depend on how many it times.
+tracing included on both sides), peak memory, the device and the achieved
+fraction of the machine's arithmetic peak (float32 matrix product measured
+by numpy in the parent process). Also the fused throughput for several
+group sizes. The naive side can time fewer runs (--naive_runs): it trains
+runs one after another, so its images/s does not depend on how many it times.
 """
 
 import json
 import os
 import resource
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -33,7 +43,12 @@ from absl import app, flags
 FLAGS = flags.FLAGS
 flags.DEFINE_string("data_dir", None, "Data root (as for python -m lenet_bench).")
 flags.DEFINE_integer("runs", 10, "Runs per case on the default path.")
-flags.DEFINE_integer("naive_runs", 10, "Runs per case timed on the naive path.")
+flags.DEFINE_integer("naive_runs", 5, "Runs per case timed on the naive path.")
+flags.DEFINE_list("onednn", ["tf_default", "on"],
+                  "oneDNN settings to measure each path with: tf_default (TF_ENABLE_ONEDNN_OPTS "
+                  "unset), on, off.")
+flags.DEFINE_string("measure", None, "Internal: measure one CASE:PATH (or 'group_sizes') in this "
+                    "process and print its result as JSON.")
 flags.DEFINE_list("cases", ["fashion_mnist:128", "fashion_mnist:32", "cifar10:128"],
                   "dataset:batch_size pairs.")
 flags.DEFINE_list("group_sizes", ["1", "6", "12", "24", "36"],
@@ -121,97 +136,170 @@ def time_default(specs, dataset) -> tuple[float, list[float], str]:
         records[0]["trainer"]
 
 
-def time_group_sizes(dataset, sizes: list[int], batch_size: int = 128) -> list[tuple[int, float]]:
-    """Fused training throughput (replica-images/s) on a 12,800-image slice, after a warm-up."""
+SCAN_IMAGES = 12_800
+
+
+def replica_throughput(trainer, dataset, batch_size: int, separate_orders: bool) -> float:
+    """Replica-images/s of one epoch over a 12,800-image slice, after a warm-up; the
+    replicas share one data order unless `separate_orders` (as runs of different seeds)."""
     import numpy as np
 
-    from lenet_bench import fused, models
+    size = trainer.num_replicas
+    images, labels = dataset.train_images[:SCAN_IMAGES], dataset.train_labels[:SCAN_IMAGES]
+    orders = np.stack([np.random.default_rng(seed if separate_orders else 0).permutation(SCAN_IMAGES)
+                       for seed in range(size)])
+    stacked_labels = np.stack([labels] * size)
+    warm = 3 * batch_size
+    trainer.train_epoch(images[:warm], stacked_labels[:, :warm], orders[:, :warm] % warm,
+                        batch_size, [0.001] * size)
+    started = time.perf_counter()
+    trainer.train_epoch(images, stacked_labels, orders, batch_size, [0.001] * size)
+    return size * SCAN_IMAGES / (time.perf_counter() - started)
 
-    count = 12_800
-    images, labels = dataset.train_images[:count], dataset.train_labels[:count]
+
+def time_group_sizes(dataset, sizes: list[int]) -> list[dict]:
+    """Replica throughput of fused groups of each size (one seed, batch 128), and, for
+    runs of different seeds (batch 32, as the single-setting 'best' studies), a lone
+    XLA-compiled Keras run against fused groups with one data order per replica."""
+    from lenet_bench import fused, models, train
+
+    def initial_weights(size):
+        return [models.build_lenet5(dataset.image_shape, 10, seed=seed).get_weights()
+                for seed in range(size)]
+
     results = []
     for size in sizes:
-        weights = [models.build_lenet5(dataset.image_shape, 10, seed=seed).get_weights()
-                   for seed in range(size)]
-        group = fused.FusedLeNet5(weights, dataset.image_shape, 10)
-        orders = np.stack([np.random.default_rng(0).permutation(count)] * size)
-        stacked_labels = np.stack([labels] * size)
-        warm = 3 * batch_size
-        group.train_epoch(images[:warm], stacked_labels[:, :warm], orders[:, :warm] % warm,
-                          batch_size, [0.001] * size)
-        started = time.perf_counter()
-        group.train_epoch(images, stacked_labels, orders, batch_size, [0.001] * size)
-        results.append((size, size * count / (time.perf_counter() - started)))
+        group = fused.FusedLeNet5(initial_weights(size), dataset.image_shape, 10)
+        results.append({"trainer": "fused", "orders": "shared", "batch_size": 128,
+                        "group_size": size, "replica_images_per_second":
+                            replica_throughput(group, dataset, 128, separate_orders=False)})
+    lone = train.KerasReplicas(initial_weights(1), bench_specs(dataset.name, 32, 1), dataset,
+                               jit_compile=True)
+    results.append({"trainer": "keras xla", "orders": "own", "batch_size": 32, "group_size": 1,
+                    "replica_images_per_second":
+                        replica_throughput(lone, dataset, 32, separate_orders=True)})
+    for size in (1, 3, 5):
+        group = fused.FusedLeNet5(initial_weights(size), dataset.image_shape, 10)
+        results.append({"trainer": "fused", "orders": "own", "batch_size": 32, "group_size": size,
+                        "replica_images_per_second":
+                            replica_throughput(group, dataset, 32, separate_orders=True)})
     return results
 
 
-def run() -> dict:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+ONEDNN_ENVIRONMENT = {"tf_default": None, "on": "1", "off": "0"}
+RESULT_PREFIX = "RESULT "
+
+
+def configure_threads(threads: int) -> int:
     import tensorflow as tf
 
-    threads = FLAGS.threads or os.cpu_count() or 1
+    threads = threads or os.cpu_count() or 1
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(threads)
+    return threads
+
+
+def measure(what: str) -> dict:
+    """One measurement in this process: 'CASE:PATH' (e.g. fashion_mnist:128:naive) or
+    'group_sizes'."""
+    configure_threads(FLAGS.threads)
     from lenet_bench import data, train
 
+    result = {"device": train.describe_device(), "onednn": train.onednn_setting(),
+              "versions": train.library_versions()}
+    if what == "group_sizes":
+        dataset = data.load("fashion_mnist", FLAGS.data_dir)
+        result["group_sizes"] = time_group_sizes(dataset, [int(s) for s in FLAGS.group_sizes])
+        result["peak_rss_mib"] = peak_rss_mib()
+        return result
+    name, batch, path = what.split(":")
+    dataset = data.load(name, FLAGS.data_dir)
+    if path == "naive":
+        runs = FLAGS.naive_runs
+        seconds, accuracies = time_naive(bench_specs(name, int(batch), runs), dataset)
+        trainer = "keras fit"
+    else:
+        runs = FLAGS.runs
+        seconds, accuracies, trainer = time_default(bench_specs(name, int(batch), runs), dataset)
+    result.update(runs=runs, seconds=seconds, trainer=trainer, test_accuracies=accuracies,
+                  train_images=len(dataset.train_labels),
+                  flops_per_image=flops_per_training_image(dataset.image_shape),
+                  images_per_second=runs * len(dataset.train_labels) / seconds,
+                  peak_rss_mib=peak_rss_mib())
+    return result
+
+
+def measure_in_child(what: str, onednn: str) -> dict:
+    """Runs `measure(what)` in a fresh Python process with the given oneDNN setting."""
+    environment = {key: value for key, value in os.environ.items() if key != "TF_ENABLE_ONEDNN_OPTS"}
+    if ONEDNN_ENVIRONMENT[onednn] is not None:
+        environment["TF_ENABLE_ONEDNN_OPTS"] = ONEDNN_ENVIRONMENT[onednn]
+    command = [sys.executable, "-m", "lenet_bench.benchmark", f"--measure={what}",
+               f"--runs={FLAGS.runs}", f"--naive_runs={FLAGS.naive_runs}",
+               f"--threads={FLAGS.threads}", f"--group_sizes={','.join(FLAGS.group_sizes)}"]
+    if FLAGS.data_dir:
+        command.append(f"--data_dir={FLAGS.data_dir}")
+    child = subprocess.run(command, env=environment, stdout=subprocess.PIPE, text=True)
+    results = [line[len(RESULT_PREFIX):] for line in child.stdout.splitlines()
+               if line.startswith(RESULT_PREFIX)]
+    if child.returncode != 0 or not results:
+        raise RuntimeError(f"measurement {what} (oneDNN {onednn}) failed with exit status "
+                           f"{child.returncode}; its stderr is above")
+    return json.loads(results[-1])
+
+
+def run() -> dict:
+    from lenet_bench import train
+
+    unknown = [setting for setting in FLAGS.onednn if setting not in ONEDNN_ENVIRONMENT]
+    if unknown:
+        print(f"error: --onednn={','.join(FLAGS.onednn)}: {unknown[0]!r} is not one of "
+              f"{', '.join(ONEDNN_ENVIRONMENT)}", file=sys.stderr)
+        sys.exit(2)
     peak = matmul_peak_gflops()
+    threads = FLAGS.threads or os.cpu_count() or 1
     lines = [f"device: {train.describe_device()}; cores: {os.cpu_count()}; threads {threads}/{threads}",
              f"versions: {train.library_versions()}",
-             f"float32 matmul peak measured here: {peak:.0f} GFLOP/s",
+             f"float32 matmul peak measured here (numpy): {peak:.0f} GFLOP/s",
              f"work per case: {FLAGS.runs} runs x 1 epoch on the default path, "
-             f"{FLAGS.naive_runs} runs timed on the naive path", ""]
+             f"{FLAGS.naive_runs} runs timed on the naive path; each row a fresh process",
+             "ratio: against the naive loop with TensorFlow's defaults; same-oneDNN ratio: "
+             "against the naive loop with the row's oneDNN setting", ""]
     print("\n".join(lines), flush=True)
     results = {"machine": train.describe_machine(), "device": train.describe_device(),
-               "versions": train.library_versions(), "matmul_peak_gflops": peak, "cases": []}
-    header = (f"{'case':22s} {'path':8s} {'img/s':>8s} {'ratio':>6s} {'GFLOP/s':>8s} "
-              f"{'% peak':>6s} {'peak MiB':>9s}  test accuracies")
+               "versions": train.library_versions(), "matmul_peak_gflops": peak,
+               "threads": threads, "cases": []}
+    header = (f"{'case':18s} {'path':8s} {'oneDNN':10s} {'img/s':>7s} {'ratio':>6s} "
+              f"{'same-oneDNN':>11s} {'GFLOP/s':>8s} {'% peak':>6s} {'peak MiB':>8s}  test accuracies")
     print(header, flush=True)
     lines.append(header)
-    datasets = {}
     for case in FLAGS.cases:
-        name, batch = case.split(":")
-        batch_size = int(batch)
-        if name not in datasets:
-            datasets[name] = data.load(name, FLAGS.data_dir)
-        dataset = datasets[name]
-        flops = flops_per_training_image(dataset.image_shape)
-        images = len(dataset.train_labels)
-        naive_seconds, naive_accuracies = time_naive(
-            bench_specs(name, batch_size, FLAGS.naive_runs), dataset)
-        naive_memory = peak_rss_mib()
-        default_seconds, default_accuracies, trainer = time_default(
-            bench_specs(name, batch_size, FLAGS.runs), dataset)
-        default_memory = peak_rss_mib()
-        naive_rate = FLAGS.naive_runs * images / naive_seconds
-        default_rate = FLAGS.runs * images / default_seconds
-        entry = {"case": case, "train_images": images, "flops_per_image": flops,
-                 "naive": {"runs": FLAGS.naive_runs, "seconds": naive_seconds,
-                           "images_per_second": naive_rate, "peak_rss_mib": naive_memory,
-                           "test_accuracies": naive_accuracies},
-                 "default": {"runs": FLAGS.runs, "seconds": default_seconds, "trainer": trainer,
-                             "images_per_second": default_rate, "peak_rss_mib": default_memory,
-                             "test_accuracies": default_accuracies},
-                 "ratio": default_rate / naive_rate}
-        results["cases"].append(entry)
-        for path, rate, memory, accuracies, ratio in (
-                ("naive", naive_rate, naive_memory, naive_accuracies, 1.0),
-                ("default", default_rate, default_memory, default_accuracies, entry["ratio"])):
-            line = (f"{case:22s} {path:8s} {rate:8.0f} {ratio:5.2f}x {rate * flops / 1e9:8.1f} "
-                    f"{100 * rate * flops / 1e9 / peak:5.1f}% {memory:9.0f}  "
-                    + " ".join(f"{100 * a:.1f}" for a in accuracies))
+        rows = {(path, onednn): measure_in_child(f"{case}:{path}", onednn)
+                for path in ("naive", "default") for onednn in FLAGS.onednn}
+        baseline = rows.get(("naive", "tf_default")) or rows[("naive", FLAGS.onednn[0])]
+        for (path, onednn), row in rows.items():
+            row.update(case=case, path=path, onednn_asked=onednn,
+                       ratio=row["images_per_second"] / baseline["images_per_second"],
+                       ratio_same_onednn=row["images_per_second"]
+                       / rows[("naive", onednn)]["images_per_second"])
+            gflops = row["images_per_second"] * row["flops_per_image"] / 1e9
+            line = (f"{case:18s} {path:8s} {onednn:10s} {row['images_per_second']:7.0f} "
+                    f"{row['ratio']:5.2f}x {row['ratio_same_onednn']:10.2f}x {gflops:8.1f} "
+                    f"{100 * gflops / peak:5.1f}% {row['peak_rss_mib']:8.0f}  "
+                    + " ".join(f"{100 * a:.1f}" for a in row["test_accuracies"]))
             print(line, flush=True)
             lines.append(line)
+            results["cases"].append(row)
     if FLAGS.group_sizes:
-        dataset = datasets.get("fashion_mnist") or data.load("fashion_mnist", FLAGS.data_dir)
-        lines += ["", "fused group size scan (Fashion-MNIST, batch 128, 12,800 images, one seed):"]
-        print(lines[-1], flush=True)
-        results["group_sizes"] = []
-        for size, rate in time_group_sizes(dataset, [int(s) for s in FLAGS.group_sizes]):
-            results["group_sizes"].append({"group_size": size, "replica_images_per_second": rate,
-                                           "peak_rss_mib": peak_rss_mib()})
-            lines.append(f"  R={size:3d}: {rate:8.0f} replica-img/s, peak RSS so far "
-                         f"{peak_rss_mib():.0f} MiB")
-            print(lines[-1], flush=True)
+        onednn = FLAGS.onednn[-1]
+        scan = measure_in_child("group_sizes", onednn)
+        results["group_sizes"] = scan["group_sizes"]
+        lines += ["", f"group scan (Fashion-MNIST, {SCAN_IMAGES:,} images, oneDNN {onednn}, "
+                      f"peak RSS {scan['peak_rss_mib']:.0f} MiB); replica-images/s:"]
+        lines += [f"  {entry['trainer']:9s} orders {entry['orders']:6s} batch {entry['batch_size']:3d} "
+                  f"R={entry['group_size']:3d}: {entry['replica_images_per_second']:8.0f}"
+                  for entry in results["group_sizes"]]
+        print("\n".join(lines[-len(results["group_sizes"]) - 1:]), flush=True)
     if FLAGS.out:
         Path(FLAGS.out).parent.mkdir(parents=True, exist_ok=True)
         Path(f"{FLAGS.out}.txt").write_text("\n".join(lines) + "\n")
@@ -223,8 +311,12 @@ def main(argv: list[str]) -> None:
     if len(argv) > 1:
         print(f"error: unexpected arguments {argv[1:]}: expected only --flags", file=sys.stderr)
         sys.exit(2)
-    run()
+    if FLAGS.measure:
+        print(RESULT_PREFIX + json.dumps(measure(FLAGS.measure)), flush=True)
+    else:
+        run()
 
 
 if __name__ == "__main__":
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     app.run(main)

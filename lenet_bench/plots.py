@@ -175,17 +175,17 @@ def plot_examples(images: np.ndarray, confidence: np.ndarray, pairs: np.ndarray,
     _save(figure, path)
 
 
-def plot_noise_curves(groups: list[tuple[float, list[dict]]], path: Path, title: str) -> None:
+def plot_noise_curves(groups: list[tuple[str, list[dict]]], path: Path, title: str) -> None:
     """Three panels (train accuracy on noisy labels, on clean labels, test accuracy),
-    one mean ± std line per eps."""
+    one mean ± std line per (label, runs) group, one group per noise level."""
     figure = _figure(12, 4)
     panels = figure.subplots(1, 3, sharey=True)
     for axes, (metric, name) in zip(panels, (("train_accuracy", "train, noisy labels"),
                                              ("train_clean_accuracy", "train, clean labels"),
                                              ("test_accuracy", "test"))):
-        for index, (eps, members) in enumerate(groups):
+        for index, (label, members) in enumerate(groups):
             _plot_band(axes, curve_matrix(members, metric), f"C{index % 10}",
-                       f"eps {eps:g} (n={len(members)})")
+                       f"{label} (n={len(members)})")
         axes.set_title(name, fontsize=9)
         axes.set_xlabel("epoch")
     panels[0].set_ylabel("accuracy (%)")

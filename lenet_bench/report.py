@@ -63,11 +63,6 @@ def setting_label(spec: dict, fields: tuple[str, ...]) -> str:
     return ", ".join(format_value(field, spec.get(field)) for field in fields)
 
 
-def group_by_setting(runs: list[dict]) -> dict[tuple, list[dict]]:
-    """Runs grouped by grid point (everything but the seed), in first-seen order."""
-    return analysis.group_by_point(runs)
-
-
 def mean_std(values) -> tuple[float, float]:
     """Mean and sample standard deviation (ddof=1; NaN for fewer than 2 values)."""
     values = np.asarray([v for v in values if v is not None and not np.isnan(v)], dtype=float)
@@ -85,7 +80,7 @@ def summarize(runs: list[dict], fields: tuple[str, ...] | None = None) -> list[d
     """
     fields = fields or label_fields(runs)
     rows = []
-    for members in group_by_setting(runs).values():
+    for members in analysis.group_by_point(runs).values():
         spec = members[0]["spec"]
         finished = [run for run in members if run["status"] == "done"]
         final_mean, final_std = mean_std([analysis.final_accuracy(run) for run in finished])
@@ -118,7 +113,7 @@ def summarize(runs: list[dict], fields: tuple[str, ...] | None = None) -> list[d
 def per_epoch_rows(runs: list[dict], fields: tuple[str, ...]) -> list[dict]:
     """Per grid point and epoch: test accuracy mean, std, min, max over the seeds that reached it."""
     rows = []
-    for members in group_by_setting(runs).values():
+    for members in analysis.group_by_point(runs).values():
         curves = plots.curve_matrix(members, "test_accuracy")
         for epoch in range(curves.shape[1]):
             values = curves[:, epoch][np.isfinite(curves[:, epoch])]
@@ -320,14 +315,20 @@ def _matrix_text(matrix: np.ndarray, class_names: list[str], title: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def noise_rows(runs: list[dict], num_classes: int) -> list[dict]:
+def group_by_noise(runs: list[dict]) -> list[tuple[tuple[float, str], list[dict]]]:
+    """Runs grouped by (label-noise eps, noise mode), lowest eps first."""
+    by_noise: dict[tuple, list[dict]] = {}
+    for run in runs:
+        by_noise.setdefault((run["spec"]["label_noise"], run["spec"]["noise_mode"]), []).append(run)
+    return sorted(by_noise.items())
+
+
+def noise_rows(noise_groups: list[tuple[tuple[float, str], list[dict]]],
+               num_classes: int) -> list[dict]:
     """Per label-noise level: test accuracy (best epoch, final) and train accuracy on
     noisy and clean labels, mean ± std over seeds, and the realized-noise check."""
-    by_eps: dict[tuple, list[dict]] = {}
-    for run in runs:
-        by_eps.setdefault((run["spec"]["label_noise"], run["spec"]["noise_mode"]), []).append(run)
     rows = []
-    for (eps, mode), members in sorted(by_eps.items()):
+    for (eps, mode), members in noise_groups:
         finished = [run for run in members if run["status"] == "done"]
         checks = [noise.check_realized(np.asarray(run["noise"]["transition_counts"]), eps, mode)
                   for run in members if run.get("noise", {}).get("transition_counts")]
@@ -352,7 +353,8 @@ def noise_section(experiment_dir: Path, name: str, runs: list[dict], dataset: di
         return []
     num_classes = len(dataset.get("class_names") or runs[0]["noise"]["transition_counts"])
     class_names = dataset.get("class_names") or [str(i) for i in range(num_classes)]
-    rows = noise_rows(runs, num_classes)
+    noise_groups = group_by_noise(runs)
+    rows = noise_rows(noise_groups, num_classes)
     atomic_write_text(experiment_dir / "noise.csv", csv_text(rows))
     header = ["eps", "mode", "runs done", "best-epoch test acc %", "final test acc %",
               "final train acc % (noisy labels)", "final train acc % (clean labels)",
@@ -368,20 +370,22 @@ def noise_section(experiment_dir: Path, name: str, runs: list[dict], dataset: di
     atomic_write_text(experiment_dir / "noise.md", markdown_table(header, table))
     atomic_write_text(experiment_dir / "noise.tex", latex_table(
         header, table, f"{name}: test accuracy under symmetric label noise, mean ± std over seeds"))
-    groups: dict[float, list[dict]] = {}
-    for run in runs:
-        groups.setdefault(run["spec"]["label_noise"], []).append(run)
-    plots.plot_noise_curves(sorted(groups.items()), experiment_dir / "figures" / "noise_curves.png",
+    several_modes = len({mode for (_, mode), _ in noise_groups}) > 1
+    labels = [f"eps {eps:g}" + (f" {mode}" if several_modes else "") for (eps, mode), _ in noise_groups]
+    plots.plot_noise_curves([(label, members) for label, (_, members) in zip(labels, noise_groups)],
+                            experiment_dir / "figures" / "noise_curves.png",
                             f"{name}: accuracy per label-noise level eps, mean ± std over seeds")
-    matrices = []
-    for eps, members in sorted(groups.items()):
+    matrices, matrix_links = [], []
+    for label, ((eps, mode), members) in zip(labels, noise_groups):
         first = min(members, key=lambda run: run["spec"]["seed"])
         counts = np.asarray(first["noise"]["transition_counts"])
         realized = noise.row_normalize(counts)
         matrices.append((eps, realized, noise.expected_matrix(num_classes, eps)))
-        atomic_write_text(experiment_dir / f"noise_matrix_eps{eps:g}.txt", _matrix_text(
+        file_name = f"noise_matrix_eps{eps:g}" + (f"_{mode}" if several_modes else "") + ".txt"
+        matrix_links.append(f"[{label}]({file_name})")
+        atomic_write_text(experiment_dir / file_name, _matrix_text(
             100 * realized, class_names, f"realized training-label transition matrix (%), clean "
-            f"down, noisy across; eps {eps:g}, {first['spec']['noise_mode']}, seed "
+            f"down, noisy across; eps {eps:g}, {mode}, seed "
             f"{first['spec']['seed']}; expected {100 * (1 - eps):.2f} on the diagonal, "
             f"{100 * eps / (num_classes - 1):.2f} elsewhere"))
     plots.plot_noise_matrices(matrices, class_names, experiment_dir / "figures" / "noise_matrices.png",
@@ -399,7 +403,7 @@ def noise_section(experiment_dir: Path, name: str, runs: list[dict], dataset: di
     lines += [f"Realized-noise check per seed: {rows[0]['bound']}; 'within error' counts the "
               "seeds inside it (for sampled noise about 1 seed in 20 falls outside by chance "
               "alone). Matrices: "
-              + ", ".join(f"[eps {eps:g}](noise_matrix_eps{eps:g}.txt)" for eps, _, _ in matrices)
+              + ", ".join(matrix_links)
               + ". Tables: [noise.csv](noise.csv), [noise.md](noise.md), [noise.tex](noise.tex).", "",
               "![noise curves](figures/noise_curves.png)", "",
               "![noise matrices](figures/noise_matrices.png)", ""]
@@ -415,8 +419,9 @@ def write_experiment_report(experiment_dir: Path) -> Path:
     name = config.get("experiment", experiment_dir.name)
     dataset = config.get("dataset", {})
     pivot_lines = write_tables(experiment_dir, name, rows, fields, runs)
-    groups = [(row["setting"], members) for row, members in
-              zip(*_rows_with_members(rows, runs, fields))]
+    members_by_setting = {setting_label(members[0]["spec"], fields): members
+                          for members in analysis.group_by_point(runs).values()}
+    groups = [(row["setting"], members_by_setting[row["setting"]]) for row in rows]
     if runs:
         plots.plot_curves(groups, experiment_dir / "figures" / "accuracy_curves.png",
                           f"{name}: {dataset.get('name', '?')}, mean ± std over seeds")
@@ -473,13 +478,6 @@ def write_experiment_report(experiment_dir: Path) -> Path:
     report_path = experiment_dir / "REPORT.md"
     atomic_write_text(report_path, "\n".join(lines))
     return report_path
-
-
-def _rows_with_members(rows: list[dict], runs: list[dict], fields) -> tuple[list, list]:
-    by_label = {}
-    for members in group_by_setting(runs).values():
-        by_label[setting_label(members[0]["spec"], fields)] = members
-    return rows, [by_label[row["setting"]] for row in rows]
 
 
 def _last(run: dict, metric: str) -> float:

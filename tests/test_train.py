@@ -128,6 +128,18 @@ def test_groups_hold_one_seed_and_at_most_group_size_runs():
     assert train.make_groups(specs, 4) == groups
 
 
+def test_runs_alone_in_their_seed_are_packed_across_seeds():
+    single = train.run_specs(small_config(seeds=5))
+    assert [[spec.seed for spec in group] for group in train.make_groups(single, 3)] == \
+        [[0, 1, 2], [3, 4]]
+    assert [len(group) for group in train.make_groups(single, 1)] == [1] * 5
+    # 3 points per seed in groups of 2: a pair per seed, and the leftovers packed together.
+    grid = train.run_specs(small_config(seeds=2, grid={"learning_rate": (0.01, 0.005, 0.003)}))
+    groups = train.make_groups(grid, 2)
+    assert [[spec.seed for spec in group] for group in groups] == [[0, 0], [1, 1], [0, 1]]
+    assert sorted(spec.key for group in groups for spec in group) == sorted(s.key for s in grid)
+
+
 def test_label_noise_is_in_the_key_and_eps_zero_ignores_the_mode():
     clean = train.run_specs(small_config(seeds=1))[0]
     assert train.run_specs(small_config(seeds=1, noise_mode="exact"))[0].key == clean.key
