@@ -238,10 +238,11 @@ def run_experiment(config: ExperimentConfig, dataset: data.Dataset, workdir: str
 def make_trainer(kind: str, specs: list[RunSpec], initial_weights: list, dataset: data.Dataset,
                  jit_compile: bool | None):
     """The replica trainer for a group: fused when asked, or with 'auto' when the fused
-    path supports the optimizer and the group has more than one run (a lone run is
-    faster as one XLA-compiled Keras model on CPU); else Keras."""
+    path supports the optimizer, except for a lone run with oneDNN not asked for (then
+    one XLA-compiled Keras model measured faster on CPU; with oneDNN on, the fused path
+    was: benchmarks/fused_speed.txt); else Keras."""
     optimizer = specs[0].optimizer
-    if kind == "fused" or (kind == "auto" and len(specs) > 1):
+    if kind == "fused" or (kind == "auto" and (len(specs) > 1 or onednn_setting() == "on")):
         from lenet_bench import fused
 
         if optimizer in fused.SUPPORTED_OPTIMIZERS:
