@@ -46,6 +46,9 @@ flags.DEFINE_float("label_noise", None, "Symmetric training-label noise eps, in 
 flags.DEFINE_enum("noise_mode", None, ["sampled", "exact"],
                   "sampled: each label flipped independently with probability eps; exact: "
                   "round(eps * n_c) labels flipped per class.")
+flags.DEFINE_enum("precision", None, ["float32", "mixed_bfloat16"],
+                  "float32, or mixed_bfloat16 (bfloat16 compute, float32 weights and softmax): "
+                  "for GPUs; slower on CPUs without bfloat16 units.")
 flags.DEFINE_multi_string("grid", [],
                           "FIELD=V1,V2,...: train every value of FIELD (repeatable; the grid "
                           "is the product). Replaces the experiment's values for that field, "
@@ -70,7 +73,7 @@ flags.DEFINE_bool("deterministic", False,
                   "are bit-identical without it.")
 
 OVERRIDE_FLAGS = ("epochs", "seeds", "first_seed", "batch_size", "train_size", "learning_rate",
-                  "lr_decay", "initializer", "optimizer", "label_noise", "noise_mode")
+                  "lr_decay", "initializer", "optimizer", "label_noise", "noise_mode", "precision")
 
 
 def apply_overrides(config, overrides: dict, grid_flags: list[str]):

@@ -47,6 +47,8 @@ flags.DEFINE_integer("naive_runs", 5, "Runs per case timed on the naive path.")
 flags.DEFINE_list("onednn", ["tf_default", "on"],
                   "oneDNN settings to measure each path with: tf_default (TF_ENABLE_ONEDNN_OPTS "
                   "unset), on, off.")
+flags.DEFINE_enum("precision", "float32", ["float32", "mixed_bfloat16"],
+                  "Precision of both paths (mixed_bfloat16 is for GPUs).")
 flags.DEFINE_string("measure", None, "Internal: measure one CASE:PATH (or 'group_sizes') in this "
                     "process and print its result as JSON.")
 flags.DEFINE_list("cases", ["fashion_mnist:128", "fashion_mnist:32", "cifar10:128"],
@@ -98,7 +100,8 @@ def bench_specs(dataset_name: str, batch_size: int, count: int):
     return [train.RunSpec(dataset=dataset_name, train_size=None, data_seed=0,
                           initializer=initializer, activation="relu", first_conv_padding="auto",
                           optimizer="adam", learning_rate=rate, lr_decay=1.0, label_noise=0.0,
-                          noise_mode="sampled", epochs=1, batch_size=batch_size, seed=0)
+                          noise_mode="sampled", epochs=1, batch_size=batch_size, seed=0,
+                          precision=FLAGS.precision)
             for initializer, rate in points[:count]]
 
 
@@ -114,7 +117,8 @@ def time_naive(specs, dataset) -> tuple[float, list[float]]:
     started = time.perf_counter()
     for spec in specs:
         model = models.build_lenet5(dataset.image_shape, dataset.num_classes,
-                                    initializer=spec.initializer, seed=spec.seed)
+                                    initializer=spec.initializer, seed=spec.seed,
+                                    precision=spec.precision)
         model.compile(optimizer=keras.optimizers.Adam(spec.learning_rate),
                       loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         model.fit(train_x, dataset.train_labels, batch_size=spec.batch_size, epochs=1,
@@ -169,7 +173,8 @@ def time_group_sizes(dataset, sizes: list[int]) -> list[dict]:
 
     results = []
     for size in sizes:
-        group = fused.FusedLeNet5(initial_weights(size), dataset.image_shape, 10)
+        group = fused.FusedLeNet5(initial_weights(size), dataset.image_shape, 10,
+                                  precision=FLAGS.precision)
         results.append({"trainer": "fused", "orders": "shared", "batch_size": 128,
                         "group_size": size, "replica_images_per_second":
                             replica_throughput(group, dataset, 128, separate_orders=False)})
@@ -179,7 +184,8 @@ def time_group_sizes(dataset, sizes: list[int]) -> list[dict]:
                     "replica_images_per_second":
                         replica_throughput(lone, dataset, 32, separate_orders=True)})
     for size in (1, 3, 5):
-        group = fused.FusedLeNet5(initial_weights(size), dataset.image_shape, 10)
+        group = fused.FusedLeNet5(initial_weights(size), dataset.image_shape, 10,
+                                  precision=FLAGS.precision)
         results.append({"trainer": "fused", "orders": "own", "batch_size": 32, "group_size": size,
                         "replica_images_per_second":
                             replica_throughput(group, dataset, 32, separate_orders=True)})
@@ -236,7 +242,8 @@ def measure_in_child(what: str, onednn: str) -> dict:
         environment["TF_ENABLE_ONEDNN_OPTS"] = ONEDNN_ENVIRONMENT[onednn]
     command = [sys.executable, "-m", "lenet_bench.benchmark", f"--measure={what}",
                f"--runs={FLAGS.runs}", f"--naive_runs={FLAGS.naive_runs}",
-               f"--threads={FLAGS.threads}", f"--group_sizes={','.join(FLAGS.group_sizes)}"]
+               f"--threads={FLAGS.threads}", f"--group_sizes={','.join(FLAGS.group_sizes)}",
+               f"--precision={FLAGS.precision}"]
     if FLAGS.data_dir:
         command.append(f"--data_dir={FLAGS.data_dir}")
     child = subprocess.run(command, env=environment, stdout=subprocess.PIPE, text=True)
@@ -259,7 +266,7 @@ def run() -> dict:
     peak = matmul_peak_gflops()
     threads = FLAGS.threads or os.cpu_count() or 1
     lines = [f"device: {train.describe_device()}; cores: {os.cpu_count()}; threads {threads}/{threads}",
-             f"versions: {train.library_versions()}",
+             f"versions: {train.library_versions()}; precision {FLAGS.precision}",
              f"float32 matmul peak measured here (numpy): {peak:.0f} GFLOP/s",
              f"work per case: {FLAGS.runs} runs x 1 epoch on the default path, "
              f"{FLAGS.naive_runs} runs timed on the naive path; each row a fresh process",

@@ -13,10 +13,14 @@ from lenet_bench.errors import InputError
 
 DATASET_NAMES = ("mnist", "fashion_mnist", "cifar10", "digits", "synthetic")
 NOISE_MODES = ("sampled", "exact")
+# float32, or Keras's mixed_bfloat16 policy: bfloat16 compute, float32 weights and
+# softmax. bfloat16 keeps float32's exponent range, so no loss scaling is needed
+# (mixed_float16 would need it); it pays on GPUs, not on this suite's CPU.
+PRECISIONS = ("float32", "mixed_bfloat16")
 # Fields a grid may vary (every field that changes a run's result, but the seed).
 GRID_FIELDS = ("initializer", "learning_rate", "lr_decay", "label_noise", "noise_mode",
                "optimizer", "activation", "batch_size", "epochs", "first_conv_padding",
-               "train_size", "data_seed")
+               "train_size", "data_seed", "precision")
 FLOAT_FIELDS = ("learning_rate", "lr_decay", "label_noise")
 INT_FIELDS = ("epochs", "batch_size", "seeds", "first_seed", "train_size", "data_seed")
 
@@ -42,6 +46,7 @@ class ExperimentConfig:
     keep_best: bool = True  # Save the best-test-epoch weights of each run.
     label_noise: float = 0.0  # Symmetric training-label noise eps, in [0, 1).
     noise_mode: str = "sampled"  # sampled (each label drawn) | exact (round(eps*n_c) per class).
+    precision: str = "float32"  # One of PRECISIONS.
     # Grid: field -> values; the runs are the product of all value lists (in
     # this order), each point repeated over `seeds` seeds. A field in the grid
     # overrides the single value above.
@@ -123,3 +128,5 @@ def validate(config: ExperimentConfig) -> None:
         bad("label_noise", "a number in [0, 1)")
     if config.noise_mode not in NOISE_MODES:
         bad("noise_mode", "one of " + ", ".join(NOISE_MODES))
+    if config.precision not in PRECISIONS:
+        bad("precision", "one of " + ", ".join(PRECISIONS))

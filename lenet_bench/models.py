@@ -71,7 +71,7 @@ def layer_seeds(seed: int, count: int) -> list[int]:
 def build_lenet5(input_shape: tuple[int, int, int], num_classes: int = 10, *,
                  initializer: str = "glorot_uniform", seed: int = 0,
                  activation: str = "relu", first_conv_padding: str = "auto",
-                 name: str = "lenet5") -> keras.Model:
+                 precision: str = "float32", name: str = "lenet5") -> keras.Model:
     """LeNet-5 as a Keras functional model.
 
     conv 6@5x5 -> maxpool 2 -> conv 16@5x5 -> maxpool 2 -> flatten ->
@@ -87,6 +87,9 @@ def build_lenet5(input_shape: tuple[int, int, int], num_classes: int = 10, *,
       first_conv_padding: 'same', 'valid', or 'auto': 'same' for inputs smaller
         than 32x32 (28x28 MNIST keeps LeNet's 28x28 first feature map),
         'valid' otherwise (the original 32x32 LeNet-5).
+      precision: 'float32', or 'mixed_bfloat16' (Keras's dtype policy for every
+        layer but the output layer, which stays float32 so the softmax and the
+        loss are computed in float32). Weights are float32 either way.
     """
     if first_conv_padding == "auto":
         first_conv_padding = "same" if min(input_shape[:2]) < 32 else "valid"
@@ -96,16 +99,20 @@ def build_lenet5(input_shape: tuple[int, int, int], num_classes: int = 10, *,
     def kernel_init():
         return make_initializer(initializer, next(seeds))
 
+    hidden = None if precision == "float32" else precision  # None: Keras's float32 default.
     inputs = keras.Input(shape=input_shape, name="image")
     x = layers.Conv2D(6, 5, padding=first_conv_padding, activation=activation,
-                      kernel_initializer=kernel_init(), name="conv1")(inputs)
-    x = layers.MaxPooling2D(2, name="pool1")(x)
+                      kernel_initializer=kernel_init(), dtype=hidden, name="conv1")(inputs)
+    x = layers.MaxPooling2D(2, dtype=hidden, name="pool1")(x)
     x = layers.Conv2D(16, 5, padding="valid", activation=activation,
-                      kernel_initializer=kernel_init(), name="conv2")(x)
-    x = layers.MaxPooling2D(2, name="pool2")(x)
-    x = layers.Flatten(name="flatten")(x)
-    x = layers.Dense(120, activation=activation, kernel_initializer=kernel_init(), name="fc1")(x)
-    x = layers.Dense(84, activation=activation, kernel_initializer=kernel_init(), name="fc2")(x)
+                      kernel_initializer=kernel_init(), dtype=hidden, name="conv2")(x)
+    x = layers.MaxPooling2D(2, dtype=hidden, name="pool2")(x)
+    x = layers.Flatten(dtype=hidden, name="flatten")(x)
+    x = layers.Dense(120, activation=activation, kernel_initializer=kernel_init(), dtype=hidden,
+                     name="fc1")(x)
+    x = layers.Dense(84, activation=activation, kernel_initializer=kernel_init(), dtype=hidden,
+                     name="fc2")(x)
     outputs = layers.Dense(num_classes, activation="softmax",
-                           kernel_initializer=kernel_init(), name="predictions")(x)
+                           kernel_initializer=kernel_init(), dtype="float32",
+                           name="predictions")(x)
     return keras.Model(inputs, outputs, name=name)

@@ -23,7 +23,7 @@ from lenet_bench.files import atomic_write_text, read_json
 # Spec fields that can tell one grid point from another, in display order.
 SETTING_FIELDS = ("initializer", "learning_rate", "lr_decay", "label_noise", "noise_mode",
                   "optimizer", "batch_size", "activation", "epochs", "train_size",
-                  "first_conv_padding", "data_seed")
+                  "first_conv_padding", "data_seed", "precision")
 DEFAULT_LABEL_FIELDS = ("initializer", "learning_rate", "lr_decay", "optimizer", "batch_size")
 FIELD_PREFIXES = {"learning_rate": "lr ", "lr_decay": "decay ", "label_noise": "eps ",
                   "batch_size": "batch ", "epochs": "epochs ", "train_size": "train ",
@@ -42,7 +42,10 @@ def load_runs(experiment_dir: Path) -> tuple[dict, list[dict]]:
     config = read_json(experiment_dir / "config.json") or {}
     keys = config.get("run_keys") or sorted(p.stem for p in (experiment_dir / "runs").glob("*.json"))
     runs = [read_json(experiment_dir / "runs" / f"{key}.json") for key in keys]
-    return config, [run for run in runs if run and "history" in run]
+    runs = [run for run in runs if run and "history" in run]
+    for run in runs:  # Written before `precision` existed: float32.
+        run["spec"].setdefault("precision", "float32")
+    return config, runs
 
 
 def label_fields(runs: list[dict], config: dict | None = None) -> tuple[str, ...]:
@@ -444,7 +447,9 @@ def write_experiment_report(experiment_dir: Path) -> Path:
         f"- training time: {sum(run['wall_seconds'] for run in runs):.0f} s in total",
         f"- machine: {machine.get('cpu', '?')}, {machine.get('cores', '?')} cores; "
         f"device: {runs[0]['device'] if runs else '?'}; trainer: "
-        + ", ".join(sorted({str(run.get('trainer', '?')) for run in runs})),
+        + ", ".join(sorted({str(run.get('trainer', '?')) for run in runs}))
+        + "; precision: " + ", ".join(sorted({run["spec"]["precision"] for run in runs}))
+        + "; oneDNN: " + ", ".join(sorted({run.get("onednn", "not recorded") for run in runs})),
         f"- versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()),
     ]
     if config.get("command"):

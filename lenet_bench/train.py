@@ -62,24 +62,31 @@ class RunSpec:
     epochs: int
     batch_size: int
     seed: int
+    precision: str = "float32"
 
     @property
     def key(self) -> str:
         """Readable name plus a short hash of every field, e.g.
-        'glorot_normal_lr0.005_decay0.9_seed0_3f9a1c2e'."""
-        fields = json.dumps([RESULTS_FORMAT, dataclasses.asdict(self)], sort_keys=True)
+        'glorot_normal_lr0.005_decay0.9_seed0_3f9a1c2e'. float32 is left out of the
+        hash, so runs written before `precision` existed keep their keys."""
+        hashed = dataclasses.asdict(self)
+        if hashed["precision"] == "float32":
+            del hashed["precision"]
+        fields = json.dumps([RESULTS_FORMAT, hashed], sort_keys=True)
         digest = hashlib.sha256(fields.encode()).hexdigest()[:8]
         noise = ""
         if self.label_noise:
             noise = f"_noise{self.label_noise:g}" + ("_exact" if self.noise_mode == "exact" else "")
+        precision = "" if self.precision == "float32" else f"_{self.precision}"
         return (f"{self.initializer}_lr{self.learning_rate:g}_decay{self.lr_decay:g}{noise}"
-                f"_seed{self.seed}_{digest}")
+                f"{precision}_seed{self.seed}_{digest}")
 
     @property
     def group_key(self) -> tuple:
         """Runs with equal group keys can train together in one fused group."""
         return (self.dataset, self.train_size, self.data_seed, self.activation,
-                self.first_conv_padding, self.optimizer, self.epochs, self.batch_size)
+                self.first_conv_padding, self.optimizer, self.epochs, self.batch_size,
+                self.precision)
 
     def learning_rate_at(self, epoch: int) -> float:
         return self.learning_rate * self.lr_decay ** epoch
@@ -249,7 +256,7 @@ def make_trainer(kind: str, specs: list[RunSpec], initial_weights: list, dataset
             return fused.FusedLeNet5(initial_weights, dataset.image_shape, dataset.num_classes,
                                      optimizer=optimizer, activation=specs[0].activation,
                                      first_conv_padding=specs[0].first_conv_padding,
-                                     jit_compile=jit_compile)
+                                     precision=specs[0].precision, jit_compile=jit_compile)
         if kind == "fused":
             raise InputError(f"--optimizer={optimizer!r} is not supported by --trainer=fused: "
                              f"expected one of {', '.join(fused.SUPPORTED_OPTIMIZERS)} "
@@ -460,7 +467,8 @@ class KerasReplicas:
         for weights, spec in zip(initial_weights, specs):
             model = models.build_lenet5(dataset.image_shape, dataset.num_classes,
                                         activation=spec.activation,
-                                        first_conv_padding=spec.first_conv_padding)
+                                        first_conv_padding=spec.first_conv_padding,
+                                        precision=spec.precision)
             model.set_weights(weights)
             optimizer = models.make_optimizer(spec.optimizer, spec.learning_rate)
             self.models.append(model)

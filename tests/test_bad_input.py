@@ -81,6 +81,8 @@ def experiment_file(tmp_path, **fields):
 
 # Each case: a function of tmp_path returning the arguments, and the one line expected.
 CASES = {
+    "unknown precision": (lambda t: ["--experiment=digits_smoke", "--precision=half"],
+                          r"error: .*--precision.*(float32|mixed_bfloat16)"),
     "missing data dir": (lambda t: ["--experiment=mnist_best", "--data_dir=/no/such/dir"],
                          r"error: --data_dir=/no/such/dir: no such directory$"),
     "empty data dir": (lambda t: ["--experiment=mnist_best", f"--data_dir={t / 'data'}"],

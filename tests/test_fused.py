@@ -135,3 +135,37 @@ def test_runner_uses_the_fused_path_and_matches_the_keras_path(tmp_path):
     for metric in ("train_loss", "test_loss"):
         np.testing.assert_allclose(records["fused"]["history"][metric],
                                    records["keras"]["history"][metric], rtol=1e-4)
+
+
+def test_mixed_bfloat16_matches_the_keras_mixed_policy():
+    """bfloat16 compute: the fused replicas and Keras's mixed_bfloat16 LeNet-5 agree
+    within bfloat16 rounding (8 bits of mantissa), before and after an epoch (of SGD:
+    Adam's normalized steps turn rounding noise in tiny gradients into full steps)."""
+    dataset = make_dataset((28, 28, 1))
+    weights = initial_weights(dataset, "same")
+    group = fused.FusedLeNet5(weights, (28, 28, 1), 10, optimizer="sgd",
+                              first_conv_padding="same", precision="mixed_bfloat16")
+    probabilities = group.predict(dataset.test_images)
+    float32 = fused.FusedLeNet5(weights, (28, 28, 1), 10, first_conv_padding="same")
+    assert np.abs(float32.predict(dataset.test_images) - probabilities).max() > 1e-4  # bf16 ran
+    orders = np.stack([np.random.default_rng(0).permutation(160)] * 3)
+    labels = np.stack([dataset.train_labels] * 3)
+    rates = [30 * rate for _, _, rate in SPECS]
+    result = group.train_epoch(dataset.train_images, labels, orders, 48, rates)
+    for r, replica_weights in enumerate(weights):
+        model = models.build_lenet5((28, 28, 1), 10, first_conv_padding="same",
+                                    precision="mixed_bfloat16")
+        model.set_weights(replica_weights)
+        assert model.get_layer("conv1").compute_dtype == "bfloat16"
+        want = model.predict(dataset.test_images.astype(np.float32) / 255, verbose=0)
+        np.testing.assert_allclose(probabilities[r], want, atol=2e-2)
+        train_epoch, _ = train.make_step_functions(model, models.make_optimizer("sgd", rates[r]),
+                                                   10, jit_compile=False)
+        loss, _, _ = train_epoch(dataset.train_images, labels[r], orders[r], 48)
+        assert result["loss"][r] == pytest.approx(loss, rel=2e-2)
+        for got, want in zip(group.get_weights(r), model.get_weights()):
+            np.testing.assert_allclose(got, want, atol=5e-3)
+        exported = group.to_keras_model(r)
+        np.testing.assert_allclose(exported.predict(dataset.test_images.astype(np.float32) / 255,
+                                                    verbose=0),
+                                   group.predict(dataset.test_images)[r], atol=2e-2)

@@ -70,6 +70,16 @@ def test_run_key_changes_with_anything_that_changes_results():
     assert train.run_specs(small_config(seeds=1, name="renamed"))[0].key == base.key
 
 
+def test_precision_float32_keeps_the_keys_runs_had_before_it_existed():
+    # Keys computed by the code before `precision` was a field (commit 742ba97).
+    assert [spec.key for spec in train.run_specs(small_config())] == [
+        "glorot_uniform_lr0.005_decay0.5_seed0_599816aa",
+        "glorot_uniform_lr0.005_decay0.5_seed1_1637895e"]
+    mixed = train.run_specs(small_config(precision="mixed_bfloat16"))
+    assert mixed[0].key.startswith("glorot_uniform_lr0.005_decay0.5_mixed_bfloat16_seed0_")
+    assert mixed[0].group_key != train.run_specs(small_config())[0].group_key
+
+
 def test_exploding_learning_rate_is_marked_diverged(tmp_path, digits):
     config = small_config(seeds=1, optimizer="sgd", learning_rate=1e6, lr_decay=1.0, epochs=3,
                           keep_best=False)
