@@ -510,7 +510,7 @@ def write_index(workdir: Path, skipped: dict[str, str] | None = None) -> Path:
             classes = len(config.get("dataset", {}).get("class_names") or [0] * 10)
             cells = [f"eps {row['eps']:g}: " + percent(row["final_test_accuracy_mean"],
                                                       row["final_test_accuracy_std"])
-                     for row in noise_rows(runs, classes)]
+                     for row in noise_rows(group_by_noise(runs), classes)]
             noise_lines.append([f"[{experiment_dir.name}]({experiment_dir.name}/REPORT.md)",
                                 "; ".join(cells)])
     if noise_lines:

@@ -129,3 +129,6 @@ def test_grid_report_has_pivot_latex_heatmap_and_noise(tmp_path):
     assert "## Label noise" in text and "Each row pools the runs of every" in text
     noise_csv = (tmp_path / "grid" / "noise.csv").read_text().splitlines()
     assert len(noise_csv) == 3  # header, eps 0, eps 0.2
+    index = report.write_index(tmp_path).read_text()
+    assert "## Label noise (final test accuracy %)" in index
+    assert "eps 0: " in index and "eps 0.2: " in index
