@@ -113,12 +113,12 @@ def make_groups(specs: list[RunSpec], group_size: int) -> list[list[RunSpec]]:
     """Packs runs into groups of at most `group_size` that train together.
 
     Runs of one seed and one group key go together, so they share their data
-    order and the fused path shares conv1 over one batch (measured 2x faster
-    than replicas with their own orders). Runs that would be alone that way
-    (a single configuration repeated over seeds, or the one left over when a
-    seed's runs do not fill the last group) are packed across seeds instead:
-    replicas with their own orders still measured 2.4x faster than one run
-    at a time with oneDNN on (BUILD_NOTES.md). The packing depends only on
+    order and the fused path shares conv1 over one batch (the fastest layout
+    measured). Runs that would be alone that way (a single configuration
+    repeated over seeds, or the one left over when a seed's runs do not fill
+    the last group) are packed across seeds instead: 5 replicas with their
+    own orders measured 2.8x faster than one run at a time with oneDNN on
+    (group scan in benchmarks/fused_speed.txt). The packing depends only on
     the list given, so the same runs always make the same groups.
     """
     by_key: dict[tuple, list[RunSpec]] = {}
