@@ -173,7 +173,10 @@ def run() -> int:
                for name in FLAGS.experiment.split(",") if name.strip()]
     if FLAGS.report_only:
         for config in configs:
-            print(f"report: {report.write_experiment_report(workdir / config.name)}")
+            if (workdir / config.name / "config.json").is_file():
+                print(f"report: {report.write_experiment_report(workdir / config.name)}")
+            else:
+                print(f"report: {config.name}: not started in {workdir} (no runs to report)")
         print(f"report: {report.write_index(workdir)}")
         return 0
     for config in configs:
@@ -199,6 +202,7 @@ def run() -> int:
         train.check_workdir(config, datasets[config.dataset], workdir)
     if FLAGS.group_size < 1:
         raise InputError(f"--group_size={FLAGS.group_size} is invalid: expected an integer >= 1")
+    report.record_skipped(workdir, skipped, found=[config.name for config in configs])
     command = shlex.join(["python", "-m", "lenet_bench"] + sys.argv[1:])
     jit_compile = {"auto": None, "on": True, "off": False}[FLAGS.jit]
     for config in configs:
@@ -206,7 +210,7 @@ def run() -> int:
                                                trainer=FLAGS.trainer, group_size=FLAGS.group_size,
                                                jit_compile=jit_compile, command=command)
         print(f"report: {report.write_experiment_report(experiment_dir)}")
-    print(f"report: {report.write_index(workdir, skipped)}")
+    print(f"report: {report.write_index(workdir)}")
     return 0
 
 

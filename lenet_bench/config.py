@@ -36,7 +36,7 @@ class ExperimentConfig:
     lr_decay: float = 1.0  # Epoch e (from 0) trains at learning_rate * lr_decay**e.
     epochs: int = 10
     batch_size: int = 32
-    seeds: int = 1  # Repeated runs, with seeds first_seed .. first_seed + seeds - 1.
+    seeds: int = 5  # Repeated runs, with seeds first_seed .. first_seed + seeds - 1.
     first_seed: int = 0
     optimizer: str = "adam"  # Keras optimizer name.
     activation: str = "relu"  # Keras activation name, for every hidden layer.

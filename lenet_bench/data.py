@@ -362,8 +362,8 @@ def _load_from_keras(name: str, looked_in: str) -> Dataset:
         reason = " ".join(str(error).split())[:200]
         raise DataNotFoundError(
             f"{name}: {looked_in}, and keras.datasets could not load it ({reason}); "
-            f"pass --data_dir=DIR (or set {DATA_DIR_ENV}) to a folder holding "
-            f"{FOLDER_NAMES[name][0]}/") from None
+            f"pass --data_dir=DIR (make bench DATA_DIR=DIR, or set {DATA_DIR_ENV}) to a "
+            f"folder holding {FOLDER_NAMES[name][0]}/") from None
     if x_train.ndim == 3:
         x_train, x_test = x_train[..., None], x_test[..., None]
     return Dataset(name, x_train, y_train.reshape(-1).astype(np.int64),

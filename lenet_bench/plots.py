@@ -196,19 +196,30 @@ def plot_noise_curves(groups: list[tuple[str, list[dict]]], path: Path, title: s
 
 def plot_noise_matrices(matrices: list[tuple[float, np.ndarray, np.ndarray]],
                         class_names: list[str], path: Path, title: str) -> None:
-    """Per eps: the realized row-normalized transition matrix (clean -> noisy),
-    titled with the expected diagonal and off-diagonal values and the largest deviation."""
-    figure = _figure(3.2 * len(matrices), 3.6)
-    panels = figure.subplots(1, len(matrices), squeeze=False)[0]
-    for axes, (eps, realized, expected) in zip(panels, matrices):
-        image = axes.imshow(realized, cmap="Blues", vmin=0, vmax=1)
-        deviation = np.abs(realized - expected).max()
-        axes.set_title(f"eps {eps:g}: expected {1 - eps:.2f} / {expected[0, 1]:.3f}\n"
-                       f"max |realized - expected| {deviation:.4f}", fontsize=7)
-        axes.set_xticks(range(len(class_names)), range(len(class_names)), fontsize=6)
-        axes.set_yticks(range(len(class_names)), range(len(class_names)), fontsize=6)
-        axes.set_xlabel("noisy label", fontsize=7)
-        axes.set_ylabel("clean label", fontsize=7)
-    figure.colorbar(image, ax=list(panels), shrink=0.8, label="fraction of the clean class")
+    """One column per eps: the expected row-normalized transition matrix (clean ->
+    noisy), the realized one beneath it, and their difference in percentage points
+    (a shared symmetric scale, so a column that is uniformly pale is within noise)."""
+    figure = _figure(2.6 * len(matrices) + 1.2, 7.8)
+    panels = figure.subplots(3, len(matrices), squeeze=False)
+    differences = [100 * (realized - expected) for _, realized, expected in matrices]
+    limit = max(max(float(np.abs(d).max()) for d in differences), 0.01)
+    ticks = range(len(class_names))
+    for column, ((eps, realized, expected), difference) in enumerate(zip(matrices, differences)):
+        top, middle, bottom = panels[:, column]
+        rates = top.imshow(expected, cmap="Blues", vmin=0, vmax=1)
+        middle.imshow(realized, cmap="Blues", vmin=0, vmax=1)
+        deviation = bottom.imshow(difference, cmap="RdBu_r", vmin=-limit, vmax=limit)
+        top.set_title(f"eps {eps:g}: expected\n{1 - eps:.2f} diagonal, {expected[0, 1]:.3f} off",
+                      fontsize=7)
+        middle.set_title("realized", fontsize=7)
+        bottom.set_title(f"realized - expected\nmax abs {np.abs(difference).max():.2f} points",
+                         fontsize=7)
+        for axes in (top, middle, bottom):
+            axes.set_xticks(ticks, ticks, fontsize=6)
+            axes.set_yticks(ticks, ticks, fontsize=6)
+            axes.set_ylabel("clean label", fontsize=7)
+        bottom.set_xlabel("noisy label", fontsize=7)
+    figure.colorbar(rates, ax=list(panels[:2].ravel()), shrink=0.8, label="fraction of the clean class")
+    figure.colorbar(deviation, ax=list(panels[2]), shrink=0.8, label="percentage points")
     figure.suptitle(title, fontsize=9)
     _save(figure, path)

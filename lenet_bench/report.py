@@ -85,7 +85,7 @@ def summarize(runs: list[dict], fields: tuple[str, ...] | None = None) -> list[d
     rows = []
     for members in analysis.group_by_point(runs).values():
         spec = members[0]["spec"]
-        finished = [run for run in members if run["status"] == "done"]
+        finished = finished_runs(members)
         final_mean, final_std = mean_std([analysis.final_accuracy(run) for run in finished])
         best = [run["best_test_accuracy"] for run in finished]
         best_mean, best_std = mean_std(best)
@@ -113,10 +113,15 @@ def summarize(runs: list[dict], fields: tuple[str, ...] | None = None) -> list[d
     return rows
 
 
+def finished_runs(runs: list[dict]) -> list[dict]:
+    """The runs that trained to their last epoch: the ones means, curves and bands use."""
+    return [run for run in runs if run["status"] == "done"]
+
+
 def per_epoch_rows(runs: list[dict], fields: tuple[str, ...]) -> list[dict]:
-    """Per grid point and epoch: test accuracy mean, std, min, max over the seeds that reached it."""
+    """Per grid point and epoch: test accuracy mean, std, min, max over its finished seeds."""
     rows = []
-    for members in analysis.group_by_point(runs).values():
+    for members in analysis.group_by_point(finished_runs(runs)).values():
         curves = plots.curve_matrix(members, "test_accuracy")
         for epoch in range(curves.shape[1]):
             values = curves[:, epoch][np.isfinite(curves[:, epoch])]
@@ -145,20 +150,28 @@ def markdown_table(header: list[str], rows: list[list]) -> str:
     return "\n".join(lines) + "\n"
 
 
+# One pass over the characters, so an escape is never escaped again.
+LATEX_ESCAPES = {"\\": "\\textbackslash{}", "&": "\\&", "%": "\\%", "$": "\\$", "#": "\\#",
+                 "_": "\\_", "{": "\\{", "}": "\\}", "~": "\\textasciitilde{}",
+                 "^": "\\textasciicircum{}", "±": "$\\pm$", "→": "$\\to$",
+                 "↔": "$\\leftrightarrow$", "⚠": "$^\\dagger$", "–": "--"}
+WIDE_TABLE_COLUMNS = 8
+
+
 def latex_table(header: list[str], rows: list[list], caption: str) -> str:
-    """A booktabs table (needs \\usepackage{booktabs})."""
+    """A booktabs table (needs \\usepackage{booktabs}; graphicx too when it has
+    more than WIDE_TABLE_COLUMNS columns, which are scaled to the line width)."""
 
     def escape(cell) -> str:
-        text = str(cell).replace("±", "$\\pm$").replace("→", "$\\to$").replace("↔", "$\\leftrightarrow$")
-        for char in "_%&#":
-            text = text.replace(char, "\\" + char)
-        return text
+        return "".join(LATEX_ESCAPES.get(char, char) for char in str(cell))
 
+    wide = len(header) > WIDE_TABLE_COLUMNS
     lines = ["\\begin{table}[ht]", "\\centering", f"\\caption{{{escape(caption)}}}",
+             *(["\\resizebox{\\linewidth}{!}{%"] if wide else []),
              "\\begin{tabular}{l" + "r" * (len(header) - 1) + "}", "\\toprule",
              " & ".join(escape(cell) for cell in header) + " \\\\", "\\midrule"]
     lines += [" & ".join(escape(cell) for cell in row) + " \\\\" for row in rows]
-    lines += ["\\bottomrule", "\\end{tabular}", "\\end{table}", ""]
+    lines += ["\\bottomrule", "\\end{tabular}" + ("}" if wide else ""), "\\end{table}", ""]
     return "\n".join(lines)
 
 
@@ -179,9 +192,15 @@ def summary_table_rows(rows: list[dict]) -> list[list]:
              percent(row["final_test_accuracy_mean"], row["final_test_accuracy_std"]),
              percent(row["best_test_accuracy_mean"], row["best_test_accuracy_std"]),
              percent(row["best_test_accuracy_max"]),
-             "–" if math.isnan(row["best_epoch_mean"]) else f"{row['best_epoch_mean']:.1f}",
+             _mean_std_text(row["best_epoch_mean"], row["best_epoch_std"], 1),
              "–" if math.isnan(row["epoch_seconds_mean"]) else f"{row['epoch_seconds_mean']:.1f}"]
             for rank, row in enumerate(rows, start=1)]
+
+
+def _mean_std_text(mean: float, std: float, decimals: int) -> str:
+    if math.isnan(mean):
+        return "–"
+    return f"{mean:.{decimals}f}" + ("" if math.isnan(std) else f" ± {std:.{decimals}f}")
 
 
 def summary_markdown(rows: list[dict]) -> str:
@@ -234,8 +253,10 @@ def write_tables(experiment_dir: Path, name: str, rows: list[dict], fields: tupl
     atomic_write_text(experiment_dir / "pivot.tex", latex_table(
         header, table, f"{name}: final-epoch test accuracy (%), mean ± std over seeds"))
     atomic_write_text(experiment_dir / "pivot.csv", csv_text(
-        [{fields[0]: label, **{column: "" if cell is None else cell["final_test_accuracy_mean"]
-                               for column, cell in zip(column_labels, line)}}
+        [{fields[0]: label, **{f"{column} {statistic}": "" if cell is None
+                               else round(cell[f"final_test_accuracy_{statistic}"], 6)
+                               for column, cell in zip(column_labels, line)
+                               for statistic in ("mean", "std")}}
          for label, line in zip(row_labels, cells)]))
     values = np.array([[np.nan if cell is None else cell["final_test_accuracy_mean"]
                         for cell in line] for line in cells])
@@ -295,8 +316,7 @@ def confusion_section(experiment_dir: Path, runs: list[dict], dataset: dict,
              f"seed, on the {dataset.get('test_size', '?')}-image test set):", "",
              markdown_table(["pair", "count mean ± std", "rate %", f"in top {TOP_K_PAIRS}"],
                             [[f"{name(p['true'])} → {name(p['predicted'])}",
-                              f"{p['count_mean']:.1f}" + ("" if math.isnan(p["count_std"])
-                                                          else f" ± {p['count_std']:.1f}"),
+                              _mean_std_text(p["count_mean"], p["count_std"], 1),
                               f"{100 * p['rate_mean']:.2f}", f"{p['in_top_k']}/{p['runs']}"]
                              for p in spread])]
     examples_path = experiment_dir / "confusion_examples.npz"
@@ -332,7 +352,7 @@ def noise_rows(noise_groups: list[tuple[tuple[float, str], list[dict]]],
     noisy and clean labels, mean ± std over seeds, and the realized-noise check."""
     rows = []
     for (eps, mode), members in noise_groups:
-        finished = [run for run in members if run["status"] == "done"]
+        finished = finished_runs(members)
         checks = [noise.check_realized(np.asarray(run["noise"]["transition_counts"]), eps, mode)
                   for run in members if run.get("noise", {}).get("transition_counts")]
         row = {"eps": eps, "mode": mode, "runs": len(members), "done": len(finished),
@@ -344,7 +364,10 @@ def noise_rows(noise_groups: list[tuple[tuple[float, str], list[dict]]],
         row["best_test_accuracy_mean"], row["best_test_accuracy_std"] = mean_std(
             [run["best_test_accuracy"] for run in finished])
         row["realized_flip_rate_mean"] = mean_std([c["realized_flip_rate"] for c in checks])[0]
-        row["max_abs_deviation"] = max((c["max_abs_deviation"] for c in checks), default=math.nan)
+        worst = max(checks, key=lambda check: check["max_abs_deviation"], default=None)
+        row["max_abs_deviation"] = worst["max_abs_deviation"] if worst else math.nan
+        row["max_deviation_cell"] = worst["max_deviation_cell"] if worst else None
+        row["max_z"] = max((c.get("max_z", math.nan) for c in checks), default=math.nan)
         row["within_sampling_error"] = f"{sum(c['within'] for c in checks)}/{len(checks)}"
         row["bound"] = checks[0]["bound_kind"] if checks else ""
         rows.append(row)
@@ -361,38 +384,51 @@ def noise_section(experiment_dir: Path, name: str, runs: list[dict], dataset: di
     atomic_write_text(experiment_dir / "noise.csv", csv_text(rows))
     header = ["eps", "mode", "runs done", "best-epoch test acc %", "final test acc %",
               "final train acc % (noisy labels)", "final train acc % (clean labels)",
-              "realized flip rate %", "max abs deviation", "within error"]
+              "realized flip rate %", "largest deviation (points, clean → noisy)", "within error"]
+
+    def largest_deviation(row: dict) -> str:
+        if row["max_deviation_cell"] is None:
+            return "–"
+        true, noisy = row["max_deviation_cell"]
+        text = f"{100 * row['max_abs_deviation']:.2f} ({class_names[true]} → {class_names[noisy]})"
+        return text + ("" if math.isnan(row["max_z"]) else f"; max abs z over cells {row['max_z']:.2f}")
+
     table = [[f"{row['eps']:g}" + (" ⚠" if row["degenerate"] else ""), row["mode"],
               f"{row['done']}/{row['runs']}",
               percent(row["best_test_accuracy_mean"], row["best_test_accuracy_std"]),
               percent(row["final_test_accuracy_mean"], row["final_test_accuracy_std"]),
               percent(row["final_train_accuracy_mean"], row["final_train_accuracy_std"]),
               percent(row["final_train_clean_accuracy_mean"], row["final_train_clean_accuracy_std"]),
-              percent(row["realized_flip_rate_mean"]), f"{row['max_abs_deviation']:.4f}",
+              percent(row["realized_flip_rate_mean"]), largest_deviation(row),
               row["within_sampling_error"]] for row in rows]
     atomic_write_text(experiment_dir / "noise.md", markdown_table(header, table))
     atomic_write_text(experiment_dir / "noise.tex", latex_table(
         header, table, f"{name}: test accuracy under symmetric label noise, mean ± std over seeds"))
     several_modes = len({mode for (_, mode), _ in noise_groups}) > 1
     labels = [f"eps {eps:g}" + (f" {mode}" if several_modes else "") for (eps, mode), _ in noise_groups]
-    plots.plot_noise_curves([(label, members) for label, (_, members) in zip(labels, noise_groups)],
+    plots.plot_noise_curves([(label, finished_runs(members))
+                             for label, (_, members) in zip(labels, noise_groups)
+                             if finished_runs(members)],
                             experiment_dir / "figures" / "noise_curves.png",
                             f"{name}: accuracy per label-noise level eps, mean ± std over seeds")
     matrices, matrix_links = [], []
     for label, ((eps, mode), members) in zip(labels, noise_groups):
         first = min(members, key=lambda run: run["spec"]["seed"])
         counts = np.asarray(first["noise"]["transition_counts"])
-        realized = noise.row_normalize(counts)
-        matrices.append((eps, realized, noise.expected_matrix(num_classes, eps)))
+        realized, expected = noise.row_normalize(counts), noise.expected_matrix(num_classes, eps)
+        matrices.append((eps, realized, expected))
         file_name = f"noise_matrix_eps{eps:g}" + (f"_{mode}" if several_modes else "") + ".txt"
         matrix_links.append(f"[{label}]({file_name})")
-        atomic_write_text(experiment_dir / file_name, _matrix_text(
-            100 * realized, class_names, f"realized training-label transition matrix (%), clean "
-            f"down, noisy across; eps {eps:g}, {mode}, seed "
-            f"{first['spec']['seed']}; expected {100 * (1 - eps):.2f} on the diagonal, "
-            f"{100 * eps / (num_classes - 1):.2f} elsewhere"))
+        atomic_write_text(experiment_dir / file_name, "\n".join([
+            _matrix_text(100 * realized, class_names, f"realized training-label transition "
+                         f"matrix (%), clean down, noisy across; eps {eps:g}, {mode}, seed "
+                         f"{first['spec']['seed']}"),
+            _matrix_text(100 * expected, class_names, f"expected (%): {100 * (1 - eps):.2f} on "
+                         f"the diagonal, {100 * eps / (num_classes - 1):.2f} elsewhere"),
+            _matrix_text(100 * (realized - expected), class_names,
+                         "realized - expected (percentage points)")]))
     plots.plot_noise_matrices(matrices, class_names, experiment_dir / "figures" / "noise_matrices.png",
-                              "realized training-label transition matrices (lowest seed)")
+                              "training-label transition matrices, clean → noisy (lowest seed)")
     pooled = [field for field in SETTING_FIELDS if field not in ("label_noise", "noise_mode")
               and len({json.dumps(run["spec"].get(field)) for run in runs}) > 1]
     lines = ["## Label noise", "",
@@ -403,9 +439,11 @@ def noise_section(experiment_dir: Path, name: str, runs: list[dict], dataset: di
     if any(row["degenerate"] for row in rows):
         lines += [f"⚠ eps >= {(num_classes - 1) / num_classes:g} = (K-1)/K: the noisy label is "
                   "no more likely than another class, so the labels carry no majority signal.", ""]
-    lines += [f"Realized-noise check per seed: {rows[0]['bound']}; 'within error' counts the "
-              "seeds inside it (for sampled noise about 1 seed in 20 falls outside by chance "
-              "alone). Matrices: "
+    bounds = "; ".join(dict.fromkeys(f"{row['mode']}: {row['bound']}" for row in rows if row["bound"]))
+    lines += [f"Realized-noise check per seed ({bounds}): 'within error' counts the seeds "
+              "inside the bound (for sampled noise about 1 seed in 20 falls outside by chance "
+              "alone); the largest deviation is over all seeds, in percentage points of the "
+              "clean class, with its cell. Matrices (realized, expected, difference): "
               + ", ".join(matrix_links)
               + ". Tables: [noise.csv](noise.csv), [noise.md](noise.md), [noise.tex](noise.tex).", "",
               "![noise curves](figures/noise_curves.png)", "",
@@ -423,9 +461,10 @@ def write_experiment_report(experiment_dir: Path) -> Path:
     dataset = config.get("dataset", {})
     pivot_lines = write_tables(experiment_dir, name, rows, fields, runs)
     members_by_setting = {setting_label(members[0]["spec"], fields): members
-                          for members in analysis.group_by_point(runs).values()}
-    groups = [(row["setting"], members_by_setting[row["setting"]]) for row in rows]
-    if runs:
+                          for members in analysis.group_by_point(finished_runs(runs)).values()}
+    groups = [(row["setting"], members_by_setting[row["setting"]]) for row in rows
+              if row["setting"] in members_by_setting]
+    if groups:
         plots.plot_curves(groups, experiment_dir / "figures" / "accuracy_curves.png",
                           f"{name}: {dataset.get('name', '?')}, mean ± std over seeds")
         if len(groups) > TOP_K_CURVES:
@@ -460,8 +499,8 @@ def write_experiment_report(experiment_dir: Path) -> Path:
               "[summary.tex](summary.tex); per epoch (mean, std, min, max): "
               "[per_epoch.csv](per_epoch.csv).", ""]
     lines += pivot_lines
-    if runs:
-        lines += ["## Curves", "", "![accuracy curves](figures/accuracy_curves.png)", ""]
+    if groups:
+        lines += ["## Curves (finished runs)", "", "![accuracy curves](figures/accuracy_curves.png)", ""]
         if len(groups) > TOP_K_CURVES:
             lines += ["![top k](figures/top_k.png)", ""]
     lines += noise_section(experiment_dir, name, runs, dataset)
@@ -490,59 +529,127 @@ def _last(run: dict, metric: str) -> float:
     return values[-1] if values and values[-1] is not None else math.nan
 
 
-def write_index(workdir: Path, skipped: dict[str, str] | None = None) -> Path:
-    """Writes `<workdir>/REPORT.md`: the one-screen summary of every experiment found."""
+SKIPPED_FILE = "skipped.json"
+
+
+def record_skipped(workdir: Path, skipped: dict[str, str], found: list[str]) -> None:
+    """Keeps `<workdir>/skipped.json` (experiment -> why its data was not found) up to
+    date, so a report rebuilt from the workdir alone still says what is missing:
+    adds this invocation's skips, drops the experiments whose data it found."""
+    path = Path(workdir) / SKIPPED_FILE
+    recorded = read_json(path) or {}
+    updated = {name: reason for name, reason in {**recorded, **skipped}.items() if name not in found}
+    if updated != recorded and (updated or path.exists()):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, json.dumps(updated, indent=1) + "\n")
+
+
+INDEX_FIGURES = ("heatmap.png", "noise_curves.png", "accuracy_curves.png")
+
+
+def write_index(workdir: Path) -> Path:
+    """Writes `<workdir>/REPORT.md`: the one-screen summary of every experiment found
+    (best configuration per dataset and per experiment, label noise, confusion pairs,
+    time and machine, what was skipped), then each experiment's main figure."""
     workdir = Path(workdir)
     experiments = [(p.parent, *load_runs(p.parent)) for p in sorted(workdir.glob("*/config.json"))]
+    summaries = [summarize(runs, label_fields(runs, config)) for _, config, runs in experiments]
     total_seconds = sum(run["wall_seconds"] for _, _, runs in experiments for run in runs)
     machine = next((config.get("machine") for _, config, _ in experiments if config.get("machine")), {})
     devices = sorted({run["device"] for _, _, runs in experiments for run in runs})
     lines = ["# lenet_bench results", "",
-             f"Training time {total_seconds / 3600:.2f} h in total; machine: "
-             f"{machine.get('cpu', '?')}, {machine.get('cores', '?')} cores; device: "
-             f"{', '.join(devices) or '?'}.", "",
+             f"Training time {total_seconds / 3600:.2f} h (the runs' epoch times summed; data "
+             f"loading and reports not counted); machine: {machine.get('cpu', '?')}, "
+             f"{machine.get('cores', '?')} cores; device: {', '.join(devices) or '?'}.", "",
+             "## Best configuration per dataset (clean labels; test accuracy %, mean ± std over "
+             "seeds)", "",
+             markdown_table(["dataset", "configuration", "experiment", "final", "best-epoch acc",
+                             "seeds done"], _dataset_rows(experiments, summaries)),
+             "Experiments differ in epochs and training images; the configuration says "
+             "which budget won.", "",
              "## Best grid point per experiment (test accuracy %, mean ± std over seeds)", "",
-             markdown_table(["experiment", "dataset", "best setting", "final", "best epoch",
-                             "seeds done", "runs done"], _index_rows(experiments))]
+             markdown_table(["experiment", "dataset", "best setting", "final", "best-epoch acc",
+                             "seeds done", "runs done"], _index_rows(experiments, summaries))]
     noise_lines = []
     for experiment_dir, config, runs in experiments:
         if any(run["spec"].get("label_noise") for run in runs):
             classes = len(config.get("dataset", {}).get("class_names") or [0] * 10)
-            cells = [f"eps {row['eps']:g}: " + percent(row["final_test_accuracy_mean"],
-                                                      row["final_test_accuracy_std"])
+            cells = [f"eps {row['eps']:g}" + (" ⚠" if row["degenerate"] else "") + ": "
+                     + percent(row["final_test_accuracy_mean"], row["final_test_accuracy_std"])
                      for row in noise_rows(group_by_noise(runs), classes)]
-            noise_lines.append([f"[{experiment_dir.name}]({experiment_dir.name}/REPORT.md)",
-                                "; ".join(cells)])
+            noise_lines.append([_experiment_link(experiment_dir), "; ".join(cells)])
     if noise_lines:
-        lines += ["## Label noise (final test accuracy %)", "",
-                  markdown_table(["experiment", "per eps"], noise_lines)]
+        lines += ["## Label noise (final test accuracy %, mean ± std over seeds)", "",
+                  markdown_table(["experiment", "per eps"], noise_lines),
+                  "⚠: eps >= (K-1)/K, where the noisy label is no more likely than another class.",
+                  ""]
     pair_lines = []
     for experiment_dir, config, runs in experiments:
         best = analysis.best_point_runs(runs)
         if best:
             names = config.get("dataset", {}).get("class_names") or [str(i) for i in range(10)]
             counts = np.sum([run["confusion_matrix"] for run in best], axis=0)
-            pair_lines.append([f"[{experiment_dir.name}]({experiment_dir.name}/REPORT.md)", ", ".join(
+            pair_lines.append([_experiment_link(experiment_dir), ", ".join(
                 f"{names[p['true']]}→{names[p['predicted']]} ({100 * p['rate']:.1f}%)"
                 for p in analysis.top_pairs(counts, TOP_K_PAIRS))])
     if pair_lines:
-        lines += [f"## Top {TOP_K_PAIRS} confusion pairs (best grid point, % of the true class)", "",
+        lines += [f"## Top {TOP_K_PAIRS} confusion pairs (best grid point, seeds summed; ranked "
+                  "by count, with the % of the true class)", "",
                   markdown_table(["experiment", "pairs"], pair_lines)]
+    skipped = read_json(workdir / SKIPPED_FILE) or {}
     if skipped:
         lines += ["## Skipped", ""] + [f"- **{name}**: {reason}" for name, reason in skipped.items()]
+        lines.append("")
+    figures = []  # Per experiment, the first of INDEX_FIGURES it has.
+    for experiment_dir, _, _ in experiments:
+        found = next((f for f in INDEX_FIGURES if (experiment_dir / "figures" / f).is_file()), None)
+        if found:
+            figures.append((experiment_dir.name, found))
+    if figures:
+        lines += ["## Figures", ""]
+        lines += [f"**{name}**\n\n![{name}]({name}/figures/{figure})\n" for name, figure in figures]
     lines.append("")
     index_path = workdir / "REPORT.md"
     atomic_write_text(index_path, "\n".join(lines))
     return index_path
 
 
-def _index_rows(experiments) -> list[list]:
+def _experiment_link(experiment_dir: Path) -> str:
+    return f"[{experiment_dir.name}]({experiment_dir.name}/REPORT.md)"
+
+
+def _dataset_rows(experiments, summaries) -> list[list]:
+    """Per dataset, the clean-label grid point with the highest mean final accuracy
+    over all its experiments, described by its full training configuration."""
+    best_by_dataset: dict[str, tuple] = {}
+    for (experiment_dir, config, runs), rows in zip(experiments, summaries):
+        dataset = config.get("dataset", {})
+        for row in rows:
+            if row["label_noise"] or not row["done"]:
+                continue
+            current = best_by_dataset.get(dataset.get("name", "?"))
+            if current is None or row["final_test_accuracy_mean"] > current[2]["final_test_accuracy_mean"]:
+                best_by_dataset[dataset.get("name", "?")] = (experiment_dir, dataset, row)
+    table = []
+    for name, (experiment_dir, dataset, row) in sorted(best_by_dataset.items()):
+        configuration = ", ".join(
+            [setting_label(row, ("initializer", "learning_rate", "lr_decay", "optimizer",
+                                 "batch_size", "epochs")),
+             f"{dataset.get('train_size', '?')} training images"]
+            + ([] if row["precision"] in (None, "float32") else [str(row["precision"])]))
+        table.append([name, configuration, _experiment_link(experiment_dir),
+                      percent(row["final_test_accuracy_mean"], row["final_test_accuracy_std"]),
+                      percent(row["best_test_accuracy_mean"], row["best_test_accuracy_std"]),
+                      f"{row['done']}/{row['runs']}"])
+    return table
+
+
+def _index_rows(experiments, summaries) -> list[list]:
     rows = []
-    for experiment_dir, config, runs in experiments:
-        summary = summarize(runs, label_fields(runs, config))
+    for (experiment_dir, config, runs), summary in zip(experiments, summaries):
         top = summary[0] if summary else None
         done = sum(run["status"] == "done" for run in runs)
-        rows.append([f"[{experiment_dir.name}]({experiment_dir.name}/REPORT.md)",
+        rows.append([_experiment_link(experiment_dir),
                      config.get("dataset", {}).get("name", "?"),
                      top["setting"] if top else "–",
                      percent(top["final_test_accuracy_mean"], top["final_test_accuracy_std"]) if top else "–",

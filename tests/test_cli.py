@@ -80,3 +80,16 @@ def test_missing_dataset_is_skipped_and_reported_when_asked(tmp_path):
     index = (tmp_path / "wd" / "REPORT.md").read_text()
     assert "## Skipped" in index and "**cifar10_best**: cifar10: nothing under --data_dir=" in index
     assert "[digits_smoke](digits_smoke/REPORT.md)" in index
+    assert "make bench DATA_DIR=DIR" in index
+    # Rebuilt from the workdir alone (report module, then --report_only with an experiment
+    # that never started), the index still says what was skipped.
+    (tmp_path / "wd" / "REPORT.md").unlink()
+    rebuilt = subprocess.run([sys.executable, "-m", "lenet_bench.report", str(tmp_path / "wd")],
+                             capture_output=True, text=True, cwd=REPO_ROOT)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert "**cifar10_best**: cifar10: nothing under" in (tmp_path / "wd" / "REPORT.md").read_text()
+    report_only = run_cli("--experiment=cifar10_best,digits_smoke", "--report_only",
+                          f"--workdir={tmp_path / 'wd'}")
+    assert report_only.returncode == 0, report_only.stderr
+    assert "report: cifar10_best: not started in" in report_only.stdout
+    assert "## Skipped" in (tmp_path / "wd" / "REPORT.md").read_text()

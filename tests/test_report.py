@@ -95,6 +95,21 @@ def test_per_epoch_statistics_match_numpy(runs):
         assert row["test_accuracy_mean"] == pytest.approx(column.mean())
         assert row["test_accuracy_std"] == pytest.approx(column.std(ddof=1))
         assert (row["test_accuracy_min"], row["test_accuracy_max"]) == (column.min(), column.max())
+    # The diverged run and a run still training stay out, as they do in the summary.
+    still_training = fake_run("a9", 9, [0.01, 0.02], status="running")
+    rows = report.per_epoch_rows(made + [still_training], ("learning_rate",))
+    assert [row["seeds"] for row in rows if row["setting"] == "lr 0.01"] == [4, 4, 4]
+    assert [row["seeds"] for row in rows if row["setting"] == "lr 0.1"] == [1, 1, 1]
+
+
+def test_latex_escapes_each_character_once():
+    tex = report.latex_table(["a_b", "c"], [["⚠ 50% & {x}", "1 ± 2 → 3 \\ ~^$#"]], "cap_tion")
+    assert "\\caption{cap\\_tion}" in tex
+    assert "$^\\dagger$ 50\\% \\& \\{x\\} & 1 $\\pm$ 2 $\\to$ 3 \\textbackslash{} " \
+           "\\textasciitilde{}\\textasciicircum{}\\$\\# \\\\" in tex
+    assert "resizebox" not in tex
+    wide = report.latex_table([str(i) for i in range(13)], [list(range(13))], "wide")
+    assert "\\resizebox{\\linewidth}{!}{%" in wide and "\\end{tabular}}" in wide
 
 
 def test_grid_report_has_pivot_latex_heatmap_and_noise(tmp_path):
@@ -129,6 +144,19 @@ def test_grid_report_has_pivot_latex_heatmap_and_noise(tmp_path):
     assert "## Label noise" in text and "Each row pools the runs of every" in text
     noise_csv = (tmp_path / "grid" / "noise.csv").read_text().splitlines()
     assert len(noise_csv) == 3  # header, eps 0, eps 0.2
+    pivot_csv = (tmp_path / "grid" / "pivot.csv").read_text().splitlines()
+    assert pivot_csv[0] == ("initializer,\"lr 0.01, eps 0 mean\",\"lr 0.01, eps 0 std\","
+                            "\"lr 0.01, eps 0.2 mean\",\"lr 0.01, eps 0.2 std\","
+                            "\"lr 0.003, eps 0 mean\",\"lr 0.003, eps 0 std\","
+                            "\"lr 0.003, eps 0.2 mean\",\"lr 0.003, eps 0.2 std\"")
+    # Seed 1's matrix is 80 on the diagonal and 2 elsewhere: 80/98 kept, 2/98 per other class,
+    # against 0.8 and 0.2/9 expected; the largest gap is on the diagonal, 1.63 points.
+    assert "1.63 (0 → 0); max abs z over cells" in text
+    matrix_text = (tmp_path / "grid" / "noise_matrix_eps0.2.txt").read_text()
+    assert "# expected (%): 80.00 on the diagonal, 2.22 elsewhere" in matrix_text
+    assert "# realized - expected (percentage points)" in matrix_text
     index = report.write_index(tmp_path).read_text()
-    assert "## Label noise (final test accuracy %)" in index
+    assert "## Label noise (final test accuracy %, mean ± std over seeds)" in index
+    assert "## Best configuration per dataset" in index and "| digits | " in index
+    assert "![grid](grid/figures/heatmap.png)" in index
     assert "eps 0: " in index and "eps 0.2: " in index
