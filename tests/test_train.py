@@ -170,6 +170,8 @@ def test_noisy_run_records_realized_noise_clean_accuracy_and_confusion(tmp_path,
     assert run["history"]["train_clean_accuracy"] != run["history"]["train_accuracy"]
     confusion = np.array(run["confusion_matrix"])
     assert confusion.sum() == len(digits.test_labels)
+    # Rows are the true test classes: noise never touches the test labels.
+    np.testing.assert_array_equal(confusion.sum(axis=1), np.bincount(digits.test_labels, minlength=10))
     assert np.trace(confusion) / confusion.sum() == pytest.approx(run["history"]["test_accuracy"][-1])
     assert (experiment_dir / "confusion_examples.npz").is_file()
 
