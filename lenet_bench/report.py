@@ -301,7 +301,8 @@ def confusion_section(experiment_dir: Path, runs: list[dict], dataset: dict,
     lines = [f"## Confusion ({setting_label(best[0]['spec'], fields)}: the best grid point, "
              f"final epoch, {len(best)} seeds summed)", "",
              f"Files: [{dataset_name}_conf.txt]({dataset_name}_conf.txt) (row-normalized %), "
-             f"[{dataset_name}_conf.csv]({dataset_name}_conf.csv) (counts summed over the {len(best)} seeds), "
+             f"[{dataset_name}_conf.csv]({dataset_name}_conf.csv) (counts summed over the "
+             f"{len(best)} seeds), "
              f"[{dataset_name}_conf_normalized.csv]({dataset_name}_conf_normalized.csv).", "",
              "![confusion matrix](figures/confusion.png)", "",
              f"Top {TOP_K_PAIRS} confusion pairs (true → predicted):", "",
