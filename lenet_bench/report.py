@@ -390,6 +390,8 @@ def noise_section(experiment_dir: Path, name: str, runs: list[dict], dataset: di
     def largest_deviation(row: dict) -> str:
         if row["max_deviation_cell"] is None:
             return "–"
+        if row["max_abs_deviation"] == 0:
+            return "0.00"
         true, noisy = row["max_deviation_cell"]
         text = f"{100 * row['max_abs_deviation']:.2f} ({class_names[true]} → {class_names[noisy]})"
         return text + ("" if math.isnan(row["max_z"]) else f"; max abs z over cells {row['max_z']:.2f}")
