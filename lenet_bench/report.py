@@ -573,19 +573,22 @@ def write_index(workdir: Path) -> Path:
              "## Best grid point per experiment (test accuracy %, mean ± std over seeds)", "",
              markdown_table(["experiment", "dataset", "best setting", "final", "best-epoch acc",
                              "seeds done", "runs done"], _index_rows(experiments, summaries))]
-    noise_lines = []
+    noise_lines, any_degenerate = [], False
     for experiment_dir, config, runs in experiments:
         if any(run["spec"].get("label_noise") for run in runs):
             classes = len(config.get("dataset", {}).get("class_names") or [0] * 10)
+            rows = noise_rows(group_by_noise(runs), classes)
+            any_degenerate |= any(row["degenerate"] for row in rows)
             cells = [f"eps {row['eps']:g}" + (" ⚠" if row["degenerate"] else "") + ": "
                      + percent(row["final_test_accuracy_mean"], row["final_test_accuracy_std"])
-                     for row in noise_rows(group_by_noise(runs), classes)]
+                     for row in rows]
             noise_lines.append([_experiment_link(experiment_dir), "; ".join(cells)])
     if noise_lines:
         lines += ["## Label noise (final test accuracy %, mean ± std over seeds)", "",
-                  markdown_table(["experiment", "per eps"], noise_lines),
-                  "⚠: eps >= (K-1)/K, where the noisy label is no more likely than another class.",
-                  ""]
+                  markdown_table(["experiment", "per eps"], noise_lines)]
+        if any_degenerate:
+            lines += ["⚠: eps >= (K-1)/K, where the noisy label is no more likely than another "
+                      "class.", ""]
     pair_lines = []
     for experiment_dir, config, runs in experiments:
         best = analysis.best_point_runs(runs)
