@@ -91,7 +91,7 @@ def test_not_found_anywhere_says_what_to_do(tmp_path, monkeypatch):
     monkeypatch.setattr(keras.datasets.cifar10, "load_data", offline)
     with pytest.raises(DataNotFoundError, match=r"^cifar10: nothing under --data_dir=.* \(looked for "
                        r"cifar10/, .*\), and keras.datasets could not load it \(URL fetch failure.*\); "
-                       r"pass --data_dir=DIR \(or set LENET_BENCH_DATA\)"):
+                       r"pass --data_dir=DIR \(make bench DATA_DIR=DIR, or set LENET_BENCH_DATA\)"):
         data.load("cifar10", tmp_path)
 
 
