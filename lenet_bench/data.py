@@ -270,15 +270,19 @@ def read_image_folder_cached(folder: Path, class_names, cache_dir=None) -> dict:
     """Image-folder splits, decoded once and cached as .npz.
 
     The cache key covers the folder's path and every file's name, size and
-    mtime, so an edited tree is decoded again.
+    mtime, so an edited tree is decoded again; the entry it replaces (same
+    folder path, older files) is then deleted, so the cache holds one entry
+    per folder.
     """
     files = {split: _list_image_files(folder / split, class_names) for split in ("train", "test")}
-    digest = hashlib.sha256(str(folder.resolve()).encode())
+    folder_digest = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:8]
+    digest = hashlib.sha256(folder_digest.encode())
     for split in files:
         for path, _ in files[split]:
             stat = path.stat()
             digest.update(f"{path.relative_to(folder)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
-    cache_path = _cache_dir(cache_dir) / f"{folder.name}-{digest.hexdigest()[:16]}.npz"
+    folder_prefix = f"{folder.name}-{folder_digest}-"
+    cache_path = _cache_dir(cache_dir) / f"{folder_prefix}{digest.hexdigest()[:16]}.npz"
     if cache_path.is_file():
         try:
             with np.load(cache_path) as cached:
@@ -294,6 +298,9 @@ def read_image_folder_cached(folder: Path, class_names, cache_dir=None) -> dict:
         tmp = cache_path.with_suffix(f".tmp{os.getpid()}.npz")
         np.savez(tmp, **arrays)
         os.replace(tmp, cache_path)
+        for stale in cache_path.parent.glob(f"{folder_prefix}*.npz"):
+            if stale != cache_path:
+                stale.unlink(missing_ok=True)
     except OSError:
         pass  # No cache is slower, not wrong.
     return splits

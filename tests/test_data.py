@@ -152,6 +152,12 @@ def test_image_folder_reads_and_caches(tmp_path):
     expected = np.asarray(Image.open(tmp_path / "cifar10" / "test" / "dog" / "0001.png"))
     again = data.load("cifar10", tmp_path, cache_dir=cache)  # served from the cache
     np.testing.assert_array_equal(again.test_images[4], expected)
+    # An edited tree is decoded again, and its old entry does not linger.
+    (tmp_path / "cifar10" / "test" / "dog" / "0001.png").unlink()
+    cached_before = set(cache.glob("*.npz"))
+    edited = data.load("cifar10", tmp_path, cache_dir=cache)
+    assert len(edited.test_images) == len(again.test_images) - 1
+    assert len(list(cache.glob("*.npz"))) == 1 and set(cache.glob("*.npz")) != cached_before
 
 
 def test_image_folder_errors(tmp_path):
