@@ -135,13 +135,18 @@ def per_epoch_rows(runs: list[dict], fields: tuple[str, ...]) -> list[dict]:
     return rows
 
 
-def percent(value: float | None, std: float | None = None) -> str:
-    if value is None or math.isnan(value):
+def mean_std_text(mean: float, std: float, decimals: int) -> str:
+    """'mean ± std' ('–' for a NaN mean; no std part for a NaN std)."""
+    if math.isnan(mean):
         return "–"
-    text = f"{100 * value:.2f}"
-    if std is not None and not math.isnan(std):
-        text += f" ± {100 * std:.2f}"
-    return text
+    return f"{mean:.{decimals}f}" + ("" if math.isnan(std) else f" ± {std:.{decimals}f}")
+
+
+def percent(value: float | None, std: float | None = None) -> str:
+    """A fraction (and its std) as percent with 2 decimals."""
+    if value is None:
+        return "–"
+    return mean_std_text(100 * value, math.nan if std is None else 100 * std, 2)
 
 
 def markdown_table(header: list[str], rows: list[list]) -> str:
@@ -192,15 +197,9 @@ def summary_table_rows(rows: list[dict]) -> list[list]:
              percent(row["final_test_accuracy_mean"], row["final_test_accuracy_std"]),
              percent(row["best_test_accuracy_mean"], row["best_test_accuracy_std"]),
              percent(row["best_test_accuracy_max"]),
-             _mean_std_text(row["best_epoch_mean"], row["best_epoch_std"], 1),
-             "–" if math.isnan(row["epoch_seconds_mean"]) else f"{row['epoch_seconds_mean']:.1f}"]
+             mean_std_text(row["best_epoch_mean"], row["best_epoch_std"], 1),
+             mean_std_text(row["epoch_seconds_mean"], math.nan, 1)]
             for rank, row in enumerate(rows, start=1)]
-
-
-def _mean_std_text(mean: float, std: float, decimals: int) -> str:
-    if math.isnan(mean):
-        return "–"
-    return f"{mean:.{decimals}f}" + ("" if math.isnan(std) else f" ± {std:.{decimals}f}")
 
 
 def summary_markdown(rows: list[dict]) -> str:
@@ -317,7 +316,7 @@ def confusion_section(experiment_dir: Path, runs: list[dict], dataset: dict,
              f"seed, on the {dataset.get('test_size', '?')}-image test set):", "",
              markdown_table(["pair", "count mean ± std", "rate %", f"in top {TOP_K_PAIRS}"],
                             [[f"{name(p['true'])} → {name(p['predicted'])}",
-                              _mean_std_text(p["count_mean"], p["count_std"], 1),
+                              mean_std_text(p["count_mean"], p["count_std"], 1),
                               f"{100 * p['rate_mean']:.2f}", f"{p['in_top_k']}/{p['runs']}"]
                              for p in spread])]
     examples_path = experiment_dir / "confusion_examples.npz"
@@ -409,9 +408,8 @@ def noise_section(experiment_dir: Path, name: str, runs: list[dict], dataset: di
         header, table, f"{name}: test accuracy under symmetric label noise, mean ± std over seeds"))
     several_modes = len({mode for (_, mode), _ in noise_groups}) > 1
     labels = [f"eps {eps:g}" + (f" {mode}" if several_modes else "") for (eps, mode), _ in noise_groups]
-    plots.plot_noise_curves([(label, finished_runs(members))
-                             for label, (_, members) in zip(labels, noise_groups)
-                             if finished_runs(members)],
+    plots.plot_noise_curves([(label, finished) for label, (_, members) in zip(labels, noise_groups)
+                             if (finished := finished_runs(members))],
                             experiment_dir / "figures" / "noise_curves.png",
                             f"{name}: accuracy per label-noise level eps, mean ± std over seeds")
     matrices, matrix_links = [], []
@@ -542,7 +540,7 @@ def record_skipped(workdir: Path, skipped: dict[str, str], found: list[str]) -> 
     path = Path(workdir) / SKIPPED_FILE
     recorded = read_json(path) or {}
     updated = {name: reason for name, reason in {**recorded, **skipped}.items() if name not in found}
-    if updated != recorded and (updated or path.exists()):
+    if updated != recorded:  # A non-empty record means the file exists.
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(path, json.dumps(updated, indent=1) + "\n")
 
@@ -630,12 +628,13 @@ def _dataset_rows(experiments, summaries) -> list[list]:
     best_by_dataset: dict[str, tuple] = {}
     for (experiment_dir, config, runs), rows in zip(experiments, summaries):
         dataset = config.get("dataset", {})
+        dataset_name = dataset.get("name", "?")
         for row in rows:
             if row["label_noise"] or not row["done"]:
                 continue
-            current = best_by_dataset.get(dataset.get("name", "?"))
+            current = best_by_dataset.get(dataset_name)
             if current is None or row["final_test_accuracy_mean"] > current[2]["final_test_accuracy_mean"]:
-                best_by_dataset[dataset.get("name", "?")] = (experiment_dir, dataset, row)
+                best_by_dataset[dataset_name] = (experiment_dir, dataset, row)
     table = []
     for name, (experiment_dir, dataset, row) in sorted(best_by_dataset.items()):
         configuration = ", ".join(
