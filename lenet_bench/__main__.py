@@ -67,6 +67,15 @@ flags.DEFINE_enum("onednn", "auto", ["auto", "on", "off"],
                   "AVX-512; on this suite's 2-core AVX2 CPU they measured 2x faster for both "
                   "trainers (BUILD_NOTES.md). Results differ from 'off' in the last float bits.")
 flags.DEFINE_integer("group_size", 12, "Most runs trained together on the fused path.")
+flags.DEFINE_bool("tensorboard", True,
+                  "Write TensorBoard logs: per-epoch scalars per run and the HParams dashboard's "
+                  "grid, under <workdir>/<experiment>/tb/.")
+flags.DEFINE_bool("keras_models", True,
+                  "Save each finished run's <key>.final.keras and <key>.best.keras under runs/.")
+flags.DEFINE_enum("progress", "auto", ["auto", "bar", "log", "none"],
+                  "bar: one progress line redrawn in place (per-epoch log lines off); log: plain "
+                  "progress lines; auto: bar on a terminal, else log.")
+flags.DEFINE_bool("version", False, "Print the version and exit.")
 flags.DEFINE_bool("deterministic", False,
                   "TensorFlow op determinism (tf.config.experimental.enable_op_determinism): "
                   "bit-identical reruns on GPU too, at a cost (see BUILD_NOTES.md). CPU runs "
@@ -157,8 +166,26 @@ def configure_tensorflow(threads: int, deterministic: bool) -> None:
         tf.config.experimental.enable_op_determinism()
 
 
+def make_progress(mode: str, configs: list, workdir: Path):
+    """The study's progress display for --progress (None for 'none'); with the bar,
+    the per-epoch log lines are turned off (the bar replaces them)."""
+    from lenet_bench import progress
+
+    if mode == "none":
+        return None
+    bar = mode == "bar" or (mode == "auto" and sys.stderr.isatty())
+    if bar:
+        logging.getLogger("lenet_bench").setLevel(logging.WARNING)
+    return progress.Progress(*progress.plan(configs, workdir), stream=sys.stderr, bar=bar)
+
+
 def run() -> int:
     """Validates everything and loads every dataset first, then trains."""
+    if FLAGS.version:
+        from lenet_bench import __version__
+
+        print(f"lenet-bench {__version__}")
+        return 0
     select_onednn(FLAGS.onednn)  # Before anything imports TensorFlow.
     from lenet_bench import data, report
     from lenet_bench.config import validate
@@ -205,10 +232,15 @@ def run() -> int:
     report.record_skipped(workdir, skipped, found=[config.name for config in configs])
     command = shlex.join(["python", "-m", "lenet_bench"] + sys.argv[1:])
     jit_compile = {"auto": None, "on": True, "off": False}[FLAGS.jit]
+    progress = make_progress(FLAGS.progress, configs, workdir)
     for config in configs:
         experiment_dir = train.run_experiment(config, datasets[config.dataset], workdir,
                                                trainer=FLAGS.trainer, group_size=FLAGS.group_size,
-                                               jit_compile=jit_compile, command=command)
+                                               jit_compile=jit_compile, command=command,
+                                               tensorboard=FLAGS.tensorboard,
+                                               save_models=FLAGS.keras_models, progress=progress)
+        if progress:
+            progress.finish()
         print(f"report: {report.write_experiment_report(experiment_dir)}")
     print(f"report: {report.write_index(workdir)}")
     return 0
@@ -256,6 +288,11 @@ def parse_flags(argv: list[str]) -> list[str]:
         sys.exit(2)
 
 
-if __name__ == "__main__":
+def console_main() -> None:
+    """The `lenet-bench` console script: the same as `python -m lenet_bench`."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     app.run(main, flags_parser=parse_flags)
+
+
+if __name__ == "__main__":
+    console_main()

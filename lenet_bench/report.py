@@ -79,38 +79,15 @@ def summarize(runs: list[dict], fields: tuple[str, ...] | None = None) -> list[d
     test accuracy (best first; points with no finished run last).
 
     Only finished runs ('done') count in the means; diverged runs are counted
-    separately and never averaged in as a number.
+    separately and never averaged in. Computed by `lenet_bench.results.summary`
+    (the notebook API), so the report and a notebook agree.
     """
+    from lenet_bench import results
+
     fields = fields or label_fields(runs)
-    rows = []
-    for members in analysis.group_by_point(runs).values():
-        spec = members[0]["spec"]
-        finished = finished_runs(members)
-        final_mean, final_std = mean_std([analysis.final_accuracy(run) for run in finished])
-        best = [run["best_test_accuracy"] for run in finished]
-        best_mean, best_std = mean_std(best)
-        best_epoch_mean, best_epoch_std = mean_std([run["best_epoch"] for run in finished])
-        row = {field: spec.get(field) for field in SETTING_FIELDS}
-        row.update(
-            setting=setting_label(spec, fields),
-            runs=len(members),
-            done=len(finished),
-            diverged=sum(run["status"] == "diverged" for run in members),
-            final_test_accuracy_mean=final_mean,
-            final_test_accuracy_std=final_std,
-            best_test_accuracy_mean=best_mean,
-            best_test_accuracy_std=best_std,
-            best_test_accuracy_max=max(best) if best else math.nan,
-            best_epoch_mean=best_epoch_mean,
-            best_epoch_std=best_epoch_std,
-            epoch_seconds_mean=mean_std([s for run in members
-                                         for s in run["history"]["epoch_seconds"]])[0],
-            total_seconds=sum(run["wall_seconds"] for run in members),
-            num_params=members[0].get("num_params"),
-        )
-        rows.append(row)
-    rows.sort(key=lambda row: -np.nan_to_num(row["final_test_accuracy_mean"], nan=-1.0))
-    return rows
+    columns = (*SETTING_FIELDS, "setting", *results.SUMMARY_STATISTICS)
+    return [{column: row[column] for column in columns}
+            for row in results.summary_records(results.frame(runs), label_fields=fields)]
 
 
 def finished_runs(runs: list[dict]) -> list[dict]:

@@ -28,7 +28,7 @@ import numpy as np
 import tensorflow as tf
 
 import lenet_bench
-from lenet_bench import analysis, data, models, noise
+from lenet_bench import analysis, data, hooks, models, noise
 from lenet_bench.config import ExperimentConfig, validate
 from lenet_bench.errors import InputError
 from lenet_bench.files import atomic_write_json, atomic_write_npz, read_json
@@ -172,7 +172,9 @@ def check_workdir(config: ExperimentConfig, dataset: data.Dataset, workdir: str 
 
 def run_experiment(config: ExperimentConfig, dataset: data.Dataset, workdir: str | Path,
                    *, trainer: str = "auto", group_size: int = DEFAULT_GROUP_SIZE,
-                   jit_compile: bool | None = None, command: str | None = None) -> Path:
+                   jit_compile: bool | None = None, command: str | None = None,
+                   tensorboard: bool = False, save_models: bool = False, callbacks=None,
+                   progress: hooks.Observer | None = None) -> Path:
     """Trains every run of `config` not already finished in `workdir`.
 
     Args:
@@ -186,6 +188,14 @@ def run_experiment(config: ExperimentConfig, dataset: data.Dataset, workdir: str
       jit_compile: XLA for the train and eval steps; None: each trainer's
         measured default for the device.
       command: the command line, recorded in config.json.
+      tensorboard: write TensorBoard scalars and HParams summaries under
+        `<experiment>/tb/` (lenet_bench.tensorboard_logging).
+      save_models: write each finished run's `<key>.final.keras` and
+        `<key>.best.keras` (hooks.KerasModelSaver).
+      callbacks: Keras callbacks, or a function spec -> callbacks, called per
+        run at epoch ends (hooks.KerasCallbacks says which hooks, and when).
+      progress: a progress.Progress (or any hooks.Observer with an
+        `experiment_begin(name, groups)` method) told about every group.
 
     Returns:
       The experiment directory.
@@ -229,12 +239,24 @@ def run_experiment(config: ExperimentConfig, dataset: data.Dataset, workdir: str
     # a kill rebuilds the same groups and finds their checkpoints.
     groups = [group for group in make_groups(specs, group_size if trainer != "keras" else 1)
               if any(spec.key not in finished for spec in group)]
+    observers = []
+    if tensorboard:
+        from lenet_bench.tensorboard_logging import TB_FOLDER, TensorBoardLogger
+
+        observers.append(TensorBoardLogger(experiment_dir / TB_FOLDER, specs, config.grid))
+        observers[-1].write_experiment_config()
+    if save_models:
+        observers.append(hooks.KerasModelSaver(runs_dir))
+    if progress is not None:
+        progress.experiment_begin(config.name, len(groups))
+        observers.append(progress)
     for number, group in enumerate(groups, start=1):
         logger.info("group %d/%d: %d runs (%s)", number, len(groups), len(group),
                     ", ".join(spec.key for spec in group))
         train_group(group, subsets[group[0].train_size, group[0].data_seed], runs_dir,
                     trainer=trainer, jit_compile=jit_compile, experiment=config.name,
-                    keep_best=config.keep_best, finished=finished)
+                    keep_best=config.keep_best, finished=finished, callbacks=callbacks,
+                    observers=observers)
     records = [read_json(runs_dir / f"{spec.key}.json") for spec in specs]
     analysis.write_confusion_examples(experiment_dir / "confusion_examples.npz",
                                       [record for record in records if record], runs_dir,
@@ -304,7 +326,8 @@ def load_checkpoint(path: Path, specs: list[RunSpec]) -> tuple[int, list[dict], 
 
 def train_group(specs: list[RunSpec], dataset: data.Dataset, runs_dir: Path | None, *,
                 trainer: str = "auto", jit_compile: bool | None = None, experiment: str = "",
-                keep_best: bool = True, finished: set[str] = frozenset()) -> list[dict]:
+                keep_best: bool = True, finished: set[str] = frozenset(), callbacks=None,
+                observers: list[hooks.Observer] = ()) -> list[dict]:
     """Trains runs that share a group key together; returns their run records.
 
     After every epoch each run's record is written to `runs_dir/<key>.json`
@@ -326,6 +349,8 @@ def train_group(specs: list[RunSpec], dataset: data.Dataset, runs_dir: Path | No
         (`<key>.weights.h5`).
       finished: keys of runs already finished in `runs_dir`; they train
         along (the group needs them) but their files are left as they are.
+      callbacks: Keras callbacks (see hooks.KerasCallbacks).
+      observers: told about the group's epochs (see hooks.Observer).
     """
     num_classes = dataset.num_classes
     clean_labels = dataset.train_labels
@@ -355,6 +380,10 @@ def train_group(specs: list[RunSpec], dataset: data.Dataset, runs_dir: Path | No
         active = [index for index in active if records[index]["status"] == "running"]
         logger.info("resumed %d runs from %s after epoch %d", len(specs), checkpoint.name,
                     first_epoch)
+    observers = ([hooks.KerasCallbacks(callbacks)] if callbacks else []) + list(observers)
+    for observer in observers:
+        observer.group_begin(specs, records, first_epoch, list(active), template,
+                             replicas.get_weights)
     started = time.perf_counter()
     for epoch in range(first_epoch, specs[0].epochs):
         epoch_started = time.perf_counter()
@@ -405,12 +434,18 @@ def train_group(specs: list[RunSpec], dataset: data.Dataset, runs_dir: Path | No
                                      confidence)
             if record["status"] != "running":
                 record["finished"] = _now()
+            for observer in observers:
+                observer.run_epoch_end(index, spec, record)
             if runs_dir is not None:
                 atomic_write_json(runs_dir / f"{spec.key}.json", record)
+        for observer in observers:
+            observer.group_epoch_end(epoch + 1, specs[0].epochs)
         if not active or last_epoch:
             break
         if checkpoint is not None:
             save_checkpoint(checkpoint, epoch + 1, records, replicas.get_state())
+    for observer in observers:
+        observer.group_end(records)
     if checkpoint is not None:
         checkpoint.unlink(missing_ok=True)
     logger.info("group of %d runs: %.1f s", len(specs), time.perf_counter() - started)

@@ -1,0 +1,150 @@
+"""TensorBoard logs of a study: per-epoch scalars and the HParams dashboard.
+
+Layout, for `tensorboard --logdir <workdir>/<experiment>/tb` (or the
+workdir, to see every experiment):
+
+    tb/                 the HParams experiment config: the hparams (the grid
+                        fields and the seed, with their domains) and metrics
+    tb/<run_key>/       per run: its hparams values, then per epoch (step =
+                        epoch, from 1) train/loss, train/accuracy,
+                        train/clean_accuracy (label-noise runs), test/loss,
+                        test/accuracy, best/test_accuracy (best so far) and
+                        learning_rate
+
+The HParams dashboard's metrics are the last values of test/accuracy (the
+final-epoch test accuracy), best/test_accuracy and test/loss. One writer per
+run (per replica on the fused path), written at each epoch end from
+`train.train_group` and flushed then, so TensorBoard shows a study while it
+trains.
+
+Reruns and resume: the experiment config is rewritten (its old event file
+replaced) on every invocation. A run that starts from epoch 0 first deletes
+the event files of an earlier unfinished attempt; a run resumed from its
+group's checkpoint after epoch k keeps its old event file and adds a new one
+from step k + 1. An epoch logged but not checkpointed before a kill is
+trained and logged again, so that step can appear twice (with the same
+values on CPU, where reruns are bit-identical).
+"""
+
+from pathlib import Path
+
+import tensorflow as tf
+from tensorboard.plugins.hparams import api as hp
+
+from lenet_bench.hooks import Observer
+
+TB_FOLDER = "tb"
+DEFAULT_HPARAM_FIELDS = ("initializer", "learning_rate", "lr_decay", "optimizer", "batch_size")
+SCALARS = {"train/loss": "train_loss", "train/accuracy": "train_accuracy",
+           "train/clean_accuracy": "train_clean_accuracy", "test/loss": "test_loss",
+           "test/accuracy": "test_accuracy", "learning_rate": "learning_rate"}
+METRICS = (("test/accuracy", "final test accuracy"),
+           ("best/test_accuracy", "best-epoch test accuracy"),
+           ("test/loss", "final test loss"),
+           ("train/accuracy", "final train accuracy"))
+EVENT_FILES = "events.out.tfevents.*"
+
+
+def hparam_fields(grid: dict, specs: list) -> tuple[str, ...]:
+    """The grid's fields (those that are run fields), else the fields that vary
+    between the runs, else a default set; then the seed."""
+    names = set(vars(specs[0])) if specs else set()
+    fields = tuple(field for field in grid if field in names)
+    if not fields:
+        fields = tuple(sorted(field for field in names - {"seed"}
+                              if len({repr(getattr(spec, field)) for spec in specs}) > 1))
+    return (fields or DEFAULT_HPARAM_FIELDS) + ("seed",)
+
+
+def hparam_value(value):
+    """A run field's value as the HParams plugin takes it: bool, int, float or str."""
+    if isinstance(value, (bool, int, float, str)):
+        return value
+    return "none" if value is None else str(value)
+
+
+def make_hparams(fields: tuple[str, ...], specs: list) -> dict[str, hp.HParam]:
+    """field -> HParam with a Discrete domain of the values the runs take."""
+    hparams = {}
+    for field in fields:
+        values = sorted({hparam_value(getattr(spec, field)) for spec in specs}, key=repr)
+        kinds = {float if type(value) is int else type(value) for value in values}
+        if kinds == {float}:
+            values = [float(value) for value in values]
+            if all(type(getattr(spec, field)) is int for spec in specs):
+                values = [int(value) for value in values]
+        elif len(kinds) > 1:
+            values = sorted({str(value) for value in values})
+        hparams[field] = hp.HParam(field, hp.Discrete(values))
+    return hparams
+
+
+def remove_event_files(folder: Path) -> None:
+    """Deletes the event files directly in `folder` (not in its subfolders)."""
+    for path in Path(folder).glob(EVENT_FILES):
+        path.unlink(missing_ok=True)
+
+
+class TensorBoardLogger(Observer):
+    """Writes an experiment's TensorBoard logs (see the module docstring).
+
+    Args:
+      log_dir: `<workdir>/<experiment>/tb`.
+      specs: every run of the experiment (the hparam domains come from them).
+      grid: the experiment's grid (field -> values); its fields are the hparams.
+    """
+
+    def __init__(self, log_dir: Path, specs: list, grid: dict):
+        self.log_dir = Path(log_dir)
+        self.fields = hparam_fields(grid, specs)
+        self.hparams = make_hparams(self.fields, specs)
+        self.writers: dict[int, tf.summary.SummaryWriter] = {}
+
+    def write_experiment_config(self) -> None:
+        """The HParams experiment config, in `log_dir` (replacing an older one)."""
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        remove_event_files(self.log_dir)
+        writer = tf.summary.create_file_writer(str(self.log_dir))
+        with writer.as_default():
+            hp.hparams_config(hparams=list(self.hparams.values()),
+                              metrics=[hp.Metric(tag, display_name=name) for tag, name in METRICS])
+        writer.close()
+
+    def run_hparams(self, spec) -> dict:
+        return {self.hparams[field]: self.hparams[field].domain.dtype(
+            hparam_value(getattr(spec, field))) for field in self.fields}
+
+    def group_begin(self, specs, records, first_epoch, active, model, weights):
+        self.close()
+        for index in active:
+            run_dir = self.log_dir / specs[index].key
+            if first_epoch == 0:
+                remove_event_files(run_dir)
+            self.writers[index] = tf.summary.create_file_writer(str(run_dir))
+            with self.writers[index].as_default():
+                hp.hparams(self.run_hparams(specs[index]), trial_id=specs[index].key)
+
+    def run_epoch_end(self, index, spec, record):
+        writer = self.writers.get(index)
+        if writer is None:
+            return
+        history, step = record["history"], record["epochs_done"]
+        with writer.as_default(step=step):
+            for tag, metric in SCALARS.items():
+                value = history[metric][-1] if history.get(metric) else None
+                if value is not None and (metric != "train_clean_accuracy" or spec.label_noise):
+                    tf.summary.scalar(tag, value)
+            if record["best_test_accuracy"] is not None:
+                tf.summary.scalar("best/test_accuracy", record["best_test_accuracy"])
+
+    def group_epoch_end(self, epochs_done, epochs):
+        for writer in self.writers.values():
+            writer.flush()
+
+    def group_end(self, records):
+        self.close()
+
+    def close(self) -> None:
+        for writer in self.writers.values():
+            writer.close()
+        self.writers = {}
