@@ -263,3 +263,35 @@ def test_package_installs_into_a_fresh_venv_with_its_console_script(tmp_path):
                             "print(lenet_bench.__file__, experiments.__file__, m.version('lenet-bench'))"],
                            cwd=tmp_path, check=True, capture_output=True, text=True).stdout.split()
     assert all(path.startswith(site) for path in where[:2]) and where[2] == lenet_bench.__version__
+
+
+class FailAt(keras.callbacks.Callback):
+    """Raises in on_epoch_end of epoch `epoch` (from 0): a kill after that epoch's
+    metrics but before its record, TensorBoard step and checkpoint are written."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise RuntimeError("killed")
+
+
+@pytest.mark.parametrize("fail_at, files", [(2, 2), (0, 1)])
+def test_resumed_runs_log_each_tensorboard_step_once(tmp_path, fail_at, files):
+    """Killed after epoch 2's checkpoint: the resumed run adds a file from step 3.
+    Killed in epoch 1 (no checkpoint): the rerun starts over and replaces the file."""
+    dataset = data.make_synthetic(num_train=200, num_test=100)
+    config = ExperimentConfig(name="resume", dataset="synthetic", epochs=EPOCHS, batch_size=50,
+                              seeds=1, grid={"learning_rate": (0.003, 0.001)})
+    options = dict(trainer="fused", jit_compile=False, tensorboard=True)
+    with pytest.raises(RuntimeError, match="killed"):
+        train.run_experiment(config, dataset, tmp_path, callbacks=[FailAt(fail_at)], **options)
+    train.run_experiment(config, dataset, tmp_path, **options)
+    for spec in train.run_specs(config):
+        folder = tmp_path / "resume" / "tb" / spec.key
+        steps = [event.step for event in read_events(folder) for value in event.summary.value
+                 if value.tag == "test/accuracy"]
+        assert sorted(steps) == [1, 2, 3]
+        assert len(list(folder.glob("events.out.tfevents.*"))) == files
