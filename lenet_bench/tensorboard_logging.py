@@ -15,7 +15,10 @@ The HParams dashboard's metrics are the last values of test/accuracy (the
 final-epoch test accuracy), best/test_accuracy and test/loss. One writer per
 run (per replica on the fused path), written at each epoch end from
 `train.train_group` and flushed then, so TensorBoard shows a study while it
-trains.
+trains. The writers are TensorBoard's own pure-Python `EventFileWriter`
+with the summary protos built here (the same scalar and HParams summaries
+`tf.summary` writes), so logging runs no TensorFlow op: measured in
+benchmarks/tensorboard/tb_overhead.txt.
 
 Reruns and resume: the experiment config is rewritten (its old event file
 replaced) on every invocation. A run that starts from epoch 0 first deletes
@@ -26,10 +29,14 @@ trained and logged again, so that step can appear twice (with the same
 values on CPU, where reruns are bit-identical).
 """
 
+import time
 from pathlib import Path
 
-import tensorflow as tf
+from tensorboard.compat.proto import (event_pb2, summary_pb2, tensor_pb2, tensor_shape_pb2,
+                                      types_pb2)
 from tensorboard.plugins.hparams import api as hp
+from tensorboard.plugins.scalar import metadata as scalar_metadata
+from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
 from lenet_bench.hooks import Observer
 
@@ -79,6 +86,20 @@ def make_hparams(fields: tuple[str, ...], specs: list) -> dict[str, hp.HParam]:
     return hparams
 
 
+def scalar_value(tag: str, value: float) -> summary_pb2.Summary.Value:
+    """A scalar summary value as `tf.summary.scalar` writes it (a float32 tensor
+    with the scalars plugin's metadata)."""
+    return summary_pb2.Summary.Value(
+        tag=tag, metadata=scalar_metadata.create_summary_metadata(display_name="",
+                                                                  description=""),
+        tensor=tensor_pb2.TensorProto(dtype=types_pb2.DT_FLOAT, float_val=[value],
+                                      tensor_shape=tensor_shape_pb2.TensorShapeProto()))
+
+
+def write_summary(writer: EventFileWriter, summary: summary_pb2.Summary, step: int) -> None:
+    writer.add_event(event_pb2.Event(wall_time=time.time(), step=step, summary=summary))
+
+
 def remove_event_files(folder: Path) -> None:
     """Deletes the event files directly in `folder` (not in its subfolders)."""
     for path in Path(folder).glob(EVENT_FILES):
@@ -98,16 +119,16 @@ class TensorBoardLogger(Observer):
         self.log_dir = Path(log_dir)
         self.fields = hparam_fields(grid, specs)
         self.hparams = make_hparams(self.fields, specs)
-        self.writers: dict[int, tf.summary.SummaryWriter] = {}
+        self.writers: dict[int, EventFileWriter] = {}
 
     def write_experiment_config(self) -> None:
         """The HParams experiment config, in `log_dir` (replacing an older one)."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         remove_event_files(self.log_dir)
-        writer = tf.summary.create_file_writer(str(self.log_dir))
-        with writer.as_default():
-            hp.hparams_config(hparams=list(self.hparams.values()),
-                              metrics=[hp.Metric(tag, display_name=name) for tag, name in METRICS])
+        writer = EventFileWriter(str(self.log_dir))
+        write_summary(writer, hp.hparams_config_pb(
+            hparams=list(self.hparams.values()),
+            metrics=[hp.Metric(tag, display_name=name) for tag, name in METRICS]), step=0)
         writer.close()
 
     def run_hparams(self, spec) -> dict:
@@ -120,22 +141,22 @@ class TensorBoardLogger(Observer):
             run_dir = self.log_dir / specs[index].key
             if first_epoch == 0:
                 remove_event_files(run_dir)
-            self.writers[index] = tf.summary.create_file_writer(str(run_dir))
-            with self.writers[index].as_default():
-                hp.hparams(self.run_hparams(specs[index]), trial_id=specs[index].key)
+            self.writers[index] = EventFileWriter(str(run_dir))
+            write_summary(self.writers[index], hp.hparams_pb(self.run_hparams(specs[index]),
+                                                             trial_id=specs[index].key), step=0)
 
     def run_epoch_end(self, index, spec, record):
         writer = self.writers.get(index)
         if writer is None:
             return
-        history, step = record["history"], record["epochs_done"]
-        with writer.as_default(step=step):
-            for tag, metric in SCALARS.items():
-                value = history[metric][-1] if history.get(metric) else None
-                if value is not None and (metric != "train_clean_accuracy" or spec.label_noise):
-                    tf.summary.scalar(tag, value)
-            if record["best_test_accuracy"] is not None:
-                tf.summary.scalar("best/test_accuracy", record["best_test_accuracy"])
+        history, values = record["history"], []
+        for tag, metric in SCALARS.items():
+            value = history[metric][-1] if history.get(metric) else None
+            if value is not None and (metric != "train_clean_accuracy" or spec.label_noise):
+                values.append(scalar_value(tag, value))
+        if record["best_test_accuracy"] is not None:
+            values.append(scalar_value("best/test_accuracy", record["best_test_accuracy"]))
+        write_summary(writer, summary_pb2.Summary(value=values), step=record["epochs_done"])
 
     def group_epoch_end(self, epochs_done, epochs):
         for writer in self.writers.values():
