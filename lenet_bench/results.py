@@ -38,7 +38,8 @@ def experiment_dirs(path: str | Path) -> list[Path]:
 def load(path: str | Path) -> pd.DataFrame:
     """A tidy DataFrame of every run of a workdir (or of one experiment folder).
 
-    One row per run and finished epoch; a run with no finished epoch yet has
+    One row per run and finished epoch (a run is an experiment and run key:
+    the same key can appear in two experiments that train the same spec); a run with no finished epoch yet has
     one row with <NA> epoch and metrics, so every run is counted. Columns:
     `experiment`, `run_key`, every RunSpec field (`dataset`, `initializer`,
     `learning_rate`, ..., `seed`), the run's `status`, `epochs_done`,
@@ -179,10 +180,13 @@ def _spec_columns(df: pd.DataFrame) -> list[str]:
 
 def _run_table(df: pd.DataFrame) -> list[dict]:
     """One dict per run, in first-seen order: its run-level values as plain Python
-    values, its final test accuracy (last epoch, 'done' runs only) and epoch times."""
+    values, its final test accuracy (last epoch, 'done' runs only) and epoch times.
+    A run is an (experiment, run_key) pair: two experiments can train the same
+    spec (e.g. a `*_best` setting and the noise-free point of a noise study), so
+    a run key alone is unique only within an experiment."""
     runs = []
     run_columns = [column for column in df.columns if column not in ("epoch",)]
-    for _, rows in df.groupby("run_key", sort=False):
+    for _, rows in df.groupby(["experiment", "run_key"], sort=False, dropna=False):
         first = rows.iloc[0]
         values = {column: _plain(first[column]) for column in run_columns}
         epochs = rows[rows["epoch"].notna()] if "epoch" in rows else rows.iloc[:0]

@@ -125,6 +125,16 @@ def test_summary_matches_numpy_and_the_report_csv(study):
             if run["spec"]["learning_rate"] == row["learning_rate"])
 
 
+def test_summary_keeps_runs_of_two_experiments_with_the_same_key_apart(study):
+    """A *_best setting is also the eps = 0 point of its noise study: same run key."""
+    runs = list(study["runs"].values())
+    df = results.frame([{**run, "experiment": name} for name in ("a", "b") for run in runs])
+    table = results.summary(df)
+    assert len(table) == 8 and set(table["runs"]) == {SEEDS} and set(table["experiment"]) == {"a", "b"}
+    pooled = results.summary(df, by=["learning_rate"])
+    assert set(pooled["runs"]) == {4 * SEEDS}
+
+
 def read_events(folder: Path) -> list:
     events = []
     for path in sorted(folder.glob("events.out.tfevents.*")):
