@@ -28,7 +28,7 @@ import numpy as np
 import tensorflow as tf
 
 import lenet_bench
-from lenet_bench import analysis, data, models, noise
+from lenet_bench import analysis, data, engines, models, noise
 from lenet_bench.config import ExperimentConfig, validate
 from lenet_bench.errors import InputError
 from lenet_bench.files import atomic_write_json, atomic_write_npz, read_json
@@ -172,7 +172,8 @@ def check_workdir(config: ExperimentConfig, dataset: data.Dataset, workdir: str 
 
 def run_experiment(config: ExperimentConfig, dataset: data.Dataset, workdir: str | Path,
                    *, trainer: str = "auto", group_size: int = DEFAULT_GROUP_SIZE,
-                   jit_compile: bool | None = None, command: str | None = None) -> Path:
+                   jit_compile: bool | None = None, command: str | None = None,
+                   engine=None) -> Path:
     """Trains every run of `config` not already finished in `workdir`.
 
     Args:
@@ -186,6 +187,9 @@ def run_experiment(config: ExperimentConfig, dataset: data.Dataset, workdir: str
       jit_compile: XLA for the train and eval steps; None: each trainer's
         measured default for the device.
       command: the command line, recorded in config.json.
+      engine: trains the groups (lenet_bench.engines): LocalEngine (None) in
+        this process, or RayEngine on a Ray cluster; the workdir comes out the
+        same either way.
 
     Returns:
       The experiment directory.
@@ -229,12 +233,10 @@ def run_experiment(config: ExperimentConfig, dataset: data.Dataset, workdir: str
     # a kill rebuilds the same groups and finds their checkpoints.
     groups = [group for group in make_groups(specs, group_size if trainer != "keras" else 1)
               if any(spec.key not in finished for spec in group)]
-    for number, group in enumerate(groups, start=1):
-        logger.info("group %d/%d: %d runs (%s)", number, len(groups), len(group),
-                    ", ".join(spec.key for spec in group))
-        train_group(group, subsets[group[0].train_size, group[0].data_seed], runs_dir,
-                    trainer=trainer, jit_compile=jit_compile, experiment=config.name,
-                    keep_best=config.keep_best, finished=finished)
+    (engine or engines.LocalEngine()).train_groups(
+        groups, subsets, runs_dir, finished=finished,
+        options=engines.GroupOptions(trainer=trainer, jit_compile=jit_compile,
+                                     experiment=config.name, keep_best=config.keep_best))
     records = [read_json(runs_dir / f"{spec.key}.json") for spec in specs]
     analysis.write_confusion_examples(experiment_dir / "confusion_examples.npz",
                                       [record for record in records if record], runs_dir,
