@@ -255,6 +255,7 @@ def train_and_report(configs: list, workdir: Path, engine) -> int:
 
 
 def main(argv: list[str]) -> None:
+    from lenet_bench.engines import GroupFailedError
     from lenet_bench.errors import InputError
 
     if len(argv) > 1:
@@ -266,6 +267,9 @@ def main(argv: list[str]) -> None:
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
+    except GroupFailedError as error:  # --engine=ray: the tracebacks are logged above.
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(1)
     except KeyboardInterrupt:
         print("interrupted: finished epochs are saved; rerun the same command to resume",
               file=sys.stderr)

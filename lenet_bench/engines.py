@@ -235,11 +235,11 @@ class RayEngine:
                     done_count += 1
                     logger.info("ray: group %d/%d done after %.1f s (%s)", done_count,
                                 len(groups), time.perf_counter() - started, keys)
-        except KeyboardInterrupt:
+        except BaseException as error:  # Ctrl-C above all: no task outlives the driver's loop.
             for ref in pending:
                 ray.cancel(ref, force=True)
-            logger.warning("ray: interrupted; cancelled %d unfinished groups, kept %d finished",
-                           len(pending), done_count)
+            logger.warning("ray: %s; cancelled %d unfinished groups, kept %d finished",
+                           type(error).__name__, len(pending), done_count)
             raise
         if failures:
             raise GroupFailedError(f"{len(failures)} of {len(groups)} groups failed; the other "
