@@ -197,6 +197,23 @@ def test_a_study_cut_under_the_local_engine_finishes_on_ray_without_retraining(
     assert_same_results(experiment_dir, local_reference)
 
 
+def test_a_diverging_run_is_recorded_once_not_retried(tmp_path, digits, ray_instance):
+    config = ExperimentConfig(name="diverging", dataset="digits", optimizer="sgd", epochs=2,
+                              batch_size=50, seeds=1, train_size=200, keep_best=False,
+                              grid={"learning_rate": (1e6, 0.05)})
+    attempts_dir = tmp_path / "attempts"
+    attempts_dir.mkdir()
+    engine = engines.RayEngine(threads=THREADS, group_trainer=functools.partial(
+        count_and_train, attempts_dir=attempts_dir))
+    experiment_dir = train.run_experiment(config, digits, tmp_path, engine=engine)
+    exploded, fine = (train.read_json(experiment_dir / "runs" / f"{spec.key}.json")
+                      for spec in train.run_specs(config))
+    assert exploded["status"] == "diverged" and exploded["diverged_epoch"] == 1
+    assert exploded["history"]["train_loss"] == [None]
+    assert fine["status"] == "done" and fine["history"]["epoch"] == [1, 2]
+    assert [len(path.read_text().split()) for path in attempts_dir.iterdir()] == [1]
+
+
 def test_an_exception_in_a_task_is_not_retried_and_names_the_runs(tmp_path, digits,
                                                                    ray_instance):
     attempts_dir = tmp_path / "attempts"
