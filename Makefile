@@ -1,4 +1,4 @@
-# make test   create .venv, install requirements.txt, run the tests
+# make test   create .venv, install requirements.txt and requirements-ray.txt, run the tests
 # make bench  the same install, then the benchmark on every dataset found
 #             (DATA_DIR=... PROFILE=quick|full WORKDIR=...)
 # make report rebuild the reports of WORKDIR from its run files
@@ -15,14 +15,17 @@ DATA_DIR ?= $(or $(LENET_BENCH_DATA),$(wildcard ../shared/datasets))
 BENCH_EXPERIMENTS := mnist_init_lr_grid,mnist_label_noise,mnist_best,fashion_mnist_init_lr_grid,cifar10_init_lr_grid,fashion_mnist_label_noise,fashion_mnist_best,cifar10_best
 PROFILE_FLAGS_full :=
 PROFILE_FLAGS_quick := --epochs=2 --train_size=2000 --seeds=2
+# Ray (--engine=ray) is optional for users, but installed here so that `make test` runs
+# its tests too (REQUIREMENTS=requirements.txt leaves it out). A changed file reinstalls.
+REQUIREMENTS ?= requirements.txt requirements-ray.txt
 TF_VERSION := $(shell sed -n 's/^tensorflow-cpu==\([0-9.]*\).*/\1/p' requirements.txt)
 
 .PHONY: test bench report perf install
 install: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: $(REQUIREMENTS)
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/python -m pip install -q -r requirements.txt
+	$(VENV)/bin/python -m pip install -q $(addprefix -r ,$(REQUIREMENTS))
 	@if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then \
 	  echo "CUDA GPU found: installing tensorflow[and-cuda]==$(TF_VERSION)"; \
 	  $(VENV)/bin/python -m pip uninstall -q -y tensorflow-cpu; \

@@ -80,6 +80,17 @@ flags.DEFINE_bool("deterministic", False,
                   "TensorFlow op determinism (tf.config.experimental.enable_op_determinism): "
                   "bit-identical reruns on GPU too, at a cost (see BUILD_NOTES.md). CPU runs "
                   "are bit-identical without it.")
+flags.DEFINE_enum("engine", "local", ["local", "ray"],
+                  "local: train the groups one after another in this process; ray: each group "
+                  "is a Ray task on a Ray cluster (needs `pip install -r requirements-ray.txt`). "
+                  "The workdir comes out the same either way.")
+flags.DEFINE_string("ray_address", None,
+                    "With --engine=ray: 'auto' (the cluster this machine belongs to) or "
+                    "HOST:PORT; unset: start a local Ray instance with this machine's CPUs.")
+flags.DEFINE_float("ray_cpus_per_task", 1, "With --engine=ray: CPUs each group's task declares "
+                   "(and TensorFlow threads it uses, unless --threads is set).")
+flags.DEFINE_float("ray_gpus_per_task", None, "With --engine=ray on a cluster with GPUs: GPUs "
+                   "each task declares (a fraction shares a GPU; 0: CPU only). Default 1.")
 
 OVERRIDE_FLAGS = ("epochs", "seeds", "first_seed", "batch_size", "train_size", "learning_rate",
                   "lr_decay", "initializer", "optimizer", "label_noise", "noise_mode", "precision")
@@ -187,9 +198,8 @@ def run() -> int:
         print(f"lenet-bench {__version__}")
         return 0
     select_onednn(FLAGS.onednn)  # Before anything imports TensorFlow.
-    from lenet_bench import data, report
+    from lenet_bench import report
     from lenet_bench.config import validate
-    from lenet_bench.errors import DataNotFoundError, InputError
 
     if FLAGS.list_experiments:
         print(list_experiments())
@@ -208,6 +218,35 @@ def run() -> int:
         return 0
     for config in configs:
         validate(config)
+    engine = make_engine()  # Before any data is loaded or anything is written.
+    try:
+        return train_and_report(configs, workdir, engine)
+    finally:
+        engine.shutdown()
+
+
+def make_engine():
+    """The engine --engine names; InputError for Ray flags without --engine=ray, or
+    --engine=ray without Ray installed."""
+    from lenet_bench import engines
+    from lenet_bench.errors import InputError
+
+    if FLAGS.engine == "local":
+        for name in ("ray_address", "ray_gpus_per_task"):
+            if FLAGS[name].value is not None:
+                raise InputError(f"--{name} is only used with --engine=ray")
+        return engines.LocalEngine()
+    return engines.RayEngine(FLAGS.ray_address, cpus_per_task=FLAGS.ray_cpus_per_task,
+                             gpus_per_task=FLAGS.ray_gpus_per_task, threads=FLAGS.threads or None,
+                             deterministic=FLAGS.deterministic)
+
+
+def train_and_report(configs: list, workdir: Path, engine) -> int:
+    """Loads every dataset first, then trains each experiment with `engine` and writes
+    its report and the index."""
+    from lenet_bench import data, report
+    from lenet_bench.errors import DataNotFoundError, InputError
+
     import_tensorflow_quietly()  # The data loaders may fall back to keras.datasets.
     datasets, skipped = {}, {}
     for config in configs:
@@ -238,7 +277,8 @@ def run() -> int:
                                                trainer=FLAGS.trainer, group_size=FLAGS.group_size,
                                                jit_compile=jit_compile, command=command,
                                                tensorboard=FLAGS.tensorboard,
-                                               save_models=FLAGS.keras_models, progress=progress)
+                                               save_models=FLAGS.keras_models, progress=progress,
+                                               engine=engine)
         if progress:
             progress.finish()
         print(f"report: {report.write_experiment_report(experiment_dir)}")
@@ -247,6 +287,7 @@ def run() -> int:
 
 
 def main(argv: list[str]) -> None:
+    from lenet_bench.engines import GroupFailedError
     from lenet_bench.errors import InputError
 
     if len(argv) > 1:
@@ -258,6 +299,9 @@ def main(argv: list[str]) -> None:
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
+    except GroupFailedError as error:  # --engine=ray: the tracebacks are logged above.
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(1)
     except KeyboardInterrupt:
         print("interrupted: finished epochs are saved; rerun the same command to resume",
               file=sys.stderr)

@@ -18,6 +18,17 @@ def atomic_write_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def atomic_write_bytes(path: Path, payload: bytes) -> None:
+    """Writes `payload` to a temporary name beside `path`, then renames it."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    with open(tmp, "wb") as file:
+        file.write(payload)
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(tmp, path)
+
+
 def atomic_write_npz(path: Path, *, compressed: bool = False, **arrays) -> None:
     """Saves `arrays` as an .npz at a temporary name beside `path`, then renames it."""
     path = Path(path)

@@ -19,6 +19,7 @@ loop runs once per epoch for all replicas anyway):
 (lenet_bench.progress) are observers too.
 """
 
+import copy
 import os
 from pathlib import Path
 from typing import Callable, Sequence
@@ -140,3 +141,40 @@ def save_model_atomically(model: keras.Model, path: Path) -> None:
     tmp = path.with_name(f".tmp{os.getpid()}.{path.name}")
     model.save(tmp)
     os.replace(tmp, path)
+
+
+def record_at_epoch(record: dict, epoch: int) -> dict:
+    """`record` as it was after `epoch` (from 1): history cut there, best test accuracy so
+    far, and status 'running' before its last epoch."""
+    past = copy.deepcopy(record)
+    past["history"] = {name: values[:epoch] for name, values in record["history"].items()}
+    past["epochs_done"] = epoch
+    accuracies = [value for value in past["history"].get("test_accuracy", []) if value is not None]
+    past["best_test_accuracy"] = max(accuracies) if accuracies else None
+    if epoch < record["epochs_done"]:
+        past["status"] = "running"
+    return past
+
+
+def replay_group(observers: Sequence[Observer], specs: list, records: list[dict],
+                 finished: set[str]) -> None:
+    """Tells `observers` about a group that trained elsewhere (a Ray task), epoch by
+    epoch from its finished records, as `train.train_group` would have; runs in
+    `finished` (trained before) are left out. No model or weights are given."""
+    if not observers:
+        return
+    active = [index for index, spec in enumerate(specs)
+              if spec.key not in finished and records[index]]
+    for observer in observers:
+        observer.group_begin(specs, records, 0, list(active), None, None)
+    epochs = max((records[index]["epochs_done"] for index in active), default=0)
+    for epoch in range(1, epochs + 1):
+        for index in active:
+            if records[index]["epochs_done"] >= epoch:
+                past = record_at_epoch(records[index], epoch)
+                for observer in observers:
+                    observer.run_epoch_end(index, specs[index], past)
+        for observer in observers:
+            observer.group_epoch_end(epoch, specs[0].epochs)
+    for observer in observers:
+        observer.group_end(records)

@@ -28,7 +28,7 @@ import numpy as np
 import tensorflow as tf
 
 import lenet_bench
-from lenet_bench import analysis, data, hooks, models, noise
+from lenet_bench import analysis, data, engines, hooks, models, noise
 from lenet_bench.config import ExperimentConfig, validate
 from lenet_bench.errors import InputError
 from lenet_bench.files import atomic_write_json, atomic_write_npz, read_json
@@ -174,7 +174,7 @@ def run_experiment(config: ExperimentConfig, dataset: data.Dataset, workdir: str
                    *, trainer: str = "auto", group_size: int = DEFAULT_GROUP_SIZE,
                    jit_compile: bool | None = None, command: str | None = None,
                    tensorboard: bool = False, save_models: bool = False, callbacks=None,
-                   progress: hooks.Observer | None = None) -> Path:
+                   progress: hooks.Observer | None = None, engine=None) -> Path:
     """Trains every run of `config` not already finished in `workdir`.
 
     Args:
@@ -196,6 +196,9 @@ def run_experiment(config: ExperimentConfig, dataset: data.Dataset, workdir: str
         run at epoch ends (hooks.KerasCallbacks says which hooks, and when).
       progress: a progress.Progress (or any hooks.Observer with an
         `experiment_begin(name, groups)` method) told about every group.
+      engine: trains the groups (lenet_bench.engines): LocalEngine (None) in
+        this process, or RayEngine on a Ray cluster; the workdir comes out the
+        same either way.
 
     Returns:
       The experiment directory.
@@ -245,18 +248,15 @@ def run_experiment(config: ExperimentConfig, dataset: data.Dataset, workdir: str
 
         observers.append(TensorBoardLogger(experiment_dir / TB_FOLDER, specs, config.grid))
         observers[-1].write_experiment_config()
-    if save_models:
-        observers.append(hooks.KerasModelSaver(runs_dir))
     if progress is not None:
         progress.experiment_begin(config.name, len(groups))
         observers.append(progress)
-    for number, group in enumerate(groups, start=1):
-        logger.info("group %d/%d: %d runs (%s)", number, len(groups), len(group),
-                    ", ".join(spec.key for spec in group))
-        train_group(group, subsets[group[0].train_size, group[0].data_seed], runs_dir,
-                    trainer=trainer, jit_compile=jit_compile, experiment=config.name,
-                    keep_best=config.keep_best, finished=finished, callbacks=callbacks,
-                    observers=observers)
+    (engine or engines.LocalEngine()).train_groups(
+        groups, subsets, runs_dir, finished=finished,
+        options=engines.GroupOptions(trainer=trainer, jit_compile=jit_compile,
+                                     experiment=config.name, keep_best=config.keep_best,
+                                     save_models=save_models),
+        observers=observers, callbacks=callbacks)
     records = [read_json(runs_dir / f"{spec.key}.json") for spec in specs]
     analysis.write_confusion_examples(experiment_dir / "confusion_examples.npz",
                                       [record for record in records if record], runs_dir,
@@ -326,7 +326,8 @@ def load_checkpoint(path: Path, specs: list[RunSpec]) -> tuple[int, list[dict], 
 
 def train_group(specs: list[RunSpec], dataset: data.Dataset, runs_dir: Path | None, *,
                 trainer: str = "auto", jit_compile: bool | None = None, experiment: str = "",
-                keep_best: bool = True, finished: set[str] = frozenset(), callbacks=None,
+                keep_best: bool = True, finished: set[str] = frozenset(),
+                save_models: bool = False, callbacks=None,
                 observers: list[hooks.Observer] = ()) -> list[dict]:
     """Trains runs that share a group key together; returns their run records.
 
@@ -349,6 +350,8 @@ def train_group(specs: list[RunSpec], dataset: data.Dataset, runs_dir: Path | No
         (`<key>.weights.h5`).
       finished: keys of runs already finished in `runs_dir`; they train
         along (the group needs them) but their files are left as they are.
+      save_models: write each finished run's `<key>.final.keras` and
+        `<key>.best.keras` into `runs_dir` (hooks.KerasModelSaver).
       callbacks: Keras callbacks (see hooks.KerasCallbacks).
       observers: told about the group's epochs (see hooks.Observer).
     """
@@ -381,6 +384,8 @@ def train_group(specs: list[RunSpec], dataset: data.Dataset, runs_dir: Path | No
         logger.info("resumed %d runs from %s after epoch %d", len(specs), checkpoint.name,
                     first_epoch)
     observers = ([hooks.KerasCallbacks(callbacks)] if callbacks else []) + list(observers)
+    if save_models and runs_dir is not None:
+        observers.append(hooks.KerasModelSaver(runs_dir))
     for observer in observers:
         observer.group_begin(specs, records, first_epoch, list(active), template,
                              replicas.get_weights)
