@@ -3,7 +3,7 @@
     python -m lenet_bench --experiment=cifar10_augmentation --workdir=benchmarks/augmentation --data_dir=/work/shared/datasets
 
 The cifar10_best setting (glorot_normal, lr 0.002, decay 0.9, batch 128) on
-a stratified 10,000-image training subset, 20 epochs; random translation up
+a stratified 10,000-image training subset, 12 epochs; random translation up
 to 10% (zero fill) and random horizontal flip, each off or on.
 Measured: see benchmarks/augmentation/README.md.
 """
@@ -15,4 +15,4 @@ GRID = {"augment_translation": (0.0, 0.1), "augment_flip": (False, True)}
 
 def get_config():
     return common.augmentation("cifar10_augmentation", cifar10_best.get_config(), GRID,
-                               train_size=10000, epochs=20)
+                               train_size=10000, epochs=12)

@@ -102,7 +102,7 @@ def summarize(runs: list[dict], fields: tuple[str, ...] | None = None) -> list[d
         best = [run["best_test_accuracy"] for run in finished]
         best_mean, best_std = mean_std(best)
         best_epoch_mean, best_epoch_std = mean_std([run["best_epoch"] for run in finished])
-        row = {field: spec.get(field) for field in SETTING_FIELDS}
+        row = {field: spec.get(field) for field in SETTING_FIELDS + tuple(fields)}
         row.update(
             setting=setting_label(spec, fields),
             runs=len(members),
