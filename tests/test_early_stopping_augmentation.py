@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from lenet_bench import augmentation, data, early_stopping, fused, models, train
+from lenet_bench import augmentation, data, early_stopping, fused, models, report, train
 from lenet_bench.config import ExperimentConfig, parse_grid_flag, validate
 from lenet_bench.errors import InputError
 
@@ -212,3 +212,11 @@ def test_runner_with_validation_and_augmentation_agrees_across_trainers(tmp_path
             np.testing.assert_allclose(fused_record["history"][metric],
                                        keras_record["history"][metric], rtol=1e-4)
     assert records["fused"][0]["history"]["train_loss"] != records["fused"][1]["history"]["train_loss"]
+    report_path = report.write_experiment_report(experiment_dir)  # The Keras path's runs.
+    summary = (experiment_dir / "summary.md").read_text()
+    assert "| best val acc % | best val epoch | stopped (epoch) |" in summary
+    assert "| translate 0.1 |" in summary and "| translate 0 |" in summary
+    assert (experiment_dir / "pivot.md").exists() is False  # One grid field: no pivot.
+    best_val = [record["best_val_accuracy"] for record in records["keras"]]
+    assert report.percent(float(np.mean(best_val[1:]))) in summary  # translate 0.1, one seed
+    assert "restored" in report_path.read_text()
