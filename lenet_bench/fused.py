@@ -190,7 +190,8 @@ class FusedLeNet5:
         """One epoch: replica r trains on batches orders[r][i*b:(i+1)*b] of (images, labels[r]).
 
         The last, smaller batch is trained too. With augmentation, replica r's
-        batch i is augmented with `augmentation.step_seed(seeds[r], epoch, i)`. Returns float64 arrays (R,):
+        batch i is augmented with `augmentation.step_seed(seeds[r], epoch, i)`
+        (seeds default to 0 .. R - 1). Returns float64 arrays (R,):
         'loss' (mean training cross-entropy over the epoch's steps, as Keras
         fit reports it), 'accuracy' (against labels[r]) and 'clean_accuracy'
         (against clean_labels; equal to 'accuracy' if None).
@@ -202,6 +203,7 @@ class FusedLeNet5:
         for variable in (self.loss_sum, self.correct_sum, self.clean_correct_sum):
             variable.assign(tf.zeros_like(variable))
         shared = bool((orders == orders[0]).all()) and self.augmenter is None
+        seeds = range(self.num_replicas) if seeds is None else seeds
         rows = np.arange(self.num_replicas)[:, None]
         count = orders.shape[1]
         for start in range(0, count, batch_size):
