@@ -31,3 +31,9 @@ def label_noise(name: str, best: ExperimentConfig) -> ExperimentConfig:
     """
     return dataclasses.replace(best, name=name, epochs=20, seeds=5, noise_mode="sampled",
                                grid={"label_noise": NOISE_LEVELS})
+
+
+def augmentation(name: str, best: ExperimentConfig, grid: dict, **changes) -> ExperimentConfig:
+    """A dataset's best setting trained with and without augmentation: the grid over
+    augment_* fields (each off and on), 3 seeds; `changes` e.g. a train_size."""
+    return dataclasses.replace(best, name=name, seeds=3, grid=dict(grid), **changes)

@@ -49,6 +49,22 @@ flags.DEFINE_enum("noise_mode", None, ["sampled", "exact"],
 flags.DEFINE_enum("precision", None, ["float32", "mixed_bfloat16"],
                   "float32, or mixed_bfloat16 (bfloat16 compute, float32 weights and softmax): "
                   "for GPUs; slower on CPUs without bfloat16 units.")
+flags.DEFINE_float("validation_split", None,
+                   "Hold out this fraction of the training images (seeded, class-stratified) "
+                   "and evaluate it every epoch; needed for --patience.")
+flags.DEFINE_integer("patience", None,
+                     "Early stopping: stop a run after this many epochs without improvement of "
+                     "--monitor on the validation split, and restore its best validation "
+                     "epoch's weights. 0: off.")
+flags.DEFINE_enum("monitor", None, ["val_loss", "val_accuracy"], "What early stopping watches.")
+flags.DEFINE_float("augment_translation", None,
+                   "Augment training batches: random shift up to this fraction of the size.")
+flags.DEFINE_float("augment_rotation", None,
+                   "Augment training batches: random rotation up to this fraction of a turn.")
+flags.DEFINE_float("augment_zoom", None, "Augment training batches: random zoom up to this "
+                   "fraction.")
+flags.DEFINE_bool("augment_flip", None, "Augment training batches: random horizontal flip "
+                  "(cifar10 only).")
 flags.DEFINE_multi_string("grid", [],
                           "FIELD=V1,V2,...: train every value of FIELD (repeatable; the grid "
                           "is the product). Replaces the experiment's values for that field, "
@@ -93,7 +109,9 @@ flags.DEFINE_float("ray_gpus_per_task", None, "With --engine=ray on a cluster wi
                    "each task declares (a fraction shares a GPU; 0: CPU only). Default 1.")
 
 OVERRIDE_FLAGS = ("epochs", "seeds", "first_seed", "batch_size", "train_size", "learning_rate",
-                  "lr_decay", "initializer", "optimizer", "label_noise", "noise_mode", "precision")
+                  "lr_decay", "initializer", "optimizer", "label_noise", "noise_mode", "precision",
+                  "validation_split", "patience", "monitor", "augment_translation",
+                  "augment_rotation", "augment_zoom", "augment_flip")
 
 
 def apply_overrides(config, overrides: dict, grid_flags: list[str]):

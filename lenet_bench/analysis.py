@@ -98,6 +98,10 @@ def group_by_point(runs: list[dict]) -> dict[tuple, list[dict]]:
 
 
 def final_accuracy(run: dict) -> float:
+    """Test accuracy of a finished run's final model: its last epoch's, or with early
+    stopping that of its restored best validation epoch."""
+    if run["status"] == "done" and run.get("final_test_accuracy") is not None:
+        return run["final_test_accuracy"]
     values = run["history"]["test_accuracy"]
     return values[-1] if run["status"] == "done" and values and values[-1] is not None else np.nan
 

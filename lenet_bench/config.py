@@ -17,12 +17,19 @@ NOISE_MODES = ("sampled", "exact")
 # softmax. bfloat16 keeps float32's exponent range, so no loss scaling is needed
 # (mixed_float16 would need it); it pays on GPUs, not on this suite's CPU.
 PRECISIONS = ("float32", "mixed_bfloat16")
+MONITORS = ("val_loss", "val_accuracy")  # What early stopping watches.
+FLIP_DATASETS = ("cifar10", "synthetic")  # Horizontal flip keeps these images' meaning.
 # Fields a grid may vary (every field that changes a run's result, but the seed).
 GRID_FIELDS = ("initializer", "learning_rate", "lr_decay", "label_noise", "noise_mode",
                "optimizer", "activation", "batch_size", "epochs", "first_conv_padding",
-               "train_size", "data_seed", "precision")
-FLOAT_FIELDS = ("learning_rate", "lr_decay", "label_noise")
-INT_FIELDS = ("epochs", "batch_size", "seeds", "first_seed", "train_size", "data_seed")
+               "train_size", "data_seed", "precision", "validation_split", "patience",
+               "monitor", "augment_translation", "augment_rotation", "augment_zoom",
+               "augment_flip")
+FLOAT_FIELDS = ("learning_rate", "lr_decay", "label_noise", "validation_split",
+                "augment_translation", "augment_rotation", "augment_zoom")
+INT_FIELDS = ("epochs", "batch_size", "seeds", "first_seed", "train_size", "data_seed",
+              "patience")
+BOOL_FIELDS = ("augment_flip",)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,6 +54,16 @@ class ExperimentConfig:
     label_noise: float = 0.0  # Symmetric training-label noise eps, in [0, 1).
     noise_mode: str = "sampled"  # sampled (each label drawn) | exact (round(eps*n_c) per class).
     precision: str = "float32"  # One of PRECISIONS.
+    # Early stopping (lenet_bench.early_stopping): a seeded, class-stratified hold-out
+    # of this fraction of the (train_size) training images, evaluated every epoch.
+    validation_split: float = 0.0
+    patience: int = 0  # Stop after this many epochs without val improvement; 0: off.
+    monitor: str = "val_loss"  # One of MONITORS.
+    # Augmentation of training batches (lenet_bench.augmentation), seeded per run.
+    augment_translation: float = 0.0  # Random shift, up to this fraction of height/width.
+    augment_rotation: float = 0.0  # Random rotation, up to this fraction of a full turn.
+    augment_zoom: float = 0.0  # Random zoom in or out, up to this fraction.
+    augment_flip: bool = False  # Random horizontal flip (CIFAR-10 only).
     # Grid: field -> values; the runs are the product of all value lists (in
     # this order), each point repeated over `seeds` seeds. A field in the grid
     # overrides the single value above.
@@ -64,6 +81,10 @@ class ExperimentConfig:
 
 def parse_grid_value(field: str, text: str):
     """A grid value from flag text, typed like the field ('0.01' -> 0.01)."""
+    if field in BOOL_FIELDS:
+        if text.lower() in ("true", "1", "false", "0"):
+            return text.lower() in ("true", "1")
+        raise InputError(f"--grid={field}={text!r} is invalid: expected true or false")
     try:
         if field in FLOAT_FIELDS:
             return float(text)
@@ -130,3 +151,27 @@ def validate(config: ExperimentConfig) -> None:
         bad("noise_mode", "one of " + ", ".join(NOISE_MODES))
     if config.precision not in PRECISIONS:
         bad("precision", "one of " + ", ".join(PRECISIONS))
+    validate_early_stopping_and_augmentation(config, bad)
+
+
+def validate_early_stopping_and_augmentation(config: ExperimentConfig, bad) -> None:
+    """The validation_split, patience, monitor and augment_* fields; `bad(field, expected)`
+    raises the InputError."""
+    if not (isinstance(config.validation_split, (int, float)) and 0 <= config.validation_split < 1):
+        bad("validation_split", "a number in [0, 1)")
+    if not (isinstance(config.patience, int) and config.patience >= 0):
+        bad("patience", "an integer >= 0 (0: no early stopping)")
+    if config.patience and not config.validation_split:
+        bad("patience", "0 without --validation_split (early stopping watches the validation "
+                        "set: set --validation_split, e.g. 0.1)")
+    if config.monitor not in MONITORS:
+        bad("monitor", "one of " + ", ".join(MONITORS))
+    for field, upper in (("augment_translation", 1), ("augment_rotation", 0.5),
+                         ("augment_zoom", 1)):
+        value = getattr(config, field)
+        if not (isinstance(value, (int, float)) and 0 <= value < upper):
+            bad(field, f"a number in [0, {upper})")
+    if not isinstance(config.augment_flip, bool):
+        bad("augment_flip", "true or false")
+    if config.augment_flip and config.dataset not in FLIP_DATASETS:
+        bad("augment_flip", f"false for {config.dataset}: horizontal flip is for cifar10 only")

@@ -19,7 +19,10 @@ one round of op dispatch. How the layers are fused:
   variables, the output layer, the softmax and the loss stay float32.
 
 Every variable has the replica axis first. Images stay uint8 in memory and
-each batch is scaled to [0, 1] inside the step. Measured speed is in
+each batch is scaled to [0, 1] inside the step. With augmentation
+(lenet_bench.augmentation) each replica's batch is augmented on its own,
+with its run's seed, in a graph function run right before the step (so the
+replicas no longer share conv1's input). Measured speed is in
 BUILD_NOTES.md and benchmarks/fused_speed.txt.
 """
 
@@ -27,7 +30,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from lenet_bench import models
+from lenet_bench import augmentation, models
 
 SUPPORTED_OPTIMIZERS = ("adam", "sgd")
 ADAM_BETA_1, ADAM_BETA_2, ADAM_EPSILON = 0.9, 0.999, 1e-7  # Keras 3 defaults.
@@ -50,12 +53,14 @@ class FusedLeNet5:
       precision: 'float32' or 'mixed_bfloat16', as for build_lenet5.
       jit_compile: XLA for the steps; None: on with a GPU, off on CPU (where
         it measured slower for this graph).
+      augment: per replica, its augmentation settings; None or all off: none.
     """
 
     def __init__(self, initial_weights: list[list[np.ndarray]], image_shape: tuple[int, int, int],
                  num_classes: int, *, optimizer: str = "adam", activation: str = "relu",
                  first_conv_padding: str = "auto", precision: str = "float32",
-                 jit_compile: bool | None = None):
+                 jit_compile: bool | None = None,
+                 augment: list[augmentation.AugmentSettings] | None = None):
         if optimizer not in SUPPORTED_OPTIMIZERS:
             raise ValueError(f"optimizer {optimizer!r} is not one of {SUPPORTED_OPTIMIZERS}")
         if first_conv_padding == "auto":
@@ -87,6 +92,9 @@ class FusedLeNet5:
         self._shared_step = tf.function(self._train_step, jit_compile=jit_compile)
         self._separate_step = tf.function(self._train_step_separate, jit_compile=jit_compile)
         self._eval_step = tf.function(self._evaluate_step, jit_compile=jit_compile)
+        self.augmenter = None
+        if augment and any(settings.on for settings in augment):
+            self.augmenter = augmentation.Augmenter(augment)
 
     # ------------------------------------------------------------------ model
 
@@ -124,7 +132,9 @@ class FusedLeNet5:
     def _forward_separate(self, images):
         """Each replica its own batch: (R, B, H, W, C) uint8 -> logits (R, B, K)."""
         kernel, bias = self._compute(self.weights[0]), self._compute(self.weights[1])
-        inputs = self._compute(tf.cast(images, tf.float32) / 255.0)
+        if not images.dtype.is_floating:  # Augmented batches come in float, scaled.
+            images = tf.cast(images, tf.float32) / 255.0
+        inputs = self._compute(images)
         return self._forward_after_conv1([
             tf.nn.max_pool2d(self.activation(
                 tf.nn.conv2d(inputs[r], kernel[r], 1, self.first_conv_padding.upper()) + bias[r]),
@@ -175,11 +185,13 @@ class FusedLeNet5:
         self._train(self._forward_separate, images, labels, clean_labels)
 
     def train_epoch(self, images: np.ndarray, labels: np.ndarray, orders: np.ndarray,
-                    batch_size: int, learning_rates, clean_labels: np.ndarray | None = None
-                    ) -> dict[str, np.ndarray]:
+                    batch_size: int, learning_rates, clean_labels: np.ndarray | None = None,
+                    *, seeds=None, epoch: int = 0) -> dict[str, np.ndarray]:
         """One epoch: replica r trains on batches orders[r][i*b:(i+1)*b] of (images, labels[r]).
 
-        The last, smaller batch is trained too. Returns float64 arrays (R,):
+        The last, smaller batch is trained too. With augmentation, replica r's
+        batch i is augmented with `augmentation.step_seed(seeds[r], epoch, i)`
+        (seeds default to 0 .. R - 1). Returns float64 arrays (R,):
         'loss' (mean training cross-entropy over the epoch's steps, as Keras
         fit reports it), 'accuracy' (against labels[r]) and 'clean_accuracy'
         (against clean_labels; equal to 'accuracy' if None).
@@ -190,12 +202,18 @@ class FusedLeNet5:
         self.learning_rates.assign(np.asarray(learning_rates, dtype=np.float32))
         for variable in (self.loss_sum, self.correct_sum, self.clean_correct_sum):
             variable.assign(tf.zeros_like(variable))
-        shared = bool((orders == orders[0]).all())
+        shared = bool((orders == orders[0]).all()) and self.augmenter is None
+        seeds = range(self.num_replicas) if seeds is None else seeds
         rows = np.arange(self.num_replicas)[:, None]
         count = orders.shape[1]
         for start in range(0, count, batch_size):
             batch = orders[:, start:start + batch_size]
-            if shared:
+            if self.augmenter is not None:
+                step_seeds = np.stack([augmentation.step_seed(seed, epoch, start // batch_size)
+                                       for seed in seeds])
+                self._separate_step(self.augmenter.augment_replicas(images[batch], step_seeds),
+                                    labels[rows, batch], clean[rows, batch])
+            elif shared:
                 self._shared_step(images[batch[0]], labels[:, batch[0]], clean[:, batch[0]])
             else:
                 self._separate_step(images[batch], labels[rows, batch], clean[rows, batch])

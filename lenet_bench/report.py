@@ -24,10 +24,17 @@ from lenet_bench.files import atomic_write_text, read_json
 SETTING_FIELDS = ("initializer", "learning_rate", "lr_decay", "label_noise", "noise_mode",
                   "optimizer", "batch_size", "activation", "epochs", "train_size",
                   "first_conv_padding", "data_seed", "precision")
+# Later fields that can tell grid points apart; not summary.csv columns of their own,
+# so reports of runs without them keep their columns.
+OPTIONAL_SETTING_FIELDS = ("validation_split", "patience", "monitor", "augment_translation",
+                           "augment_rotation", "augment_zoom", "augment_flip")
 DEFAULT_LABEL_FIELDS = ("initializer", "learning_rate", "lr_decay", "optimizer", "batch_size")
 FIELD_PREFIXES = {"learning_rate": "lr ", "lr_decay": "decay ", "label_noise": "eps ",
                   "batch_size": "batch ", "epochs": "epochs ", "train_size": "train ",
-                  "data_seed": "data seed "}
+                  "data_seed": "data seed ", "validation_split": "val ",
+                  "patience": "patience ", "augment_translation": "translate ",
+                  "augment_rotation": "rotate ", "augment_zoom": "zoom ",
+                  "augment_flip": "flip "}
 TOP_K_CURVES = 5
 TOP_K_PAIRS = 3
 
@@ -52,13 +59,17 @@ def label_fields(runs: list[dict], config: dict | None = None) -> tuple[str, ...
     """The fields that name a grid point: the config's grid fields, else those
     that vary between runs, else a default set (a single setting)."""
     grid = tuple(((config or {}).get("config") or {}).get("grid") or {})
-    varying = tuple(field for field in SETTING_FIELDS if field not in grid
+    varying = tuple(field for field in SETTING_FIELDS + OPTIONAL_SETTING_FIELDS
+                    if field not in grid
                     and len({json.dumps(run["spec"].get(field)) for run in runs}) > 1)
     return grid + varying or DEFAULT_LABEL_FIELDS
 
 
 def format_value(field: str, value) -> str:
-    text = f"{value:g}" if isinstance(value, float) else str(value)
+    if isinstance(value, bool):
+        text = "on" if value else "off"
+    else:
+        text = f"{value:g}" if isinstance(value, float) else str(value)
     return FIELD_PREFIXES.get(field, "") + text
 
 
@@ -86,8 +97,30 @@ def summarize(runs: list[dict], fields: tuple[str, ...] | None = None) -> list[d
 
     fields = fields or label_fields(runs)
     columns = (*SETTING_FIELDS, "setting", *results.SUMMARY_STATISTICS)
-    return [{column: row[column] for column in columns}
+    rows = [{column: row[column] for column in columns}
             for row in results.summary_records(results.frame(runs), label_fields=fields)]
+    if any("best_val_epoch" in run for run in runs):
+        finished_by_setting = {}
+        for run in finished_runs(runs):
+            finished_by_setting.setdefault(setting_label(run["spec"], fields), []).append(run)
+        for row in rows:
+            row.update(early_stopping_stats(finished_by_setting.get(row["setting"], [])))
+    return rows
+
+
+def early_stopping_stats(finished: list[dict]) -> dict:
+    """Validation figures of finished runs with a validation split: accuracy at the best
+    validation epoch, that epoch, and the epoch early stopping stopped at (for the runs
+    it stopped; the others ran to their last epoch)."""
+    with_validation = [run for run in finished if run.get("best_val_epoch") is not None]
+    val_mean, val_std = mean_std([run["best_val_accuracy"] for run in with_validation])
+    epoch_mean, epoch_std = mean_std([run["best_val_epoch"] for run in with_validation])
+    stopped = [run["stopped_epoch"] for run in with_validation if run.get("stopped_epoch")]
+    stopped_mean, stopped_std = mean_std(stopped)
+    return {"best_val_accuracy_mean": val_mean, "best_val_accuracy_std": val_std,
+            "best_val_epoch_mean": epoch_mean, "best_val_epoch_std": epoch_std,
+            "stopped_runs": len(stopped), "stopped_epoch_mean": stopped_mean,
+            "stopped_epoch_std": stopped_std}
 
 
 def finished_runs(runs: list[dict]) -> list[dict]:
@@ -169,18 +202,35 @@ SUMMARY_HEADER = ["rank", "setting", "runs done", "diverged", "final test acc %"
                   "best-epoch test acc %", "max %", "best epoch", "s/epoch"]
 
 
+EARLY_STOPPING_HEADER = ["best val acc %", "best val epoch", "stopped (epoch)"]
+
+
+def summary_header(rows: list[dict]) -> list[str]:
+    """SUMMARY_HEADER, plus the early-stopping columns when the runs have a validation split."""
+    return SUMMARY_HEADER + (EARLY_STOPPING_HEADER if rows and "best_val_epoch_mean" in rows[0]
+                             else [])
+
+
 def summary_table_rows(rows: list[dict]) -> list[list]:
-    return [[rank, row["setting"], f"{row['done']}/{row['runs']}", row["diverged"],
-             percent(row["final_test_accuracy_mean"], row["final_test_accuracy_std"]),
-             percent(row["best_test_accuracy_mean"], row["best_test_accuracy_std"]),
-             percent(row["best_test_accuracy_max"]),
-             mean_std_text(row["best_epoch_mean"], row["best_epoch_std"], 1),
-             mean_std_text(row["epoch_seconds_mean"], math.nan, 1)]
-            for rank, row in enumerate(rows, start=1)]
+    table = [[rank, row["setting"], f"{row['done']}/{row['runs']}", row["diverged"],
+              percent(row["final_test_accuracy_mean"], row["final_test_accuracy_std"]),
+              percent(row["best_test_accuracy_mean"], row["best_test_accuracy_std"]),
+              percent(row["best_test_accuracy_max"]),
+              mean_std_text(row["best_epoch_mean"], row["best_epoch_std"], 1),
+              mean_std_text(row["epoch_seconds_mean"], math.nan, 1)]
+             for rank, row in enumerate(rows, start=1)]
+    if len(summary_header(rows)) > len(SUMMARY_HEADER):
+        for line, row in zip(table, rows):
+            line += [percent(row["best_val_accuracy_mean"], row["best_val_accuracy_std"]),
+                     mean_std_text(row["best_val_epoch_mean"], row["best_val_epoch_std"], 1),
+                     f"{row['stopped_runs']}/{row['done']}" + (
+                         f" ({mean_std_text(row['stopped_epoch_mean'], row['stopped_epoch_std'], 1)})"
+                         if row["stopped_runs"] else "")]
+    return table
 
 
 def summary_markdown(rows: list[dict]) -> str:
-    return markdown_table(SUMMARY_HEADER, summary_table_rows(rows))
+    return markdown_table(summary_header(rows), summary_table_rows(rows))
 
 
 def pivot(rows: list[dict], fields: tuple[str, ...], runs: list[dict]):
@@ -217,7 +267,7 @@ def write_tables(experiment_dir: Path, name: str, rows: list[dict], fields: tupl
     atomic_write_text(experiment_dir / "summary.csv", csv_text(rows))
     atomic_write_text(experiment_dir / "summary.md", summary_markdown(rows))
     atomic_write_text(experiment_dir / "summary.tex", latex_table(
-        SUMMARY_HEADER, summary_table_rows(rows),
+        summary_header(rows), summary_table_rows(rows),
         f"{name}: grid points ranked by final-epoch test accuracy, mean ± std over seeds"))
     atomic_write_text(experiment_dir / "per_epoch.csv", csv_text(per_epoch_rows(runs, fields)))
     if len(fields) < 2 or len(rows) < 2:
@@ -491,12 +541,19 @@ def write_experiment_report(experiment_dir: Path) -> Path:
                       [[f"[{run['key']}](runs/{run['key']}.json)", run["status"]
                         + (f" (epoch {run['diverged_epoch']})" if run.get("diverged_epoch") else ""),
                         run["best_epoch"], percent(run["best_test_accuracy"] or math.nan),
-                        percent(_last(run, "test_accuracy")), percent(_last(run, "train_accuracy")),
+                        percent(run["final_test_accuracy"] if run.get("final_test_accuracy")
+                                is not None else _last(run, "test_accuracy")),
+                        percent(_last(run, "train_accuracy")),
                         f"{run['wall_seconds']:.0f}"] for run in runs])]
     lines += ["", "Accuracies are on the test set. Final-epoch figures are the honest ones; "
               "best-epoch figures pick the epoch by test accuracy (keep-best), so they are "
               "optimistic. Diverged runs are counted, never averaged in. Seconds on the fused "
               "path are the group's time divided by its runs.", ""]
+    if any(run.get("best_val_epoch") is not None for run in runs):
+        lines[-1:-1] = ["", "Validation figures are on a hold-out of the training images. With "
+                        "early stopping (patience) a run's final model is its best validation "
+                        "epoch's, restored, and its test accuracy is the final figure: chosen "
+                        "without the test set, unlike keep-best's best-epoch figure."]
     report_path = experiment_dir / "REPORT.md"
     atomic_write_text(report_path, "\n".join(lines))
     return report_path

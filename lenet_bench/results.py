@@ -20,7 +20,9 @@ import pandas as pd
 
 # Run-level columns, after experiment, run_key and the spec fields.
 RUN_COLUMNS = ("status", "epochs_done", "best_epoch", "best_test_accuracy", "diverged_epoch",
-               "num_params", "trainer", "wall_seconds")
+               "num_params", "trainer", "wall_seconds",
+               # Early stopping (None without it): the restored model's test accuracy.
+               "final_test_accuracy", "best_val_epoch", "best_val_accuracy", "stopped_epoch")
 SUMMARY_STATISTICS = ("runs", "done", "diverged", "final_test_accuracy_mean",
                       "final_test_accuracy_std", "best_test_accuracy_mean",
                       "best_test_accuracy_std", "best_test_accuracy_max", "best_epoch_mean",
@@ -44,7 +46,9 @@ def load(path: str | Path) -> pd.DataFrame:
     `experiment`, `run_key`, every RunSpec field (`dataset`, `initializer`,
     `learning_rate`, ..., `seed`), the run's `status`, `epochs_done`,
     `best_epoch`, `best_test_accuracy`, `diverged_epoch`, `num_params`,
-    `trainer`, `wall_seconds`, then `epoch` and every per-epoch metric of the
+    `trainer`, `wall_seconds`, with early stopping `final_test_accuracy`
+    (the restored model's; else None), `best_val_epoch`, `best_val_accuracy`,
+    `stopped_epoch`, then `epoch` and every per-epoch metric of the
     history (`learning_rate_at_epoch` is the epoch's learning rate, since
     `learning_rate` is the start value). Integer columns with gaps use
     pandas' nullable Int64.
@@ -191,6 +195,8 @@ def _run_table(df: pd.DataFrame) -> list[dict]:
         values = {column: _plain(first[column]) for column in run_columns}
         epochs = rows[rows["epoch"].notna()] if "epoch" in rows else rows.iloc[:0]
         last = _plain(epochs["test_accuracy"].iloc[-1]) if len(epochs) else None
+        if values.get("final_test_accuracy") is not None:  # Early stopping restored its best.
+            last = values["final_test_accuracy"]
         runs.append({
             "values": values,
             "status": values["status"],

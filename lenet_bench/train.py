@@ -28,7 +28,8 @@ import numpy as np
 import tensorflow as tf
 
 import lenet_bench
-from lenet_bench import analysis, data, engines, hooks, models, noise
+from lenet_bench import (analysis, augmentation, data, early_stopping, engines, hooks, models,
+                         noise)
 from lenet_bench.config import ExperimentConfig, validate
 from lenet_bench.errors import InputError
 from lenet_bench.files import atomic_write_json, atomic_write_npz, read_json
@@ -40,6 +41,10 @@ EVAL_BATCH_SIZE = 1000
 FINISHED_STATUSES = ("done", "diverged")
 TRAINERS = ("auto", "fused", "keras")
 DEFAULT_GROUP_SIZE = 12
+# RunSpec fields left out of its key's hash when they have their default value.
+HASH_OPTIONAL_FIELDS = ("precision", "validation_split", "patience", "monitor",
+                        "augment_translation", "augment_rotation", "augment_zoom",
+                        "augment_flip")
 HISTORY_METRICS = ("epoch", "learning_rate", "train_loss", "train_accuracy",
                    "train_clean_accuracy", "test_loss", "test_accuracy", "epoch_seconds")
 
@@ -63,30 +68,45 @@ class RunSpec:
     batch_size: int
     seed: int
     precision: str = "float32"
+    validation_split: float = 0.0
+    patience: int = 0
+    monitor: str = "val_loss"
+    augment_translation: float = 0.0
+    augment_rotation: float = 0.0
+    augment_zoom: float = 0.0
+    augment_flip: bool = False
 
     @property
     def key(self) -> str:
         """Readable name plus a short hash of every field, e.g.
-        'glorot_normal_lr0.005_decay0.9_seed0_3f9a1c2e'. float32 is left out of the
-        hash, so runs written before `precision` existed keep their keys."""
+        'glorot_normal_lr0.005_decay0.9_seed0_3f9a1c2e'. Fields added later are
+        left out of the hash at their defaults (float32, no validation split, no
+        augmentation), so runs written before they existed keep their keys."""
         hashed = dataclasses.asdict(self)
-        if hashed["precision"] == "float32":
-            del hashed["precision"]
+        for field in dataclasses.fields(self):
+            if field.name in HASH_OPTIONAL_FIELDS and hashed[field.name] == field.default:
+                del hashed[field.name]
         fields = json.dumps([RESULTS_FORMAT, hashed], sort_keys=True)
         digest = hashlib.sha256(fields.encode()).hexdigest()[:8]
         noise = ""
         if self.label_noise:
             noise = f"_noise{self.label_noise:g}" + ("_exact" if self.noise_mode == "exact" else "")
         precision = "" if self.precision == "float32" else f"_{self.precision}"
+        extras = ""
+        if self.validation_split:
+            extras += f"_val{self.validation_split:g}"
+            extras += f"_es{self.patience}{self.monitor[4:]}" if self.patience else ""
+        if augmentation.AugmentSettings.of(self).on:
+            extras += "_aug"
         return (f"{self.initializer}_lr{self.learning_rate:g}_decay{self.lr_decay:g}{noise}"
-                f"{precision}_seed{self.seed}_{digest}")
+                f"{precision}{extras}_seed{self.seed}_{digest}")
 
     @property
     def group_key(self) -> tuple:
         """Runs with equal group keys can train together in one fused group."""
         return (self.dataset, self.train_size, self.data_seed, self.activation,
                 self.first_conv_padding, self.optimizer, self.epochs, self.batch_size,
-                self.precision)
+                self.precision, self.validation_split)
 
     def learning_rate_at(self, epoch: int) -> float:
         return self.learning_rate * self.lr_decay ** epoch
@@ -105,6 +125,8 @@ def run_specs(config: ExperimentConfig) -> list[RunSpec]:
             fields = {name: getattr(point, name) for name in names}
             if not fields["label_noise"]:
                 fields["noise_mode"] = "sampled"  # eps = 0 is the same run in either mode.
+            if not fields["patience"]:
+                fields["monitor"] = "val_loss"  # Without early stopping nothing is monitored.
             specs.append(RunSpec(**fields, seed=seed))
     return specs
 
@@ -145,6 +167,7 @@ def check_runnable(config: ExperimentConfig, dataset: data.Dataset) -> None:
         models.make_optimizer(point.optimizer, point.learning_rate)
         models.check_activation(point.activation)
         train_count = point.train_size or len(dataset.train_labels)
+        train_count -= early_stopping.validation_count(train_count, point.validation_split)
         if point.batch_size > train_count:
             raise InputError(f"--batch_size={point.batch_size} is invalid: expected at most "
                              f"{train_count} (the training images used)")
@@ -278,7 +301,9 @@ def make_trainer(kind: str, specs: list[RunSpec], initial_weights: list, dataset
             return fused.FusedLeNet5(initial_weights, dataset.image_shape, dataset.num_classes,
                                      optimizer=optimizer, activation=specs[0].activation,
                                      first_conv_padding=specs[0].first_conv_padding,
-                                     precision=specs[0].precision, jit_compile=jit_compile)
+                                     precision=specs[0].precision, jit_compile=jit_compile,
+                                     augment=[augmentation.AugmentSettings.of(spec)
+                                              for spec in specs])
         if kind == "fused":
             raise InputError(f"--optimizer={optimizer!r} is not supported by --trainer=fused: "
                              f"expected one of {', '.join(fused.SUPPORTED_OPTIMIZERS)} "
@@ -337,7 +362,10 @@ def train_group(specs: list[RunSpec], dataset: data.Dataset, runs_dir: Path | No
     removed when the group ends. A run whose loss is not finite is marked
     diverged and its record stops there, while the others go on. At the end
     each finished run's test predictions go to `<key>.predictions.npz` and
-    its confusion matrix into the record.
+    its confusion matrix into the record. With a validation split each epoch
+    also evaluates the hold-out, and with patience a run stops early and ends
+    with its best validation epoch's weights (lenet_bench.early_stopping;
+    they are kept in memory and in the checkpoint).
 
     Args:
       specs: runs with one group key; `dataset` is already reduced to their
@@ -347,7 +375,8 @@ def train_group(specs: list[RunSpec], dataset: data.Dataset, runs_dir: Path | No
       trainer, jit_compile: see `run_experiment`.
       experiment: the experiment name, recorded in each record.
       keep_best: save the best-test-epoch weights of each run
-        (`<key>.weights.h5`).
+        (`<key>.weights.h5`): chosen on the test set, unlike early stopping's
+        restored best-validation-epoch weights.
       finished: keys of runs already finished in `runs_dir`; they train
         along (the group needs them) but their files are left as they are.
       save_models: write each finished run's `<key>.final.keras` and
@@ -355,6 +384,10 @@ def train_group(specs: list[RunSpec], dataset: data.Dataset, runs_dir: Path | No
       callbacks: Keras callbacks (see hooks.KerasCallbacks).
       observers: told about the group's epochs (see hooks.Observer).
     """
+    validation = None
+    if specs[0].validation_split:
+        dataset, validation = early_stopping.split_validation(
+            dataset, specs[0].validation_split, specs[0].data_seed)
     num_classes = dataset.num_classes
     clean_labels = dataset.train_labels
     noisy_labels = np.stack([noise.corrupt_labels(clean_labels, num_classes, spec.label_noise,
@@ -373,12 +406,17 @@ def train_group(specs: list[RunSpec], dataset: data.Dataset, runs_dir: Path | No
     for record, labels in zip(records, noisy_labels):
         record["noise"]["transition_counts"] = noise.transition_counts(
             clean_labels, labels, num_classes).tolist()
+        if validation is not None:
+            record.update(early_stopping.new_fields(len(validation[1])))
+            record["history"].update(val_loss=[], val_accuracy=[])
+    best_val_weights = {}  # Replica -> its best validation epoch's weights (early stopping).
     active = [index for index, spec in enumerate(specs) if spec.key not in finished]
     first_epoch = 0
     checkpoint = checkpoint_path(runs_dir, specs) if runs_dir is not None else None
     restored = load_checkpoint(checkpoint, specs) if checkpoint is not None else None
     if restored is not None:
         first_epoch, records, state = restored
+        best_val_weights = early_stopping.pop_from_state(state)
         replicas.set_state(state)
         active = [index for index in active if records[index]["status"] == "running"]
         logger.info("resumed %d runs from %s after epoch %d", len(specs), checkpoint.name,
@@ -396,8 +434,11 @@ def train_group(specs: list[RunSpec], dataset: data.Dataset, runs_dir: Path | No
         orders = np.stack([np.random.default_rng([spec.seed, epoch]).permutation(len(clean_labels))
                            for spec in specs])
         train = replicas.train_epoch(dataset.train_images, noisy_labels, orders,
-                                     specs[0].batch_size, learning_rates, clean_labels)
+                                     specs[0].batch_size, learning_rates, clean_labels,
+                                     seeds=[spec.seed for spec in specs], epoch=epoch)
         test = replicas.evaluate(dataset.test_images, dataset.test_labels)
+        val = replicas.evaluate(*validation) if validation is not None else None
+        restoring = []  # Runs that end now with their best validation epoch's weights.
         seconds = (time.perf_counter() - epoch_started) / len(specs)
         last_epoch = epoch + 1 == specs[0].epochs
         for index in list(active):
@@ -408,6 +449,8 @@ def train_group(specs: list[RunSpec], dataset: data.Dataset, runs_dir: Path | No
                        "train_clean_accuracy": train["clean_accuracy"][index],
                        "test_loss": test["loss"][index], "test_accuracy": test["accuracy"][index],
                        "epoch_seconds": seconds}
+            if val is not None:
+                metrics.update(val_loss=val["loss"][index], val_accuracy=val["accuracy"][index])
             for name, value in metrics.items():
                 value = float(value) if name != "epoch" else value
                 record["history"][name].append(value if math.isfinite(value) else None)
@@ -429,32 +472,84 @@ def train_group(specs: list[RunSpec], dataset: data.Dataset, runs_dir: Path | No
                 if keep_best and runs_dir is not None:
                     template.set_weights(replicas.get_weights(index))
                     _save_weights_atomically(template, runs_dir / f"{spec.key}.weights.h5")
-            if record["status"] == "running" and last_epoch:
-                record["status"] = "done"
-                predicted, confidence = test["predictions"][index], test["confidence"][index]
-                record["confusion_matrix"] = analysis.confusion_matrix(
-                    dataset.test_labels, predicted, num_classes).tolist()
-                if runs_dir is not None:
-                    save_predictions(runs_dir / f"{spec.key}.predictions.npz", predicted,
-                                     confidence)
+            stopping = False
+            if record["status"] == "running" and val is not None:
+                improved, stopping = early_stopping.update(
+                    record, epoch + 1, metrics["val_loss"], metrics["val_accuracy"],
+                    spec.monitor, spec.patience)
+                if improved and spec.patience:
+                    best_val_weights[index] = replicas.get_weights(index)
+                if stopping and not last_epoch:
+                    record["stopped_epoch"] = epoch + 1
+                    logger.info("%s stopped early at epoch %d: no %s improvement since epoch %d",
+                                spec.key, epoch + 1, spec.monitor, record["best_val_epoch"])
+            if record["status"] == "running" and (last_epoch or stopping):
+                if spec.patience:
+                    restoring.append(index)
+                    continue  # Finished below, once its best weights are back.
+                _finish_run(record, spec, test, index, dataset, runs_dir)
             if record["status"] != "running":
                 record["finished"] = _now()
             for observer in observers:
                 observer.run_epoch_end(index, spec, record)
             if runs_dir is not None:
                 atomic_write_json(runs_dir / f"{spec.key}.json", record)
+        if restoring:
+            _finish_restoring(restoring, specs, records, replicas, best_val_weights, test, epoch,
+                              dataset, runs_dir)
+            for index in restoring:
+                for observer in observers:
+                    observer.run_epoch_end(index, specs[index], records[index])
+            active = [index for index in active if index not in restoring]
         for observer in observers:
             observer.group_epoch_end(epoch + 1, specs[0].epochs)
         if not active or last_epoch:
             break
         if checkpoint is not None:
-            save_checkpoint(checkpoint, epoch + 1, records, replicas.get_state())
+            best_val_weights = {index: best_val_weights[index] for index in active
+                                if index in best_val_weights}
+            save_checkpoint(checkpoint, epoch + 1, records,
+                            {**replicas.get_state(), **early_stopping.to_state(best_val_weights)})
     for observer in observers:
         observer.group_end(records)
     if checkpoint is not None:
         checkpoint.unlink(missing_ok=True)
     logger.info("group of %d runs: %.1f s", len(specs), time.perf_counter() - started)
     return records
+
+
+def _finish_run(record: dict, spec: RunSpec, test: dict, index: int, dataset: data.Dataset,
+                runs_dir: Path | None) -> None:
+    """Marks a run done with the test predictions of replica `index` in `test`: its
+    confusion matrix into the record, its predictions to `<key>.predictions.npz`."""
+    record["status"] = "done"
+    predicted, confidence = test["predictions"][index], test["confidence"][index]
+    record["confusion_matrix"] = analysis.confusion_matrix(
+        dataset.test_labels, predicted, dataset.num_classes).tolist()
+    if runs_dir is not None:
+        save_predictions(runs_dir / f"{spec.key}.predictions.npz", predicted, confidence)
+
+
+def _finish_restoring(indices: list[int], specs: list[RunSpec], records: list[dict], replicas,
+                      best_val_weights: dict, test: dict, epoch: int, dataset: data.Dataset,
+                      runs_dir: Path | None) -> None:
+    """Ends early-stopping runs: restores each one's best-validation weights, evaluates
+    the test set with them (once for all, skipped when every one's best epoch is this
+    one) and records that as the run's final test result."""
+    if any(records[index]["best_val_epoch"] != epoch + 1 for index in indices):
+        for index in indices:
+            replicas.set_weights(index, best_val_weights[index])
+        test = replicas.evaluate(dataset.test_images, dataset.test_labels)
+    for index in indices:
+        spec, record = specs[index], records[index]
+        record["final_test_loss"] = float(test["loss"][index])
+        record["final_test_accuracy"] = float(test["accuracy"][index])
+        _finish_run(record, spec, test, index, dataset, runs_dir)
+        record["finished"] = _now()
+        logger.info("%s: best validation epoch %d restored: test acc %.4f", spec.key,
+                    record["best_val_epoch"], record["final_test_accuracy"])
+        if runs_dir is not None:
+            atomic_write_json(runs_dir / f"{spec.key}.json", record)
 
 
 def new_record(spec: RunSpec, experiment: str, num_params: int, train_size: int,
@@ -513,19 +608,23 @@ class KerasReplicas:
             optimizer = models.make_optimizer(spec.optimizer, spec.learning_rate)
             self.models.append(model)
             self.optimizers.append(optimizer)
+            settings = augmentation.AugmentSettings.of(spec)
+            augmenter = augmentation.Augmenter([settings]) if settings.on else None
             self.steps.append(make_step_functions(model, optimizer, dataset.num_classes,
-                                                  jit_compile))
+                                                  jit_compile, augmenter))
 
     @property
     def num_replicas(self) -> int:
         return len(self.models)
 
-    def train_epoch(self, images, labels, orders, batch_size, learning_rates, clean_labels=None):
+    def train_epoch(self, images, labels, orders, batch_size, learning_rates, clean_labels=None,
+                    *, seeds=None, epoch=0):
         results = []
         for index, (train_epoch, _) in enumerate(self.steps):
             self.optimizers[index].learning_rate = learning_rates[index]
             results.append(train_epoch(images, labels[index], orders[index], batch_size,
-                                       clean_labels))
+                                       clean_labels, seed=seeds[index] if seeds else 0,
+                                       epoch=epoch))
         loss, accuracy, clean_accuracy = (np.array(column, dtype=np.float64)
                                           for column in zip(*results))
         return {"loss": loss, "accuracy": accuracy, "clean_accuracy": clean_accuracy}
@@ -539,6 +638,9 @@ class KerasReplicas:
 
     def get_weights(self, replica: int) -> list[np.ndarray]:
         return self.models[replica].get_weights()
+
+    def set_weights(self, replica: int, weights: list[np.ndarray]) -> None:
+        self.models[replica].set_weights(weights)
 
     def get_state(self) -> dict[str, np.ndarray]:
         state = {}
@@ -554,12 +656,14 @@ class KerasReplicas:
 
 
 def make_step_functions(model: keras.Model, optimizer: keras.optimizers.Optimizer,
-                        num_classes: int, jit_compile: bool):
+                        num_classes: int, jit_compile: bool,
+                        augmenter: augmentation.Augmenter | None = None):
     """Returns (train_epoch, evaluate) closures over compiled steps for `model`.
 
-    train_epoch(images, labels, order, batch_size, clean_labels=None) -> (mean
-    loss, accuracy, accuracy on clean_labels) over the epoch's batches, as Keras
-    `fit` reports them. evaluate(images, labels) -> (mean loss, accuracy,
+    train_epoch(images, labels, order, batch_size, clean_labels=None, seed=0,
+    epoch=0) -> (mean loss, accuracy, accuracy on clean_labels) over the
+    epoch's batches, as Keras `fit` reports them; with an `augmenter`, batch i
+    is augmented with `augmentation.step_seed(seed, epoch, i)`. evaluate(images, labels) -> (mean loss, accuracy,
     predicted classes, max probabilities). Images are uint8; each batch is
     scaled to [0, 1] inside the step, so no float copy of the dataset is kept.
     """
@@ -576,7 +680,10 @@ def make_step_functions(model: keras.Model, optimizer: keras.optimizers.Optimize
 
     @tf.function(jit_compile=jit_compile)
     def train_step(images, labels, clean_labels):
-        inputs = tf.cast(images, tf.float32) / 255.0
+        if images.dtype.is_floating:  # Augmented batches come in float, scaled.
+            inputs = images
+        else:
+            inputs = tf.cast(images, tf.float32) / 255.0
         with tf.GradientTape() as tape:
             probabilities = model(inputs, training=True)
             losses, correct = loss_and_correct(probabilities, labels)
@@ -594,13 +701,17 @@ def make_step_functions(model: keras.Model, optimizer: keras.optimizers.Optimize
         return (tf.reduce_sum(tf.cast(losses, tf.float64)), correct,
                 tf.argmax(probabilities, axis=-1), tf.reduce_max(probabilities, axis=-1))
 
-    def train_epoch(images, labels, order, batch_size, clean_labels=None):
+    def train_epoch(images, labels, order, batch_size, clean_labels=None, seed=0, epoch=0):
         clean_labels = labels if clean_labels is None else clean_labels
         for variable in (loss_sum, correct_sum, clean_correct_sum):
             variable.assign(tf.zeros_like(variable))
         for start in range(0, len(order), batch_size):
             batch = order[start:start + batch_size]
-            train_step(images[batch], labels[batch], clean_labels[batch])
+            batch_images = images[batch]
+            if augmenter is not None:
+                batch_images = augmenter.augment(
+                    batch_images, augmentation.step_seed(seed, epoch, start // batch_size))
+            train_step(batch_images, labels[batch], clean_labels[batch])
         return (float(loss_sum.numpy()) / len(order), int(correct_sum.numpy()) / len(order),
                 int(clean_correct_sum.numpy()) / len(order))
 
