@@ -63,30 +63,34 @@ class RunSpec:
     batch_size: int
     seed: int
     precision: str = "float32"
+    split: str = ""  # Validation split evaluated instead of the test set (data.parse_split).
 
     @property
     def key(self) -> str:
         """Readable name plus a short hash of every field, e.g.
-        'glorot_normal_lr0.005_decay0.9_seed0_3f9a1c2e'. float32 is left out of the
-        hash, so runs written before `precision` existed keep their keys."""
+        'glorot_normal_lr0.005_decay0.9_seed0_3f9a1c2e'. float32 and split '' are left
+        out of the hash, so runs written before those fields existed keep their keys."""
         hashed = dataclasses.asdict(self)
         if hashed["precision"] == "float32":
             del hashed["precision"]
+        if not hashed["split"]:
+            del hashed["split"]
         fields = json.dumps([RESULTS_FORMAT, hashed], sort_keys=True)
         digest = hashlib.sha256(fields.encode()).hexdigest()[:8]
         noise = ""
         if self.label_noise:
             noise = f"_noise{self.label_noise:g}" + ("_exact" if self.noise_mode == "exact" else "")
         precision = "" if self.precision == "float32" else f"_{self.precision}"
+        split = "".join(f"_{step.replace(':', '-')}" for step in self.split.split("/") if step)
         return (f"{self.initializer}_lr{self.learning_rate:g}_decay{self.lr_decay:g}{noise}"
-                f"{precision}_seed{self.seed}_{digest}")
+                f"{precision}{split}_seed{self.seed}_{digest}")
 
     @property
     def group_key(self) -> tuple:
         """Runs with equal group keys can train together in one fused group."""
         return (self.dataset, self.train_size, self.data_seed, self.activation,
                 self.first_conv_padding, self.optimizer, self.epochs, self.batch_size,
-                self.precision)
+                self.precision, self.split)
 
     def learning_rate_at(self, epoch: int) -> float:
         return self.learning_rate * self.lr_decay ** epoch
@@ -144,6 +148,7 @@ def check_runnable(config: ExperimentConfig, dataset: data.Dataset) -> None:
         models.make_initializer(point.initializer, 0)
         models.make_optimizer(point.optimizer, point.learning_rate)
         models.check_activation(point.activation)
+        data.parse_split(point.split)
         train_count = point.train_size or len(dataset.train_labels)
         if point.batch_size > train_count:
             raise InputError(f"--batch_size={point.batch_size} is invalid: expected at most "
@@ -172,7 +177,8 @@ def check_workdir(config: ExperimentConfig, dataset: data.Dataset, workdir: str 
 
 def run_experiment(config: ExperimentConfig, dataset: data.Dataset, workdir: str | Path,
                    *, trainer: str = "auto", group_size: int = DEFAULT_GROUP_SIZE,
-                   jit_compile: bool | None = None, command: str | None = None) -> Path:
+                   jit_compile: bool | None = None, command: str | None = None,
+                   specs: list[RunSpec] | None = None) -> Path:
     """Trains every run of `config` not already finished in `workdir`.
 
     Args:
@@ -186,6 +192,7 @@ def run_experiment(config: ExperimentConfig, dataset: data.Dataset, workdir: str
       jit_compile: XLA for the train and eval steps; None: each trainer's
         measured default for the device.
       command: the command line, recorded in config.json.
+      specs: the runs to train instead of `run_specs(config)` (the search's trials).
 
     Returns:
       The experiment directory.
@@ -198,7 +205,7 @@ def run_experiment(config: ExperimentConfig, dataset: data.Dataset, workdir: str
     check_workdir(config, dataset, workdir)
     if trainer not in TRAINERS:
         raise InputError(f"--trainer={trainer!r} is invalid: expected one of {', '.join(TRAINERS)}")
-    specs = run_specs(config)
+    specs = run_specs(config) if specs is None else specs
     experiment_dir = Path(workdir) / config.name
     runs_dir = experiment_dir / "runs"
     try:
@@ -212,6 +219,11 @@ def run_experiment(config: ExperimentConfig, dataset: data.Dataset, workdir: str
         if (spec.train_size, spec.data_seed) not in subsets:
             subsets[spec.train_size, spec.data_seed] = data.take_train_subset(
                 dataset, spec.train_size, spec.data_seed)
+    splits = {}  # (train_size, data_seed, split) -> the dataset a run trains and evaluates on
+    for spec in specs:
+        if (spec.train_size, spec.data_seed, spec.split) not in splits:
+            splits[spec.train_size, spec.data_seed, spec.split] = data.apply_split(
+                subsets[spec.train_size, spec.data_seed], spec.split)
     atomic_write_json(experiment_dir / "config.json", {
         "experiment": config.name,
         "config": config.to_dict(),
@@ -232,10 +244,11 @@ def run_experiment(config: ExperimentConfig, dataset: data.Dataset, workdir: str
     for number, group in enumerate(groups, start=1):
         logger.info("group %d/%d: %d runs (%s)", number, len(groups), len(group),
                     ", ".join(spec.key for spec in group))
-        train_group(group, subsets[group[0].train_size, group[0].data_seed], runs_dir,
+        first = group[0]
+        train_group(group, splits[first.train_size, first.data_seed, first.split], runs_dir,
                     trainer=trainer, jit_compile=jit_compile, experiment=config.name,
                     keep_best=config.keep_best, finished=finished)
-    records = [read_json(runs_dir / f"{spec.key}.json") for spec in specs]
+    records = [read_json(runs_dir / f"{spec.key}.json") for spec in specs if not spec.split]
     analysis.write_confusion_examples(experiment_dir / "confusion_examples.npz",
                                       [record for record in records if record], runs_dir,
                                       dataset.test_images, dataset.test_labels)
