@@ -53,6 +53,13 @@ flags.DEFINE_multi_string("grid", [],
                           "FIELD=V1,V2,...: train every value of FIELD (repeatable; the grid "
                           "is the product). Replaces the experiment's values for that field, "
                           "e.g. --grid=learning_rate=0.01,0.003 --grid=lr_decay=0.9,0.99.")
+# Search (experiments with a `search` space; see lenet_bench/search.py).
+flags.DEFINE_integer("search_trials", None, "Budget: the most configurations a search tries.")
+flags.DEFINE_integer("search_seed", None, "Seeds a search's trials and folds.")
+flags.DEFINE_enum("search_method", None, ["random", "grid"], "How a search picks its trials.")
+flags.DEFINE_integer("cv_folds", None,
+                     "Stratified k-fold selection in a search; 1: one hold-out split.")
+flags.DEFINE_integer("nested_folds", None, "Outer folds of nested cross-validation; 0: off.")
 # How to run; these do not change what is computed.
 flags.DEFINE_integer("threads", 0, "TensorFlow intra- and inter-op threads; 0: one per core.")
 flags.DEFINE_enum("jit", "auto", ["auto", "on", "off"],
@@ -73,7 +80,8 @@ flags.DEFINE_bool("deterministic", False,
                   "are bit-identical without it.")
 
 OVERRIDE_FLAGS = ("epochs", "seeds", "first_seed", "batch_size", "train_size", "learning_rate",
-                  "lr_decay", "initializer", "optimizer", "label_noise", "noise_mode", "precision")
+                  "lr_decay", "initializer", "optimizer", "label_noise", "noise_mode", "precision",
+                  "search_trials", "search_seed", "search_method", "cv_folds", "nested_folds")
 
 
 def apply_overrides(config, overrides: dict, grid_flags: list[str]):
@@ -157,6 +165,15 @@ def configure_tensorflow(threads: int, deterministic: bool) -> None:
         tf.config.experimental.enable_op_determinism()
 
 
+def write_experiment_report(config, experiment_dir: Path) -> Path:
+    """A search's report for an experiment with a search space, else the grid report."""
+    from lenet_bench import report, search_report
+
+    if config.search:
+        return search_report.write_search_report(experiment_dir)
+    return report.write_experiment_report(experiment_dir)
+
+
 def run() -> int:
     """Validates everything and loads every dataset first, then trains."""
     select_onednn(FLAGS.onednn)  # Before anything imports TensorFlow.
@@ -174,7 +191,7 @@ def run() -> int:
     if FLAGS.report_only:
         for config in configs:
             if (workdir / config.name / "config.json").is_file():
-                print(f"report: {report.write_experiment_report(workdir / config.name)}")
+                print(f"report: {write_experiment_report(config, workdir / config.name)}")
             else:
                 print(f"report: {config.name}: not started in {workdir} (no runs to report)")
         print(f"report: {report.write_index(workdir)}")
@@ -195,10 +212,12 @@ def run() -> int:
     configs = [config for config in configs if config.name not in skipped]
 
     configure_tensorflow(FLAGS.threads, FLAGS.deterministic)  # Before the first TensorFlow op.
-    from lenet_bench import train
+    from lenet_bench import search, train
 
     for config in configs:
         train.check_runnable(config, datasets[config.dataset])
+        if config.search:
+            search.check_search(config, datasets[config.dataset])
         train.check_workdir(config, datasets[config.dataset], workdir)
     if FLAGS.group_size < 1:
         raise InputError(f"--group_size={FLAGS.group_size} is invalid: expected an integer >= 1")
@@ -206,10 +225,11 @@ def run() -> int:
     command = shlex.join(["python", "-m", "lenet_bench"] + sys.argv[1:])
     jit_compile = {"auto": None, "on": True, "off": False}[FLAGS.jit]
     for config in configs:
-        experiment_dir = train.run_experiment(config, datasets[config.dataset], workdir,
-                                               trainer=FLAGS.trainer, group_size=FLAGS.group_size,
-                                               jit_compile=jit_compile, command=command)
-        print(f"report: {report.write_experiment_report(experiment_dir)}")
+        runner = search.run_search if config.search else train.run_experiment
+        experiment_dir = runner(config, datasets[config.dataset], workdir,
+                                trainer=FLAGS.trainer, group_size=FLAGS.group_size,
+                                jit_compile=jit_compile, command=command)
+        print(f"report: {write_experiment_report(config, experiment_dir)}")
     print(f"report: {report.write_index(workdir)}")
     return 0
 
