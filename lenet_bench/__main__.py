@@ -165,15 +165,6 @@ def configure_tensorflow(threads: int, deterministic: bool) -> None:
         tf.config.experimental.enable_op_determinism()
 
 
-def write_experiment_report(config, experiment_dir: Path) -> Path:
-    """A search's report for an experiment with a search space, else the grid report."""
-    from lenet_bench import report, search_report
-
-    if config.search:
-        return search_report.write_search_report(experiment_dir)
-    return report.write_experiment_report(experiment_dir)
-
-
 def run() -> int:
     """Validates everything and loads every dataset first, then trains."""
     select_onednn(FLAGS.onednn)  # Before anything imports TensorFlow.
@@ -191,7 +182,7 @@ def run() -> int:
     if FLAGS.report_only:
         for config in configs:
             if (workdir / config.name / "config.json").is_file():
-                print(f"report: {write_experiment_report(config, workdir / config.name)}")
+                print(f"report: {report.write_experiment_report(workdir / config.name)}")
             else:
                 print(f"report: {config.name}: not started in {workdir} (no runs to report)")
         print(f"report: {report.write_index(workdir)}")
@@ -229,7 +220,7 @@ def run() -> int:
         experiment_dir = runner(config, datasets[config.dataset], workdir,
                                 trainer=FLAGS.trainer, group_size=FLAGS.group_size,
                                 jit_compile=jit_compile, command=command)
-        print(f"report: {write_experiment_report(config, experiment_dir)}")
+        print(f"report: {report.write_experiment_report(experiment_dir)}")
     print(f"report: {report.write_index(workdir)}")
     return 0
 

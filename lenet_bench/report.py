@@ -454,8 +454,13 @@ def noise_section(experiment_dir: Path, name: str, runs: list[dict], dataset: di
 
 
 def write_experiment_report(experiment_dir: Path) -> Path:
-    """Writes the tables, figures/ and REPORT.md of one experiment from its run files."""
+    """Writes the tables, figures/ and REPORT.md of one experiment from its run files
+    (a hyperparameter search's own report when the folder holds a search)."""
     experiment_dir = Path(experiment_dir)
+    if (experiment_dir / "search.json").is_file():
+        from lenet_bench import search_report
+
+        return search_report.write_search_report(experiment_dir)
     config, runs = load_runs(experiment_dir)
     fields = label_fields(runs, config)
     rows = summarize(runs, fields)

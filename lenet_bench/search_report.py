@@ -16,6 +16,13 @@ from lenet_bench import plots, search
 from lenet_bench.files import atomic_write_text, read_json
 from lenet_bench.report import markdown_table, mean_std, percent
 
+PLOTS_PER_ROW = 3
+
+
+def percent_nan(mean: float, std: float = math.nan) -> str:
+    """percent() of a mean and std that may be NaN ('–' / no std part)."""
+    return percent(None if math.isnan(mean) else mean, None if math.isnan(std) else std)
+
 
 def format_param(value) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
@@ -30,8 +37,7 @@ def selection_text(config: dict, train_size) -> str:
 
 
 def space_text(search_space: dict) -> str:
-    return "; ".join(f"{field} {kind} {format_param(list(values)) if isinstance(values, list) else values}"
-                     for field, spec in search_space.items()
+    return "; ".join(f"{field} {kind} {values}" for field, spec in search_space.items()
                      for kind, values in spec.items() if kind != "points")
 
 
@@ -57,8 +63,12 @@ def plot_scores(rows: list[dict], trials: list[dict], dimensions: list, chosen: 
                 path: Path, title: str) -> None:
     """Mean validation accuracy (± std over folds) against each searched parameter;
     a log x-axis for log-scale parameters, one position per value for choices."""
-    figure = plots._figure(3.6 * max(len(dimensions), 1), 3.4)
-    axes_list = figure.subplots(1, max(len(dimensions), 1), squeeze=False)[0]
+    columns = min(len(dimensions), PLOTS_PER_ROW) or 1
+    rows_of_plots = math.ceil(len(dimensions) / columns) or 1
+    figure = plots._figure(3.8 * columns, 3.2 * rows_of_plots)
+    axes_list = figure.subplots(rows_of_plots, columns, squeeze=False).ravel()
+    for unused in axes_list[len(dimensions):]:
+        unused.set_visible(False)
     scored = [row for row in rows if not math.isnan(row["mean"])]
     for axes, dimension in zip(axes_list, dimensions):
         values = [trials[row["trial"]][dimension.field] for row in scored]
@@ -66,6 +76,7 @@ def plot_scores(rows: list[dict], trials: list[dict], dimensions: list, chosen: 
             labels = [format_param(v) for v in dimension.values]
             x = [labels.index(format_param(v)) for v in values]
             axes.set_xticks(range(len(labels)), labels, rotation=20)
+            axes.set_xlim(-0.5, len(labels) - 0.5)
         else:
             x = values
             if dimension.log_scale:
@@ -130,8 +141,7 @@ def write_search_report(experiment_dir: Path) -> Path:
         trial = trials[row["trial"]]
         table.append([rank, f"{row['trial'] + 1}" + (" **chosen**" if row["trial"] == chosen else "")]
                      + [format_param(trial[field]) for field in fields]
-                     + [percent(row["mean"] if not math.isnan(row["mean"]) else None,
-                                row["std"] if not math.isnan(row["std"]) else None),
+                     + [percent_nan(row["mean"], row["std"]),
                         ", ".join(f"{100 * a:.2f}" for a in row["accuracies"]),
                         f"{row['done']}/{row['expected']}", row["diverged"],
                         f"{row['seconds']:.0f}"])
@@ -151,7 +161,7 @@ def write_search_report(experiment_dir: Path) -> Path:
         row = rows[chosen]
         lines += [f"Trial {chosen + 1}: " + ", ".join(f"{f} = {format_param(trials[chosen][f])}"
                                                       for f in fields)
-                  + f"; validation accuracy {percent(row['mean'], None if math.isnan(row['std']) else row['std'])} %.", ""]
+                  + f"; validation accuracy {percent_nan(row['mean'], row['std'])} %.", ""]
         final = [records[key] for key in plan.get("final_keys", []) if key in records]
         done = [run for run in final if run["status"] == "done"]
         lines += ["## Test set (evaluated once, chosen configuration only)", ""]
@@ -169,7 +179,7 @@ def write_search_report(experiment_dir: Path) -> Path:
                                [[f"[{run['key']}](runs/{run['key']}.json)", run["spec"]["seed"],
                                  percent(run["history"]["test_accuracy"][-1]),
                                  f"{run['wall_seconds']:.0f}"] for run in done]),
-                f"**Test accuracy (test, evaluated once): {percent(mean, None if math.isnan(std) else std)} %**"
+                f"**Test accuracy (test, evaluated once): {percent_nan(mean, std)} %**"
                 + (" (mean ± std over seeds)" if len(done) > 1 else "") + ".", ""]
     nested = plan.get("nested", [])
     if nested:
@@ -180,11 +190,14 @@ def write_search_report(experiment_dir: Path) -> Path:
             outer = [records[key] for key in level.get("outer_keys", []) if key in records]
             outer = [run["history"]["test_accuracy"][-1] for run in outer if run["status"] == "done"]
             outer_scores += outer
-            outer_rows.append([
-                number, "–" if inner_chosen is None else
-                f"{inner_chosen + 1}: " + ", ".join(format_param(trials[inner_chosen][f]) for f in fields),
-                "–" if inner_chosen is None else percent(inner[inner_chosen]["mean"]),
-                ", ".join(f"{100 * a:.2f}" for a in outer) or "–"])
+            if inner_chosen is None:
+                chosen_text, inner_text = "–", "–"
+            else:
+                chosen_text = f"{inner_chosen + 1}: " + ", ".join(
+                    format_param(trials[inner_chosen][field]) for field in fields)
+                inner_text = percent_nan(inner[inner_chosen]["mean"], inner[inner_chosen]["std"])
+            outer_rows.append([number, chosen_text, inner_text,
+                               ", ".join(f"{100 * a:.2f}" for a in outer) or "–"])
         mean, std = mean_std(outer_scores)
         lines += ["## Nested cross-validation (estimate of the whole search + selection)", "",
                   f"{len(nested)} outer folds of the training set; in each, the search above "
@@ -193,7 +206,7 @@ def write_search_report(experiment_dir: Path) -> Path:
                   "",
                   markdown_table(["outer fold", "chosen trial", "inner validation acc %",
                                   "outer-fold acc %"], outer_rows),
-                  f"**Outer-fold accuracy: {percent(mean, None if math.isnan(std) else std)} %** "
+                  f"**Outer-fold accuracy: {percent_nan(mean, std)} %** "
                   f"(mean ± std over {len(outer_scores)} outer-fold runs).", ""]
     if dimensions and any(not math.isnan(row["mean"]) for row in rows):
         plot_scores(rows, trials, dimensions, chosen, experiment_dir / "figures" / "search_scores.png",
