@@ -69,6 +69,13 @@ flags.DEFINE_multi_string("grid", [],
                           "FIELD=V1,V2,...: train every value of FIELD (repeatable; the grid "
                           "is the product). Replaces the experiment's values for that field, "
                           "e.g. --grid=learning_rate=0.01,0.003 --grid=lr_decay=0.9,0.99.")
+# Search (experiments with a `search` space; see lenet_bench/search.py).
+flags.DEFINE_integer("search_trials", None, "Budget: the most configurations a search tries.")
+flags.DEFINE_integer("search_seed", None, "Seeds a search's trials and folds.")
+flags.DEFINE_enum("search_method", None, ["random", "grid"], "How a search picks its trials.")
+flags.DEFINE_integer("cv_folds", None,
+                     "Stratified k-fold selection in a search; 1: one hold-out split.")
+flags.DEFINE_integer("nested_folds", None, "Outer folds of nested cross-validation; 0: off.")
 # How to run; these do not change what is computed.
 flags.DEFINE_integer("threads", 0, "TensorFlow intra- and inter-op threads; 0: one per core.")
 flags.DEFINE_enum("jit", "auto", ["auto", "on", "off"],
@@ -111,7 +118,8 @@ flags.DEFINE_float("ray_gpus_per_task", None, "With --engine=ray on a cluster wi
 OVERRIDE_FLAGS = ("epochs", "seeds", "first_seed", "batch_size", "train_size", "learning_rate",
                   "lr_decay", "initializer", "optimizer", "label_noise", "noise_mode", "precision",
                   "validation_split", "patience", "monitor", "augment_translation",
-                  "augment_rotation", "augment_zoom", "augment_flip")
+                  "augment_rotation", "augment_zoom", "augment_flip",
+                  "search_trials", "search_seed", "search_method", "cv_folds", "nested_folds")
 
 
 def apply_overrides(config, overrides: dict, grid_flags: list[str]):
@@ -279,10 +287,12 @@ def train_and_report(configs: list, workdir: Path, engine) -> int:
     configs = [config for config in configs if config.name not in skipped]
 
     configure_tensorflow(FLAGS.threads, FLAGS.deterministic)  # Before the first TensorFlow op.
-    from lenet_bench import train
+    from lenet_bench import search, train
 
     for config in configs:
         train.check_runnable(config, datasets[config.dataset])
+        if config.search:
+            search.check_search(config, datasets[config.dataset])
         train.check_workdir(config, datasets[config.dataset], workdir)
     if FLAGS.group_size < 1:
         raise InputError(f"--group_size={FLAGS.group_size} is invalid: expected an integer >= 1")
@@ -291,12 +301,12 @@ def train_and_report(configs: list, workdir: Path, engine) -> int:
     jit_compile = {"auto": None, "on": True, "off": False}[FLAGS.jit]
     progress = make_progress(FLAGS.progress, configs, workdir)
     for config in configs:
-        experiment_dir = train.run_experiment(config, datasets[config.dataset], workdir,
-                                               trainer=FLAGS.trainer, group_size=FLAGS.group_size,
-                                               jit_compile=jit_compile, command=command,
-                                               tensorboard=FLAGS.tensorboard,
-                                               save_models=FLAGS.keras_models, progress=progress,
-                                               engine=engine)
+        runner = search.run_search if config.search else train.run_experiment
+        experiment_dir = runner(config, datasets[config.dataset], workdir,
+                                trainer=FLAGS.trainer, group_size=FLAGS.group_size,
+                                jit_compile=jit_compile, command=command,
+                                tensorboard=FLAGS.tensorboard, save_models=FLAGS.keras_models,
+                                progress=progress, engine=engine)
         if progress:
             progress.finish()
         print(f"report: {report.write_experiment_report(experiment_dir)}")

@@ -68,6 +68,18 @@ class ExperimentConfig:
     # this order), each point repeated over `seeds` seeds. A field in the grid
     # overrides the single value above.
     grid: dict = dataclasses.field(default_factory=dict)
+    # Validation split of the training set that a run evaluates on instead of the
+    # test set (lenet_bench.data.parse_split); '' is the test set. The search sets it.
+    split: str = ""
+    # Hyperparameter search (lenet_bench.search): field -> {"log_uniform": [lo, hi]} |
+    # {"uniform": [lo, hi]} | {"int_uniform": [lo, hi]} | {"choice": [values]}. Empty: no search.
+    search: dict = dataclasses.field(default_factory=dict)
+    search_method: str = "random"  # random | grid (ranges at "points" values each, default 3).
+    search_trials: int = 10  # Budget: the most configurations tried.
+    search_seed: int = 0  # Seeds the trials drawn and the folds.
+    cv_folds: int = 3  # Stratified k-fold selection; 1: one hold-out split of holdout_fraction.
+    holdout_fraction: float = 0.2  # Share of the training set held out when cv_folds is 1.
+    nested_folds: int = 0  # Outer folds of nested cross-validation; 0: off.
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

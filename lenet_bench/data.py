@@ -453,3 +453,115 @@ def take_train_subset(dataset: Dataset, train_size: int | None, seed: int) -> Da
     index = np.sort(stratified_order(dataset.train_labels, seed)[:train_size])
     return dataclasses.replace(dataset, train_images=dataset.train_images[index],
                                train_labels=dataset.train_labels[index])
+
+
+# ------------------------------------------------- validation splits (search)
+
+SPLIT_KINDS = ("kfold", "holdout")
+
+
+def parse_split(split: str) -> list[tuple]:
+    """A run's validation split from its text; '' is the real train/test split.
+
+    'kfold:K:F:SEED' holds out fold F (from 0) of K stratified folds of the
+    training set; 'holdout:FRACTION:SEED' holds out a stratified FRACTION of
+    it. Steps joined by '/' apply in turn (nested cross-validation:
+    'kfold:5:2:0/kfold:3:1:0' is inner fold 1 of outer fold 2's training part).
+
+    Returns:
+      One tuple per step: ('kfold', K, F, SEED) or ('holdout', FRACTION, SEED).
+
+    Raises:
+      InputError: the text is not of that form.
+    """
+    steps = []
+    for text in split.split("/") if split else ():
+        kind, *parts = text.split(":")
+        try:
+            if kind == "kfold" and len(parts) == 3:
+                folds, fold, seed = (int(part) for part in parts)
+                if folds >= 2 and 0 <= fold < folds:
+                    steps.append(("kfold", folds, fold, seed))
+                    continue
+            elif kind == "holdout" and len(parts) == 2:
+                fraction, seed = float(parts[0]), int(parts[1])
+                if 0 < fraction < 1:
+                    steps.append(("holdout", fraction, seed))
+                    continue
+        except ValueError:
+            pass
+        raise InputError(f"--split={split!r} is invalid: expected steps 'kfold:K:F:SEED' "
+                         "(K >= 2, 0 <= F < K) or 'holdout:FRACTION:SEED' (0 < FRACTION < 1), "
+                         "joined by '/'")
+    return steps
+
+
+def kfold_indices(labels: np.ndarray, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(training, held-out) index arrays of each of `folds` stratified folds.
+
+    scikit-learn's StratifiedKFold, shuffled with `seed`: the held-out parts are
+    disjoint, cover every index once, and each has every class's share within
+    one image.
+
+    Raises:
+      InputError: a class has fewer than `folds` images.
+    """
+    from sklearn.model_selection import StratifiedKFold
+
+    present = np.bincount(labels)
+    smallest = int(present[present > 0].min()) if present.any() else 0
+    if smallest < folds:
+        raise InputError(f"--cv_folds={folds} is invalid: expected at most {smallest} "
+                         "(the images of the rarest class in the training set used)")
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    return [(np.sort(train), np.sort(held_out))
+            for train, held_out in splitter.split(np.zeros(len(labels)), labels)]
+
+
+def holdout_indices(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(training, held-out) index arrays: a stratified, seeded `fraction` held out."""
+    from sklearn.model_selection import train_test_split
+
+    try:
+        train, held_out = train_test_split(np.arange(len(labels)), test_size=fraction,
+                                           stratify=labels, random_state=seed)
+    except ValueError as error:
+        raise InputError(f"--holdout_fraction={fraction} is invalid for {len(labels)} training "
+                         f"images: {error}") from None
+    return np.sort(train), np.sort(held_out)
+
+
+def validation_dataset(dataset: Dataset, train_index: np.ndarray,
+                       held_out_index: np.ndarray, description: str) -> Dataset:
+    """The dataset with training images `train_index` and, as its "test" split, the
+    held-out training images: the runner then validates where it would test."""
+    return dataclasses.replace(
+        dataset, train_images=dataset.train_images[train_index],
+        train_labels=dataset.train_labels[train_index],
+        test_images=dataset.train_images[held_out_index],
+        test_labels=dataset.train_labels[held_out_index],
+        source=f"{dataset.source} [{description}]")
+
+
+def cv_fold(dataset: Dataset, folds: int, fold: int, seed: int) -> Dataset:
+    """Fold `fold` of `folds` stratified folds of the training set as the test split;
+    the test set is dropped."""
+    train, held_out = kfold_indices(dataset.train_labels, folds, seed)[fold]
+    return validation_dataset(dataset, train, held_out, f"kfold:{folds}:{fold}:{seed}")
+
+
+def holdout_split(dataset: Dataset, fraction: float, seed: int) -> Dataset:
+    """A stratified `fraction` of the training set as the test split; the test set is dropped."""
+    train, held_out = holdout_indices(dataset.train_labels, fraction, seed)
+    return validation_dataset(dataset, train, held_out, f"holdout:{fraction:g}:{seed}")
+
+
+def apply_split(dataset: Dataset, split: str) -> Dataset:
+    """The dataset a run with validation split `split` (see parse_split) trains and
+    evaluates on; '' gives `dataset` itself."""
+    for step in parse_split(split):
+        if step[0] == "kfold":
+            dataset = cv_fold(dataset, *step[1:])
+        else:
+            dataset = holdout_split(dataset, *step[1:])
+    return dataset

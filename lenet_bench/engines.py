@@ -65,13 +65,13 @@ class GroupFailedError(RuntimeError):
 class LocalEngine:
     """Trains the groups one after another in this process."""
 
-    def train_groups(self, groups: list, subsets: dict, runs_dir: Path, *, finished: set[str],
+    def train_groups(self, groups: list, datasets: dict, runs_dir: Path, *, finished: set[str],
                      options: GroupOptions, observers: list = (), callbacks=None) -> None:
         """Trains `groups` (lists of train.RunSpec) into `runs_dir`.
 
         Args:
           groups: the groups with at least one unfinished run.
-          subsets: (train_size, data_seed) -> the dataset a group trains on.
+          datasets: train.dataset_key(spec) -> the dataset a group trains on.
           runs_dir: the experiment's runs folder.
           finished: keys of runs already finished there; their files are kept.
           options: trainer, XLA, experiment name, keep-best, .keras models.
@@ -84,7 +84,7 @@ class LocalEngine:
         for number, group in enumerate(groups, start=1):
             logger.info("group %d/%d: %d runs (%s)", number, len(groups), len(group),
                         ", ".join(spec.key for spec in group))
-            train.train_group(group, subsets[group[0].train_size, group[0].data_seed], runs_dir,
+            train.train_group(group, datasets[train.dataset_key(group[0])], runs_dir,
                               finished=finished, callbacks=callbacks, observers=observers,
                               **dataclasses.asdict(options))
 
@@ -183,7 +183,7 @@ class RayEngine:
                     "worker", self.ray.cluster_resources(), cpus_per_task, self.gpus_per_task,
                     max_retries)
 
-    def train_groups(self, groups: list, subsets: dict, runs_dir: Path, *, finished: set[str],
+    def train_groups(self, groups: list, datasets: dict, runs_dir: Path, *, finished: set[str],
                      options: GroupOptions, observers: list = (), callbacks=None) -> None:
         """Submits every group as a task and writes each task's files as it ends.
 
@@ -206,7 +206,7 @@ class RayEngine:
             raise InputError("Keras callbacks run in the training process: use the local "
                              "engine (engine=None) to pass them")
         ray = self.ray
-        dataset_refs = {subset_key: ray.put(dataset) for subset_key, dataset in subsets.items()}
+        dataset_refs = {key: ray.put(dataset) for key, dataset in datasets.items()}
         env_vars = {name: os.environ[name] for name in ("TF_ENABLE_ONEDNN_OPTS",
                                                           "TF_CPP_MIN_LOG_LEVEL")
                     if name in os.environ}
@@ -217,7 +217,7 @@ class RayEngine:
             ref = self.remote_train_group.options(
                 name=f"lenet_bench {checkpoint.name.split('.')[0]} ({len(group)} runs)",
                 runtime_env={"env_vars": env_vars} if env_vars else None,
-            ).remote(group, dataset_refs[group[0].train_size, group[0].data_seed],
+            ).remote(group, dataset_refs[train.dataset_key(group[0])],
                      sorted(finished & {spec.key for spec in group}), checkpoint_bytes,
                      options, self.task_settings)
             pending[ref] = group

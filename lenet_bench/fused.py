@@ -12,8 +12,8 @@ one round of op dispatch. How the layers are fused:
   convolution would do it in one op, but TensorFlow has no CPU gradient for
   it, and XLA on CPU runs grouped/depthwise convolutions very slowly).
 - dense layers: batched matrix products over the replica axis (einsum).
-- the optimizer (Adam or SGD, Keras 3's formulas and defaults) updates the
-  stacked variables with a per-replica learning rate.
+- the optimizer (Adam, SGD or SGD with momentum 0.9: Keras 3's formulas and
+  defaults) updates the stacked variables with a per-replica learning rate.
 - precision 'mixed_bfloat16' computes every layer but the output layer in
   bfloat16 (as Keras's policy of that name does for `build_lenet5`); the
   variables, the output layer, the softmax and the loss stay float32.
@@ -32,7 +32,7 @@ import tensorflow as tf
 
 from lenet_bench import augmentation, models
 
-SUPPORTED_OPTIMIZERS = ("adam", "sgd")
+SUPPORTED_OPTIMIZERS = ("adam", "sgd", "sgd_momentum")
 ADAM_BETA_1, ADAM_BETA_2, ADAM_EPSILON = 0.9, 0.999, 1e-7  # Keras 3 defaults.
 EVAL_BATCH_SIZE = 1000
 LAYER_NAMES = ("conv1", "conv2", "fc1", "fc2", "predictions")
@@ -46,8 +46,8 @@ class FusedLeNet5:
         and bias of conv1, conv2, fc1, fc2, predictions).
       image_shape: (height, width, channels).
       num_classes: width of the softmax output.
-      optimizer: 'adam' or 'sgd' (Keras defaults; the learning rate is given
-        per epoch to `train_epoch`).
+      optimizer: 'adam', 'sgd' or 'sgd_momentum' (Keras defaults, momentum
+        models.SGD_MOMENTUM; the learning rate is given per epoch to `train_epoch`).
       activation: hidden-layer activation name, as for build_lenet5.
       first_conv_padding: 'same', 'valid' or 'auto', as for build_lenet5.
       precision: 'float32' or 'mixed_bfloat16', as for build_lenet5.
@@ -84,6 +84,9 @@ class FusedLeNet5:
         if optimizer == "adam":
             self.slots = [tf.Variable(tf.zeros_like(w), name=f"{w.name.split(':')[0]}_{slot}")
                           for slot in ("m", "v") for w in self.weights]
+        elif optimizer == "sgd_momentum":
+            self.slots = [tf.Variable(tf.zeros_like(w), name=f"{w.name.split(':')[0]}_momentum")
+                          for w in self.weights]
         self.iterations = tf.Variable(0, dtype=tf.int64, name="iterations")
         self.learning_rates = tf.Variable(tf.zeros([self.num_replicas]), name="learning_rates")
         self.loss_sum = tf.Variable(tf.zeros([self.num_replicas], tf.float64))
@@ -155,6 +158,11 @@ class FusedLeNet5:
             rate = tf.reshape(self.learning_rates, [-1] + [1] * (len(variable.shape) - 1))
             if self.optimizer == "sgd":
                 variable.assign_sub(rate * gradient)
+                continue
+            if self.optimizer == "sgd_momentum":  # Keras SGD: m = momentum m - lr g; w += m.
+                velocity = self.slots[index]
+                velocity.assign(models.SGD_MOMENTUM * velocity - rate * gradient)
+                variable.assign_add(velocity)
                 continue
             m, v = self.slots[index], self.slots[len(self.weights) + index]
             step = tf.cast(self.iterations, tf.float32)

@@ -39,17 +39,23 @@ def make_initializer(name: str, seed: int) -> keras.initializers.Initializer:
     return type(initializer).from_config(config)
 
 
+SGD_MOMENTUM = 0.9  # Of the optimizer named 'sgd_momentum' (Keras SGD, not Nesterov).
+
+
 def make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimizer:
-    """A Keras optimizer by name ('adam', 'sgd', 'rmsprop', ...).
+    """A Keras optimizer by name ('adam', 'sgd', 'rmsprop', ...), or 'sgd_momentum':
+    SGD with momentum SGD_MOMENTUM.
 
     Raises:
       InputError: the name is not a Keras optimizer.
     """
+    if name == "sgd_momentum":
+        return keras.optimizers.SGD(learning_rate=learning_rate, momentum=SGD_MOMENTUM)
     try:
         optimizer = keras.optimizers.get({"class_name": name, "config": {}})
     except ValueError:
         raise InputError(f"--optimizer={name!r} is unknown: expected a Keras optimizer "
-                         "name such as adam, sgd, rmsprop, adamw") from None
+                         "name such as adam, sgd, sgd_momentum, rmsprop, adamw") from None
     optimizer.learning_rate = learning_rate
     return optimizer
 

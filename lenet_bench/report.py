@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import math
+import re
 import sys
 from pathlib import Path
 
@@ -480,8 +481,13 @@ def noise_section(experiment_dir: Path, name: str, runs: list[dict], dataset: di
 
 
 def write_experiment_report(experiment_dir: Path) -> Path:
-    """Writes the tables, figures/ and REPORT.md of one experiment from its run files."""
+    """Writes the tables, figures/ and REPORT.md of one experiment from its run files
+    (a hyperparameter search's own report when the folder holds a search)."""
     experiment_dir = Path(experiment_dir)
+    if (experiment_dir / "search.json").is_file():
+        from lenet_bench import search_report
+
+        return search_report.write_search_report(experiment_dir)
     config, runs = load_runs(experiment_dir)
     fields = label_fields(runs, config)
     rows = summarize(runs, fields)
@@ -579,7 +585,7 @@ def record_skipped(workdir: Path, skipped: dict[str, str], found: list[str]) -> 
         atomic_write_text(path, json.dumps(updated, indent=1) + "\n")
 
 
-INDEX_FIGURES = ("heatmap.png", "noise_curves.png", "accuracy_curves.png")
+INDEX_FIGURES = ("heatmap.png", "noise_curves.png", "accuracy_curves.png", "search_scores.png")
 
 
 def write_index(workdir: Path) -> Path:
@@ -588,6 +594,11 @@ def write_index(workdir: Path) -> Path:
     time and machine, what was skipped), then each experiment's main figure."""
     workdir = Path(workdir)
     experiments = [(p.parent, *load_runs(p.parent)) for p in sorted(workdir.glob("*/config.json"))]
+    # A search's selection runs score validation folds, not the test set: left out here.
+    experiments = [(path, {**config, "run_keys": [key for key in config.get("run_keys", [])
+                                                  if not re.search(r"_(kfold|holdout)-", key)]},
+                    [run for run in runs if not run["spec"].get("split")])
+                   for path, config, runs in experiments]
     summaries = [summarize(runs, label_fields(runs, config)) for _, config, runs in experiments]
     total_seconds = sum(run["wall_seconds"] for _, _, runs in experiments for run in runs)
     machine = next((config.get("machine") for _, config, _ in experiments if config.get("machine")), {})

@@ -44,7 +44,7 @@ DEFAULT_GROUP_SIZE = 12
 # RunSpec fields left out of its key's hash when they have their default value.
 HASH_OPTIONAL_FIELDS = ("precision", "validation_split", "patience", "monitor",
                         "augment_translation", "augment_rotation", "augment_zoom",
-                        "augment_flip")
+                        "augment_flip", "split")
 HISTORY_METRICS = ("epoch", "learning_rate", "train_loss", "train_accuracy",
                    "train_clean_accuracy", "test_loss", "test_accuracy", "epoch_seconds")
 
@@ -75,13 +75,14 @@ class RunSpec:
     augment_rotation: float = 0.0
     augment_zoom: float = 0.0
     augment_flip: bool = False
+    split: str = ""  # Validation split evaluated instead of the test set (data.parse_split).
 
     @property
     def key(self) -> str:
         """Readable name plus a short hash of every field, e.g.
         'glorot_normal_lr0.005_decay0.9_seed0_3f9a1c2e'. Fields added later are
         left out of the hash at their defaults (float32, no validation split, no
-        augmentation), so runs written before they existed keep their keys."""
+        augmentation, no search split), so runs written before they existed keep their keys."""
         hashed = dataclasses.asdict(self)
         for field in dataclasses.fields(self):
             if field.name in HASH_OPTIONAL_FIELDS and hashed[field.name] == field.default:
@@ -98,6 +99,7 @@ class RunSpec:
             extras += f"_es{self.patience}{self.monitor[4:]}" if self.patience else ""
         if augmentation.AugmentSettings.of(self).on:
             extras += "_aug"
+        extras += "".join(f"_{step.replace(':', '-')}" for step in self.split.split("/") if step)
         return (f"{self.initializer}_lr{self.learning_rate:g}_decay{self.lr_decay:g}{noise}"
                 f"{precision}{extras}_seed{self.seed}_{digest}")
 
@@ -106,7 +108,7 @@ class RunSpec:
         """Runs with equal group keys can train together in one fused group."""
         return (self.dataset, self.train_size, self.data_seed, self.activation,
                 self.first_conv_padding, self.optimizer, self.epochs, self.batch_size,
-                self.precision, self.validation_split)
+                self.precision, self.validation_split, self.split)
 
     def learning_rate_at(self, epoch: int) -> float:
         return self.learning_rate * self.lr_decay ** epoch
@@ -129,6 +131,12 @@ def run_specs(config: ExperimentConfig) -> list[RunSpec]:
                 fields["monitor"] = "val_loss"  # Without early stopping nothing is monitored.
             specs.append(RunSpec(**fields, seed=seed))
     return specs
+
+
+def dataset_key(spec: RunSpec) -> tuple:
+    """Runs with equal dataset keys train and evaluate on the same arrays: the same
+    training subset, and the same validation split of it (the search's) or the test set."""
+    return (spec.train_size, spec.data_seed, spec.split)
 
 
 def make_groups(specs: list[RunSpec], group_size: int) -> list[list[RunSpec]]:
@@ -166,6 +174,7 @@ def check_runnable(config: ExperimentConfig, dataset: data.Dataset) -> None:
         models.make_initializer(point.initializer, 0)
         models.make_optimizer(point.optimizer, point.learning_rate)
         models.check_activation(point.activation)
+        data.parse_split(point.split)
         train_count = point.train_size or len(dataset.train_labels)
         train_count -= early_stopping.validation_count(train_count, point.validation_split)
         if point.batch_size > train_count:
@@ -197,7 +206,8 @@ def run_experiment(config: ExperimentConfig, dataset: data.Dataset, workdir: str
                    *, trainer: str = "auto", group_size: int = DEFAULT_GROUP_SIZE,
                    jit_compile: bool | None = None, command: str | None = None,
                    tensorboard: bool = False, save_models: bool = False, callbacks=None,
-                   progress: hooks.Observer | None = None, engine=None) -> Path:
+                   progress: hooks.Observer | None = None, engine=None,
+                   specs: list[RunSpec] | None = None) -> Path:
     """Trains every run of `config` not already finished in `workdir`.
 
     Args:
@@ -222,6 +232,7 @@ def run_experiment(config: ExperimentConfig, dataset: data.Dataset, workdir: str
       engine: trains the groups (lenet_bench.engines): LocalEngine (None) in
         this process, or RayEngine on a Ray cluster; the workdir comes out the
         same either way.
+      specs: the runs to train instead of `run_specs(config)` (the search's trials).
 
     Returns:
       The experiment directory.
@@ -234,7 +245,7 @@ def run_experiment(config: ExperimentConfig, dataset: data.Dataset, workdir: str
     check_workdir(config, dataset, workdir)
     if trainer not in TRAINERS:
         raise InputError(f"--trainer={trainer!r} is invalid: expected one of {', '.join(TRAINERS)}")
-    specs = run_specs(config)
+    specs = run_specs(config) if specs is None else specs
     experiment_dir = Path(workdir) / config.name
     runs_dir = experiment_dir / "runs"
     try:
@@ -248,6 +259,11 @@ def run_experiment(config: ExperimentConfig, dataset: data.Dataset, workdir: str
         if (spec.train_size, spec.data_seed) not in subsets:
             subsets[spec.train_size, spec.data_seed] = data.take_train_subset(
                 dataset, spec.train_size, spec.data_seed)
+    splits = {}  # dataset_key(spec) -> the dataset a run trains and evaluates on
+    for spec in specs:
+        if dataset_key(spec) not in splits:
+            splits[dataset_key(spec)] = data.apply_split(
+                subsets[spec.train_size, spec.data_seed], spec.split)
     atomic_write_json(experiment_dir / "config.json", {
         "experiment": config.name,
         "config": config.to_dict(),
@@ -275,12 +291,12 @@ def run_experiment(config: ExperimentConfig, dataset: data.Dataset, workdir: str
         progress.experiment_begin(config.name, len(groups))
         observers.append(progress)
     (engine or engines.LocalEngine()).train_groups(
-        groups, subsets, runs_dir, finished=finished,
+        groups, splits, runs_dir, finished=finished,
         options=engines.GroupOptions(trainer=trainer, jit_compile=jit_compile,
                                      experiment=config.name, keep_best=config.keep_best,
                                      save_models=save_models),
         observers=observers, callbacks=callbacks)
-    records = [read_json(runs_dir / f"{spec.key}.json") for spec in specs]
+    records = [read_json(runs_dir / f"{spec.key}.json") for spec in specs if not spec.split]
     analysis.write_confusion_examples(experiment_dir / "confusion_examples.npz",
                                       [record for record in records if record], runs_dir,
                                       dataset.test_images, dataset.test_labels)

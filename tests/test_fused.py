@@ -39,7 +39,7 @@ def keras_reference(dataset, weights, optimizer, padding, labels, orders, batch_
 
 
 @pytest.mark.parametrize("image_shape, padding", [((28, 28, 1), "same"), ((32, 32, 3), "valid")])
-@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+@pytest.mark.parametrize("optimizer", ["adam", "sgd", "sgd_momentum"])
 @pytest.mark.parametrize("shared_order", [True, False])
 def test_one_epoch_matches_plain_keras(image_shape, padding, optimizer, shared_order):
     dataset = make_dataset(image_shape)
@@ -49,7 +49,8 @@ def test_one_epoch_matches_plain_keras(image_shape, padding, optimizer, shared_o
                        rng.integers(0, 10, 160), rng.integers(0, 10, 160)])
     orders = np.stack([rng.permutation(160)] * 3 if shared_order
                       else [rng.permutation(160) for _ in range(3)])
-    rates = [rate * (30 if optimizer == "sgd" else 1) for _, _, rate in SPECS]
+    scale = {"adam": 1, "sgd": 30, "sgd_momentum": 3}[optimizer]
+    rates = [rate * scale for _, _, rate in SPECS]
     group = fused.FusedLeNet5(weights, image_shape, 10, optimizer=optimizer,
                               first_conv_padding=padding)
     result = group.train_epoch(dataset.train_images, labels, orders, 48, rates,

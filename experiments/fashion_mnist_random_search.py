@@ -1,0 +1,30 @@
+"""Fashion-MNIST: random search (8 trials) with stratified 3-fold CV on 10,000 images; test once.
+
+    .venv/bin/python -m lenet_bench --experiment=fashion_mnist_random_search --workdir=benchmarks/search --data_dir=/work/shared/datasets
+
+The space of mnist_random_search (optimizer {sgd_momentum, rmsprop, adam},
+learning rate log-uniform in [3e-4, 3e-2], decay uniform in [0.8, 1], batch
+{32, 64, 128}, initializer {glorot_uniform, he_normal, truncated_normal}),
+8 trials (seed 0), 3 epochs, 1 seed, on a seeded class-stratified subset of
+10,000 of the 60,000 training images (to keep it affordable on a CPU): each
+trial trains on 2 of 3 stratified folds and is scored on the third; the
+chosen trial is trained on the 10,000 images and evaluated on the 10,000
+test images once. Dropout, L2 and batch norm join the space when issue 7's
+config fields land.
+
+Measured (benchmarks/search/fashion_mnist_random_search/, 2-core AMD EPYC
+CPU shared with other jobs, so the time is an upper bound): 25 runs in
+14 min 47 s wall (823 s of training). Chosen by validation: trial 2,
+sgd_momentum, lr 0.0127, decay 0.983, batch 64, he_normal, 82.68 +- 0.92%
+(mean +- std over the 3 folds); test, evaluated once: 83.54%.
+"""
+
+import dataclasses
+
+from experiments import mnist_random_search
+
+
+def get_config():
+    return dataclasses.replace(mnist_random_search.get_config(), name="fashion_mnist_random_search",
+                               dataset="fashion_mnist", epochs=3, train_size=10000,
+                               search_trials=8)
