@@ -49,6 +49,12 @@ flags.DEFINE_enum("noise_mode", None, ["sampled", "exact"],
 flags.DEFINE_enum("precision", None, ["float32", "mixed_bfloat16"],
                   "float32, or mixed_bfloat16 (bfloat16 compute, float32 weights and softmax): "
                   "for GPUs; slower on CPUs without bfloat16 units.")
+flags.DEFINE_enum("rank_runs_by", None, ["final", "best"],
+                  "The report's best, worst and median run of a grid point: ranked by final "
+                  "or best-epoch test accuracy (default final).")
+flags.DEFINE_string("ood_dataset", None,
+                    "After training, feed this dataset's test images (out of distribution) "
+                    "and the test set to each finished run, e.g. fashion_mnist for MNIST runs.")
 flags.DEFINE_multi_string("grid", [],
                           "FIELD=V1,V2,...: train every value of FIELD (repeatable; the grid "
                           "is the product). Replaces the experiment's values for that field, "
@@ -73,7 +79,8 @@ flags.DEFINE_bool("deterministic", False,
                   "are bit-identical without it.")
 
 OVERRIDE_FLAGS = ("epochs", "seeds", "first_seed", "batch_size", "train_size", "learning_rate",
-                  "lr_decay", "initializer", "optimizer", "label_noise", "noise_mode", "precision")
+                  "lr_decay", "initializer", "optimizer", "label_noise", "noise_mode", "precision",
+                  "rank_runs_by", "ood_dataset")
 
 
 def apply_overrides(config, overrides: dict, grid_flags: list[str]):
@@ -174,7 +181,9 @@ def run() -> int:
     if FLAGS.report_only:
         for config in configs:
             if (workdir / config.name / "config.json").is_file():
-                print(f"report: {report.write_experiment_report(workdir / config.name)}")
+                path = report.write_experiment_report(workdir / config.name,
+                                                      rank_runs_by=FLAGS.rank_runs_by)
+                print(f"report: {path}")
             else:
                 print(f"report: {config.name}: not started in {workdir} (no runs to report)")
         print(f"report: {report.write_index(workdir)}")
@@ -185,8 +194,9 @@ def run() -> int:
     datasets, skipped = {}, {}
     for config in configs:
         try:
-            if config.dataset not in datasets:
-                datasets[config.dataset] = data.load(config.dataset, FLAGS.data_dir)
+            for name in (config.dataset, config.ood_dataset):
+                if name is not None and name not in datasets:
+                    datasets[name] = data.load(name, FLAGS.data_dir)
         except DataNotFoundError as error:
             if not FLAGS.skip_missing_data:
                 raise
@@ -208,7 +218,8 @@ def run() -> int:
     for config in configs:
         experiment_dir = train.run_experiment(config, datasets[config.dataset], workdir,
                                                trainer=FLAGS.trainer, group_size=FLAGS.group_size,
-                                               jit_compile=jit_compile, command=command)
+                                               jit_compile=jit_compile, command=command,
+                                               ood_dataset=datasets.get(config.ood_dataset))
         print(f"report: {report.write_experiment_report(experiment_dir)}")
     print(f"report: {report.write_index(workdir)}")
     return 0

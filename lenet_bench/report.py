@@ -1,6 +1,6 @@
 """Tables and figures built from a workdir's run JSONs alone; never trains.
 
-    python -m lenet_bench.report WORKDIR_OR_EXPERIMENT_DIR
+    python -m lenet_bench.report WORKDIR_OR_EXPERIMENT_DIR [--rank_runs_by=final|best]
 
 writes, per experiment, the ranked grid points (summary.{csv,md,tex}), per-epoch
 statistics (per_epoch.csv), the grid pivot (pivot.{csv,md,tex}), label-noise
@@ -90,6 +90,7 @@ def summarize(runs: list[dict], fields: tuple[str, ...] | None = None) -> list[d
         best = [run["best_test_accuracy"] for run in finished]
         best_mean, best_std = mean_std(best)
         best_epoch_mean, best_epoch_std = mean_std([run["best_epoch"] for run in finished])
+        soft_mean, soft_std = mean_std([_last(run, "test_soft_accuracy") for run in finished])
         row = {field: spec.get(field) for field in SETTING_FIELDS}
         row.update(
             setting=setting_label(spec, fields),
@@ -101,6 +102,8 @@ def summarize(runs: list[dict], fields: tuple[str, ...] | None = None) -> list[d
             best_test_accuracy_mean=best_mean,
             best_test_accuracy_std=best_std,
             best_test_accuracy_max=max(best) if best else math.nan,
+            final_test_soft_accuracy_mean=soft_mean,
+            final_test_soft_accuracy_std=soft_std,
             best_epoch_mean=best_epoch_mean,
             best_epoch_std=best_epoch_std,
             epoch_seconds_mean=mean_std([s for run in members
@@ -189,12 +192,13 @@ def csv_text(rows: list[dict]) -> str:
 
 
 SUMMARY_HEADER = ["rank", "setting", "runs done", "diverged", "final test acc %",
-                  "best-epoch test acc %", "max %", "best epoch", "s/epoch"]
+                  "final soft acc %", "best-epoch test acc %", "max %", "best epoch", "s/epoch"]
 
 
 def summary_table_rows(rows: list[dict]) -> list[list]:
     return [[rank, row["setting"], f"{row['done']}/{row['runs']}", row["diverged"],
              percent(row["final_test_accuracy_mean"], row["final_test_accuracy_std"]),
+             percent(row["final_test_soft_accuracy_mean"], row["final_test_soft_accuracy_std"]),
              percent(row["best_test_accuracy_mean"], row["best_test_accuracy_std"]),
              percent(row["best_test_accuracy_max"]),
              mean_std_text(row["best_epoch_mean"], row["best_epoch_std"], 1),
@@ -268,8 +272,11 @@ def write_tables(experiment_dir: Path, name: str, rows: list[dict], fields: tupl
 
 def confusion_section(experiment_dir: Path, runs: list[dict], dataset: dict,
                       fields: tuple[str, ...]) -> list[str]:
-    """The best grid point's confusion matrix (summed over its seeds), its top
-    pairs, their spread over seeds, and example images; files beside the report."""
+    """The best grid point's confusion matrix (summed over its seeds), its soft
+    confusion matrix, its top pairs, their spread over seeds, and example images;
+    files beside the report."""
+    from lenet_bench import companion_report
+
     best = analysis.best_point_runs(runs)
     if not best:
         return []
@@ -304,6 +311,9 @@ def confusion_section(experiment_dir: Path, runs: list[dict], dataset: dict,
              f"{len(best)} seeds), "
              f"[{dataset_name}_conf_normalized.csv]({dataset_name}_conf_normalized.csv).", "",
              "![confusion matrix](figures/confusion.png)", "",
+             *companion_report.soft_confusion_lines(experiment_dir, best, class_names,
+                                                    dataset_name,
+                                                    setting_label(best[0]["spec"], fields)),
              f"Top {TOP_K_PAIRS} confusion pairs (true → predicted):", "",
              markdown_table(["pair", "count", f"rate (% of true class)"],
                             [[f"{name(p['true'])} → {name(p['predicted'])}", p["count"],
@@ -452,10 +462,19 @@ def noise_section(experiment_dir: Path, name: str, runs: list[dict], dataset: di
     return lines
 
 
-def write_experiment_report(experiment_dir: Path) -> Path:
-    """Writes the tables, figures/ and REPORT.md of one experiment from its run files."""
+def write_experiment_report(experiment_dir: Path, rank_runs_by: str | None = None) -> Path:
+    """Writes the tables, figures/ and REPORT.md of one experiment from its run files.
+
+    Args:
+      experiment_dir: the experiment's folder.
+      rank_runs_by: 'final' or 'best': which test accuracy picks a grid point's best,
+        worst and median run; None: as config.json says (else 'final').
+    """
+    from lenet_bench import companion_report
+
     experiment_dir = Path(experiment_dir)
     config, runs = load_runs(experiment_dir)
+    rank_runs_by = rank_runs_by or (config.get("config") or {}).get("rank_runs_by") or "final"
     fields = label_fields(runs, config)
     rows = summarize(runs, fields)
     name = config.get("experiment", experiment_dir.name)
@@ -506,6 +525,13 @@ def write_experiment_report(experiment_dir: Path) -> Path:
             lines += ["![top k](figures/top_k.png)", ""]
     lines += noise_section(experiment_dir, name, runs, dataset)
     lines += confusion_section(experiment_dir, runs, dataset, fields)
+    class_names = dataset.get("class_names") or [str(i) for i in range(10)]
+    lines += companion_report.rank_section(experiment_dir, runs, rows, fields, class_names,
+                                           rank_runs_by)
+    lines += companion_report.classification_section(experiment_dir, runs, class_names,
+                                                     rank_runs_by, fields)
+    lines += companion_report.internals_section(experiment_dir, dataset)
+    lines += companion_report.ood_section(experiment_dir, runs, rows, fields)
     if runs:
         lines += ["## Runs", "",
                   markdown_table(
@@ -526,7 +552,7 @@ def write_experiment_report(experiment_dir: Path) -> Path:
 
 
 def _last(run: dict, metric: str) -> float:
-    values = run["history"][metric]
+    values = run["history"].get(metric) or []  # Older runs lack newer metrics.
     return values[-1] if values and values[-1] is not None else math.nan
 
 
@@ -665,8 +691,18 @@ def _index_rows(experiments, summaries) -> list[list]:
 
 
 def main(argv: list[str]) -> int:
+    rank_runs_by = None
+    for argument in argv[2:]:
+        option, _, value = argument.partition("=")
+        if option != "--rank_runs_by" or value not in analysis.RANK_RUNS_BY:
+            print(f"error: {argument}: expected --rank_runs_by=final or --rank_runs_by=best",
+                  file=sys.stderr)
+            return 2
+        rank_runs_by = value
+    argv = argv[:2]
     if len(argv) != 2:
-        print("usage: python -m lenet_bench.report WORKDIR_OR_EXPERIMENT_DIR", file=sys.stderr)
+        print("usage: python -m lenet_bench.report WORKDIR_OR_EXPERIMENT_DIR "
+              "[--rank_runs_by=final|best]", file=sys.stderr)
         return 2
     if not Path(argv[1]).is_dir():
         print(f"error: {argv[1]}: no such directory: expected a workdir or experiment folder",
@@ -674,14 +710,14 @@ def main(argv: list[str]) -> int:
         return 2
     target = Path(argv[1])
     if (target / "config.json").is_file():
-        print(write_experiment_report(target))
+        print(write_experiment_report(target, rank_runs_by))
         return 0
     experiment_dirs = sorted(p.parent for p in target.glob("*/config.json"))
     if not experiment_dirs:
         print(f"{target}: holds no experiment (no */config.json): expected a workdir", file=sys.stderr)
         return 2
     for experiment_dir in experiment_dirs:
-        write_experiment_report(experiment_dir)
+        write_experiment_report(experiment_dir, rank_runs_by)
     print(write_index(target))
     return 0
 

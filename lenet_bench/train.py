@@ -28,7 +28,7 @@ import numpy as np
 import tensorflow as tf
 
 import lenet_bench
-from lenet_bench import analysis, data, models, noise
+from lenet_bench import analysis, data, inspection, models, noise
 from lenet_bench.config import ExperimentConfig, validate
 from lenet_bench.errors import InputError
 from lenet_bench.files import atomic_write_json, atomic_write_npz, read_json
@@ -41,7 +41,8 @@ FINISHED_STATUSES = ("done", "diverged")
 TRAINERS = ("auto", "fused", "keras")
 DEFAULT_GROUP_SIZE = 12
 HISTORY_METRICS = ("epoch", "learning_rate", "train_loss", "train_accuracy",
-                   "train_clean_accuracy", "test_loss", "test_accuracy", "epoch_seconds")
+                   "train_clean_accuracy", "test_loss", "test_accuracy", "epoch_seconds",
+                   "test_soft_accuracy")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -172,7 +173,8 @@ def check_workdir(config: ExperimentConfig, dataset: data.Dataset, workdir: str 
 
 def run_experiment(config: ExperimentConfig, dataset: data.Dataset, workdir: str | Path,
                    *, trainer: str = "auto", group_size: int = DEFAULT_GROUP_SIZE,
-                   jit_compile: bool | None = None, command: str | None = None) -> Path:
+                   jit_compile: bool | None = None, command: str | None = None,
+                   ood_dataset: data.Dataset | None = None) -> Path:
     """Trains every run of `config` not already finished in `workdir`.
 
     Args:
@@ -186,6 +188,12 @@ def run_experiment(config: ExperimentConfig, dataset: data.Dataset, workdir: str
       jit_compile: XLA for the train and eval steps; None: each trainer's
         measured default for the device.
       command: the command line, recorded in config.json.
+      ood_dataset: the dataset `config.ood_dataset` names (its test images are
+        the out-of-distribution set); needed when that is set.
+
+    At the end (see lenet_bench.inspection): the test labels, the model
+    internals of the best grid point's median run, and, with an OOD dataset,
+    each finished run's OOD metrics (in its JSON) are written.
 
     Returns:
       The experiment directory.
@@ -196,6 +204,11 @@ def run_experiment(config: ExperimentConfig, dataset: data.Dataset, workdir: str
     """
     check_runnable(config, dataset)
     check_workdir(config, dataset, workdir)
+    if config.ood_dataset is not None:
+        if ood_dataset is None or ood_dataset.name != config.ood_dataset:
+            raise InputError(f"--ood_dataset={config.ood_dataset!r}: that dataset was not "
+                             "loaded: expected it passed to run_experiment")
+        inspection.check_ood_dataset(dataset, ood_dataset)
     if trainer not in TRAINERS:
         raise InputError(f"--trainer={trainer!r} is invalid: expected one of {', '.join(TRAINERS)}")
     specs = run_specs(config)
@@ -239,6 +252,13 @@ def run_experiment(config: ExperimentConfig, dataset: data.Dataset, workdir: str
     analysis.write_confusion_examples(experiment_dir / "confusion_examples.npz",
                                       [record for record in records if record], runs_dir,
                                       dataset.test_images, dataset.test_labels)
+    inspection.write_test_labels(experiment_dir / inspection.TEST_LABELS_FILE, dataset.test_labels)
+    if config.ood_dataset is not None:
+        inspection.evaluate_ood([record for record in records if record], runs_dir, dataset,
+                                ood_dataset)
+    inspection.write_model_internals(experiment_dir / inspection.MODEL_INTERNALS_FILE,
+                                     [record for record in records if record], runs_dir, dataset,
+                                     config.rank_runs_by)
     return experiment_dir
 
 
@@ -373,10 +393,13 @@ def train_group(specs: list[RunSpec], dataset: data.Dataset, runs_dir: Path | No
                        "train_accuracy": train["accuracy"][index],
                        "train_clean_accuracy": train["clean_accuracy"][index],
                        "test_loss": test["loss"][index], "test_accuracy": test["accuracy"][index],
-                       "epoch_seconds": seconds}
+                       "epoch_seconds": seconds,
+                       "test_soft_accuracy": test["soft_accuracy"][index]}
             for name, value in metrics.items():
                 value = float(value) if name != "epoch" else value
-                record["history"][name].append(value if math.isfinite(value) else None)
+                # A checkpoint from before a metric existed: earlier epochs have no value.
+                history = record["history"].setdefault(name, [None] * epoch)
+                history.append(value if math.isfinite(value) else None)
             record["epochs_done"] = epoch + 1
             record["wall_seconds"] += seconds
             logger.info("%s epoch %d/%d lr %.2e  train loss %.4f acc %.4f  test loss %.4f "
@@ -400,6 +423,8 @@ def train_group(specs: list[RunSpec], dataset: data.Dataset, runs_dir: Path | No
                 predicted, confidence = test["predictions"][index], test["confidence"][index]
                 record["confusion_matrix"] = analysis.confusion_matrix(
                     dataset.test_labels, predicted, num_classes).tolist()
+                record["soft_confusion"] = np.round(analysis.soft_confusion_from_sums(
+                    test["soft_confusion_sums"][index]), 6).tolist()
                 if runs_dir is not None:
                     save_predictions(runs_dir / f"{spec.key}.predictions.npz", predicted,
                                      confidence)
@@ -495,7 +520,9 @@ class KerasReplicas:
         return {"loss": np.array([r[0] for r in results]),
                 "accuracy": np.array([r[1] for r in results]),
                 "predictions": np.stack([r[2] for r in results]),
-                "confidence": np.stack([r[3] for r in results])}
+                "confidence": np.stack([r[3] for r in results]),
+                "soft_accuracy": np.array([r[4] for r in results]),
+                "soft_confusion_sums": np.stack([r[5] for r in results])}
 
     def get_weights(self, replica: int) -> list[np.ndarray]:
         return self.models[replica].get_weights()
@@ -520,7 +547,8 @@ def make_step_functions(model: keras.Model, optimizer: keras.optimizers.Optimize
     train_epoch(images, labels, order, batch_size, clean_labels=None) -> (mean
     loss, accuracy, accuracy on clean_labels) over the epoch's batches, as Keras
     `fit` reports them. evaluate(images, labels) -> (mean loss, accuracy,
-    predicted classes, max probabilities). Images are uint8; each batch is
+    predicted classes, max probabilities, soft accuracy, KxK sums of
+    one_hot(labels)^T @ probabilities; see analysis.soft_confusion). Images are uint8; each batch is
     scaled to [0, 1] inside the step, so no float copy of the dataset is kept.
     """
     optimizer.build(model.trainable_variables)
@@ -551,8 +579,11 @@ def make_step_functions(model: keras.Model, optimizer: keras.optimizers.Optimize
     def eval_step(images, labels):
         probabilities = model(tf.cast(images, tf.float32) / 255.0, training=False)
         losses, correct = loss_and_correct(probabilities, labels)
+        one_hot = tf.one_hot(labels, num_classes)
         return (tf.reduce_sum(tf.cast(losses, tf.float64)), correct,
-                tf.argmax(probabilities, axis=-1), tf.reduce_max(probabilities, axis=-1))
+                tf.argmax(probabilities, axis=-1), tf.reduce_max(probabilities, axis=-1),
+                tf.reduce_sum(one_hot * probabilities),
+                tf.matmul(one_hot, probabilities, transpose_a=True))
 
     def train_epoch(images, labels, order, batch_size, clean_labels=None):
         clean_labels = labels if clean_labels is None else clean_labels
@@ -566,15 +597,20 @@ def make_step_functions(model: keras.Model, optimizer: keras.optimizers.Optimize
 
     def evaluate(images, labels):
         total_loss, total_correct, predicted, confidence = 0.0, 0, [], []
+        soft_true, soft_sums = 0.0, np.zeros((num_classes, num_classes))
         for start in range(0, len(labels), EVAL_BATCH_SIZE):
-            batch_loss, batch_correct, batch_predicted, batch_confidence = eval_step(
-                images[start:start + EVAL_BATCH_SIZE], labels[start:start + EVAL_BATCH_SIZE])
+            (batch_loss, batch_correct, batch_predicted, batch_confidence, batch_soft_true,
+             batch_soft_sums) = eval_step(images[start:start + EVAL_BATCH_SIZE],
+                                          labels[start:start + EVAL_BATCH_SIZE])
             total_loss += float(batch_loss)
             total_correct += int(batch_correct)
             predicted.append(batch_predicted.numpy())
             confidence.append(batch_confidence.numpy())
+            soft_true += float(batch_soft_true)
+            soft_sums += batch_soft_sums.numpy()
         return (total_loss / len(labels), total_correct / len(labels),
-                np.concatenate(predicted), np.concatenate(confidence))
+                np.concatenate(predicted), np.concatenate(confidence),
+                soft_true / len(labels), soft_sums)
 
     return train_epoch, evaluate
 
