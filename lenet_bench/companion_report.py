@@ -181,7 +181,7 @@ def internals_section(experiment_dir: Path, dataset: dict) -> list[str]:
                                  runs_table),
              f"Kernel weights of the first run ({described[0]['label']}):", "",
              base.markdown_table(["layer", "weights", "std initial", "std trained",
-                                  "mean |change|"], statistics),
+                                  "mean abs change"], statistics),
              "![weight histograms](figures/weight_histograms.png)", "",
              "![first-layer kernels](figures/first_layer_kernels.png)", ""]
     if images is not None:

@@ -265,11 +265,25 @@ def plot_best_worst_median(entries: list[tuple[str, dict]], class_names: list[st
 
 
 def plot_soft_confusion(rates: np.ndarray, class_names: list[str], path: Path, title: str) -> None:
-    """The soft confusion matrix (row i: mean softmax vector of class i), in percent."""
+    """The soft confusion matrix (row i: mean softmax vector of class i) in percent, drawn
+    like `plot_confusion`: the diagonal left out, so the misplaced probability sets the
+    color scale."""
+    errors = 100 * np.asarray(rates, dtype=float)
+    np.fill_diagonal(errors, np.nan)
     figure = _figure(7, 6)
     axes = figure.add_subplot()
-    image = _plot_rates(axes, np.asarray(rates, dtype=float), class_names, title)
-    figure.colorbar(image, ax=axes, label="mean softmax probability (%)")
+    image = axes.imshow(errors, cmap="Purples")
+    top = np.nanmax(errors) if np.isfinite(errors).any() else 0
+    for (row, column), value in np.ndenumerate(errors):
+        if row != column and value >= 0.05:
+            axes.text(column, row, f"{value:.1f}", ha="center", va="center", fontsize=6,
+                      color="white" if value > top / 2 else "black")
+    axes.set_xticks(range(len(class_names)), class_names, rotation=45, ha="right", fontsize=7)
+    axes.set_yticks(range(len(class_names)), class_names, fontsize=7)
+    axes.set_xlabel("class the probability goes to")
+    axes.set_ylabel("true")
+    axes.set_title(title, fontsize=9)
+    figure.colorbar(image, ax=axes, label="mean softmax probability, % (diagonal left out)")
     _save(figure, path)
 
 
@@ -334,12 +348,12 @@ def plot_feature_maps(images: np.ndarray, maps: np.ndarray, labels: list[str], p
         image = images[row]
         grid[row, 0].imshow(image[..., 0] if image.shape[-1] == 1 else image,
                             cmap="gray" if image.shape[-1] == 1 else None)
-        grid[row, 0].set_title(labels[row], fontsize=6)
+        grid[row, 0].set_title(f"input: {labels[row]}", fontsize=6)
         for channel in range(channels):
             grid[row, channel + 1].imshow(np.asarray(maps[row, ..., channel], dtype=np.float32),
                                           cmap="viridis")
             if row == 0:
-                grid[row, channel + 1].set_title(str(channel), fontsize=6)
+                grid[row, channel + 1].set_title(f"channel {channel}", fontsize=6)
         for axes in grid[row]:
             axes.set_axis_off()
     figure.suptitle(title, fontsize=9)
