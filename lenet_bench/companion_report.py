@@ -149,7 +149,7 @@ def internals_section(experiment_dir: Path, dataset: dict) -> list[str]:
     with np.load(path) as stored:
         described = json.loads(str(stored["runs"]))
         names = [name for name in LAYER_NAMES if f"0/{name}/initial" in stored.files]
-        panels = [(f"{run['label']} (seed {run['seed']})",
+        panels = [(f"{run['label']} ({run['initializer']}, seed {run['seed']})",
                    [(name, stored[f"{index}/{name}/initial"], stored[f"{index}/{name}/trained"])
                     for name in names]) for index, run in enumerate(described)]
         kernels = [(f"{run['initializer']}, seed {run['seed']}: {stage}",
@@ -160,6 +160,10 @@ def internals_section(experiment_dir: Path, dataset: dict) -> list[str]:
                        f"{float(np.std(stored[f'0/{name}/trained'].astype(np.float32))):.4f}",
                        f"{float(np.mean(np.abs(stored[f'0/{name}/trained'].astype(np.float32) - stored[f'0/{name}/initial'].astype(np.float32)))):.4f}"]
                       for name in names]
+        spread = [[f"{run['initializer']}, seed {run['seed']}"]
+                  + [f"{np.std(stored[f'{index}/{name}/initial'].astype(np.float32)):.3f} → "
+                     f"{np.std(stored[f'{index}/{name}/trained'].astype(np.float32)):.3f}"
+                     for name in names] for index, run in enumerate(described)]
         images = stored["feature_images"] if "feature_images" in stored.files else None
         if images is not None:
             image_labels = [class_names[int(label)] for label in stored["feature_labels"]]
@@ -182,6 +186,8 @@ def internals_section(experiment_dir: Path, dataset: dict) -> list[str]:
              f"Kernel weights of the first run ({described[0]['label']}):", "",
              base.markdown_table(["layer", "weights", "std initial", "std trained",
                                   "mean abs change"], statistics),
+             *(["Standard deviation of the kernel weights, initial → trained, per run:", "",
+                base.markdown_table(["run"] + names, spread)] if len(described) > 1 else []),
              "![weight histograms](figures/weight_histograms.png)", "",
              "![first-layer kernels](figures/first_layer_kernels.png)", ""]
     if images is not None:
