@@ -65,6 +65,12 @@ flags.DEFINE_float("augment_zoom", None, "Augment training batches: random zoom 
                    "fraction.")
 flags.DEFINE_bool("augment_flip", None, "Augment training batches: random horizontal flip "
                   "(cifar10 only).")
+flags.DEFINE_enum("rank_runs_by", None, ["final", "best"],
+                  "The report's best, worst and median run of a grid point: ranked by final "
+                  "or best-epoch test accuracy (default final).")
+flags.DEFINE_string("ood_dataset", None,
+                    "After training, feed this dataset's test images (out of distribution) "
+                    "and the test set to each finished run, e.g. fashion_mnist for MNIST runs.")
 flags.DEFINE_multi_string("grid", [],
                           "FIELD=V1,V2,...: train every value of FIELD (repeatable; the grid "
                           "is the product). Replaces the experiment's values for that field, "
@@ -119,7 +125,8 @@ OVERRIDE_FLAGS = ("epochs", "seeds", "first_seed", "batch_size", "train_size", "
                   "lr_decay", "initializer", "optimizer", "label_noise", "noise_mode", "precision",
                   "validation_split", "patience", "monitor", "augment_translation",
                   "augment_rotation", "augment_zoom", "augment_flip",
-                  "search_trials", "search_seed", "search_method", "cv_folds", "nested_folds")
+                  "search_trials", "search_seed", "search_method", "cv_folds", "nested_folds",
+                  "rank_runs_by", "ood_dataset")
 
 
 def apply_overrides(config, overrides: dict, grid_flags: list[str]):
@@ -237,7 +244,9 @@ def run() -> int:
     if FLAGS.report_only:
         for config in configs:
             if (workdir / config.name / "config.json").is_file():
-                print(f"report: {report.write_experiment_report(workdir / config.name)}")
+                path = report.write_experiment_report(workdir / config.name,
+                                                      rank_runs_by=FLAGS.rank_runs_by)
+                print(f"report: {path}")
             else:
                 print(f"report: {config.name}: not started in {workdir} (no runs to report)")
         print(f"report: {report.write_index(workdir)}")
@@ -277,8 +286,9 @@ def train_and_report(configs: list, workdir: Path, engine) -> int:
     datasets, skipped = {}, {}
     for config in configs:
         try:
-            if config.dataset not in datasets:
-                datasets[config.dataset] = data.load(config.dataset, FLAGS.data_dir)
+            for name in (config.dataset, config.ood_dataset):
+                if name is not None and name not in datasets:
+                    datasets[name] = data.load(name, FLAGS.data_dir)
         except DataNotFoundError as error:
             if not FLAGS.skip_missing_data:
                 raise
@@ -306,7 +316,8 @@ def train_and_report(configs: list, workdir: Path, engine) -> int:
                                 trainer=FLAGS.trainer, group_size=FLAGS.group_size,
                                 jit_compile=jit_compile, command=command,
                                 tensorboard=FLAGS.tensorboard, save_models=FLAGS.keras_models,
-                                progress=progress, engine=engine)
+                                progress=progress, engine=engine,
+                                ood_dataset=datasets.get(config.ood_dataset))
         if progress:
             progress.finish()
         print(f"report: {report.write_experiment_report(experiment_dir)}")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lenet_bench.config import RANK_RUNS_BY
 from lenet_bench.files import atomic_write_npz
 from lenet_bench.noise import row_normalize
 
@@ -146,3 +147,96 @@ def write_confusion_examples(path, runs: list[dict], runs_dir, test_images: np.n
                      images=images, confidence=confidences, test_indices=indices,
                      run_key=np.array(best[0]["key"]))
     return True
+
+
+# ------------------------------------------------------------- soft metrics
+
+
+def soft_accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    """The mean softmax probability at the true label: (N, K) probabilities, (N,) labels."""
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    labels = np.asarray(labels)
+    return float(probabilities[np.arange(len(labels)), labels].mean())
+
+
+def soft_confusion(probabilities: np.ndarray, labels: np.ndarray, num_classes: int) -> np.ndarray:
+    """Row i: the mean softmax vector over the images of true class i (rows sum to 1;
+    a class with no image gets a row of zeros)."""
+    sums = np.zeros((num_classes, num_classes))
+    np.add.at(sums, np.asarray(labels), np.asarray(probabilities, dtype=np.float64))
+    return soft_confusion_from_sums(sums)
+
+
+def soft_confusion_from_sums(sums: np.ndarray) -> np.ndarray:
+    """Row-normalizes one_hot(labels)^T @ probabilities (what the trainers accumulate):
+    each row's sum is the number of images of that class, since probabilities sum to 1."""
+    sums = np.asarray(sums, dtype=np.float64)
+    totals = sums.sum(axis=1, keepdims=True)
+    return np.divide(sums, totals, out=np.zeros_like(sums), where=totals > 0)
+
+
+# ------------------------------------------------ best, worst, median runs
+
+def run_accuracy(run: dict, rank_by: str) -> float:
+    """A run's final ('final') or best-epoch ('best') test accuracy (NaN if it has none)."""
+    if rank_by == "best":
+        value = run.get("best_test_accuracy")
+        return np.nan if value is None else float(value)
+    return float(final_accuracy(run))
+
+
+def best_worst_median(runs: list[dict], rank_by: str = "final") -> dict[str, dict]:
+    """{'best', 'median', 'worst'}: runs of one grid point ranked by `rank_by` accuracy.
+
+    Only finished runs ('done') count. Ties go to the lower seed; for an even
+    count the median is the lower-ranked of the two middle runs. Empty if no
+    run finished.
+    """
+    if rank_by not in RANK_RUNS_BY:
+        raise ValueError(f"rank_by {rank_by!r} is not one of {RANK_RUNS_BY}")
+    done = [run for run in runs if run["status"] == "done"
+            and np.isfinite(run_accuracy(run, rank_by))]
+    if not done:
+        return {}
+    ranked = sorted(done, key=lambda run: (-run_accuracy(run, rank_by), run["spec"]["seed"]))
+    return {"best": ranked[0], "median": ranked[len(ranked) // 2], "worst": ranked[-1]}
+
+
+# ------------------------------------------------------ out of distribution
+
+OOD_THRESHOLD = 0.9
+OOD_HISTOGRAM_BINS = 20
+
+
+def ood_metrics(in_confidence: np.ndarray, out_confidence: np.ndarray,
+                threshold: float = OOD_THRESHOLD) -> dict:
+    """Max-softmax confidence as an out-of-distribution detector.
+
+    Args:
+      in_confidence: max softmax probability of each in-distribution image.
+      out_confidence: the same for each out-of-distribution image.
+      threshold: the confidence above which an image counts as 'confident'.
+
+    Returns:
+      'auroc' (scikit-learn's ROC AUC with in-distribution as the positive
+      class: the chance that a random in-distribution image gets a higher
+      confidence than a random OOD image, ties counting half),
+      'ood_confident_fraction' and 'in_confident_fraction' (share with
+      confidence > threshold), the mean confidences, and histograms of both
+      over OOD_HISTOGRAM_BINS equal bins of [0, 1].
+    """
+    from sklearn.metrics import roc_auc_score
+
+    in_confidence = np.asarray(in_confidence, dtype=np.float64)
+    out_confidence = np.asarray(out_confidence, dtype=np.float64)
+    scores = np.concatenate([in_confidence, out_confidence])
+    is_in = np.concatenate([np.ones(len(in_confidence)), np.zeros(len(out_confidence))])
+    edges = np.linspace(0, 1, OOD_HISTOGRAM_BINS + 1)
+    return {"auroc": float(roc_auc_score(is_in, scores)),
+            "threshold": threshold,
+            "ood_confident_fraction": float((out_confidence > threshold).mean()),
+            "in_confident_fraction": float((in_confidence > threshold).mean()),
+            "ood_confidence_mean": float(out_confidence.mean()),
+            "in_confidence_mean": float(in_confidence.mean()),
+            "in_histogram": np.histogram(in_confidence, edges)[0].tolist(),
+            "ood_histogram": np.histogram(out_confidence, edges)[0].tolist()}

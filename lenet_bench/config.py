@@ -19,6 +19,8 @@ NOISE_MODES = ("sampled", "exact")
 PRECISIONS = ("float32", "mixed_bfloat16")
 MONITORS = ("val_loss", "val_accuracy")  # What early stopping watches.
 FLIP_DATASETS = ("cifar10", "synthetic")  # Horizontal flip keeps these images' meaning.
+# Which test accuracy ranks the runs of a grid point (report only): final or best epoch.
+RANK_RUNS_BY = ("final", "best")
 # Fields a grid may vary (every field that changes a run's result, but the seed).
 GRID_FIELDS = ("initializer", "learning_rate", "lr_decay", "label_noise", "noise_mode",
                "optimizer", "activation", "batch_size", "epochs", "first_conv_padding",
@@ -64,6 +66,9 @@ class ExperimentConfig:
     augment_rotation: float = 0.0  # Random rotation, up to this fraction of a full turn.
     augment_zoom: float = 0.0  # Random zoom in or out, up to this fraction.
     augment_flip: bool = False  # Random horizontal flip (CIFAR-10 only).
+    # Neither changes a run's result, so neither is in its key (train.RunSpec):
+    rank_runs_by: str = "final"  # Best/worst/median run of a point by final | best test accuracy.
+    ood_dataset: str | None = None  # Test-set images fed to finished runs as out-of-distribution.
     # Grid: field -> values; the runs are the product of all value lists (in
     # this order), each point repeated over `seeds` seeds. A field in the grid
     # overrides the single value above.
@@ -163,6 +168,16 @@ def validate(config: ExperimentConfig) -> None:
         bad("noise_mode", "one of " + ", ".join(NOISE_MODES))
     if config.precision not in PRECISIONS:
         bad("precision", "one of " + ", ".join(PRECISIONS))
+    if config.rank_runs_by not in RANK_RUNS_BY:
+        bad("rank_runs_by", "one of " + ", ".join(RANK_RUNS_BY))
+    if config.ood_dataset is not None:
+        if config.ood_dataset not in DATASET_NAMES:
+            bad("ood_dataset", "one of " + ", ".join(DATASET_NAMES))
+        if config.ood_dataset == config.dataset:
+            bad("ood_dataset", f"a dataset other than --dataset={config.dataset!r}")
+        if not config.keep_best:
+            raise InputError(f"--ood_dataset={config.ood_dataset!r} needs keep_best=True: "
+                             "the OOD test reads each run's best-epoch weights")
     validate_early_stopping_and_augmentation(config, bad)
 
 

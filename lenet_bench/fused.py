@@ -236,9 +236,11 @@ class FusedLeNet5:
         probabilities = tf.nn.softmax(logits)
         losses = self._crossentropy(logits, tf.broadcast_to(labels, tf.shape(logits)[:2]),
                                     self.num_classes)
+        one_hot = tf.one_hot(labels, self.num_classes)  # (B, K)
         return (tf.reduce_sum(tf.cast(losses, tf.float64), axis=1),
                 tf.argmax(probabilities, axis=-1), tf.reduce_max(probabilities, axis=-1),
-                probabilities)
+                probabilities, tf.reduce_sum(probabilities * one_hot, axis=[1, 2]),
+                tf.einsum("bi,rbj->rij", one_hot, probabilities))
 
     def predict(self, images: np.ndarray) -> np.ndarray:
         """Softmax probabilities (R, N, K) of every replica, in inference mode."""
@@ -249,20 +251,27 @@ class FusedLeNet5:
 
     def evaluate(self, images: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
         """Returns 'loss' and 'accuracy' (R,), 'predictions' (R, N) and 'confidence' (R, N),
-        the max softmax probability."""
-        loss = np.zeros(self.num_replicas)
+        the max softmax probability, 'soft_accuracy' (R,), the mean probability at the
+        true label, and 'soft_confusion_sums' (R, K, K), one_hot(labels)^T @ probabilities
+        (see analysis.soft_confusion)."""
+        loss, soft_true = np.zeros(self.num_replicas), np.zeros(self.num_replicas)
+        soft_sums = np.zeros((self.num_replicas, self.num_classes, self.num_classes))
         predicted, confidence = [], []
         for start in range(0, len(labels), EVAL_BATCH_SIZE):
             batch_labels = np.asarray(labels[start:start + EVAL_BATCH_SIZE], dtype=np.int64)
-            batch_loss, batch_predicted, batch_confidence, _ = self._eval_step(
-                images[start:start + EVAL_BATCH_SIZE], batch_labels)
+            (batch_loss, batch_predicted, batch_confidence, _, batch_soft_true,
+             batch_soft_sums) = self._eval_step(images[start:start + EVAL_BATCH_SIZE],
+                                                batch_labels)
             loss += batch_loss.numpy()
+            soft_true += batch_soft_true.numpy()
+            soft_sums += batch_soft_sums.numpy()
             predicted.append(batch_predicted.numpy())
             confidence.append(batch_confidence.numpy())
         predicted = np.concatenate(predicted, axis=1)
         return {"loss": loss / len(labels),
                 "accuracy": (predicted == np.asarray(labels)[None, :]).mean(axis=1),
-                "predictions": predicted, "confidence": np.concatenate(confidence, axis=1)}
+                "predictions": predicted, "confidence": np.concatenate(confidence, axis=1),
+                "soft_accuracy": soft_true / len(labels), "soft_confusion_sums": soft_sums}
 
     # ------------------------------------------------------ weights, state
 

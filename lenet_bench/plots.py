@@ -223,3 +223,158 @@ def plot_noise_matrices(matrices: list[tuple[float, np.ndarray, np.ndarray]],
     figure.colorbar(deviation, ax=list(panels[2]), shrink=0.8, label="percentage points")
     figure.suptitle(title, fontsize=9)
     _save(figure, path)
+
+
+def _plot_rates(axes, rates: np.ndarray, class_names: list[str], title: str) -> None:
+    """A row-normalized matrix in percent (diagonal included), annotated, on `axes`."""
+    image = axes.imshow(100 * rates, cmap="Blues", vmin=0, vmax=100)
+    for (row, column), value in np.ndenumerate(100 * rates):
+        if value >= 0.5:
+            axes.text(column, row, f"{value:.0f}", ha="center", va="center", fontsize=5,
+                      color="white" if value > 50 else "black")
+    axes.set_xticks(range(len(class_names)), class_names, rotation=90, fontsize=6)
+    axes.set_yticks(range(len(class_names)), class_names, fontsize=6)
+    axes.set_xlabel("predicted", fontsize=7)
+    axes.set_ylabel("true", fontsize=7)
+    axes.set_title(title, fontsize=8)
+    return image
+
+
+def plot_best_worst_median(entries: list[tuple[str, dict]], class_names: list[str], path: Path,
+                           title: str) -> None:
+    """One column per (role, run): its accuracy curves (test, train, soft test) above its
+    row-normalized confusion matrix."""
+    figure = _figure(4.2 * len(entries), 8)
+    panels = figure.subplots(2, len(entries), squeeze=False)
+    for column, (role, run) in enumerate(entries):
+        top, bottom = panels[:, column]
+        for metric, style, label in (("test_accuracy", "-", "test"), ("train_accuracy", "--", "train"),
+                                     ("test_soft_accuracy", ":", "test, soft")):
+            curve = curve_matrix([run], metric)
+            if curve.size and np.isfinite(curve).any():
+                _plot_band(top, curve, "C0" if metric.startswith("test") else "C1", label, style)
+        top.set_xlabel("epoch", fontsize=7)
+        top.set_ylabel("accuracy (%)", fontsize=7)
+        top.legend(fontsize=6)
+        top.set_title(f"{role}: seed {run['spec']['seed']}", fontsize=9)
+        counts = np.asarray(run["confusion_matrix"], dtype=float)
+        _plot_rates(bottom, counts / np.maximum(counts.sum(axis=1, keepdims=True), 1), class_names,
+                    "confusion (% of true class), final epoch")
+    figure.suptitle(title, fontsize=9)
+    _save(figure, path)
+
+
+def plot_soft_confusion(rates: np.ndarray, class_names: list[str], path: Path, title: str) -> None:
+    """The soft confusion matrix (row i: mean softmax vector of class i) in percent, drawn
+    like `plot_confusion`: the diagonal left out, so the misplaced probability sets the
+    color scale."""
+    errors = 100 * np.asarray(rates, dtype=float)
+    np.fill_diagonal(errors, np.nan)
+    figure = _figure(7, 6)
+    axes = figure.add_subplot()
+    image = axes.imshow(errors, cmap="Purples")
+    top = np.nanmax(errors) if np.isfinite(errors).any() else 0
+    for (row, column), value in np.ndenumerate(errors):
+        if row != column and value >= 0.05:
+            axes.text(column, row, f"{value:.1f}", ha="center", va="center", fontsize=6,
+                      color="white" if value > top / 2 else "black")
+    axes.set_xticks(range(len(class_names)), class_names, rotation=45, ha="right", fontsize=7)
+    axes.set_yticks(range(len(class_names)), class_names, fontsize=7)
+    axes.set_xlabel("class the probability goes to")
+    axes.set_ylabel("true")
+    axes.set_title(title, fontsize=9)
+    figure.colorbar(image, ax=axes, label="mean softmax probability, % (diagonal left out)")
+    _save(figure, path)
+
+
+def plot_weight_histograms(panels: list[tuple[str, list[tuple[str, np.ndarray, np.ndarray]]]],
+                           path: Path, title: str) -> None:
+    """One row per run (label, [(layer, initial, trained), ...]): each layer's kernel
+    weights at initialization and after training, as overlaid density histograms."""
+    columns = max(len(layers) for _, layers in panels)
+    figure = _figure(2.6 * columns, 2.2 * len(panels) + 0.6)
+    grid = figure.subplots(len(panels), columns, squeeze=False)
+    for row, (label, layers) in enumerate(panels):
+        for column, (layer, initial, trained) in enumerate(layers):
+            axes = grid[row, column]
+            initial, trained = (np.asarray(a, dtype=np.float32) for a in (initial, trained))
+            low = float(min(initial.min(), trained.min()))
+            high = float(max(initial.max(), trained.max()))
+            bins = np.linspace(low, high if high > low else low + 1e-6, 50)
+            axes.hist(initial, bins, density=True, alpha=0.5, color="C0", label="initial")
+            axes.hist(trained, bins, density=True, alpha=0.5, color="C3", label="trained")
+            axes.set_title(f"{layer}" + (f"\n{label}" if column == 0 else ""), fontsize=7)
+            axes.tick_params(labelsize=6)
+        grid[row, 0].legend(fontsize=6)
+    figure.suptitle(title, fontsize=9)
+    _save(figure, path)
+
+
+def _kernel_image(kernel: np.ndarray) -> np.ndarray:
+    """(5, 5, C) -> an image: gray for one channel, RGB scaled to [0, 1] for three."""
+    if kernel.shape[-1] == 1:
+        return kernel[..., 0]
+    low, high = kernel.min(), kernel.max()
+    return (kernel - low) / (high - low if high > low else 1)
+
+
+def plot_kernels(rows: list[tuple[str, np.ndarray]], path: Path, title: str) -> None:
+    """One row per (label, kernel (h, w, C, F)): its F filters as images, each on its
+    own color scale (gray: dark negative, light positive)."""
+    filters = max(kernel.shape[-1] for _, kernel in rows)
+    figure = _figure(1.1 * filters + 1.5, 1.25 * len(rows) + 0.5)
+    grid = figure.subplots(len(rows), filters, squeeze=False)
+    for row, (label, kernel) in enumerate(rows):
+        for column in range(filters):
+            axes = grid[row, column]
+            axes.set_xticks([])
+            axes.set_yticks([])
+            if column < kernel.shape[-1]:
+                axes.imshow(_kernel_image(kernel[..., column]), cmap="gray")
+            if column == 0:
+                axes.set_ylabel(label, fontsize=6, rotation=0, ha="right", va="center")
+    figure.suptitle(title, fontsize=9)
+    _save(figure, path)
+
+
+def plot_feature_maps(images: np.ndarray, maps: np.ndarray, labels: list[str], path: Path,
+                      title: str) -> None:
+    """One row per image: the input, then every channel of its feature maps (N, h, w, F)."""
+    count, channels = maps.shape[0], maps.shape[-1]
+    columns = channels + 1
+    figure = _figure(0.9 * columns + 0.4, 1.0 * count + 0.6)
+    grid = figure.subplots(count, columns, squeeze=False)
+    for row in range(count):
+        image = images[row]
+        grid[row, 0].imshow(image[..., 0] if image.shape[-1] == 1 else image,
+                            cmap="gray" if image.shape[-1] == 1 else None)
+        grid[row, 0].set_title(f"input: {labels[row]}", fontsize=6)
+        for channel in range(channels):
+            grid[row, channel + 1].imshow(np.asarray(maps[row, ..., channel], dtype=np.float32),
+                                          cmap="viridis")
+            if row == 0:
+                grid[row, channel + 1].set_title(f"channel {channel}", fontsize=6)
+        for axes in grid[row]:
+            axes.set_axis_off()
+    figure.suptitle(title, fontsize=9)
+    _save(figure, path)
+
+
+def plot_ood_histogram(in_counts: np.ndarray, out_counts: np.ndarray, in_name: str,
+                       out_name: str, path: Path, title: str) -> None:
+    """Max-softmax confidence histograms over equal bins of [0, 1], each as a share of
+    its images (log scale: most images of both sit near 1)."""
+    in_counts, out_counts = (np.asarray(c, dtype=float) for c in (in_counts, out_counts))
+    edges = np.linspace(0, 1, len(in_counts) + 1)
+    figure = _figure(7, 4)
+    axes = figure.add_subplot()
+    for counts, color, label in ((in_counts, "C0", f"{in_name} test (in distribution)"),
+                                 (out_counts, "C3", f"{out_name} test (out of distribution)")):
+        axes.stairs(100 * counts / max(counts.sum(), 1), edges, color=color, label=label,
+                    fill=True, alpha=0.4)
+    axes.set_yscale("log")
+    axes.set_xlabel("max softmax probability")
+    axes.set_ylabel("% of the images")
+    axes.legend(fontsize=8)
+    axes.set_title(title, fontsize=9)
+    _save(figure, path)

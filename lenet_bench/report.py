@@ -1,6 +1,6 @@
 """Tables and figures built from a workdir's run JSONs alone; never trains.
 
-    python -m lenet_bench.report WORKDIR_OR_EXPERIMENT_DIR
+    python -m lenet_bench.report WORKDIR_OR_EXPERIMENT_DIR [--rank_runs_by=final|best]
 
 writes, per experiment, the ranked grid points (summary.{csv,md,tex}), per-epoch
 statistics (per_epoch.csv), the grid pivot (pivot.{csv,md,tex}), label-noise
@@ -200,7 +200,7 @@ def csv_text(rows: list[dict]) -> str:
 
 
 SUMMARY_HEADER = ["rank", "setting", "runs done", "diverged", "final test acc %",
-                  "best-epoch test acc %", "max %", "best epoch", "s/epoch"]
+                  "final soft acc %", "best-epoch test acc %", "max %", "best epoch", "s/epoch"]
 
 
 EARLY_STOPPING_HEADER = ["best val acc %", "best val epoch", "stopped (epoch)"]
@@ -215,6 +215,7 @@ def summary_header(rows: list[dict]) -> list[str]:
 def summary_table_rows(rows: list[dict]) -> list[list]:
     table = [[rank, row["setting"], f"{row['done']}/{row['runs']}", row["diverged"],
               percent(row["final_test_accuracy_mean"], row["final_test_accuracy_std"]),
+              percent(row["final_test_soft_accuracy_mean"], row["final_test_soft_accuracy_std"]),
               percent(row["best_test_accuracy_mean"], row["best_test_accuracy_std"]),
               percent(row["best_test_accuracy_max"]),
               mean_std_text(row["best_epoch_mean"], row["best_epoch_std"], 1),
@@ -296,8 +297,11 @@ def write_tables(experiment_dir: Path, name: str, rows: list[dict], fields: tupl
 
 def confusion_section(experiment_dir: Path, runs: list[dict], dataset: dict,
                       fields: tuple[str, ...]) -> list[str]:
-    """The best grid point's confusion matrix (summed over its seeds), its top
-    pairs, their spread over seeds, and example images; files beside the report."""
+    """The best grid point's confusion matrix (summed over its seeds), its soft
+    confusion matrix, its top pairs, their spread over seeds, and example images;
+    files beside the report."""
+    from lenet_bench import companion_report
+
     best = analysis.best_point_runs(runs)
     if not best:
         return []
@@ -332,6 +336,9 @@ def confusion_section(experiment_dir: Path, runs: list[dict], dataset: dict,
              f"{len(best)} seeds), "
              f"[{dataset_name}_conf_normalized.csv]({dataset_name}_conf_normalized.csv).", "",
              "![confusion matrix](figures/confusion.png)", "",
+             *companion_report.soft_confusion_lines(experiment_dir, best, class_names,
+                                                    dataset_name,
+                                                    setting_label(best[0]["spec"], fields)),
              f"Top {TOP_K_PAIRS} confusion pairs (true → predicted):", "",
              markdown_table(["pair", "count", f"rate (% of true class)"],
                             [[f"{name(p['true'])} → {name(p['predicted'])}", p["count"],
@@ -480,15 +487,24 @@ def noise_section(experiment_dir: Path, name: str, runs: list[dict], dataset: di
     return lines
 
 
-def write_experiment_report(experiment_dir: Path) -> Path:
+def write_experiment_report(experiment_dir: Path, rank_runs_by: str | None = None) -> Path:
     """Writes the tables, figures/ and REPORT.md of one experiment from its run files
-    (a hyperparameter search's own report when the folder holds a search)."""
+    (a hyperparameter search's own report when the folder holds a search).
+
+    Args:
+      experiment_dir: the experiment's folder.
+      rank_runs_by: 'final' or 'best': which test accuracy picks a grid point's best,
+        worst and median run; None: as config.json says (else 'final').
+    """
+    from lenet_bench import companion_report
+
     experiment_dir = Path(experiment_dir)
     if (experiment_dir / "search.json").is_file():
         from lenet_bench import search_report
 
         return search_report.write_search_report(experiment_dir)
     config, runs = load_runs(experiment_dir)
+    rank_runs_by = rank_runs_by or (config.get("config") or {}).get("rank_runs_by") or "final"
     fields = label_fields(runs, config)
     rows = summarize(runs, fields)
     name = config.get("experiment", experiment_dir.name)
@@ -539,6 +555,13 @@ def write_experiment_report(experiment_dir: Path) -> Path:
             lines += ["![top k](figures/top_k.png)", ""]
     lines += noise_section(experiment_dir, name, runs, dataset)
     lines += confusion_section(experiment_dir, runs, dataset, fields)
+    class_names = dataset.get("class_names") or [str(i) for i in range(10)]
+    lines += companion_report.rank_section(experiment_dir, runs, rows, fields, class_names,
+                                           rank_runs_by)
+    lines += companion_report.classification_section(experiment_dir, runs, class_names,
+                                                     rank_runs_by, fields)
+    lines += companion_report.internals_section(experiment_dir, dataset)
+    lines += companion_report.ood_section(experiment_dir, runs, rows, fields)
     if runs:
         lines += ["## Runs", "",
                   markdown_table(
@@ -566,7 +589,7 @@ def write_experiment_report(experiment_dir: Path) -> Path:
 
 
 def _last(run: dict, metric: str) -> float:
-    values = run["history"][metric]
+    values = run["history"].get(metric) or []  # Older runs lack newer metrics.
     return values[-1] if values and values[-1] is not None else math.nan
 
 
@@ -710,8 +733,18 @@ def _index_rows(experiments, summaries) -> list[list]:
 
 
 def main(argv: list[str]) -> int:
+    rank_runs_by = None
+    for argument in argv[2:]:
+        option, _, value = argument.partition("=")
+        if option != "--rank_runs_by" or value not in analysis.RANK_RUNS_BY:
+            print(f"error: {argument}: expected --rank_runs_by=final or --rank_runs_by=best",
+                  file=sys.stderr)
+            return 2
+        rank_runs_by = value
+    argv = argv[:2]
     if len(argv) != 2:
-        print("usage: python -m lenet_bench.report WORKDIR_OR_EXPERIMENT_DIR", file=sys.stderr)
+        print("usage: python -m lenet_bench.report WORKDIR_OR_EXPERIMENT_DIR "
+              "[--rank_runs_by=final|best]", file=sys.stderr)
         return 2
     if not Path(argv[1]).is_dir():
         print(f"error: {argv[1]}: no such directory: expected a workdir or experiment folder",
@@ -719,14 +752,14 @@ def main(argv: list[str]) -> int:
         return 2
     target = Path(argv[1])
     if (target / "config.json").is_file():
-        print(write_experiment_report(target))
+        print(write_experiment_report(target, rank_runs_by))
         return 0
     experiment_dirs = sorted(p.parent for p in target.glob("*/config.json"))
     if not experiment_dirs:
         print(f"{target}: holds no experiment (no */config.json): expected a workdir", file=sys.stderr)
         return 2
     for experiment_dir in experiment_dirs:
-        write_experiment_report(experiment_dir)
+        write_experiment_report(experiment_dir, rank_runs_by)
     print(write_index(target))
     return 0
 

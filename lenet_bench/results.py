@@ -22,10 +22,13 @@ import pandas as pd
 RUN_COLUMNS = ("status", "epochs_done", "best_epoch", "best_test_accuracy", "diverged_epoch",
                "num_params", "trainer", "wall_seconds",
                # Early stopping (None without it): the restored model's test accuracy.
-               "final_test_accuracy", "best_val_epoch", "best_val_accuracy", "stopped_epoch")
+               "final_test_accuracy", "final_test_soft_accuracy", "best_val_epoch",
+               "best_val_accuracy", "stopped_epoch")
 SUMMARY_STATISTICS = ("runs", "done", "diverged", "final_test_accuracy_mean",
                       "final_test_accuracy_std", "best_test_accuracy_mean",
-                      "best_test_accuracy_std", "best_test_accuracy_max", "best_epoch_mean",
+                      "best_test_accuracy_std", "best_test_accuracy_max",
+                      "final_test_soft_accuracy_mean", "final_test_soft_accuracy_std",
+                      "best_epoch_mean",
                       "best_epoch_std", "epoch_seconds_mean", "total_seconds", "num_params")
 
 
@@ -145,6 +148,7 @@ def summary_records(df: pd.DataFrame, by: list[str] | None = None,
         best = [run["best_test_accuracy"] for run in finished]
         best_mean, best_std = mean_std(best)
         best_epoch_mean, best_epoch_std = mean_std([run["best_epoch"] for run in finished])
+        soft_mean, soft_std = mean_std([run["final_test_soft_accuracy"] for run in finished])
         row = {column: first.get(column) for column in by if column not in report.SETTING_FIELDS}
         row.update({field: first.get(field) for field in report.SETTING_FIELDS})
         row.update(
@@ -157,6 +161,8 @@ def summary_records(df: pd.DataFrame, by: list[str] | None = None,
             best_test_accuracy_mean=best_mean,
             best_test_accuracy_std=best_std,
             best_test_accuracy_max=max(best) if best else math.nan,
+            final_test_soft_accuracy_mean=soft_mean,
+            final_test_soft_accuracy_std=soft_std,
             best_epoch_mean=best_epoch_mean,
             best_epoch_std=best_epoch_std,
             epoch_seconds_mean=mean_std([s for run in members for s in run["epoch_seconds"]])[0],
@@ -197,10 +203,16 @@ def _run_table(df: pd.DataFrame) -> list[dict]:
         last = _plain(epochs["test_accuracy"].iloc[-1]) if len(epochs) else None
         if values.get("final_test_accuracy") is not None:  # Early stopping restored its best.
             last = values["final_test_accuracy"]
+        soft = (_plain(epochs["test_soft_accuracy"].iloc[-1])
+                if len(epochs) and "test_soft_accuracy" in epochs else None)
+        if values.get("final_test_soft_accuracy") is not None:
+            soft = values["final_test_soft_accuracy"]
         runs.append({
             "values": values,
             "status": values["status"],
             "final_test_accuracy": last if values["status"] == "done" and last is not None
+            else math.nan,
+            "final_test_soft_accuracy": soft if values["status"] == "done" and soft is not None
             else math.nan,
             "best_test_accuracy": values["best_test_accuracy"],
             "best_epoch": values["best_epoch"],

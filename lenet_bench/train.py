@@ -28,8 +28,8 @@ import numpy as np
 import tensorflow as tf
 
 import lenet_bench
-from lenet_bench import (analysis, augmentation, data, early_stopping, engines, hooks, models,
-                         noise)
+from lenet_bench import (analysis, augmentation, data, early_stopping, engines, hooks,
+                         inspection, models, noise)
 from lenet_bench.config import ExperimentConfig, validate
 from lenet_bench.errors import InputError
 from lenet_bench.files import atomic_write_json, atomic_write_npz, read_json
@@ -46,7 +46,8 @@ HASH_OPTIONAL_FIELDS = ("precision", "validation_split", "patience", "monitor",
                         "augment_translation", "augment_rotation", "augment_zoom",
                         "augment_flip", "split")
 HISTORY_METRICS = ("epoch", "learning_rate", "train_loss", "train_accuracy",
-                   "train_clean_accuracy", "test_loss", "test_accuracy", "epoch_seconds")
+                   "train_clean_accuracy", "test_loss", "test_accuracy", "epoch_seconds",
+                   "test_soft_accuracy")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -207,7 +208,8 @@ def run_experiment(config: ExperimentConfig, dataset: data.Dataset, workdir: str
                    jit_compile: bool | None = None, command: str | None = None,
                    tensorboard: bool = False, save_models: bool = False, callbacks=None,
                    progress: hooks.Observer | None = None, engine=None,
-                   specs: list[RunSpec] | None = None) -> Path:
+                   specs: list[RunSpec] | None = None,
+                   ood_dataset: data.Dataset | None = None) -> Path:
     """Trains every run of `config` not already finished in `workdir`.
 
     Args:
@@ -233,6 +235,12 @@ def run_experiment(config: ExperimentConfig, dataset: data.Dataset, workdir: str
         this process, or RayEngine on a Ray cluster; the workdir comes out the
         same either way.
       specs: the runs to train instead of `run_specs(config)` (the search's trials).
+      ood_dataset: the dataset `config.ood_dataset` names (its test images are
+        the out-of-distribution set); needed when that is set.
+
+    At the end (see lenet_bench.inspection): the test labels, the model
+    internals of the best grid point's median run, and, with an OOD dataset,
+    each finished run's OOD metrics (in its JSON) are written.
 
     Returns:
       The experiment directory.
@@ -243,6 +251,11 @@ def run_experiment(config: ExperimentConfig, dataset: data.Dataset, workdir: str
     """
     check_runnable(config, dataset)
     check_workdir(config, dataset, workdir)
+    if config.ood_dataset is not None:
+        if ood_dataset is None or ood_dataset.name != config.ood_dataset:
+            raise InputError(f"--ood_dataset={config.ood_dataset!r}: that dataset was not "
+                             "loaded: expected it passed to run_experiment")
+        inspection.check_ood_dataset(dataset, ood_dataset)
     if trainer not in TRAINERS:
         raise InputError(f"--trainer={trainer!r} is invalid: expected one of {', '.join(TRAINERS)}")
     specs = run_specs(config) if specs is None else specs
@@ -300,6 +313,13 @@ def run_experiment(config: ExperimentConfig, dataset: data.Dataset, workdir: str
     analysis.write_confusion_examples(experiment_dir / "confusion_examples.npz",
                                       [record for record in records if record], runs_dir,
                                       dataset.test_images, dataset.test_labels)
+    inspection.write_test_labels(experiment_dir / inspection.TEST_LABELS_FILE, dataset.test_labels)
+    if config.ood_dataset is not None:
+        inspection.evaluate_ood([record for record in records if record], runs_dir, dataset,
+                                ood_dataset)
+    inspection.write_model_internals(experiment_dir / inspection.MODEL_INTERNALS_FILE,
+                                     [record for record in records if record], runs_dir, dataset,
+                                     config.rank_runs_by)
     return experiment_dir
 
 
@@ -464,12 +484,15 @@ def train_group(specs: list[RunSpec], dataset: data.Dataset, runs_dir: Path | No
                        "train_accuracy": train["accuracy"][index],
                        "train_clean_accuracy": train["clean_accuracy"][index],
                        "test_loss": test["loss"][index], "test_accuracy": test["accuracy"][index],
-                       "epoch_seconds": seconds}
+                       "epoch_seconds": seconds,
+                       "test_soft_accuracy": test["soft_accuracy"][index]}
             if val is not None:
                 metrics.update(val_loss=val["loss"][index], val_accuracy=val["accuracy"][index])
             for name, value in metrics.items():
                 value = float(value) if name != "epoch" else value
-                record["history"][name].append(value if math.isfinite(value) else None)
+                # A checkpoint from before a metric existed: earlier epochs have no value.
+                history = record["history"].setdefault(name, [None] * epoch)
+                history.append(value if math.isfinite(value) else None)
             record["epochs_done"] = epoch + 1
             record["wall_seconds"] += seconds
             logger.info("%s epoch %d/%d lr %.2e  train loss %.4f acc %.4f  test loss %.4f "
@@ -537,11 +560,13 @@ def train_group(specs: list[RunSpec], dataset: data.Dataset, runs_dir: Path | No
 def _finish_run(record: dict, spec: RunSpec, test: dict, index: int, dataset: data.Dataset,
                 runs_dir: Path | None) -> None:
     """Marks a run done with the test predictions of replica `index` in `test`: its
-    confusion matrix into the record, its predictions to `<key>.predictions.npz`."""
+    confusion matrix and soft confusion matrix into the record, its predictions to `<key>.predictions.npz`."""
     record["status"] = "done"
     predicted, confidence = test["predictions"][index], test["confidence"][index]
     record["confusion_matrix"] = analysis.confusion_matrix(
         dataset.test_labels, predicted, dataset.num_classes).tolist()
+    record["soft_confusion"] = np.round(analysis.soft_confusion_from_sums(
+        test["soft_confusion_sums"][index]), 6).tolist()
     if runs_dir is not None:
         save_predictions(runs_dir / f"{spec.key}.predictions.npz", predicted, confidence)
 
@@ -560,6 +585,7 @@ def _finish_restoring(indices: list[int], specs: list[RunSpec], records: list[di
         spec, record = specs[index], records[index]
         record["final_test_loss"] = float(test["loss"][index])
         record["final_test_accuracy"] = float(test["accuracy"][index])
+        record["final_test_soft_accuracy"] = float(test["soft_accuracy"][index])
         _finish_run(record, spec, test, index, dataset, runs_dir)
         record["finished"] = _now()
         logger.info("%s: best validation epoch %d restored: test acc %.4f", spec.key,
@@ -650,7 +676,9 @@ class KerasReplicas:
         return {"loss": np.array([r[0] for r in results]),
                 "accuracy": np.array([r[1] for r in results]),
                 "predictions": np.stack([r[2] for r in results]),
-                "confidence": np.stack([r[3] for r in results])}
+                "confidence": np.stack([r[3] for r in results]),
+                "soft_accuracy": np.array([r[4] for r in results]),
+                "soft_confusion_sums": np.stack([r[5] for r in results])}
 
     def get_weights(self, replica: int) -> list[np.ndarray]:
         return self.models[replica].get_weights()
@@ -680,7 +708,9 @@ def make_step_functions(model: keras.Model, optimizer: keras.optimizers.Optimize
     epoch=0) -> (mean loss, accuracy, accuracy on clean_labels) over the
     epoch's batches, as Keras `fit` reports them; with an `augmenter`, batch i
     is augmented with `augmentation.step_seed(seed, epoch, i)`. evaluate(images, labels) -> (mean loss, accuracy,
-    predicted classes, max probabilities). Images are uint8; each batch is
+    predicted classes, max probabilities, soft accuracy, KxK sums of
+    one_hot(labels)^T @ probabilities; see analysis.soft_confusion). Images are
+    uint8; each batch is
     scaled to [0, 1] inside the step, so no float copy of the dataset is kept.
     """
     optimizer.build(model.trainable_variables)
@@ -714,8 +744,11 @@ def make_step_functions(model: keras.Model, optimizer: keras.optimizers.Optimize
     def eval_step(images, labels):
         probabilities = model(tf.cast(images, tf.float32) / 255.0, training=False)
         losses, correct = loss_and_correct(probabilities, labels)
+        one_hot = tf.one_hot(labels, num_classes)
         return (tf.reduce_sum(tf.cast(losses, tf.float64)), correct,
-                tf.argmax(probabilities, axis=-1), tf.reduce_max(probabilities, axis=-1))
+                tf.argmax(probabilities, axis=-1), tf.reduce_max(probabilities, axis=-1),
+                tf.reduce_sum(one_hot * probabilities),
+                tf.matmul(one_hot, probabilities, transpose_a=True))
 
     def train_epoch(images, labels, order, batch_size, clean_labels=None, seed=0, epoch=0):
         clean_labels = labels if clean_labels is None else clean_labels
@@ -733,15 +766,20 @@ def make_step_functions(model: keras.Model, optimizer: keras.optimizers.Optimize
 
     def evaluate(images, labels):
         total_loss, total_correct, predicted, confidence = 0.0, 0, [], []
+        soft_true, soft_sums = 0.0, np.zeros((num_classes, num_classes))
         for start in range(0, len(labels), EVAL_BATCH_SIZE):
-            batch_loss, batch_correct, batch_predicted, batch_confidence = eval_step(
-                images[start:start + EVAL_BATCH_SIZE], labels[start:start + EVAL_BATCH_SIZE])
+            (batch_loss, batch_correct, batch_predicted, batch_confidence, batch_soft_true,
+             batch_soft_sums) = eval_step(images[start:start + EVAL_BATCH_SIZE],
+                                          labels[start:start + EVAL_BATCH_SIZE])
             total_loss += float(batch_loss)
             total_correct += int(batch_correct)
             predicted.append(batch_predicted.numpy())
             confidence.append(batch_confidence.numpy())
+            soft_true += float(batch_soft_true)
+            soft_sums += batch_soft_sums.numpy()
         return (total_loss / len(labels), total_correct / len(labels),
-                np.concatenate(predicted), np.concatenate(confidence))
+                np.concatenate(predicted), np.concatenate(confidence),
+                soft_true / len(labels), soft_sums)
 
     return train_epoch, evaluate
 
