@@ -69,7 +69,8 @@ def test_early_stopping_restores_the_best_validation_epoch(tmp_path, digits, tra
 
 def test_best_val_weights_are_in_the_checkpoint_and_a_killed_group_resumes(tmp_path, digits,
                                                                          monkeypatch):
-    specs = [spec(seed=0), spec(seed=1, learning_rate=0.003, monitor="val_loss", patience=2)]
+    specs = [spec(seed=0, epochs=7),
+             spec(seed=1, epochs=7, learning_rate=0.003, monitor="val_loss", patience=2)]
     uninterrupted = train.train_group(specs, digits, runs_dir(tmp_path / "clean"), trainer="fused",
                                       jit_compile=False, keep_best=False)
     assert uninterrupted[0]["stopped_epoch"] is not None  # One stops while the other goes on.
