@@ -276,16 +276,16 @@ def _records(runs_dir: Path, keys) -> dict[str, dict]:
     return {key: record for key in keys if (record := read_json(runs_dir / f"{key}.json"))}
 
 
-def run_search(config: ExperimentConfig, dataset: data.Dataset, workdir: str | Path, *,
-               trainer: str = "auto", group_size: int = train.DEFAULT_GROUP_SIZE,
-               jit_compile: bool | None = None, command: str | None = None) -> Path:
+def run_search(config: ExperimentConfig, dataset: data.Dataset, workdir: str | Path,
+               **run_options) -> Path:
     """Runs a search (see the module docstring); trains only what is not yet finished.
 
     Args:
       config: an experiment with a `search` space.
       dataset: the full dataset; `config.train_size` picks a subset first.
       workdir: results go to `<workdir>/<config.name>/`.
-      trainer, group_size, jit_compile, command: as for train.run_experiment.
+      **run_options: keyword arguments of train.run_experiment (trainer, group_size,
+        jit_compile, command, ...), passed on to it.
 
     Returns:
       The experiment directory.
@@ -318,8 +318,7 @@ def run_search(config: ExperimentConfig, dataset: data.Dataset, workdir: str | P
     atomic_write_json(experiment_dir / SEARCH_FILE, plan)
     logger.info("%s: %d trials x %d validation splits%s", config.name, len(trials), len(splits),
                 f", nested over {config.nested_folds} outer folds" if nested else "")
-    run = dict(trainer=trainer, group_size=group_size, jit_compile=jit_compile, command=command)
-    train.run_experiment(config, dataset, workdir, specs=first_phase, **run)
+    train.run_experiment(config, dataset, workdir, specs=first_phase, **run_options)
 
     records = _records(runs_dir, [spec.key for spec in first_phase])
     chosen = choose(score_trials(plan["selection_keys"], records))
@@ -344,5 +343,6 @@ def run_search(config: ExperimentConfig, dataset: data.Dataset, workdir: str | P
     planned = {spec.key for spec in first_phase}
     second_phase = [spec for spec in dict.fromkeys(second_phase) if spec.key not in planned]
     if second_phase:
-        train.run_experiment(config, dataset, workdir, specs=first_phase + second_phase, **run)
+        train.run_experiment(config, dataset, workdir, specs=first_phase + second_phase,
+                             **run_options)
     return experiment_dir
