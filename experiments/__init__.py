@@ -5,11 +5,11 @@ Add a study by writing `experiments/<name>.py` and listing it below.
 
 from experiments import (cifar10_best, cifar10_init_lr_grid, cifar10_tuned, digits_smoke,
                          fashion_mnist_best, fashion_mnist_init_lr_grid,
-                         fashion_mnist_label_noise, mnist_best, mnist_init_lr_grid,
-                         mnist_label_noise)
+                         fashion_mnist_label_noise, mnist_architectures, mnist_best,
+                         mnist_init_lr_grid, mnist_label_noise)
 
 EXPERIMENTS = {module.__name__.rsplit(".", 1)[1]: module
                for module in (mnist_best, fashion_mnist_best, cifar10_best, cifar10_tuned,
                               mnist_init_lr_grid, fashion_mnist_init_lr_grid,
                               cifar10_init_lr_grid, mnist_label_noise, fashion_mnist_label_noise,
-                              digits_smoke)}
+                              mnist_architectures, digits_smoke)}

@@ -9,6 +9,7 @@ import dataclasses
 import itertools
 import math
 
+from lenet_bench import architectures
 from lenet_bench.errors import InputError
 
 DATASET_NAMES = ("mnist", "fashion_mnist", "cifar10", "digits", "synthetic")
@@ -20,9 +21,12 @@ PRECISIONS = ("float32", "mixed_bfloat16")
 # Fields a grid may vary (every field that changes a run's result, but the seed).
 GRID_FIELDS = ("initializer", "learning_rate", "lr_decay", "label_noise", "noise_mode",
                "optimizer", "activation", "batch_size", "epochs", "first_conv_padding",
-               "train_size", "data_seed", "precision")
-FLOAT_FIELDS = ("learning_rate", "lr_decay", "label_noise")
+               "train_size", "data_seed", "precision", "architecture", "dropout", "l2",
+               "batch_norm")
+FLOAT_FIELDS = ("learning_rate", "lr_decay", "label_noise", "dropout", "l2")
 INT_FIELDS = ("epochs", "batch_size", "seeds", "first_seed", "train_size", "data_seed")
+BOOL_FIELDS = ("batch_norm",)
+BOOL_TEXT = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,6 +51,11 @@ class ExperimentConfig:
     label_noise: float = 0.0  # Symmetric training-label noise eps, in [0, 1).
     noise_mode: str = "sampled"  # sampled (each label drawn) | exact (round(eps*n_c) per class).
     precision: str = "float32"  # One of PRECISIONS.
+    architecture: str = "lenet5"  # A preset of lenet_bench.architectures.PRESETS.
+    # Applied on top of the preset (0/False: as the preset says):
+    dropout: float = 0.0  # Dropout rate after every hidden dense layer, in [0, 1).
+    l2: float = 0.0  # L2 weight decay on every kernel, >= 0.
+    batch_norm: bool = False  # Batch normalization after every hidden layer.
     # Grid: field -> values; the runs are the product of all value lists (in
     # this order), each point repeated over `seeds` seeds. A field in the grid
     # overrides the single value above.
@@ -64,6 +73,10 @@ class ExperimentConfig:
 
 def parse_grid_value(field: str, text: str):
     """A grid value from flag text, typed like the field ('0.01' -> 0.01)."""
+    if field in BOOL_FIELDS:
+        if text.lower() not in BOOL_TEXT:
+            raise InputError(f"--grid={field}={text!r} is invalid: expected true or false")
+        return BOOL_TEXT[text.lower()]
     try:
         if field in FLOAT_FIELDS:
             return float(text)
@@ -130,3 +143,5 @@ def validate(config: ExperimentConfig) -> None:
         bad("noise_mode", "one of " + ", ".join(NOISE_MODES))
     if config.precision not in PRECISIONS:
         bad("precision", "one of " + ", ".join(PRECISIONS))
+    architectures.check_knobs(config.architecture, config.activation, config.dropout, config.l2,
+                              config.batch_norm)

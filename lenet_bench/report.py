@@ -23,11 +23,16 @@ from lenet_bench.files import atomic_write_text, read_json
 # Spec fields that can tell one grid point from another, in display order.
 SETTING_FIELDS = ("initializer", "learning_rate", "lr_decay", "label_noise", "noise_mode",
                   "optimizer", "batch_size", "activation", "epochs", "train_size",
-                  "first_conv_padding", "data_seed", "precision")
+                  "first_conv_padding", "data_seed", "precision", "architecture", "dropout", "l2",
+                  "batch_norm")
+# Model fields of runs written before they existed, at the values those runs had. A
+# summary shows them only where some run differs (so older reports keep their columns).
+MODEL_FIELD_DEFAULTS = {"architecture": "lenet5", "dropout": 0.0, "l2": 0.0, "batch_norm": False}
 DEFAULT_LABEL_FIELDS = ("initializer", "learning_rate", "lr_decay", "optimizer", "batch_size")
 FIELD_PREFIXES = {"learning_rate": "lr ", "lr_decay": "decay ", "label_noise": "eps ",
                   "batch_size": "batch ", "epochs": "epochs ", "train_size": "train ",
-                  "data_seed": "data seed "}
+                  "data_seed": "data seed ", "dropout": "dropout ", "l2": "l2 ",
+                  "batch_norm": "batch norm "}
 TOP_K_CURVES = 5
 TOP_K_PAIRS = 3
 
@@ -43,8 +48,10 @@ def load_runs(experiment_dir: Path) -> tuple[dict, list[dict]]:
     keys = config.get("run_keys") or sorted(p.stem for p in (experiment_dir / "runs").glob("*.json"))
     runs = [read_json(experiment_dir / "runs" / f"{key}.json") for key in keys]
     runs = [run for run in runs if run and "history" in run]
-    for run in runs:  # Written before `precision` existed: float32.
+    for run in runs:  # Written before `precision` and the model fields existed.
         run["spec"].setdefault("precision", "float32")
+        for field, default in MODEL_FIELD_DEFAULTS.items():
+            run["spec"].setdefault(field, default)
     return config, runs
 
 
@@ -82,6 +89,10 @@ def summarize(runs: list[dict], fields: tuple[str, ...] | None = None) -> list[d
     separately and never averaged in as a number.
     """
     fields = fields or label_fields(runs)
+    shown = [field for field in SETTING_FIELDS if field not in MODEL_FIELD_DEFAULTS
+             or any(run["spec"].get(field, MODEL_FIELD_DEFAULTS[field])
+                    != MODEL_FIELD_DEFAULTS[field] for run in runs)]
+    with_cost = any("cost" in run for run in runs)
     rows = []
     for members in analysis.group_by_point(runs).values():
         spec = members[0]["spec"]
@@ -90,7 +101,7 @@ def summarize(runs: list[dict], fields: tuple[str, ...] | None = None) -> list[d
         best = [run["best_test_accuracy"] for run in finished]
         best_mean, best_std = mean_std(best)
         best_epoch_mean, best_epoch_std = mean_std([run["best_epoch"] for run in finished])
-        row = {field: spec.get(field) for field in SETTING_FIELDS}
+        row = {field: spec.get(field, MODEL_FIELD_DEFAULTS.get(field)) for field in shown}
         row.update(
             setting=setting_label(spec, fields),
             runs=len(members),
@@ -108,9 +119,25 @@ def summarize(runs: list[dict], fields: tuple[str, ...] | None = None) -> list[d
             total_seconds=sum(run["wall_seconds"] for run in members),
             num_params=members[0].get("num_params"),
         )
+        if with_cost:
+            row.update(cost_means(finished))
         rows.append(row)
     rows.sort(key=lambda row: -np.nan_to_num(row["final_test_accuracy_mean"], nan=-1.0))
     return rows
+
+
+COST_MEANS = ("inference_ms_per_image_batch1", "inference_ms_per_image_large_batch",
+              "keras_file_bytes")
+
+
+def cost_means(runs: list[dict]) -> dict:
+    """Mean cost figures (train.py's `cost` record) over the runs that have them
+    (NaN where none has)."""
+    costs = [run["cost"] for run in runs if run.get("cost")]
+    means = {f"{key}_mean": mean_std([cost.get(key) for cost in costs])[0] for key in COST_MEANS}
+    batches = sorted({cost.get("inference_large_batch") for cost in costs} - {None})
+    means["inference_large_batch"] = "/".join(map(str, batches))
+    return means
 
 
 def finished_runs(runs: list[dict]) -> list[dict]:
@@ -190,20 +217,62 @@ def csv_text(rows: list[dict]) -> str:
 
 SUMMARY_HEADER = ["rank", "setting", "runs done", "diverged", "final test acc %",
                   "best-epoch test acc %", "max %", "best epoch", "s/epoch"]
+# Added where the runs recorded their cost (see lenet_bench.cost).
+COST_HEADER = ["params", "infer ms/img (batch 1)", "infer ms/img (large batch)", ".keras KB"]
+
+
+def summary_header(rows: list[dict]) -> list[str]:
+    has_cost = any("keras_file_bytes_mean" in row for row in rows)
+    return SUMMARY_HEADER + (COST_HEADER if has_cost else [])
 
 
 def summary_table_rows(rows: list[dict]) -> list[list]:
-    return [[rank, row["setting"], f"{row['done']}/{row['runs']}", row["diverged"],
-             percent(row["final_test_accuracy_mean"], row["final_test_accuracy_std"]),
-             percent(row["best_test_accuracy_mean"], row["best_test_accuracy_std"]),
-             percent(row["best_test_accuracy_max"]),
-             mean_std_text(row["best_epoch_mean"], row["best_epoch_std"], 1),
-             mean_std_text(row["epoch_seconds_mean"], math.nan, 1)]
-            for rank, row in enumerate(rows, start=1)]
+    table = []
+    for rank, row in enumerate(rows, start=1):
+        line = [rank, row["setting"], f"{row['done']}/{row['runs']}", row["diverged"],
+                percent(row["final_test_accuracy_mean"], row["final_test_accuracy_std"]),
+                percent(row["best_test_accuracy_mean"], row["best_test_accuracy_std"]),
+                percent(row["best_test_accuracy_max"]),
+                mean_std_text(row["best_epoch_mean"], row["best_epoch_std"], 1),
+                mean_std_text(row["epoch_seconds_mean"], math.nan, 1)]
+        if "keras_file_bytes_mean" in row:
+            line += [f"{row['num_params']:,}" if row.get("num_params") else "–",
+                     mean_std_text(row["inference_ms_per_image_batch1_mean"], math.nan, 3),
+                     mean_std_text(row["inference_ms_per_image_large_batch_mean"], math.nan, 4)
+                     + (f" (×{row['inference_large_batch']})" if row["inference_large_batch"]
+                        else ""),
+                     mean_std_text(row["keras_file_bytes_mean"] / 1000, math.nan, 0)]
+        table.append(line)
+    return table
 
 
 def summary_markdown(rows: list[dict]) -> str:
-    return markdown_table(SUMMARY_HEADER, summary_table_rows(rows))
+    return markdown_table(summary_header(rows), summary_table_rows(rows))
+
+
+PARAMETER_COUNTS_FILE = "parameter_counts.json"  # Written by train.run_experiment.
+
+
+def parameter_count_section(experiment_dir: Path) -> list[str]:
+    """parameter_counts.{md,csv} and the report lines, from the experiment's
+    parameter_counts.json (models built with Keras at training time); [] without it."""
+    counts = read_json(experiment_dir / PARAMETER_COUNTS_FILE)
+    if not counts:
+        return []
+    header = ["model", "input", "params", "trainable", "× LeNet-5", "what it is"]
+    reference = next((row["params"] for row in counts["rows"] if row["model"] == "lenet5"), None)
+    table = [[row["model"], row["input_shape"], f"{row['params']:,}",
+              f"{row['trainable_params']:,}",
+              f"{row['params'] / reference:.2f}" if reference else "–", row["description"]]
+             for row in counts["rows"]]
+    atomic_write_text(experiment_dir / "parameter_counts.md", markdown_table(header, table))
+    atomic_write_text(experiment_dir / "parameter_counts.csv", csv_text(counts["rows"]))
+    return ["## Parameter counts (every model built with Keras; VGG-19 for scale)", "",
+            markdown_table(header, table),
+            "× LeNet-5: against LeNet-5 on this experiment's input. Batch-norm layers count "
+            "their moving statistics in params, not in trainable. Tables: "
+            "[parameter_counts.csv](parameter_counts.csv), "
+            "[parameter_counts.md](parameter_counts.md).", ""]
 
 
 def pivot(rows: list[dict], fields: tuple[str, ...], runs: list[dict]):
@@ -240,7 +309,7 @@ def write_tables(experiment_dir: Path, name: str, rows: list[dict], fields: tupl
     atomic_write_text(experiment_dir / "summary.csv", csv_text(rows))
     atomic_write_text(experiment_dir / "summary.md", summary_markdown(rows))
     atomic_write_text(experiment_dir / "summary.tex", latex_table(
-        SUMMARY_HEADER, summary_table_rows(rows),
+        summary_header(rows), summary_table_rows(rows),
         f"{name}: grid points ranked by final-epoch test accuracy, mean ± std over seeds"))
     atomic_write_text(experiment_dir / "per_epoch.csv", csv_text(per_epoch_rows(runs, fields)))
     if len(fields) < 2 or len(rows) < 2:
@@ -499,6 +568,12 @@ def write_experiment_report(experiment_dir: Path) -> Path:
               "Tables: [summary.csv](summary.csv), [summary.md](summary.md), "
               "[summary.tex](summary.tex); per epoch (mean, std, min, max): "
               "[per_epoch.csv](per_epoch.csv).", ""]
+    if "keras_file_bytes_mean" in (rows[0] if rows else {}):
+        lines += ["Cost columns (means over finished seeds, measured after training on the final "
+                  "model): inference ms per image through a compiled forward pass, median of 50 "
+                  "single images and of 5 large test batches (size in brackets); .keras: the "
+                  "saved model (architecture and weights) in KB.", ""]
+    lines += parameter_count_section(experiment_dir)
     lines += pivot_lines
     if groups:
         lines += ["## Curves (finished runs)", "", "![accuracy curves](figures/accuracy_curves.png)", ""]
