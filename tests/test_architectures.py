@@ -3,12 +3,17 @@
 import dataclasses
 import json
 import math
+import os
+import re
+import subprocess
+import sys
 
 import keras
 import numpy as np
 import pytest
 from keras import layers
 
+from conftest import REPO_ROOT
 from lenet_bench import architectures, data, models, report, train
 from lenet_bench.config import ExperimentConfig, parse_grid_flag, validate
 from lenet_bench.errors import InputError
@@ -287,3 +292,22 @@ def test_summary_shows_cost_and_model_columns_only_where_runs_have_them():
     assert report.summary_header(rows)[-4:] == report.COST_HEADER
     assert table[1][-4:] == ["61,706", "0.600", "0.0200 (×1000)", "301"]
     assert table[0][-3:] == ["–", "–", "–"]
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--architecture=lenet6"], r"^error: --architecture='lenet6' is unknown \(did you mean "
+                                r"lenet5\?\): expected one of lenet5, .*mlp_sigmoid"),
+    (["--dropout=1"], r"^error: --dropout=1.0 is invalid: expected a number in \[0, 1\)$"),
+    (["--grid=batch_norm=sometimes"],
+     r"^error: --grid=batch_norm='sometimes' is invalid: expected true or false$"),
+    (["--architecture=mlp", "--trainer=fused"],
+     r"^error: --trainer=fused trains plain LeNet-5 only, not --architecture=mlp "),
+])
+def test_cli_refuses_bad_model_flags_in_one_line(tmp_path, flags, message):
+    result = subprocess.run(
+        [sys.executable, "-m", "lenet_bench", "--experiment=digits_smoke",
+         f"--workdir={tmp_path / 'wd'}", *flags], cwd=REPO_ROOT, capture_output=True, text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}, timeout=300)
+    assert result.returncode == 2 and re.match(message, result.stderr.strip()), result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "wd" / "digits_smoke" / "runs").exists()
