@@ -260,16 +260,17 @@ def parameter_count_section(experiment_dir: Path) -> list[str]:
     if not counts:
         return []
     header = ["model", "input", "params", "trainable", "× LeNet-5", "what it is"]
-    reference = next((row["params"] for row in counts["rows"] if row["model"] == "lenet5"), None)
+    lenet5 = {row["input_shape"]: row["params"] for row in counts["rows"] if row["model"] == "lenet5"}
     table = [[row["model"], row["input_shape"], f"{row['params']:,}",
               f"{row['trainable_params']:,}",
-              f"{row['params'] / reference:.2f}" if reference else "–", row["description"]]
+              f"{row['params'] / lenet5[row['input_shape']]:.2f}"
+              if row["input_shape"] in lenet5 else "–", row["description"]]
              for row in counts["rows"]]
     atomic_write_text(experiment_dir / "parameter_counts.md", markdown_table(header, table))
     atomic_write_text(experiment_dir / "parameter_counts.csv", csv_text(counts["rows"]))
     return ["## Parameter counts (every model built with Keras; VGG-19 for scale)", "",
             markdown_table(header, table),
-            "× LeNet-5: against LeNet-5 on this experiment's input. Batch-norm layers count "
+            "× LeNet-5: against LeNet-5 on the same input. Batch-norm layers count "
             "their moving statistics in params, not in trainable. Tables: "
             "[parameter_counts.csv](parameter_counts.csv), "
             "[parameter_counts.md](parameter_counts.md).", ""]
@@ -716,7 +717,9 @@ def _dataset_rows(experiments, summaries) -> list[list]:
             [setting_label(row, ("initializer", "learning_rate", "lr_decay", "optimizer",
                                  "batch_size", "epochs")),
              f"{dataset.get('train_size', '?')} training images"]
-            + ([] if row["precision"] in (None, "float32") else [str(row["precision"])]))
+            + ([] if row["precision"] in (None, "float32") else [str(row["precision"])])
+            + [format_value(field, row[field]) for field, default in MODEL_FIELD_DEFAULTS.items()
+               if row.get(field, default) != default])
         table.append([name, configuration, _experiment_link(experiment_dir),
                       percent(row["final_test_accuracy_mean"], row["final_test_accuracy_std"]),
                       percent(row["best_test_accuracy_mean"], row["best_test_accuracy_std"]),
