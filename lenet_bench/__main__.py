@@ -71,6 +71,15 @@ flags.DEFINE_enum("rank_runs_by", None, ["final", "best"],
 flags.DEFINE_string("ood_dataset", None,
                     "After training, feed this dataset's test images (out of distribution) "
                     "and the test set to each finished run, e.g. fashion_mnist for MNIST runs.")
+flags.DEFINE_string("architecture", None,
+                    "Model preset: lenet5, lenet5_elu, lenet5_dilated, lenet5_wide_fc, "
+                    "lenet5_batchnorm, lenet5_dropout, mlp, mlp_batchnorm, mlp_sigmoid, ... "
+                    "(lenet_bench/architectures.py). Not lenet5: trained on the Keras path.")
+flags.DEFINE_float("dropout", None, "Dropout rate after every hidden dense layer, in [0, 1); "
+                   "replaces the preset's.")
+flags.DEFINE_float("l2", None, "L2 weight decay on every kernel (loss += l2 * sum(w**2)), >= 0.")
+flags.DEFINE_bool("batch_norm", None, "Batch normalization after every hidden layer "
+                  "(before its activation).")
 flags.DEFINE_multi_string("grid", [],
                           "FIELD=V1,V2,...: train every value of FIELD (repeatable; the grid "
                           "is the product). Replaces the experiment's values for that field, "
@@ -89,7 +98,8 @@ flags.DEFINE_enum("jit", "auto", ["auto", "on", "off"],
                   "for the device (see BUILD_NOTES.md).")
 flags.DEFINE_enum("trainer", "auto", ["auto", "fused", "keras"],
                   "fused: train up to --group_size runs together in one graph; keras: one "
-                  "Keras model at a time; auto: fused where it supports the optimizer.")
+                  "Keras model at a time; auto: fused where it supports the optimizer and "
+                  "the model (plain lenet5).")
 flags.DEFINE_enum("onednn", "auto", ["auto", "on", "off"],
                   "TensorFlow's oneDNN CPU kernels (TF_ENABLE_ONEDNN_OPTS). auto: as that "
                   "variable says when set, else on. TensorFlow leaves them off on CPUs without "
@@ -126,7 +136,8 @@ OVERRIDE_FLAGS = ("epochs", "seeds", "first_seed", "batch_size", "train_size", "
                   "validation_split", "patience", "monitor", "augment_translation",
                   "augment_rotation", "augment_zoom", "augment_flip",
                   "search_trials", "search_seed", "search_method", "cv_folds", "nested_folds",
-                  "rank_runs_by", "ood_dataset")
+                  "rank_runs_by", "ood_dataset",
+                  "architecture", "dropout", "l2", "batch_norm")
 
 
 def apply_overrides(config, overrides: dict, grid_flags: list[str]):

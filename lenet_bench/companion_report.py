@@ -154,7 +154,8 @@ def internals_section(experiment_dir: Path, dataset: dict) -> list[str]:
                     for name in names]) for index, run in enumerate(described)]
         kernels = [(f"{run['initializer']}, seed {run['seed']}: {stage}",
                     stored[f"{index}/conv1_kernel/{stage}"])
-                   for index, run in enumerate(described) for stage in ("initial", "trained")]
+                   for index, run in enumerate(described) for stage in ("initial", "trained")
+                   if f"{index}/conv1_kernel/{stage}" in stored.files]  # None for an MLP.
         statistics = [[name, int(stored[f"0/{name}/size"]),
                        f"{float(np.std(stored[f'0/{name}/initial'].astype(np.float32))):.4f}",
                        f"{float(np.std(stored[f'0/{name}/trained'].astype(np.float32))):.4f}",
@@ -171,8 +172,9 @@ def internals_section(experiment_dir: Path, dataset: dict) -> list[str]:
     plots.plot_weight_histograms(panels, figures / "weight_histograms.png",
                                  "kernel weights per layer: initial (blue) vs trained (red), "
                                  "density")
-    plots.plot_kernels(kernels, figures / "first_layer_kernels.png",
-                       "first-layer 5x5 kernels, initial and trained (each on its own scale)")
+    if kernels:
+        plots.plot_kernels(kernels, figures / "first_layer_kernels.png",
+                           "first-layer 5x5 kernels, initial and trained (each on its own scale)")
     runs_table = [[run["label"], run["seed"], run["initializer"],
                    base.percent(run["final_test_accuracy"]
                                 if run["final_test_accuracy"] == run["final_test_accuracy"] else None),
@@ -189,7 +191,7 @@ def internals_section(experiment_dir: Path, dataset: dict) -> list[str]:
              *(["Standard deviation of the kernel weights, initial → trained, per run:", "",
                 base.markdown_table(["run"] + names, spread)] if len(described) > 1 else []),
              "![weight histograms](figures/weight_histograms.png)", "",
-             "![first-layer kernels](figures/first_layer_kernels.png)", ""]
+             *(["![first-layer kernels](figures/first_layer_kernels.png)", ""] if kernels else [])]
     if images is not None:
         for layer in ("conv1", "conv2"):
             plots.plot_feature_maps(images, maps[layer], image_labels,

@@ -9,6 +9,7 @@ import dataclasses
 import itertools
 import math
 
+from lenet_bench import architectures
 from lenet_bench.errors import InputError
 
 DATASET_NAMES = ("mnist", "fashion_mnist", "cifar10", "digits", "synthetic")
@@ -26,12 +27,13 @@ GRID_FIELDS = ("initializer", "learning_rate", "lr_decay", "label_noise", "noise
                "optimizer", "activation", "batch_size", "epochs", "first_conv_padding",
                "train_size", "data_seed", "precision", "validation_split", "patience",
                "monitor", "augment_translation", "augment_rotation", "augment_zoom",
-               "augment_flip")
+               "augment_flip", "architecture", "dropout", "l2", "batch_norm")
 FLOAT_FIELDS = ("learning_rate", "lr_decay", "label_noise", "validation_split",
-                "augment_translation", "augment_rotation", "augment_zoom")
+                "augment_translation", "augment_rotation", "augment_zoom", "dropout", "l2")
 INT_FIELDS = ("epochs", "batch_size", "seeds", "first_seed", "train_size", "data_seed",
               "patience")
-BOOL_FIELDS = ("augment_flip",)
+BOOL_FIELDS = ("augment_flip", "batch_norm")
+BOOL_TEXT = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,6 +58,11 @@ class ExperimentConfig:
     label_noise: float = 0.0  # Symmetric training-label noise eps, in [0, 1).
     noise_mode: str = "sampled"  # sampled (each label drawn) | exact (round(eps*n_c) per class).
     precision: str = "float32"  # One of PRECISIONS.
+    architecture: str = "lenet5"  # A preset of lenet_bench.architectures.PRESETS.
+    # Applied on top of the preset (0/False: as the preset says):
+    dropout: float = 0.0  # Dropout rate after every hidden dense layer, in [0, 1).
+    l2: float = 0.0  # L2 weight decay on every kernel, >= 0.
+    batch_norm: bool = False  # Batch normalization after every hidden layer.
     # Early stopping (lenet_bench.early_stopping): a seeded, class-stratified hold-out
     # of this fraction of the (train_size) training images, evaluated every epoch.
     validation_split: float = 0.0
@@ -99,9 +106,9 @@ class ExperimentConfig:
 def parse_grid_value(field: str, text: str):
     """A grid value from flag text, typed like the field ('0.01' -> 0.01)."""
     if field in BOOL_FIELDS:
-        if text.lower() in ("true", "1", "false", "0"):
-            return text.lower() in ("true", "1")
-        raise InputError(f"--grid={field}={text!r} is invalid: expected true or false")
+        if text.lower() not in BOOL_TEXT:
+            raise InputError(f"--grid={field}={text!r} is invalid: expected true or false")
+        return BOOL_TEXT[text.lower()]
     try:
         if field in FLOAT_FIELDS:
             return float(text)
@@ -168,6 +175,8 @@ def validate(config: ExperimentConfig) -> None:
         bad("noise_mode", "one of " + ", ".join(NOISE_MODES))
     if config.precision not in PRECISIONS:
         bad("precision", "one of " + ", ".join(PRECISIONS))
+    architectures.check_knobs(config.architecture, config.activation, config.dropout, config.l2,
+                              config.batch_norm)
     if config.rank_runs_by not in RANK_RUNS_BY:
         bad("rank_runs_by", "one of " + ", ".join(RANK_RUNS_BY))
     if config.ood_dataset is not None:

@@ -23,7 +23,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from lenet_bench import analysis, data, models
+from lenet_bench import analysis, architectures, data, models
 from lenet_bench.errors import InputError
 from lenet_bench.files import atomic_write_json, atomic_write_npz
 
@@ -40,12 +40,17 @@ PREDICT_BATCH_SIZE = 1000
 
 
 def build_model(spec: dict, dataset: data.Dataset) -> keras.Model:
-    """The run's LeNet-5 with its initial weights (the same seed gives the same weights)."""
-    return models.build_lenet5(dataset.image_shape, dataset.num_classes,
-                               initializer=spec["initializer"], seed=spec["seed"],
-                               activation=spec["activation"],
-                               first_conv_padding=spec["first_conv_padding"],
-                               precision=spec.get("precision", "float32"))
+    """The run's model with its initial weights (the same seed gives the same weights);
+    run JSONs from before the architecture fields existed are plain LeNet-5."""
+    architecture = architectures.resolve(
+        spec.get("architecture", "lenet5"), activation=spec["activation"],
+        dropout=spec.get("dropout", 0.0), l2=spec.get("l2", 0.0),
+        batch_norm=spec.get("batch_norm", False))
+    return models.build_model(architecture, dataset.image_shape, dataset.num_classes,
+                              initializer=spec["initializer"], seed=spec["seed"],
+                              first_conv_padding=spec["first_conv_padding"],
+                              precision=spec.get("precision", "float32"),
+                              name=spec.get("architecture", "lenet5"))
 
 
 def trained_model(run: dict, runs_dir: Path, dataset: data.Dataset) -> keras.Model | None:
@@ -118,7 +123,8 @@ def write_model_internals(path: Path, runs: list[dict], runs_dir: Path, dataset:
     for index, (_, run) in enumerate(chosen):
         initial = build_model(run["spec"], dataset)
         trained = trained_model(run, runs_dir, dataset)
-        for name in LAYER_NAMES:
+        present = {layer.name for layer in trained.layers}
+        for name in [name for name in LAYER_NAMES if name in present]:  # An MLP has no conv.
             before = initial.get_layer(name).kernel.numpy()
             after = trained.get_layer(name).kernel.numpy()
             keep = np.arange(before.size)
@@ -131,11 +137,13 @@ def write_model_internals(path: Path, runs: list[dict], runs_dir: Path, dataset:
             if name == "conv1":
                 arrays[f"{index}/conv1_kernel/initial"] = before
                 arrays[f"{index}/conv1_kernel/trained"] = after
-        if index == 0:
+        if index == 0 and {"conv1", "conv2"} <= present:
             indices = feature_image_indices(dataset.test_labels)
             images = dataset.test_images[indices]
-            probe = keras.Model(trained.inputs, [trained.get_layer("conv1").output,
-                                                 trained.get_layer("conv2").output])
+            # After the activation: its own layer where batch norm sits between (conv1_act).
+            outputs = [trained.get_layer(f"{name}_act" if f"{name}_act" in present else name).output
+                       for name in ("conv1", "conv2")]
+            probe = keras.Model(trained.inputs, outputs)
             conv1, conv2 = probe(tf.cast(images, tf.float32) / 255.0, training=False)
             arrays.update({"feature_images": images, "feature_labels": dataset.test_labels[indices],
                            "feature_maps/conv1": np.asarray(conv1, dtype=np.float16),

@@ -24,7 +24,11 @@ from lenet_bench.files import atomic_write_text, read_json
 # Spec fields that can tell one grid point from another, in display order.
 SETTING_FIELDS = ("initializer", "learning_rate", "lr_decay", "label_noise", "noise_mode",
                   "optimizer", "batch_size", "activation", "epochs", "train_size",
-                  "first_conv_padding", "data_seed", "precision")
+                  "first_conv_padding", "data_seed", "precision", "architecture", "dropout", "l2",
+                  "batch_norm")
+# Model fields of runs written before they existed, at the values those runs had. A
+# summary shows them only where some run differs (so older reports keep their columns).
+MODEL_FIELD_DEFAULTS = {"architecture": "lenet5", "dropout": 0.0, "l2": 0.0, "batch_norm": False}
 # Later fields that can tell grid points apart; not summary.csv columns of their own,
 # so reports of runs without them keep their columns.
 OPTIONAL_SETTING_FIELDS = ("validation_split", "patience", "monitor", "augment_translation",
@@ -35,7 +39,8 @@ FIELD_PREFIXES = {"learning_rate": "lr ", "lr_decay": "decay ", "label_noise": "
                   "data_seed": "data seed ", "validation_split": "val ",
                   "patience": "patience ", "augment_translation": "translate ",
                   "augment_rotation": "rotate ", "augment_zoom": "zoom ",
-                  "augment_flip": "flip "}
+                  "augment_flip": "flip ", "dropout": "dropout ", "l2": "l2 ",
+                  "batch_norm": "batch norm "}
 TOP_K_CURVES = 5
 TOP_K_PAIRS = 3
 
@@ -51,8 +56,10 @@ def load_runs(experiment_dir: Path) -> tuple[dict, list[dict]]:
     keys = config.get("run_keys") or sorted(p.stem for p in (experiment_dir / "runs").glob("*.json"))
     runs = [read_json(experiment_dir / "runs" / f"{key}.json") for key in keys]
     runs = [run for run in runs if run and "history" in run]
-    for run in runs:  # Written before `precision` existed: float32.
+    for run in runs:  # Written before `precision` and the model fields existed.
         run["spec"].setdefault("precision", "float32")
+        for field, default in MODEL_FIELD_DEFAULTS.items():
+            run["spec"].setdefault(field, default)
     return config, runs
 
 
@@ -97,15 +104,28 @@ def summarize(runs: list[dict], fields: tuple[str, ...] | None = None) -> list[d
     from lenet_bench import results
 
     fields = fields or label_fields(runs)
-    columns = (*SETTING_FIELDS, "setting", *results.SUMMARY_STATISTICS)
-    rows = [{column: row[column] for column in columns}
-            for row in results.summary_records(results.frame(runs), label_fields=fields)]
-    if any("best_val_epoch" in run for run in runs):
+    shown = [field for field in SETTING_FIELDS if field not in MODEL_FIELD_DEFAULTS
+             or any(run["spec"].get(field, MODEL_FIELD_DEFAULTS[field])
+                    != MODEL_FIELD_DEFAULTS[field] for run in runs)]
+    columns = ("setting", *results.SUMMARY_STATISTICS)
+    rows = []
+    for row in results.summary_records(results.frame(runs), label_fields=fields):
+        summary_row = {field: MODEL_FIELD_DEFAULTS[field] if row[field] is None
+                       and field in MODEL_FIELD_DEFAULTS else row[field] for field in shown}
+        summary_row.update({column: row[column] for column in columns})
+        rows.append(summary_row)
+    with_validation = any("best_val_epoch" in run for run in runs)
+    with_cost = any("cost" in run for run in runs)
+    if with_validation or with_cost:
         finished_by_setting = {}
         for run in finished_runs(runs):
             finished_by_setting.setdefault(setting_label(run["spec"], fields), []).append(run)
         for row in rows:
-            row.update(early_stopping_stats(finished_by_setting.get(row["setting"], [])))
+            finished = finished_by_setting.get(row["setting"], [])
+            if with_validation:
+                row.update(early_stopping_stats(finished))
+            if with_cost:
+                row.update(cost_means(finished))
     return rows
 
 
@@ -122,6 +142,20 @@ def early_stopping_stats(finished: list[dict]) -> dict:
             "best_val_epoch_mean": epoch_mean, "best_val_epoch_std": epoch_std,
             "stopped_runs": len(stopped), "stopped_epoch_mean": stopped_mean,
             "stopped_epoch_std": stopped_std}
+
+
+COST_MEANS = ("inference_ms_per_image_batch1", "inference_ms_per_image_large_batch",
+              "keras_file_bytes")
+
+
+def cost_means(runs: list[dict]) -> dict:
+    """Mean cost figures (train.py's `cost` record) over the runs that have them
+    (NaN where none has)."""
+    costs = [run["cost"] for run in runs if run.get("cost")]
+    means = {f"{key}_mean": mean_std([cost.get(key) for cost in costs])[0] for key in COST_MEANS}
+    batches = sorted({cost.get("inference_large_batch") for cost in costs} - {None})
+    means["inference_large_batch"] = "/".join(map(str, batches))
+    return means
 
 
 def finished_runs(runs: list[dict]) -> list[dict]:
@@ -201,38 +235,75 @@ def csv_text(rows: list[dict]) -> str:
 
 SUMMARY_HEADER = ["rank", "setting", "runs done", "diverged", "final test acc %",
                   "final soft acc %", "best-epoch test acc %", "max %", "best epoch", "s/epoch"]
-
-
 EARLY_STOPPING_HEADER = ["best val acc %", "best val epoch", "stopped (epoch)"]
+# Added where the runs recorded their cost (see lenet_bench.cost).
+COST_HEADER = ["params", "infer ms/img (batch 1)", "infer ms/img (large batch)", ".keras KB"]
 
 
 def summary_header(rows: list[dict]) -> list[str]:
-    """SUMMARY_HEADER, plus the early-stopping columns when the runs have a validation split."""
-    return SUMMARY_HEADER + (EARLY_STOPPING_HEADER if rows and "best_val_epoch_mean" in rows[0]
-                             else [])
+    """SUMMARY_HEADER, plus the early-stopping columns when the runs have a validation
+    split, plus the cost columns when they recorded their cost."""
+    has_validation = bool(rows) and "best_val_epoch_mean" in rows[0]
+    has_cost = any("keras_file_bytes_mean" in row for row in rows)
+    return (SUMMARY_HEADER + (EARLY_STOPPING_HEADER if has_validation else [])
+            + (COST_HEADER if has_cost else []))
 
 
 def summary_table_rows(rows: list[dict]) -> list[list]:
-    table = [[rank, row["setting"], f"{row['done']}/{row['runs']}", row["diverged"],
-              percent(row["final_test_accuracy_mean"], row["final_test_accuracy_std"]),
-              percent(row["final_test_soft_accuracy_mean"], row["final_test_soft_accuracy_std"]),
-              percent(row["best_test_accuracy_mean"], row["best_test_accuracy_std"]),
-              percent(row["best_test_accuracy_max"]),
-              mean_std_text(row["best_epoch_mean"], row["best_epoch_std"], 1),
-              mean_std_text(row["epoch_seconds_mean"], math.nan, 1)]
-             for rank, row in enumerate(rows, start=1)]
-    if len(summary_header(rows)) > len(SUMMARY_HEADER):
-        for line, row in zip(table, rows):
+    table = []
+    for rank, row in enumerate(rows, start=1):
+        line = [rank, row["setting"], f"{row['done']}/{row['runs']}", row["diverged"],
+                percent(row["final_test_accuracy_mean"], row["final_test_accuracy_std"]),
+                percent(row["final_test_soft_accuracy_mean"], row["final_test_soft_accuracy_std"]),
+                percent(row["best_test_accuracy_mean"], row["best_test_accuracy_std"]),
+                percent(row["best_test_accuracy_max"]),
+                mean_std_text(row["best_epoch_mean"], row["best_epoch_std"], 1),
+                mean_std_text(row["epoch_seconds_mean"], math.nan, 1)]
+        if "best_val_epoch_mean" in row:
             line += [percent(row["best_val_accuracy_mean"], row["best_val_accuracy_std"]),
                      mean_std_text(row["best_val_epoch_mean"], row["best_val_epoch_std"], 1),
                      f"{row['stopped_runs']}/{row['done']}" + (
                          f" ({mean_std_text(row['stopped_epoch_mean'], row['stopped_epoch_std'], 1)})"
                          if row["stopped_runs"] else "")]
+        if "keras_file_bytes_mean" in row:
+            line += [f"{row['num_params']:,}" if row.get("num_params") else "–",
+                     mean_std_text(row["inference_ms_per_image_batch1_mean"], math.nan, 3),
+                     mean_std_text(row["inference_ms_per_image_large_batch_mean"], math.nan, 4)
+                     + (f" (×{row['inference_large_batch']})" if row["inference_large_batch"]
+                        else ""),
+                     mean_std_text(row["keras_file_bytes_mean"] / 1000, math.nan, 0)]
+        table.append(line)
     return table
 
 
 def summary_markdown(rows: list[dict]) -> str:
     return markdown_table(summary_header(rows), summary_table_rows(rows))
+
+
+PARAMETER_COUNTS_FILE = "parameter_counts.json"  # Written by train.run_experiment.
+
+
+def parameter_count_section(experiment_dir: Path) -> list[str]:
+    """parameter_counts.{md,csv} and the report lines, from the experiment's
+    parameter_counts.json (models built with Keras at training time); [] without it."""
+    counts = read_json(experiment_dir / PARAMETER_COUNTS_FILE)
+    if not counts:
+        return []
+    header = ["model", "input", "params", "trainable", "× LeNet-5", "what it is"]
+    lenet5 = {row["input_shape"]: row["params"] for row in counts["rows"] if row["model"] == "lenet5"}
+    table = [[row["model"], row["input_shape"], f"{row['params']:,}",
+              f"{row['trainable_params']:,}",
+              f"{row['params'] / lenet5[row['input_shape']]:.2f}"
+              if row["input_shape"] in lenet5 else "–", row["description"]]
+             for row in counts["rows"]]
+    atomic_write_text(experiment_dir / "parameter_counts.md", markdown_table(header, table))
+    atomic_write_text(experiment_dir / "parameter_counts.csv", csv_text(counts["rows"]))
+    return ["## Parameter counts (every model built with Keras; VGG-19 for scale)", "",
+            markdown_table(header, table),
+            "× LeNet-5: against LeNet-5 on the same input. Batch-norm layers count "
+            "their moving statistics in params, not in trainable. Tables: "
+            "[parameter_counts.csv](parameter_counts.csv), "
+            "[parameter_counts.md](parameter_counts.md).", ""]
 
 
 def pivot(rows: list[dict], fields: tuple[str, ...], runs: list[dict]):
@@ -548,6 +619,12 @@ def write_experiment_report(experiment_dir: Path, rank_runs_by: str | None = Non
               "Tables: [summary.csv](summary.csv), [summary.md](summary.md), "
               "[summary.tex](summary.tex); per epoch (mean, std, min, max): "
               "[per_epoch.csv](per_epoch.csv).", ""]
+    if "keras_file_bytes_mean" in (rows[0] if rows else {}):
+        lines += ["Cost columns (means over finished seeds, measured after training on the final "
+                  "model): inference ms per image through a compiled forward pass, median of 50 "
+                  "single images and of 5 large test batches (size in brackets); .keras: the "
+                  "saved model (architecture and weights) in KB.", ""]
+    lines += parameter_count_section(experiment_dir)
     lines += pivot_lines
     if groups:
         lines += ["## Curves (finished runs)", "", "![accuracy curves](figures/accuracy_curves.png)", ""]
@@ -709,7 +786,9 @@ def _dataset_rows(experiments, summaries) -> list[list]:
             [setting_label(row, ("initializer", "learning_rate", "lr_decay", "optimizer",
                                  "batch_size", "epochs")),
              f"{dataset.get('train_size', '?')} training images"]
-            + ([] if row["precision"] in (None, "float32") else [str(row["precision"])]))
+            + ([] if row["precision"] in (None, "float32") else [str(row["precision"])])
+            + [format_value(field, row[field]) for field, default in MODEL_FIELD_DEFAULTS.items()
+               if row.get(field, default) != default])
         table.append([name, configuration, _experiment_link(experiment_dir),
                       percent(row["final_test_accuracy_mean"], row["final_test_accuracy_std"]),
                       percent(row["best_test_accuracy_mean"], row["best_test_accuracy_std"]),

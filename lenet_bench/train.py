@@ -28,8 +28,8 @@ import numpy as np
 import tensorflow as tf
 
 import lenet_bench
-from lenet_bench import (analysis, augmentation, data, early_stopping, engines, hooks,
-                         inspection, models, noise)
+from lenet_bench import (analysis, architectures, augmentation, cost, data, early_stopping,
+                         engines, hooks, inspection, models, noise)
 from lenet_bench.config import ExperimentConfig, validate
 from lenet_bench.errors import InputError
 from lenet_bench.files import atomic_write_json, atomic_write_npz, read_json
@@ -44,7 +44,8 @@ DEFAULT_GROUP_SIZE = 12
 # RunSpec fields left out of its key's hash when they have their default value.
 HASH_OPTIONAL_FIELDS = ("precision", "validation_split", "patience", "monitor",
                         "augment_translation", "augment_rotation", "augment_zoom",
-                        "augment_flip", "split")
+                        "augment_flip", "split", "architecture", "dropout", "l2", "batch_norm")
+PARAMETER_COUNTS_FILE = "parameter_counts.json"
 HISTORY_METRICS = ("epoch", "learning_rate", "train_loss", "train_accuracy",
                    "train_clean_accuracy", "test_loss", "test_accuracy", "epoch_seconds",
                    "test_soft_accuracy")
@@ -77,13 +78,19 @@ class RunSpec:
     augment_zoom: float = 0.0
     augment_flip: bool = False
     split: str = ""  # Validation split evaluated instead of the test set (data.parse_split).
+    architecture: str = "lenet5"
+    dropout: float = 0.0
+    l2: float = 0.0
+    batch_norm: bool = False
 
     @property
     def key(self) -> str:
         """Readable name plus a short hash of every field, e.g.
         'glorot_normal_lr0.005_decay0.9_seed0_3f9a1c2e'. Fields added later are
         left out of the hash at their defaults (float32, no validation split, no
-        augmentation, no search split), so runs written before they existed keep their keys."""
+        augmentation, no search split, plain LeNet-5), so runs written before they
+        existed keep their keys. A non-default architecture leads the name
+        ('mlp_glorot_normal_...'), its knobs follow the decay ('_drop0.5_l20.0001_bn')."""
         hashed = dataclasses.asdict(self)
         for field in dataclasses.fields(self):
             if field.name in HASH_OPTIONAL_FIELDS and hashed[field.name] == field.default:
@@ -94,6 +101,9 @@ class RunSpec:
         if self.label_noise:
             noise = f"_noise{self.label_noise:g}" + ("_exact" if self.noise_mode == "exact" else "")
         precision = "" if self.precision == "float32" else f"_{self.precision}"
+        architecture = "" if self.architecture == "lenet5" else f"{self.architecture}_"
+        knobs = ((f"_drop{self.dropout:g}" if self.dropout else "")
+                 + (f"_l2{self.l2:g}" if self.l2 else "") + ("_bn" if self.batch_norm else ""))
         extras = ""
         if self.validation_split:
             extras += f"_val{self.validation_split:g}"
@@ -101,15 +111,22 @@ class RunSpec:
         if augmentation.AugmentSettings.of(self).on:
             extras += "_aug"
         extras += "".join(f"_{step.replace(':', '-')}" for step in self.split.split("/") if step)
-        return (f"{self.initializer}_lr{self.learning_rate:g}_decay{self.lr_decay:g}{noise}"
-                f"{precision}{extras}_seed{self.seed}_{digest}")
+        return (f"{architecture}{self.initializer}_lr{self.learning_rate:g}"
+                f"_decay{self.lr_decay:g}{knobs}{noise}{precision}{extras}_seed{self.seed}_{digest}")
 
     @property
     def group_key(self) -> tuple:
         """Runs with equal group keys can train together in one fused group."""
         return (self.dataset, self.train_size, self.data_seed, self.activation,
                 self.first_conv_padding, self.optimizer, self.epochs, self.batch_size,
-                self.precision, self.validation_split, self.split)
+                self.precision, self.validation_split, self.split, self.architecture,
+                self.dropout, self.l2, self.batch_norm)
+
+    @property
+    def is_plain_lenet5(self) -> bool:
+        """True for the model the fused trainer implements (LeNet-5, no regularization)."""
+        return architectures.is_plain_lenet5(self.architecture, self.dropout, self.l2,
+                                             self.batch_norm)
 
     def learning_rate_at(self, epoch: int) -> float:
         return self.learning_rate * self.lr_decay ** epoch
@@ -259,6 +276,9 @@ def run_experiment(config: ExperimentConfig, dataset: data.Dataset, workdir: str
     if trainer not in TRAINERS:
         raise InputError(f"--trainer={trainer!r} is invalid: expected one of {', '.join(TRAINERS)}")
     specs = run_specs(config) if specs is None else specs
+    if trainer == "fused":
+        for spec in specs:
+            check_fused_supports(spec)
     experiment_dir = Path(workdir) / config.name
     runs_dir = experiment_dir / "runs"
     try:
@@ -287,6 +307,11 @@ def run_experiment(config: ExperimentConfig, dataset: data.Dataset, workdir: str
         "versions": library_versions(),
         "results_format": RESULTS_FORMAT,
     })
+    counts_path = experiment_dir / PARAMETER_COUNTS_FILE
+    if not counts_path.is_file() and not all(spec.is_plain_lenet5 for spec in specs):
+        # Varied models: show their scale. Once per experiment (VGG-19 takes seconds to build).
+        atomic_write_json(counts_path, {
+            "rows": models.parameter_count_rows(dataset.image_shape, dataset.num_classes)})
     finished = {spec.key for spec in specs if _is_finished(runs_dir / f"{spec.key}.json")}
     logger.info("%s: %d runs, %d already finished, %d to train", config.name, len(specs),
                 len(finished), len(specs) - len(finished))
@@ -323,14 +348,45 @@ def run_experiment(config: ExperimentConfig, dataset: data.Dataset, workdir: str
     return experiment_dir
 
 
+def check_fused_supports(spec: RunSpec) -> None:
+    """Raises InputError when the fused trainer cannot train `spec`'s model."""
+    if not spec.is_plain_lenet5:
+        raise InputError(f"--trainer=fused trains plain LeNet-5 only, not --architecture="
+                         f"{spec.architecture} --dropout={spec.dropout:g} --l2={spec.l2:g} "
+                         f"--batch_norm={str(spec.batch_norm).lower()}: expected "
+                         "--trainer=keras (or auto)")
+
+
+def build_run_model(spec: RunSpec, dataset: data.Dataset) -> keras.Model:
+    """The Keras model of a run: its architecture with its initial weights and dropout seeds.
+
+    The one place a run's model is built, for both trainers' initial weights and
+    for the Keras replicas themselves.
+    """
+    architecture = architectures.resolve(spec.architecture, activation=spec.activation,
+                                         dropout=spec.dropout, l2=spec.l2,
+                                         batch_norm=spec.batch_norm)
+    return models.build_model(architecture, dataset.image_shape, dataset.num_classes,
+                              initializer=spec.initializer, seed=spec.seed,
+                              first_conv_padding=spec.first_conv_padding,
+                              precision=spec.precision, name=spec.architecture)
+
+
 def make_trainer(kind: str, specs: list[RunSpec], initial_weights: list, dataset: data.Dataset,
                  jit_compile: bool | None):
     """The replica trainer for a group: fused when asked, or with 'auto' when the fused
-    path supports the optimizer, except for a lone run with oneDNN not asked for (then
-    one XLA-compiled Keras model measured faster on CPU; with oneDNN on, the fused path
-    was: benchmarks/fused_speed.txt); else Keras."""
+    path supports the optimizer and the model (plain LeNet-5), except for a lone run
+    with oneDNN not asked for (then one XLA-compiled Keras model measured faster on
+    CPU; with oneDNN on, the fused path was: benchmarks/fused_speed.txt); else Keras.
+
+    Raises:
+      InputError: 'fused' for an optimizer or a model the fused path lacks.
+    """
     optimizer = specs[0].optimizer
-    if kind == "fused" or (kind == "auto" and (len(specs) > 1 or onednn_setting() == "on")):
+    if kind == "fused":
+        check_fused_supports(specs[0])
+    if specs[0].is_plain_lenet5 and (
+            kind == "fused" or (kind == "auto" and (len(specs) > 1 or onednn_setting() == "on"))):
         from lenet_bench import fused
 
         if optimizer in fused.SUPPORTED_OPTIMIZERS:
@@ -431,12 +487,18 @@ def train_group(specs: list[RunSpec], dataset: data.Dataset, runs_dir: Path | No
     template = None
     initial_weights = []
     for spec in specs:
-        template = models.build_lenet5(dataset.image_shape, num_classes,
-                                       initializer=spec.initializer, seed=spec.seed,
-                                       activation=spec.activation,
-                                       first_conv_padding=spec.first_conv_padding)
+        template = build_run_model(spec, dataset)
         initial_weights.append(template.get_weights())
     replicas = make_trainer(trainer, specs, initial_weights, dataset, jit_compile)
+    meters = []  # One cost.CostMeter, made when the first run finishes.
+
+    def measure_cost(index: int) -> dict:
+        """Run `index`'s cost figures (lenet_bench.cost), with its current weights."""
+        template.set_weights(replicas.get_weights(index))
+        if not meters:
+            meters.append(cost.CostMeter(template, dataset.test_images))
+        return meters[0].measure(records[index])
+
     records = [new_record(spec, experiment, template.count_params(), len(clean_labels),
                           type(replicas).__name__, len(specs)) for spec in specs]
     for record, labels in zip(records, noisy_labels):
@@ -527,6 +589,7 @@ def train_group(specs: list[RunSpec], dataset: data.Dataset, runs_dir: Path | No
                     restoring.append(index)
                     continue  # Finished below, once its best weights are back.
                 _finish_run(record, spec, test, index, dataset, runs_dir)
+                record["cost"] = measure_cost(index)
             if record["status"] != "running":
                 record["finished"] = _now()
             for observer in observers:
@@ -535,7 +598,7 @@ def train_group(specs: list[RunSpec], dataset: data.Dataset, runs_dir: Path | No
                 atomic_write_json(runs_dir / f"{spec.key}.json", record)
         if restoring:
             _finish_restoring(restoring, specs, records, replicas, best_val_weights, test, epoch,
-                              dataset, runs_dir)
+                              dataset, runs_dir, measure_cost)
             for index in restoring:
                 for observer in observers:
                     observer.run_epoch_end(index, specs[index], records[index])
@@ -573,10 +636,11 @@ def _finish_run(record: dict, spec: RunSpec, test: dict, index: int, dataset: da
 
 def _finish_restoring(indices: list[int], specs: list[RunSpec], records: list[dict], replicas,
                       best_val_weights: dict, test: dict, epoch: int, dataset: data.Dataset,
-                      runs_dir: Path | None) -> None:
+                      runs_dir: Path | None, measure_cost) -> None:
     """Ends early-stopping runs: restores each one's best-validation weights, evaluates
     the test set with them (once for all, skipped when every one's best epoch is this
-    one) and records that as the run's final test result."""
+    one) and records that as the run's final test result, and the restored model's
+    cost figures (`measure_cost(index)`)."""
     if any(records[index]["best_val_epoch"] != epoch + 1 for index in indices):
         for index in indices:
             replicas.set_weights(index, best_val_weights[index])
@@ -587,6 +651,7 @@ def _finish_restoring(indices: list[int], specs: list[RunSpec], records: list[di
         record["final_test_accuracy"] = float(test["accuracy"][index])
         record["final_test_soft_accuracy"] = float(test["soft_accuracy"][index])
         _finish_run(record, spec, test, index, dataset, runs_dir)
+        record["cost"] = measure_cost(index)
         record["finished"] = _now()
         logger.info("%s: best validation epoch %d restored: test acc %.4f", spec.key,
                     record["best_val_epoch"], record["final_test_accuracy"])
@@ -642,10 +707,7 @@ class KerasReplicas:
                  *, jit_compile: bool = True):
         self.models, self.optimizers, self.steps = [], [], []
         for weights, spec in zip(initial_weights, specs):
-            model = models.build_lenet5(dataset.image_shape, dataset.num_classes,
-                                        activation=spec.activation,
-                                        first_conv_padding=spec.first_conv_padding,
-                                        precision=spec.precision)
+            model = build_run_model(spec, dataset)
             model.set_weights(weights)
             optimizer = models.make_optimizer(spec.optimizer, spec.learning_rate)
             self.models.append(model)
@@ -687,15 +749,16 @@ class KerasReplicas:
         self.models[replica].set_weights(weights)
 
     def get_state(self) -> dict[str, np.ndarray]:
+        """Every variable: weights, batch-norm statistics, dropout seed states, optimizer."""
         state = {}
         for index, (model, optimizer) in enumerate(zip(self.models, self.optimizers)):
-            for number, variable in enumerate(model.weights + optimizer.variables):
+            for number, variable in enumerate(model.variables + optimizer.variables):
                 state[f"{index}/{number}"] = np.asarray(variable.numpy())
         return state
 
     def set_state(self, state: dict[str, np.ndarray]) -> None:
         for index, (model, optimizer) in enumerate(zip(self.models, self.optimizers)):
-            for number, variable in enumerate(model.weights + optimizer.variables):
+            for number, variable in enumerate(model.variables + optimizer.variables):
                 variable.assign(state[f"{index}/{number}"])
 
 
@@ -712,6 +775,9 @@ def make_step_functions(model: keras.Model, optimizer: keras.optimizers.Optimize
     one_hot(labels)^T @ probabilities; see analysis.soft_confusion). Images are
     uint8; each batch is
     scaled to [0, 1] inside the step, so no float copy of the dataset is kept.
+    The step minimizes the cross-entropy plus the model's own losses (L2 weight
+    decay); the loss it reports is the cross-entropy alone, comparable across
+    models with and without decay.
     """
     optimizer.build(model.trainable_variables)
     loss_sum = tf.Variable(0.0, dtype=tf.float64, trainable=False)
@@ -734,6 +800,8 @@ def make_step_functions(model: keras.Model, optimizer: keras.optimizers.Optimize
             probabilities = model(inputs, training=True)
             losses, correct = loss_and_correct(probabilities, labels)
             loss = tf.reduce_mean(losses)
+            if model.losses:
+                loss += tf.add_n(model.losses)
         gradients = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(gradients, model.trainable_variables))
         loss_sum.assign_add(tf.cast(tf.reduce_sum(losses), tf.float64))

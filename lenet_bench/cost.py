@@ -1,0 +1,87 @@
+"""What a trained model costs: training time, inference time per image, size on disk, parameters.
+
+`train.train_group` measures each finished run once, on its final weights,
+and stores the result as the run record's `cost`:
+
+- train_seconds, epoch_seconds_mean: from the record's history (the time
+  the trainer spent; on the fused path a group's time divided by its runs).
+- inference_ms_per_image_batch1: median of INFERENCE_REPEATS single-image
+  predictions through a compiled (tf.function) forward pass, after warm-up.
+- inference_ms_per_image_large_batch: the median time of one batch of
+  `inference_large_batch` test images (LARGE_BATCH, or all if fewer), per image.
+- keras_file_bytes: the size of the model saved as a `.keras` file
+  (architecture and weights, no optimizer state), in a temporary folder.
+- params, trainable_params: all weights (batch-norm statistics included) and
+  the trainable ones.
+
+Times are wall-clock on whatever else the machine is doing; medians keep a
+stray slow call out.
+"""
+
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+INFERENCE_REPEATS = 50
+LARGE_BATCH = 1000
+LARGE_BATCH_REPEATS = 5
+WARMUP_CALLS = 3
+COST_KEYS = ("train_seconds", "epoch_seconds_mean", "inference_ms_per_image_batch1",
+             "inference_ms_per_image_large_batch", "inference_large_batch", "keras_file_bytes",
+             "params", "trainable_params")
+
+
+class CostMeter:
+    """Measures the cost of `model` with whatever weights it holds at each `measure` call.
+
+    One meter per model object: its compiled forward pass is traced once (per
+    batch shape) and reused for every run whose weights go into the model.
+
+    Args:
+      model: a Keras model taking float images in [0, 1].
+      test_images: uint8 images (N, H, W, C); the first LARGE_BATCH are used.
+    """
+
+    def __init__(self, model: keras.Model, test_images: np.ndarray):
+        self.model = model
+        images = np.asarray(test_images[:LARGE_BATCH], dtype=np.float32) / 255.0
+        self.large_batch = tf.constant(images)
+        self.single_image = tf.constant(images[:1])
+        self.predict = tf.function(lambda x: model(x, training=False))
+
+    def _median_seconds(self, inputs: tf.Tensor, repeats: int) -> float:
+        for _ in range(WARMUP_CALLS):
+            self.predict(inputs).numpy()
+        times = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            self.predict(inputs).numpy()
+            times.append(time.perf_counter() - started)
+        return statistics.median(times)
+
+    def measure(self, record: dict | None = None) -> dict:
+        """The cost figures (see the module docstring); times from `record`'s history."""
+        epoch_seconds = [s for s in ((record or {}).get("history") or {}).get("epoch_seconds", [])
+                         if s is not None]
+        batch = int(self.large_batch.shape[0])
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "model.keras"
+            self.model.save(path)
+            keras_file_bytes = path.stat().st_size
+        return {
+            "train_seconds": (record or {}).get("wall_seconds"),
+            "epoch_seconds_mean": float(np.mean(epoch_seconds)) if epoch_seconds else None,
+            "inference_ms_per_image_batch1":
+                1000 * self._median_seconds(self.single_image, INFERENCE_REPEATS),
+            "inference_ms_per_image_large_batch":
+                1000 * self._median_seconds(self.large_batch, LARGE_BATCH_REPEATS) / batch,
+            "inference_large_batch": batch,
+            "keras_file_bytes": int(keras_file_bytes),
+            "params": int(self.model.count_params()),
+            "trainable_params": int(sum(np.prod(v.shape) for v in self.model.trainable_weights)),
+        }
