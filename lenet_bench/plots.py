@@ -134,11 +134,18 @@ def plot_confusion(counts: np.ndarray, class_names: list[str], path: Path, title
     so the errors set the color scale."""
     counts = np.asarray(counts, dtype=float)
     rates = 100 * counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
-    errors = rates.copy()
+    _plot_off_diagonal(rates, class_names, path, title, cmap="Reds", xlabel="predicted",
+                       colorbar_label="% of the true class (diagonal left out)")
+
+
+def _plot_off_diagonal(percentages: np.ndarray, class_names: list[str], path: Path, title: str,
+                       *, cmap: str, xlabel: str, colorbar_label: str) -> None:
+    """A class x class matrix in percent, diagonal left out and the rest annotated."""
+    errors = np.array(percentages, dtype=float)
     np.fill_diagonal(errors, np.nan)
     figure = _figure(7, 6)
     axes = figure.add_subplot()
-    image = axes.imshow(errors, cmap="Reds")
+    image = axes.imshow(errors, cmap=cmap)
     top = np.nanmax(errors) if np.isfinite(errors).any() else 0
     for (row, column), value in np.ndenumerate(errors):
         if row != column and value >= 0.05:
@@ -146,10 +153,10 @@ def plot_confusion(counts: np.ndarray, class_names: list[str], path: Path, title
                       color="white" if value > top / 2 else "black")
     axes.set_xticks(range(len(class_names)), class_names, rotation=45, ha="right", fontsize=7)
     axes.set_yticks(range(len(class_names)), class_names, fontsize=7)
-    axes.set_xlabel("predicted")
+    axes.set_xlabel(xlabel)
     axes.set_ylabel("true")
     axes.set_title(title, fontsize=9)
-    figure.colorbar(image, ax=axes, label="% of the true class (diagonal left out)")
+    figure.colorbar(image, ax=axes, label=colorbar_label)
     _save(figure, path)
 
 
@@ -268,23 +275,9 @@ def plot_soft_confusion(rates: np.ndarray, class_names: list[str], path: Path, t
     """The soft confusion matrix (row i: mean softmax vector of class i) in percent, drawn
     like `plot_confusion`: the diagonal left out, so the misplaced probability sets the
     color scale."""
-    errors = 100 * np.asarray(rates, dtype=float)
-    np.fill_diagonal(errors, np.nan)
-    figure = _figure(7, 6)
-    axes = figure.add_subplot()
-    image = axes.imshow(errors, cmap="Purples")
-    top = np.nanmax(errors) if np.isfinite(errors).any() else 0
-    for (row, column), value in np.ndenumerate(errors):
-        if row != column and value >= 0.05:
-            axes.text(column, row, f"{value:.1f}", ha="center", va="center", fontsize=6,
-                      color="white" if value > top / 2 else "black")
-    axes.set_xticks(range(len(class_names)), class_names, rotation=45, ha="right", fontsize=7)
-    axes.set_yticks(range(len(class_names)), class_names, fontsize=7)
-    axes.set_xlabel("class the probability goes to")
-    axes.set_ylabel("true")
-    axes.set_title(title, fontsize=9)
-    figure.colorbar(image, ax=axes, label="mean softmax probability, % (diagonal left out)")
-    _save(figure, path)
+    _plot_off_diagonal(100 * np.asarray(rates, dtype=float), class_names, path, title,
+                       cmap="Purples", xlabel="class the probability goes to",
+                       colorbar_label="mean softmax probability, % (diagonal left out)")
 
 
 def plot_weight_histograms(panels: list[tuple[str, list[tuple[str, np.ndarray, np.ndarray]]]],

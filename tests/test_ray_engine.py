@@ -52,17 +52,32 @@ def ray_instance():
 def local_reference(tmp_path_factory, digits):
     """The experiment run by the local engine, uninterrupted."""
     workdir = tmp_path_factory.mktemp("local")
-    train.run_experiment(CONFIG, digits, workdir, engine=engines.LocalEngine())
+    train.run_experiment(CONFIG, digits, workdir, engine=engines.LocalEngine(),
+                         tensorboard=True, save_models=True)
     return workdir / CONFIG.name
 
 
 def run_files(experiment_dir):
-    return sorted(path.name for path in (experiment_dir / "runs").iterdir())
+    """The run files but the .keras models (only some tests ask for them)."""
+    return sorted(path.name for path in (experiment_dir / "runs").iterdir()
+                  if path.suffix != ".keras")
+
+
+def tensorboard_scalars(run_dir):
+    """(step, tag, value) of every scalar in a run's TensorBoard folder, sorted."""
+    import tensorflow as tf
+
+    return sorted((event.step, value.tag, float(tf.make_ndarray(value.tensor)))
+                  for path in run_dir.glob("events.out.tfevents.*")
+                  for event in tf.compat.v1.train.summary_iterator(str(path))
+                  for value in event.summary.value if value.tensor.float_val)
 
 
 def comparable(record):
-    """A run record without its wall-clock fields."""
+    """A run record without its wall-clock fields (and cost figures but its counts)."""
     record = {name: value for name, value in record.items() if name not in TIMING_FIELDS}
+    record["cost"] = {name: value for name, value in record["cost"].items()
+                      if name in ("inference_large_batch", "params", "trainable_params")}
     record["history"] = {name: values for name, values in record["history"].items()
                          if name != "epoch_seconds"}
     return record
@@ -134,9 +149,17 @@ def test_ray_engine_writes_the_same_workdir_as_the_local_engine(
         tmp_path, digits, ray_instance, local_reference):
     engine = engines.RayEngine(threads=THREADS)
     assert not engine.owns_connection and engine.gpus_per_task == 0
-    experiment_dir = train.run_experiment(CONFIG, digits, tmp_path, engine=engine)
+    experiment_dir = train.run_experiment(CONFIG, digits, tmp_path, engine=engine,
+                                          tensorboard=True, save_models=True)
     assert_same_results(experiment_dir, local_reference)
     assert (experiment_dir / "confusion_examples.npz").is_file()
+    for spec in train.run_specs(CONFIG):
+        # The tasks' .keras models come back; the driver replays the epochs to TensorBoard.
+        for suffix in (".final.keras", ".best.keras"):
+            assert (experiment_dir / "runs" / f"{spec.key}{suffix}").is_file()
+        scalars = tensorboard_scalars(experiment_dir / "tb" / spec.key)
+        assert len(scalars) >= CONFIG.epochs * 5
+        assert scalars == tensorboard_scalars(local_reference / "tb" / spec.key)
     # Nothing left behind: no checkpoints, no temporary files.
     assert not [name for name in run_files(experiment_dir)
                 if name.startswith((".", "group-"))]
