@@ -236,3 +236,18 @@ def test_kfold_search_end_to_end_writes_the_ranked_table_the_test_figure_and_res
     retrained = json.loads((experiment_dir / "runs" / f"{lost}.json").read_text())
     assert retrained["history"]["test_accuracy"] == records[lost]["history"]["test_accuracy"]
     assert json.loads((experiment_dir / "search.json").read_text())["chosen"] == chosen_before
+
+
+def test_the_model_fields_are_searchable_and_reach_the_trial_runs():
+    config = space_config(search={"dropout": {"uniform": [0.0, 0.5]},
+                                  "l2": {"log_uniform": [1e-5, 1e-3]},
+                                  "batch_norm": {"choice": [False, True]}}, search_trials=12)
+    trials = search.check_search(config, data.make_synthetic(num_train=60, num_test=20,
+                                                             image_shape=(8, 8, 1)))
+    assert len(trials) == 12 and {t["batch_norm"] for t in trials} == {False, True}
+    assert all(0 <= t["dropout"] <= 0.5 and 1e-5 <= t["l2"] <= 1e-3 for t in trials)
+    for params in trials:
+        for spec in search.trial_specs(config, params, ["kfold:3:0:0"]):
+            assert (spec.dropout, spec.l2, spec.batch_norm) == (
+                params["dropout"], params["l2"], params["batch_norm"])
+            assert not spec.is_plain_lenet5  # So they train on the Keras path.
