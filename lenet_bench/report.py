@@ -112,6 +112,7 @@ def summarize(runs: list[dict], fields: tuple[str, ...] | None = None) -> list[d
     for row in results.summary_records(results.frame(runs), label_fields=fields):
         summary_row = {field: MODEL_FIELD_DEFAULTS[field] if row[field] is None
                        and field in MODEL_FIELD_DEFAULTS else row[field] for field in shown}
+        summary_row.update({field: row.get(field) for field in fields if field not in summary_row})
         summary_row.update({column: row[column] for column in columns})
         rows.append(summary_row)
     with_validation = any("best_val_epoch" in run for run in runs)

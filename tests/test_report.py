@@ -160,3 +160,23 @@ def test_grid_report_has_pivot_latex_heatmap_and_noise(tmp_path):
     assert "## Best configuration per dataset" in index and "| digits | " in index
     assert "![grid](grid/figures/heatmap.png)" in index
     assert "eps 0: " in index and "eps 0.2: " in index
+
+
+def test_a_grid_over_later_fields_is_pivoted_by_their_values():
+    """Fields outside SETTING_FIELDS (augmentation here) still label and pivot the grid."""
+    made = []
+    for translation in (0.0, 0.1):
+        for rotation in (0.0, 0.05):
+            for seed in range(2):
+                run = fake_run(f"t{translation}r{rotation}s{seed}", seed,
+                               [0.5 + translation + rotation + 0.01 * seed] * 3)
+                run["spec"].update(augment_translation=translation, augment_rotation=rotation)
+                made.append(run)
+    fields = ("augment_translation", "augment_rotation")
+    rows = report.summarize(made, fields)
+    assert {(row["augment_translation"], row["augment_rotation"]) for row in rows} == {
+        (0.0, 0.0), (0.0, 0.05), (0.1, 0.0), (0.1, 0.05)}
+    row_labels, column_labels, cells = report.pivot(rows, fields, made)
+    assert len(row_labels) == 2 and len(column_labels) == 2
+    assert rows[0]["setting"] == "translate 0.1, rotate 0.05"
+    assert rows[0]["final_test_accuracy_mean"] == pytest.approx(0.655)
