@@ -5,7 +5,7 @@ calls them at its end and leaves plain arrays beside the runs:
 
 - `write_model_internals`: `model_internals.npz` with the kernels of every
   layer at initialization (rebuilt from the run's seed with
-  `models.build_lenet5`) and after training (the run's best-epoch weights,
+  `train.build_run_model`) and after training (the run's best-epoch weights,
   `<key>.weights.h5`), the first-layer kernels, and both conv layers' feature
   maps for a few test images; for the best grid point's median run and, when
   the runs differ in initializer, one such run per initializer.
@@ -23,7 +23,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from lenet_bench import analysis, architectures, data, models
+from lenet_bench import analysis, data
 from lenet_bench.errors import InputError
 from lenet_bench.files import atomic_write_json, atomic_write_npz
 
@@ -40,17 +40,12 @@ PREDICT_BATCH_SIZE = 1000
 
 
 def build_model(spec: dict, dataset: data.Dataset) -> keras.Model:
-    """The run's model with its initial weights (the same seed gives the same weights);
-    run JSONs from before the architecture fields existed are plain LeNet-5."""
-    architecture = architectures.resolve(
-        spec.get("architecture", "lenet5"), activation=spec["activation"],
-        dropout=spec.get("dropout", 0.0), l2=spec.get("l2", 0.0),
-        batch_norm=spec.get("batch_norm", False))
-    return models.build_model(architecture, dataset.image_shape, dataset.num_classes,
-                              initializer=spec["initializer"], seed=spec["seed"],
-                              first_conv_padding=spec["first_conv_padding"],
-                              precision=spec.get("precision", "float32"),
-                              name=spec.get("architecture", "lenet5"))
+    """The run's model with its initial weights (the same seed gives the same weights),
+    built as training built it (train.build_run_model); fields a run JSON predates
+    take their RunSpec defaults."""
+    from lenet_bench import train  # train imports this module.
+
+    return train.build_run_model(train.RunSpec(**spec), dataset)
 
 
 def trained_model(run: dict, runs_dir: Path, dataset: data.Dataset) -> keras.Model | None:

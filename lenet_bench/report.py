@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from lenet_bench import analysis, noise, plots
+from lenet_bench.architectures import MODEL_FIELD_DEFAULTS
 from lenet_bench.files import atomic_write_text, read_json
 
 # Spec fields that can tell one grid point from another, in display order.
@@ -26,9 +27,9 @@ SETTING_FIELDS = ("initializer", "learning_rate", "lr_decay", "label_noise", "no
                   "optimizer", "batch_size", "activation", "epochs", "train_size",
                   "first_conv_padding", "data_seed", "precision", "architecture", "dropout", "l2",
                   "batch_norm")
-# Model fields of runs written before they existed, at the values those runs had. A
-# summary shows them only where some run differs (so older reports keep their columns).
-MODEL_FIELD_DEFAULTS = {"architecture": "lenet5", "dropout": 0.0, "l2": 0.0, "batch_norm": False}
+# The model fields (MODEL_FIELD_DEFAULTS) of runs written before they existed are read
+# at those defaults; a summary shows them only where some run differs (so older reports
+# keep their columns).
 # Later fields that can tell grid points apart; not summary.csv columns of their own,
 # so reports of runs without them keep their columns.
 OPTIONAL_SETTING_FIELDS = ("validation_split", "patience", "monitor", "augment_translation",

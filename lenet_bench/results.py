@@ -18,6 +18,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from lenet_bench import report  # Its summarize calls back into this module, lazily.
+from lenet_bench.report import mean_std
+
 # Run-level columns, after experiment, run_key and the spec fields.
 RUN_COLUMNS = ("status", "epochs_done", "best_epoch", "best_test_accuracy", "diverged_epoch",
                "num_params", "trainer", "wall_seconds",
@@ -59,8 +62,6 @@ def load(path: str | Path) -> pd.DataFrame:
     Raises:
       FileNotFoundError: `path` holds no experiment (no config.json).
     """
-    from lenet_bench import report  # report imports this module.
-
     folders = experiment_dirs(path)
     if not folders:
         raise FileNotFoundError(f"{path}: holds no experiment (no config.json, no */config.json)")
@@ -127,8 +128,6 @@ def summary(df: pd.DataFrame, by: list[str] | None = None,
 def summary_records(df: pd.DataFrame, by: list[str] | None = None,
                     label_fields: tuple[str, ...] | None = None) -> list[dict]:
     """`summary` as a list of dicts with plain Python values (what the report uses)."""
-    from lenet_bench import report
-
     spec_columns = _spec_columns(df)
     if by is None:
         by = ["experiment"] + [column for column in spec_columns if column != "seed"]
@@ -172,15 +171,6 @@ def summary_records(df: pd.DataFrame, by: list[str] | None = None,
         rows.append(row)
     rows.sort(key=lambda row: -np.nan_to_num(row["final_test_accuracy_mean"], nan=-1.0))
     return rows
-
-
-def mean_std(values) -> tuple[float, float]:
-    """Mean and sample standard deviation (ddof=1; NaN for fewer than 2 values),
-    leaving out None and NaN."""
-    values = np.asarray([v for v in values if v is not None and not np.isnan(v)], dtype=float)
-    if len(values) == 0:
-        return math.nan, math.nan
-    return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else math.nan
 
 
 def _spec_columns(df: pd.DataFrame) -> list[str]:
