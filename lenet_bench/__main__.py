@@ -30,67 +30,30 @@ flags.DEFINE_bool("skip_missing_data", False,
                   "Skip (and report) an experiment whose dataset cannot be found, "
                   "instead of failing.")
 flags.DEFINE_bool("report_only", False, "Rebuild the reports from the workdir; train nothing.")
-# Overrides of the experiment's config; unset means "as the experiment says".
-flags.DEFINE_integer("epochs", None, "Epochs per run.")
-flags.DEFINE_integer("seeds", None, "Repeated runs per configuration (seeds first_seed..).")
-flags.DEFINE_integer("first_seed", None, "Seed of the first repeated run.")
-flags.DEFINE_integer("batch_size", None, "Training batch size.")
-flags.DEFINE_integer("train_size", None,
-                     "Use N training images: the first N of a seeded, class-stratified order.")
-flags.DEFINE_float("learning_rate", None, "Start learning rate.")
-flags.DEFINE_float("lr_decay", None, "Per-epoch learning-rate decay factor, in (0, 1].")
-flags.DEFINE_string("initializer", None, "Kernel initializer, e.g. uniform, glorot_normal, "
-                    "truncated_normal, or any Keras initializer name.")
-flags.DEFINE_string("optimizer", None, "Keras optimizer name, e.g. adam, sgd, rmsprop.")
-flags.DEFINE_float("label_noise", None, "Symmetric training-label noise eps, in [0, 1).")
-flags.DEFINE_enum("noise_mode", None, ["sampled", "exact"],
-                  "sampled: each label flipped independently with probability eps; exact: "
-                  "round(eps * n_c) labels flipped per class.")
-flags.DEFINE_enum("precision", None, ["float32", "mixed_bfloat16"],
-                  "float32, or mixed_bfloat16 (bfloat16 compute, float32 weights and softmax): "
-                  "for GPUs; slower on CPUs without bfloat16 units.")
-flags.DEFINE_float("validation_split", None,
-                   "Hold out this fraction of the training images (seeded, class-stratified) "
-                   "and evaluate it every epoch; needed for --patience.")
-flags.DEFINE_integer("patience", None,
-                     "Early stopping: stop a run after this many epochs without improvement of "
-                     "--monitor on the validation split, and restore its best validation "
-                     "epoch's weights. 0: off.")
-flags.DEFINE_enum("monitor", None, ["val_loss", "val_accuracy"], "What early stopping watches.")
-flags.DEFINE_float("augment_translation", None,
-                   "Augment training batches: random shift up to this fraction of the size.")
-flags.DEFINE_float("augment_rotation", None,
-                   "Augment training batches: random rotation up to this fraction of a turn.")
-flags.DEFINE_float("augment_zoom", None, "Augment training batches: random zoom up to this "
-                   "fraction.")
-flags.DEFINE_bool("augment_flip", None, "Augment training batches: random horizontal flip "
-                  "(cifar10 only).")
-flags.DEFINE_enum("rank_runs_by", None, ["final", "best"],
-                  "The report's best, worst and median run of a grid point: ranked by final "
-                  "or best-epoch test accuracy (default final).")
-flags.DEFINE_string("ood_dataset", None,
-                    "After training, feed this dataset's test images (out of distribution) "
-                    "and the test set to each finished run, e.g. fashion_mnist for MNIST runs.")
-flags.DEFINE_string("architecture", None,
-                    "Model preset: lenet5, lenet5_elu, lenet5_dilated, lenet5_wide_fc, "
-                    "lenet5_batchnorm, lenet5_dropout, mlp, mlp_batchnorm, mlp_sigmoid, ... "
-                    "(lenet_bench/architectures.py). Not lenet5: trained on the Keras path.")
-flags.DEFINE_float("dropout", None, "Dropout rate after every hidden dense layer, in [0, 1); "
-                   "replaces the preset's.")
-flags.DEFINE_float("l2", None, "L2 weight decay on every kernel (loss += l2 * sum(w**2)), >= 0.")
-flags.DEFINE_bool("batch_norm", None, "Batch normalization after every hidden layer "
-                  "(before its activation).")
+
+
+def define_config_flags() -> tuple[str, ...]:
+    """One flag per config field that has one (config.Setting.flag), typed and documented
+    as the field's Setting says; unset (None) means "as the experiment says". Returns
+    their names."""
+    from lenet_bench.config import SETTINGS, field_names
+
+    define = {int: flags.DEFINE_integer, float: flags.DEFINE_float, bool: flags.DEFINE_bool}
+    names = field_names(flag=True)
+    for name in names:
+        described = SETTINGS[name]
+        if described.choices:
+            flags.DEFINE_enum(name, None, list(described.choices), described.help)
+        else:
+            define.get(described.kind, flags.DEFINE_string)(name, None, described.help)
+    return names
+
+
+OVERRIDE_FLAGS = define_config_flags()
 flags.DEFINE_multi_string("grid", [],
                           "FIELD=V1,V2,...: train every value of FIELD (repeatable; the grid "
                           "is the product). Replaces the experiment's values for that field, "
                           "e.g. --grid=learning_rate=0.01,0.003 --grid=lr_decay=0.9,0.99.")
-# Search (experiments with a `search` space; see lenet_bench/search.py).
-flags.DEFINE_integer("search_trials", None, "Budget: the most configurations a search tries.")
-flags.DEFINE_integer("search_seed", None, "Seeds a search's trials and folds.")
-flags.DEFINE_enum("search_method", None, ["random", "grid"], "How a search picks its trials.")
-flags.DEFINE_integer("cv_folds", None,
-                     "Stratified k-fold selection in a search; 1: one hold-out split.")
-flags.DEFINE_integer("nested_folds", None, "Outer folds of nested cross-validation; 0: off.")
 # How to run; these do not change what is computed.
 flags.DEFINE_integer("threads", 0, "TensorFlow intra- and inter-op threads; 0: one per core.")
 flags.DEFINE_enum("jit", "auto", ["auto", "on", "off"],
@@ -130,15 +93,6 @@ flags.DEFINE_float("ray_cpus_per_task", 1, "With --engine=ray: CPUs each group's
                    "(and TensorFlow threads it uses, unless --threads is set).")
 flags.DEFINE_float("ray_gpus_per_task", None, "With --engine=ray on a cluster with GPUs: GPUs "
                    "each task declares (a fraction shares a GPU; 0: CPU only). Default 1.")
-
-OVERRIDE_FLAGS = ("epochs", "seeds", "first_seed", "batch_size", "train_size", "learning_rate",
-                  "lr_decay", "initializer", "optimizer", "label_noise", "noise_mode", "precision",
-                  "validation_split", "patience", "monitor", "augment_translation",
-                  "augment_rotation", "augment_zoom", "augment_flip",
-                  "search_trials", "search_seed", "search_method", "cv_folds", "nested_folds",
-                  "rank_runs_by", "ood_dataset",
-                  "architecture", "dropout", "l2", "batch_norm")
-
 
 def apply_overrides(config, overrides: dict, grid_flags: list[str]):
     """The config with flag overrides: a single-value flag removes that field from the grid,
@@ -209,16 +163,6 @@ def import_tensorflow_quietly() -> None:
     finally:
         os.dup2(saved_stderr, 2)
         os.close(saved_stderr)
-
-
-def configure_tensorflow(threads: int, deterministic: bool) -> None:
-    import tensorflow as tf
-
-    threads = threads or os.cpu_count() or 1
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(threads)
-    if deterministic:
-        tf.config.experimental.enable_op_determinism()
 
 
 def make_progress(mode: str, configs: list, workdir: Path):
@@ -307,14 +251,17 @@ def train_and_report(configs: list, workdir: Path, engine) -> int:
             logging.warning("skipped %s: %s", config.name, error)
     configs = [config for config in configs if config.name not in skipped]
 
-    configure_tensorflow(FLAGS.threads, FLAGS.deterministic)  # Before the first TensorFlow op.
-    from lenet_bench import search, train
+    from lenet_bench import experiment, machine, search
+    from lenet_bench.workdir import check_workdir
 
+    # Before the first TensorFlow op; the Ray engine gives its tasks the same count.
+    machine.configure_tensorflow_threads(FLAGS.threads or machine.default_threads(),
+                                         FLAGS.deterministic)
     for config in configs:
-        train.check_runnable(config, datasets[config.dataset])
+        experiment.check_runnable(config, datasets[config.dataset])
         if config.search:
             search.check_search(config, datasets[config.dataset])
-        train.check_workdir(config, datasets[config.dataset], workdir)
+        check_workdir(config.name, datasets[config.dataset].name, workdir)
     if FLAGS.group_size < 1:
         raise InputError(f"--group_size={FLAGS.group_size} is invalid: expected an integer >= 1")
     report.record_skipped(workdir, skipped, found=[config.name for config in configs])
@@ -322,7 +269,7 @@ def train_and_report(configs: list, workdir: Path, engine) -> int:
     jit_compile = {"auto": None, "on": True, "off": False}[FLAGS.jit]
     progress = make_progress(FLAGS.progress, configs, workdir)
     for config in configs:
-        runner = search.run_search if config.search else train.run_experiment
+        runner = search.run_search if config.search else experiment.run_experiment
         experiment_dir = runner(config, datasets[config.dataset], workdir,
                                 trainer=FLAGS.trainer, group_size=FLAGS.group_size,
                                 jit_compile=jit_compile, command=command,
@@ -376,6 +323,8 @@ def parse_flags(argv: list[str]) -> list[str]:
         if bad_value and bad_value.group(1) in FLAGS:
             name, value = bad_value.groups()
             expected = EXPECTED_BY_FLAG_TYPE.get(FLAGS[name].flag_type())
+            if isinstance(FLAGS[name].parser, flags.EnumParser):
+                expected = "one of " + ", ".join(FLAGS[name].parser.enum_values)
             if expected:
                 message = f"--{name}={value} is invalid: expected {expected}"
         print(f"error: {message}", file=sys.stderr)

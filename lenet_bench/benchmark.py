@@ -11,7 +11,7 @@ setting, read once at import, can differ between them):
 1. naive: per run a fresh functional LeNet-5, `model.compile` + `model.fit`
    (one epoch, shuffled) + `model.evaluate`, runs one after another, as the
    original study did. The data is scaled to float32 once, outside the timing.
-2. default: `train.train_group` as `make bench` runs it (the fused path for a
+2. default: `trainers.group.train_group` as `make bench` runs it (the fused path for a
    group of runs of one seed), including per-epoch test evaluation.
 
 Each path runs with TensorFlow's own oneDNN default ('tf_default': off on
@@ -94,14 +94,12 @@ def peak_rss_mib() -> float:
 
 
 def bench_specs(dataset_name: str, batch_size: int, count: int):
-    from lenet_bench import train
+    from lenet_bench.runs import RunSpec
 
     points = [(initializer, rate) for rate in LEARNING_RATES for initializer in INITIALIZERS]
-    return [train.RunSpec(dataset=dataset_name, train_size=None, data_seed=0,
-                          initializer=initializer, activation="relu", first_conv_padding="auto",
-                          optimizer="adam", learning_rate=rate, lr_decay=1.0, label_noise=0.0,
-                          noise_mode="sampled", epochs=1, batch_size=batch_size, seed=0,
-                          precision=FLAGS.precision)
+    return [RunSpec(dataset=dataset_name, initializer=initializer, learning_rate=rate,
+                    lr_decay=1.0, epochs=1, batch_size=batch_size, seed=0,
+                    precision=FLAGS.precision)
             for initializer, rate in points[:count]]
 
 
@@ -129,12 +127,13 @@ def time_naive(specs, dataset) -> tuple[float, list[float]]:
 
 
 def time_default(specs, dataset) -> tuple[float, list[float], str]:
-    from lenet_bench import train
+    from lenet_bench import runs
+    from lenet_bench.trainers.group import train_group
 
     started = time.perf_counter()
     records = []
-    for group in train.make_groups(specs, len(specs)):
-        records += train.train_group(group, dataset, None, keep_best=False)
+    for group in runs.make_groups(specs, len(specs)):
+        records += train_group(group, dataset, None, keep_best=False)
     seconds = time.perf_counter() - started
     return seconds, [record["history"]["test_accuracy"][-1] for record in records], \
         records[0]["trainer"]
@@ -165,7 +164,9 @@ def time_group_sizes(dataset, sizes: list[int]) -> list[dict]:
     """Replica throughput of fused groups of each size (one seed, batch 128), and, for
     runs of different seeds (batch 32, as the single-setting 'best' studies), a lone
     XLA-compiled Keras run against fused groups with one data order per replica."""
-    from lenet_bench import fused, models, train
+    from lenet_bench import models
+    from lenet_bench.trainers import fused_tf
+    from lenet_bench.trainers.keras_replicas import KerasReplicas
 
     def initial_weights(size):
         return [models.build_lenet5(dataset.image_shape, 10, seed=seed).get_weights()
@@ -173,19 +174,19 @@ def time_group_sizes(dataset, sizes: list[int]) -> list[dict]:
 
     results = []
     for size in sizes:
-        group = fused.FusedLeNet5(initial_weights(size), dataset.image_shape, 10,
-                                  precision=FLAGS.precision)
+        group = fused_tf.FusedLeNet5(initial_weights(size), dataset.image_shape, 10,
+                                     precision=FLAGS.precision)
         results.append({"trainer": "fused", "orders": "shared", "batch_size": 128,
                         "group_size": size, "replica_images_per_second":
                             replica_throughput(group, dataset, 128, separate_orders=False)})
-    lone = train.KerasReplicas(initial_weights(1), bench_specs(dataset.name, 32, 1), dataset,
-                               jit_compile=True)
+    lone = KerasReplicas(initial_weights(1), bench_specs(dataset.name, 32, 1), dataset,
+                         jit_compile=True)
     results.append({"trainer": "keras xla", "orders": "own", "batch_size": 32, "group_size": 1,
                     "replica_images_per_second":
                         replica_throughput(lone, dataset, 32, separate_orders=True)})
     for size in (1, 3, 5):
-        group = fused.FusedLeNet5(initial_weights(size), dataset.image_shape, 10,
-                                  precision=FLAGS.precision)
+        group = fused_tf.FusedLeNet5(initial_weights(size), dataset.image_shape, 10,
+                                     precision=FLAGS.precision)
         results.append({"trainer": "fused", "orders": "own", "batch_size": 32, "group_size": size,
                         "replica_images_per_second":
                             replica_throughput(group, dataset, 32, separate_orders=True)})
@@ -197,11 +198,10 @@ RESULT_PREFIX = "RESULT "
 
 
 def configure_threads(threads: int) -> int:
-    import tensorflow as tf
+    from lenet_bench import machine
 
-    threads = threads or os.cpu_count() or 1
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(threads)
+    threads = threads or machine.default_threads()
+    machine.configure_tensorflow_threads(threads)
     return threads
 
 
@@ -209,10 +209,10 @@ def measure(what: str) -> dict:
     """One measurement in this process: 'CASE:PATH' (e.g. fashion_mnist:128:naive) or
     'group_sizes'."""
     configure_threads(FLAGS.threads)
-    from lenet_bench import data, train
+    from lenet_bench import data, machine
 
-    result = {"device": train.describe_device(), "onednn": train.onednn_setting(),
-              "versions": train.library_versions()}
+    result = {"device": machine.describe_device(), "onednn": machine.onednn_setting(),
+              "versions": machine.library_versions()}
     if what == "group_sizes":
         dataset = data.load("fashion_mnist", FLAGS.data_dir)
         result["group_sizes"] = time_group_sizes(dataset, [int(s) for s in FLAGS.group_sizes])
@@ -256,7 +256,7 @@ def measure_in_child(what: str, onednn: str) -> dict:
 
 
 def run() -> dict:
-    from lenet_bench import train
+    from lenet_bench import machine
 
     unknown = [setting for setting in FLAGS.onednn if setting not in ONEDNN_ENVIRONMENT]
     if unknown:
@@ -265,16 +265,16 @@ def run() -> dict:
         sys.exit(2)
     peak = matmul_peak_gflops()
     threads = FLAGS.threads or os.cpu_count() or 1
-    lines = [f"device: {train.describe_device()}; cores: {os.cpu_count()}; threads {threads}/{threads}",
-             f"versions: {train.library_versions()}; precision {FLAGS.precision}",
+    lines = [f"device: {machine.describe_device()}; cores: {os.cpu_count()}; threads {threads}/{threads}",
+             f"versions: {machine.library_versions()}; precision {FLAGS.precision}",
              f"float32 matmul peak measured here (numpy): {peak:.0f} GFLOP/s",
              f"work per case: {FLAGS.runs} runs x 1 epoch on the default path, "
              f"{FLAGS.naive_runs} runs timed on the naive path; each row a fresh process",
              "ratio: against the naive loop with TensorFlow's defaults; same-oneDNN ratio: "
              "against the naive loop with the row's oneDNN setting", ""]
     print("\n".join(lines), flush=True)
-    results = {"machine": train.describe_machine(), "device": train.describe_device(),
-               "versions": train.library_versions(), "matmul_peak_gflops": peak,
+    results = {"machine": machine.describe_machine(), "device": machine.describe_device(),
+               "versions": machine.library_versions(), "matmul_peak_gflops": peak,
                "threads": threads, "cases": []}
     header = (f"{'case':18s} {'path':8s} {'oneDNN':10s} {'img/s':>7s} {'ratio':>6s} "
               f"{'same-oneDNN':>11s} {'GFLOP/s':>8s} {'% peak':>6s} {'peak MiB':>8s}  test accuracies")

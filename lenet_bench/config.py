@@ -1,97 +1,224 @@
-"""What to run: the experiment config and its validation.
+"""What to run: the experiment config, and the one description of every field.
 
 An experiment file's `get_config()` returns an `ExperimentConfig`; the CLI
-applies flag overrides with `dataclasses.replace`. Field names double as flag
-names, so a validation message that names a field also names the flag.
+applies flag overrides with `dataclasses.replace`. Every field is declared
+once, below, with what the rest of the suite needs to know about it (its
+`Setting` metadata): its flag help, whether it changes a run's result (then
+it is a `runs.RunSpec` field and in the run key's hash), whether a grid may
+vary it, whether runs that differ in it can share a trained group, and how a
+report labels it. The absl flags (`__main__`), the grid parser and the type
+checks here, `RunSpec`, its hash-optional set and group key (`runs`), and the
+report's setting columns (`results`) are all derived from these declarations.
+Field names double as flag names, so a message that names a field also
+names the flag.
 """
 
 import dataclasses
 import itertools
 import math
+from typing import Any, Callable
 
 from lenet_bench import architectures
 from lenet_bench.errors import InputError
 
 DATASET_NAMES = ("mnist", "fashion_mnist", "cifar10", "digits", "synthetic")
-NOISE_MODES = ("sampled", "exact")
-# float32, or Keras's mixed_bfloat16 policy: bfloat16 compute, float32 weights and
-# softmax. bfloat16 keeps float32's exponent range, so no loss scaling is needed
-# (mixed_float16 would need it); it pays on GPUs, not on this suite's CPU.
-PRECISIONS = ("float32", "mixed_bfloat16")
-MONITORS = ("val_loss", "val_accuracy")  # What early stopping watches.
 FLIP_DATASETS = ("cifar10", "synthetic")  # Horizontal flip keeps these images' meaning.
-# Which test accuracy ranks the runs of a grid point (report only): final or best epoch.
-RANK_RUNS_BY = ("final", "best")
-# Fields a grid may vary (every field that changes a run's result, but the seed).
-GRID_FIELDS = ("initializer", "learning_rate", "lr_decay", "label_noise", "noise_mode",
-               "optimizer", "activation", "batch_size", "epochs", "first_conv_padding",
-               "train_size", "data_seed", "precision", "validation_split", "patience",
-               "monitor", "augment_translation", "augment_rotation", "augment_zoom",
-               "augment_flip", "architecture", "dropout", "l2", "batch_norm")
-FLOAT_FIELDS = ("learning_rate", "lr_decay", "label_noise", "validation_split",
-                "augment_translation", "augment_rotation", "augment_zoom", "dropout", "l2")
-INT_FIELDS = ("epochs", "batch_size", "seeds", "first_seed", "train_size", "data_seed",
-              "patience")
-BOOL_FIELDS = ("augment_flip", "batch_norm")
 BOOL_TEXT = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
 @dataclasses.dataclass(frozen=True)
-class ExperimentConfig:
-    """One study: a LeNet-5 setting, or a grid of settings, each trained over several seeds."""
+class Setting:
+    """What the suite knows about one config field (kept in the field's metadata).
 
-    name: str  # Folder under the workdir; also the experiment's file name.
-    dataset: str  # One of DATASET_NAMES.
-    initializer: str = "glorot_uniform"  # Keras initializer name, or uniform/truncated_normal/...
-    learning_rate: float = 0.001  # Start learning rate.
-    lr_decay: float = 1.0  # Epoch e (from 0) trains at learning_rate * lr_decay**e.
-    epochs: int = 10
-    batch_size: int = 32
-    seeds: int = 5  # Repeated runs, with seeds first_seed .. first_seed + seeds - 1.
-    first_seed: int = 0
-    optimizer: str = "adam"  # Keras optimizer name.
-    activation: str = "relu"  # Keras activation name, for every hidden layer.
-    first_conv_padding: str = "auto"  # same | valid | auto (same below 32x32 input).
-    train_size: int | None = None  # Use a class-stratified subset of N training images.
-    data_seed: int = 0  # Seeds the order that train_size takes its subset from.
-    keep_best: bool = True  # Save the best-test-epoch weights of each run.
-    label_noise: float = 0.0  # Symmetric training-label noise eps, in [0, 1).
-    noise_mode: str = "sampled"  # sampled (each label drawn) | exact (round(eps*n_c) per class).
-    precision: str = "float32"  # One of PRECISIONS.
-    architecture: str = "lenet5"  # A preset of lenet_bench.architectures.PRESETS.
-    # Applied on top of the preset (0/False: as the preset says):
-    dropout: float = 0.0  # Dropout rate after every hidden dense layer, in [0, 1).
-    l2: float = 0.0  # L2 weight decay on every kernel, >= 0.
-    batch_norm: bool = False  # Batch normalization after every hidden layer.
+    Attributes:
+      help: the flag's help text.
+      kind: the value's type: int, float, str or bool (a float field takes ints too).
+      optional: None is a valid value ("not set").
+      choices: the valid values of a str field, if a closed set.
+      check: a further test of a valid value, with `expected` saying what passes.
+      flag: whether the CLI has a --flag for it.
+      run: changes a run's result: a RunSpec field, in the run key's hash.
+      hash_optional: (run fields) left out of the hash at its default, because it
+        was added after runs were first written; those runs keep their keys.
+      grid: a grid may vary it (every run field but the dataset and the split).
+      group: runs that differ in it cannot train in one group (their model,
+        data, batches or epochs differ).
+      report: 'column': a summary column of its own; 'label': it names a grid
+        point where it varies, but is no summary.csv column (added later, so
+        reports of older runs keep their columns); None: not a setting.
+      label: the prefix the report writes before its value ('lr 0.01').
+    """
+
+    help: str
+    kind: type = str
+    optional: bool = False
+    choices: tuple = ()
+    check: Callable[[Any], bool] | None = None
+    expected: str = ""
+    flag: bool = True
+    run: bool = False
+    hash_optional: bool = False
+    grid: bool = False
+    group: bool = False
+    report: str | None = None
+    label: str = ""
+
+
+def setting(default, help: str, **details):
+    """A dataclass field with `Setting(help, **details)` as its metadata. A run field
+    is grid-able unless it says otherwise."""
+    if details.get("run"):
+        details.setdefault("grid", True)
+    if default is dataclasses.MISSING:  # Required: every experiment sets it.
+        return dataclasses.field(metadata={"setting": Setting(help, **details)})
+    if isinstance(default, (dict, list)):
+        return dataclasses.field(default_factory=lambda: type(default)(default),
+                                 metadata={"setting": Setting(help, **details)})
+    return dataclasses.field(default=default, metadata={"setting": Setting(help, **details)})
+
+
+def _positive(value) -> bool:
+    return math.isfinite(value) and value > 0
+
+
+def _fraction(upper: float = 1.0) -> Callable[[Any], bool]:
+    return lambda value: 0 <= value < upper
+
+
+@dataclasses.dataclass(frozen=True)
+class ExperimentConfig:
+    """One study: a LeNet-5 setting, or a grid of settings, each trained over several seeds.
+
+    The settings that name a grid point come first, in the order a report shows them.
+    """
+
+    name: str = setting(dataclasses.MISSING, "Folder under the workdir; also the experiment's file name.",
+                        flag=False)
+    dataset: str = setting(dataclasses.MISSING, "Dataset to train on.", choices=DATASET_NAMES, run=True,
+                           grid=False, group=True)
+    initializer: str = setting(
+        "glorot_uniform", "Kernel initializer, e.g. uniform, glorot_normal, truncated_normal, "
+        "or any Keras initializer name.", run=True, report="column")
+    learning_rate: float = setting(0.001, "Start learning rate.", kind=float, check=_positive,
+                                   expected="a number > 0", run=True, report="column",
+                                   label="lr ")
+    lr_decay: float = setting(1.0, "Per-epoch learning-rate decay factor, in (0, 1]: epoch e "
+                              "(from 0) trains at learning_rate * lr_decay**e.", kind=float,
+                              check=lambda value: 0 < value <= 1, expected="a number in (0, 1]",
+                              run=True, report="column", label="decay ")
+    label_noise: float = setting(0.0, "Symmetric training-label noise eps, in [0, 1).",
+                                 kind=float, check=_fraction(), expected="a number in [0, 1)",
+                                 run=True, report="column", label="eps ")
+    noise_mode: str = setting(
+        "sampled", "sampled: each label flipped independently with probability eps; exact: "
+        "round(eps * n_c) labels flipped per class.", choices=("sampled", "exact"), run=True,
+        report="column")
+    optimizer: str = setting("adam", "Keras optimizer name, e.g. adam, sgd, rmsprop.", run=True,
+                             group=True, report="column")
+    batch_size: int = setting(32, "Training batch size.", kind=int, check=lambda value: value >= 1,
+                              expected="an integer >= 1", run=True, group=True, report="column",
+                              label="batch ")
+    activation: str = setting("relu", "Keras activation name, for every hidden layer.", run=True,
+                              group=True, report="column")
+    epochs: int = setting(10, "Epochs per run.", kind=int, check=lambda value: value >= 1,
+                          expected="an integer >= 1", run=True, group=True, report="column",
+                          label="epochs ")
+    train_size: int | None = setting(
+        None, "Use N training images: the first N of a seeded, class-stratified order.",
+        kind=int, optional=True, check=lambda value: value >= 1, expected="an integer >= 1",
+        run=True, group=True, report="column", label="train ")
+    first_conv_padding: str = setting("auto", "Padding of the first convolution: same | valid | "
+                                      "auto (same below 32x32 input).",
+                                      choices=("auto", "same", "valid"), run=True, group=True,
+                                      report="column")
+    data_seed: int = setting(0, "Seeds the order that train_size takes its subset from.",
+                             kind=int, run=True, group=True, report="column", label="data seed ")
+    # float32, or Keras's mixed_bfloat16 policy: bfloat16 compute, float32 weights and
+    # softmax. bfloat16 keeps float32's exponent range, so no loss scaling is needed
+    # (mixed_float16 would need it); it pays on GPUs, not on this suite's CPU.
+    precision: str = setting(
+        "float32", "float32, or mixed_bfloat16 (bfloat16 compute, float32 weights and softmax): "
+        "for GPUs; slower on CPUs without bfloat16 units.", choices=("float32", "mixed_bfloat16"),
+        run=True, hash_optional=True, group=True, report="column")
+    architecture: str = setting(
+        "lenet5", "Model preset: lenet5, lenet5_elu, lenet5_dilated, lenet5_wide_fc, "
+        "lenet5_batchnorm, lenet5_dropout, mlp, mlp_batchnorm, mlp_sigmoid, ... "
+        "(lenet_bench/architectures.py). Not lenet5: trained on the Keras path.", run=True,
+        hash_optional=True, group=True, report="column")
+    # Applied on top of the preset (0/False: as the preset says); architectures.check_knobs.
+    dropout: float = setting(0.0, "Dropout rate after every hidden dense layer, in [0, 1); "
+                             "replaces the preset's.", kind=float, run=True, hash_optional=True,
+                             group=True, report="column", label="dropout ")
+    l2: float = setting(0.0, "L2 weight decay on every kernel (loss += l2 * sum(w**2)), >= 0.",
+                        kind=float, run=True, hash_optional=True, group=True, report="column",
+                        label="l2 ")
+    batch_norm: bool = setting(False, "Batch normalization after every hidden layer (before its "
+                               "activation).", kind=bool, run=True, hash_optional=True,
+                               group=True, report="column", label="batch norm ")
     # Early stopping (lenet_bench.early_stopping): a seeded, class-stratified hold-out
     # of this fraction of the (train_size) training images, evaluated every epoch.
-    validation_split: float = 0.0
-    patience: int = 0  # Stop after this many epochs without val improvement; 0: off.
-    monitor: str = "val_loss"  # One of MONITORS.
+    validation_split: float = setting(
+        0.0, "Hold out this fraction of the training images (seeded, class-stratified) and "
+        "evaluate it every epoch; needed for --patience.", kind=float, check=_fraction(),
+        expected="a number in [0, 1)", run=True, hash_optional=True, group=True, report="label",
+        label="val ")
+    patience: int = setting(
+        0, "Early stopping: stop a run after this many epochs without improvement of --monitor "
+        "on the validation split, and restore its best validation epoch's weights. 0: off.",
+        kind=int, check=lambda value: value >= 0,
+        expected="an integer >= 0 (0: no early stopping)", run=True, hash_optional=True,
+        report="label", label="patience ")
+    monitor: str = setting("val_loss", "What early stopping watches.",
+                           choices=("val_loss", "val_accuracy"), run=True, hash_optional=True,
+                           report="label")
     # Augmentation of training batches (lenet_bench.augmentation), seeded per run.
-    augment_translation: float = 0.0  # Random shift, up to this fraction of height/width.
-    augment_rotation: float = 0.0  # Random rotation, up to this fraction of a full turn.
-    augment_zoom: float = 0.0  # Random zoom in or out, up to this fraction.
-    augment_flip: bool = False  # Random horizontal flip (CIFAR-10 only).
-    # Neither changes a run's result, so neither is in its key (train.RunSpec):
-    rank_runs_by: str = "final"  # Best/worst/median run of a point by final | best test accuracy.
-    ood_dataset: str | None = None  # Test-set images fed to finished runs as out-of-distribution.
+    augment_translation: float = setting(
+        0.0, "Augment training batches: random shift up to this fraction of the size.",
+        kind=float, check=_fraction(), expected="a number in [0, 1)", run=True,
+        hash_optional=True, report="label", label="translate ")
+    augment_rotation: float = setting(
+        0.0, "Augment training batches: random rotation up to this fraction of a turn.",
+        kind=float, check=_fraction(0.5), expected="a number in [0, 0.5)", run=True,
+        hash_optional=True, report="label", label="rotate ")
+    augment_zoom: float = setting(
+        0.0, "Augment training batches: random zoom up to this fraction.", kind=float,
+        check=_fraction(), expected="a number in [0, 1)", run=True, hash_optional=True,
+        report="label", label="zoom ")
+    augment_flip: bool = setting(False, "Augment training batches: random horizontal flip "
+                                 "(cifar10 only).", kind=bool, run=True, hash_optional=True,
+                                 report="label", label="flip ")
+    # Validation split of the training set that a run evaluates on instead of the
+    # test set (lenet_bench.data.parse_split); '' is the test set. The search sets it.
+    split: str = setting("", "Validation split evaluated instead of the test set.", flag=False,
+                         run=True, grid=False, hash_optional=True, group=True)
+    seeds: int = setting(5, "Repeated runs per configuration (seeds first_seed..).", kind=int,
+                         check=lambda value: value >= 1, expected="an integer >= 1")
+    first_seed: int = setting(0, "Seed of the first repeated run.", kind=int)
+    keep_best: bool = setting(True, "Save the best-test-epoch weights of each run.", kind=bool)
+    # Neither changes a run's result, so neither is in its key:
+    rank_runs_by: str = setting(
+        "final", "The report's best, worst and median run of a grid point: ranked by final or "
+        "best-epoch test accuracy.", choices=("final", "best"))
+    ood_dataset: str | None = setting(
+        None, "After training, feed this dataset's test images (out of distribution) and the "
+        "test set to each finished run, e.g. fashion_mnist for MNIST runs.", optional=True,
+        choices=DATASET_NAMES)
     # Grid: field -> values; the runs are the product of all value lists (in
     # this order), each point repeated over `seeds` seeds. A field in the grid
     # overrides the single value above.
-    grid: dict = dataclasses.field(default_factory=dict)
-    # Validation split of the training set that a run evaluates on instead of the
-    # test set (lenet_bench.data.parse_split); '' is the test set. The search sets it.
-    split: str = ""
+    grid: dict = setting({}, "Grid: field -> values.", kind=dict, flag=False)
     # Hyperparameter search (lenet_bench.search): field -> {"log_uniform": [lo, hi]} |
     # {"uniform": [lo, hi]} | {"int_uniform": [lo, hi]} | {"choice": [values]}. Empty: no search.
-    search: dict = dataclasses.field(default_factory=dict)
-    search_method: str = "random"  # random | grid (ranges at "points" values each, default 3).
-    search_trials: int = 10  # Budget: the most configurations tried.
-    search_seed: int = 0  # Seeds the trials drawn and the folds.
-    cv_folds: int = 3  # Stratified k-fold selection; 1: one hold-out split of holdout_fraction.
-    holdout_fraction: float = 0.2  # Share of the training set held out when cv_folds is 1.
-    nested_folds: int = 0  # Outer folds of nested cross-validation; 0: off.
+    search: dict = setting({}, "Search space: field -> distribution.", kind=dict, flag=False)
+    search_method: str = setting("random", "How a search picks its trials (grid: ranges at "
+                                 "'points' values each, default 3).", choices=("random", "grid"))
+    search_trials: int = setting(10, "Budget: the most configurations a search tries.", kind=int)
+    search_seed: int = setting(0, "Seeds a search's trials and folds.", kind=int)
+    cv_folds: int = setting(3, "Stratified k-fold selection in a search; 1: one hold-out split.",
+                            kind=int)
+    holdout_fraction: float = setting(0.2, "Share of the training set a search holds out when "
+                                      "cv_folds is 1.", kind=float)
+    nested_folds: int = setting(0, "Outer folds of nested cross-validation; 0: off.", kind=int)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -103,20 +230,38 @@ class ExperimentConfig:
                 for values in itertools.product(*(self.grid[field] for field in fields))]
 
 
-def parse_grid_value(field: str, text: str):
-    """A grid value from flag text, typed like the field ('0.01' -> 0.01)."""
-    if field in BOOL_FIELDS:
+SETTINGS: dict[str, Setting] = {field.name: field.metadata["setting"]
+                                for field in dataclasses.fields(ExperimentConfig)}
+DEFAULTS: dict[str, Any] = {field.name: field.default for field in dataclasses.fields(ExperimentConfig)
+                            if field.default is not dataclasses.MISSING}
+
+
+def field_names(**wanted) -> tuple[str, ...]:
+    """The config fields whose Setting has every attribute given, in config order:
+    field_names(run=True), field_names(grid=True), field_names(report='column')."""
+    return tuple(name for name, described in SETTINGS.items()
+                 if all(getattr(described, key) == value for key, value in wanted.items()))
+
+
+GRID_FIELDS = field_names(grid=True)
+NOISE_MODES = SETTINGS["noise_mode"].choices
+RANK_RUNS_BY = SETTINGS["rank_runs_by"].choices  # Which test accuracy ranks a point's runs.
+
+
+def parse_value(field: str, text: str, flag: str):
+    """A field's value from text, typed like the field ('0.01' -> 0.01); `flag` is
+    the flag text an error message names."""
+    kind = SETTINGS[field].kind
+    if kind is bool:
         if text.lower() not in BOOL_TEXT:
-            raise InputError(f"--grid={field}={text!r} is invalid: expected true or false")
+            raise InputError(f"{flag} is invalid: expected true or false")
         return BOOL_TEXT[text.lower()]
-    try:
-        if field in FLOAT_FIELDS:
-            return float(text)
-        if field in INT_FIELDS:
-            return int(text)
-    except ValueError:
-        kind = "a number" if field in FLOAT_FIELDS else "an integer"
-        raise InputError(f"--grid={field}={text!r} is invalid: expected {kind}") from None
+    if kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            expected = "a number" if kind is float else "an integer"
+            raise InputError(f"{flag} is invalid: expected {expected}") from None
     return text
 
 
@@ -130,12 +275,33 @@ def parse_grid_flag(text: str) -> tuple[str, tuple]:
     if field not in GRID_FIELDS:
         raise InputError(f"--grid={text!r}: {field!r} cannot be a grid field: expected one of "
                          + ", ".join(GRID_FIELDS))
-    return field, tuple(parse_grid_value(field, value.strip()) for value in values.split(","))
+    return field, tuple(parse_value(field, value.strip(), f"--grid={field}={value.strip()!r}")
+                        for value in values.split(","))
+
+
+def check_value(field: str, value) -> None:
+    """Raises InputError when `value` is not valid for `field` (type, choices, range)."""
+    described = SETTINGS[field]
+    if value is None and described.optional:
+        return
+    kind = described.kind
+    type_ok = (isinstance(value, bool) if kind is bool
+               else isinstance(value, (int, float)) and not isinstance(value, bool)
+               and (kind is float or isinstance(value, int)) if kind in (int, float)
+               else isinstance(value, kind))
+    if not type_ok:
+        expected = {bool: "true or false", int: "an integer", float: "a number",
+                    str: "a string", dict: "a dict"}[kind]
+        raise InputError(f"--{field}={value!r} is invalid: expected {described.expected or expected}")
+    if described.choices and value not in described.choices:
+        raise InputError(f"--{field}={value!r} is invalid: expected one of "
+                         + ", ".join(described.choices))
+    if described.check is not None and not described.check(value):
+        raise InputError(f"--{field}={value!r} is invalid: expected {described.expected}")
 
 
 def validate(config: ExperimentConfig) -> None:
     """Raises InputError naming the first field whose value is invalid."""
-
     if not isinstance(config.grid, dict):
         raise InputError(f"grid={config.grid!r} is invalid: expected a dict field -> values")
     for field, values in config.grid.items():
@@ -149,65 +315,26 @@ def validate(config: ExperimentConfig) -> None:
         for point in config.grid_points():
             validate(point)
         return
+    for field in field_names(flag=True):
+        check_value(field, getattr(config, field))
+    _check_combinations(config)
 
-    def bad(field: str, expected: str):
-        value = getattr(config, field)
-        raise InputError(f"--{field}={value!r} is invalid: expected {expected}")
 
-    if config.dataset not in DATASET_NAMES:
-        bad("dataset", "one of " + ", ".join(DATASET_NAMES))
-    if not (isinstance(config.learning_rate, (int, float))
-            and math.isfinite(config.learning_rate) and config.learning_rate > 0):
-        bad("learning_rate", "a number > 0")
-    if not (isinstance(config.lr_decay, (int, float)) and 0 < config.lr_decay <= 1):
-        bad("lr_decay", "a number in (0, 1]")
-    for field in ("epochs", "seeds", "batch_size"):
-        if not (isinstance(getattr(config, field), int) and getattr(config, field) >= 1):
-            bad(field, "an integer >= 1")
-    if config.train_size is not None and not (
-            isinstance(config.train_size, int) and config.train_size >= 1):
-        bad("train_size", "an integer >= 1")
-    if config.first_conv_padding not in ("auto", "same", "valid"):
-        bad("first_conv_padding", "one of auto, same, valid")
-    if not (isinstance(config.label_noise, (int, float)) and 0 <= config.label_noise < 1):
-        bad("label_noise", "a number in [0, 1)")
-    if config.noise_mode not in NOISE_MODES:
-        bad("noise_mode", "one of " + ", ".join(NOISE_MODES))
-    if config.precision not in PRECISIONS:
-        bad("precision", "one of " + ", ".join(PRECISIONS))
+def _check_combinations(config: ExperimentConfig) -> None:
+    """The checks that involve more than one field."""
     architectures.check_knobs(config.architecture, config.activation, config.dropout, config.l2,
                               config.batch_norm)
-    if config.rank_runs_by not in RANK_RUNS_BY:
-        bad("rank_runs_by", "one of " + ", ".join(RANK_RUNS_BY))
     if config.ood_dataset is not None:
-        if config.ood_dataset not in DATASET_NAMES:
-            bad("ood_dataset", "one of " + ", ".join(DATASET_NAMES))
         if config.ood_dataset == config.dataset:
-            bad("ood_dataset", f"a dataset other than --dataset={config.dataset!r}")
+            raise InputError(f"--ood_dataset={config.ood_dataset!r} is invalid: expected a "
+                             f"dataset other than --dataset={config.dataset!r}")
         if not config.keep_best:
             raise InputError(f"--ood_dataset={config.ood_dataset!r} needs keep_best=True: "
                              "the OOD test reads each run's best-epoch weights")
-    validate_early_stopping_and_augmentation(config, bad)
-
-
-def validate_early_stopping_and_augmentation(config: ExperimentConfig, bad) -> None:
-    """The validation_split, patience, monitor and augment_* fields; `bad(field, expected)`
-    raises the InputError."""
-    if not (isinstance(config.validation_split, (int, float)) and 0 <= config.validation_split < 1):
-        bad("validation_split", "a number in [0, 1)")
-    if not (isinstance(config.patience, int) and config.patience >= 0):
-        bad("patience", "an integer >= 0 (0: no early stopping)")
     if config.patience and not config.validation_split:
-        bad("patience", "0 without --validation_split (early stopping watches the validation "
-                        "set: set --validation_split, e.g. 0.1)")
-    if config.monitor not in MONITORS:
-        bad("monitor", "one of " + ", ".join(MONITORS))
-    for field, upper in (("augment_translation", 1), ("augment_rotation", 0.5),
-                         ("augment_zoom", 1)):
-        value = getattr(config, field)
-        if not (isinstance(value, (int, float)) and 0 <= value < upper):
-            bad(field, f"a number in [0, {upper})")
-    if not isinstance(config.augment_flip, bool):
-        bad("augment_flip", "true or false")
+        raise InputError(f"--patience={config.patience!r} is invalid: expected 0 without "
+                         "--validation_split (early stopping watches the validation set: set "
+                         "--validation_split, e.g. 0.1)")
     if config.augment_flip and config.dataset not in FLIP_DATASETS:
-        bad("augment_flip", f"false for {config.dataset}: horizontal flip is for cifar10 only")
+        raise InputError(f"--augment_flip={config.augment_flip!r} is invalid: expected false "
+                         f"for {config.dataset}: horizontal flip is for cifar10 only")

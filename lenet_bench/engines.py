@@ -1,15 +1,15 @@
 """Engines: who trains an experiment's groups of runs, here or on a Ray cluster.
 
-`train.run_experiment` makes the groups (lenet_bench.train.make_groups) and
-hands the ones with unfinished runs to an engine:
+`experiment.run_experiment` makes the groups (lenet_bench.runs.make_groups)
+and hands the ones with unfinished runs to an engine:
 
 - LocalEngine trains them one after another in this process
-  (train.train_group writes each run's files into the runs folder after
-  every epoch).
+  (trainers.group.train_group writes each run's files into the runs folder
+  after every epoch).
 - RayEngine makes each group one Ray task (a group of fused replicas, or one
   run on the Keras path) with its resources declared: CPUs, and a GPU or a
   fraction of one when the cluster has GPUs. The task trains its group with
-  train.train_group into a temporary folder on the worker and returns the
+  trainers.group.train_group into a temporary folder on the worker and returns the
   bytes of the files it produced (run JSONs, predictions, best weights); the
   driver writes them atomically into the real runs folder as each task ends.
   So the workdir is the same whichever engine ran (the report, resume and run
@@ -23,20 +23,25 @@ on from that epoch on Ray; a group cut on Ray (Ctrl-C, a dead driver)
 starts again from its first epoch on the next run. Runs already finished are
 never trained again on either engine.
 
+A Ray task trains with the driver's TensorFlow thread count (--threads, else
+one per core of the driver's machine), as the local engine does, so one
+command gives the same numbers on either engine of one machine.
+
 Ray is optional and imported only here, inside RayEngine.
 """
 
 import dataclasses
 import logging
-import math
 import os
 import tempfile
 import time
 from pathlib import Path
 from typing import Callable
 
+from lenet_bench import machine, runs
 from lenet_bench.errors import InputError
 from lenet_bench.files import atomic_write_bytes, read_json
+from lenet_bench.runs import GroupOptions
 
 logger = logging.getLogger("lenet_bench")
 
@@ -44,17 +49,6 @@ ENGINES = ("local", "ray")
 RAY_MAX_RETRIES = 3  # Retries of a task whose worker process died (not of Python errors).
 RAY_INSTALL_HINT = "pip install -r requirements-ray.txt"
 WAIT_SECONDS = 1.0  # How often the driver wakes up (so Ctrl-C is seen at once).
-
-
-@dataclasses.dataclass(frozen=True)
-class GroupOptions:
-    """How every group of an experiment trains (see train.train_group)."""
-
-    trainer: str = "auto"
-    jit_compile: bool | None = None
-    experiment: str = ""
-    keep_best: bool = True
-    save_models: bool = False  # Each finished run's .keras models (hooks.KerasModelSaver).
 
 
 class GroupFailedError(RuntimeError):
@@ -67,11 +61,11 @@ class LocalEngine:
 
     def train_groups(self, groups: list, datasets: dict, runs_dir: Path, *, finished: set[str],
                      options: GroupOptions, observers: list = (), callbacks=None) -> None:
-        """Trains `groups` (lists of train.RunSpec) into `runs_dir`.
+        """Trains `groups` (lists of runs.RunSpec) into `runs_dir`.
 
         Args:
           groups: the groups with at least one unfinished run.
-          datasets: train.dataset_key(spec) -> the dataset a group trains on.
+          datasets: runs.dataset_key(spec) -> the dataset a group trains on.
           runs_dir: the experiment's runs folder.
           finished: keys of runs already finished there; their files are kept.
           options: trainer, XLA, experiment name, keep-best, .keras models.
@@ -79,12 +73,12 @@ class LocalEngine:
             (TensorBoard, progress).
           callbacks: user Keras callbacks (hooks.KerasCallbacks).
         """
-        from lenet_bench import train
+        from lenet_bench.trainers.group import train_group
 
         for number, group in enumerate(groups, start=1):
             logger.info("group %d/%d: %d runs (%s)", number, len(groups), len(group),
                         ", ".join(spec.key for spec in group))
-            train.train_group(group, datasets[train.dataset_key(group[0])], runs_dir,
+            train_group(group, datasets[runs.dataset_key(group[0])], runs_dir,
                               finished=finished, callbacks=callbacks, observers=observers,
                               **dataclasses.asdict(options))
 
@@ -130,16 +124,17 @@ class RayEngine:
       address: 'auto', HOST:PORT, or None to start a local Ray instance with
         the machine's CPUs. If Ray is already initialized in this process
         (a test, a notebook), that connection is used and left open.
-      cpus_per_task: CPUs a task declares (and TensorFlow threads it uses).
+      cpus_per_task: CPUs a task declares.
       gpus_per_task: GPUs a task declares when the cluster has GPUs (a
         fraction shares a GPU between tasks); None: 1; 0: CPU only.
-      threads: TensorFlow intra- and inter-op threads in a task; None:
-        ceil(cpus_per_task).
+      threads: TensorFlow intra- and inter-op threads in a task; None: the
+        local engine's default (one per core of this machine), so both engines
+        give the same numbers.
       deterministic: TensorFlow op determinism in the tasks.
       max_retries: retries of a task whose worker process died; a Python
         exception in a task is never retried.
       group_trainer: the function a task calls to train its group, with
-        train.train_group's signature; None: train.train_group. A seam for
+        trainers.group.train_group's signature; None: that function. A seam for
         tests (e.g. a trainer that kills its worker once).
 
     Raises:
@@ -169,7 +164,7 @@ class RayEngine:
         self.cpus_per_task = cpus_per_task
         self.max_retries = max_retries
         self.task_settings = {
-            "threads": threads or math.ceil(cpus_per_task),
+            "threads": threads or machine.default_threads(),
             "deterministic": deterministic,
             "group_trainer": group_trainer,
         }
@@ -200,7 +195,7 @@ class RayEngine:
             raised an exception or its worker died more than `max_retries`
             times; the message names each failed group's runs.
         """
-        from lenet_bench import hooks, train
+        from lenet_bench import hooks
 
         if callbacks:
             raise InputError("Keras callbacks run in the training process: use the local "
@@ -212,12 +207,12 @@ class RayEngine:
                     if name in os.environ}
         pending = {}  # task ref -> group
         for group in groups:
-            checkpoint = train.checkpoint_path(runs_dir, group)
+            checkpoint = runs.checkpoint_path(runs_dir, group)
             checkpoint_bytes = checkpoint.read_bytes() if checkpoint.is_file() else None
             ref = self.remote_train_group.options(
                 name=f"lenet_bench {checkpoint.name.split('.')[0]} ({len(group)} runs)",
                 runtime_env={"env_vars": env_vars} if env_vars else None,
-            ).remote(group, dataset_refs[train.dataset_key(group[0])],
+            ).remote(group, dataset_refs[runs.dataset_key(group[0])],
                      sorted(finished & {spec.key for spec in group}), checkpoint_bytes,
                      options, self.task_settings)
             pending[ref] = group
@@ -277,15 +272,13 @@ def group_file_names(group: list) -> set[str]:
 def write_group_files(runs_dir: Path, group: list, files: dict[str, bytes]) -> None:
     """Writes a finished task's files into `runs_dir` (each atomically; the run JSONs
     last, so a run counts as finished only once its other files are there), then
-    removes the group's checkpoint there, as train.train_group does when a group ends."""
-    from lenet_bench import train
-
+    removes the group's checkpoint there, as train_group does when a group ends."""
     unexpected = set(files) - group_file_names(group)
     if unexpected:
         raise RuntimeError(f"a task returned files of no run of its group: {sorted(unexpected)}")
     for name in sorted(files, key=lambda name: name.endswith(".json")):
         atomic_write_bytes(Path(runs_dir) / name, files[name])
-    train.checkpoint_path(runs_dir, group).unlink(missing_ok=True)
+    runs.checkpoint_path(runs_dir, group).unlink(missing_ok=True)
 
 
 def train_group_task(group: list, dataset, finished: list[str], checkpoint_bytes: bytes | None,
@@ -294,13 +287,13 @@ def train_group_task(group: list, dataset, finished: list[str], checkpoint_bytes
     (starting from `checkpoint_bytes`, a group checkpoint, when given) and returns
     {file name: bytes} of the run files it wrote."""
     configure_worker_tensorflow(settings["threads"], settings["deterministic"])
-    from lenet_bench import train
+    from lenet_bench.trainers.group import train_group
 
-    trainer = settings["group_trainer"] or train.train_group
+    trainer = settings["group_trainer"] or train_group
     with tempfile.TemporaryDirectory(prefix="lenet_bench_task_") as folder:
         runs_dir = Path(folder)
         if checkpoint_bytes is not None:
-            train.checkpoint_path(runs_dir, group).write_bytes(checkpoint_bytes)
+            runs.checkpoint_path(runs_dir, group).write_bytes(checkpoint_bytes)
         trainer(group, dataset, runs_dir, finished=set(finished), **dataclasses.asdict(options))
         names = group_file_names(group)
         return {path.name: path.read_bytes() for path in runs_dir.iterdir()
@@ -313,11 +306,8 @@ def configure_worker_tensorflow(threads: int, deterministic: bool) -> None:
     import tensorflow as tf
 
     try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(threads)
         for gpu in tf.config.list_physical_devices("GPU"):
             tf.config.experimental.set_memory_growth(gpu, True)
     except RuntimeError:  # A reused worker: TensorFlow is already running.
         pass
-    if deterministic:
-        tf.config.experimental.enable_op_determinism()
+    machine.configure_tensorflow_threads(threads, deterministic)

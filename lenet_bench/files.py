@@ -50,3 +50,12 @@ def read_json(path: Path) -> dict | None:
     except (OSError, ValueError):
         return None
     return payload if isinstance(payload, dict) else None
+
+
+def atomic_write_with(path: Path, write) -> None:
+    """Calls `write(temporary_path)` (e.g. a Keras `save_weights`), then renames the file
+    to `path`. The temporary name ends like `path`, for writers that check the suffix."""
+    path = Path(path)
+    tmp = path.with_name(f".tmp{os.getpid()}.{path.name}")
+    write(tmp)
+    os.replace(tmp, path)

@@ -1,4 +1,4 @@
-"""What `train.train_group` tells the world at epoch ends, and two uses of it.
+"""What `trainers.group.train_group` tells the world at epoch ends, and two uses of it.
 
 Our trainers do not call `model.fit`: on the fused path a group's runs are
 replicas inside one graph, on the Keras path each run has its own compiled
@@ -52,13 +52,16 @@ class Observer:
 
 
 def epoch_logs(record: dict) -> dict:
-    """The last epoch of a record under Keras `fit`'s log names. The `val_` entries
-    are the test set (the suite evaluates on it every epoch; there is no validation
-    split)."""
+    """The last epoch of a record under Keras `fit`'s log names: `loss`, `accuracy`
+    (training), `clean_accuracy` (on the clean labels), `test_loss`, `test_accuracy`,
+    `learning_rate`, and, for runs with a validation split, `val_loss` and
+    `val_accuracy`. As in run histories, `val_*` is only ever the validation
+    hold-out of the training set, never the test set."""
     history = record["history"]
     names = {"loss": "train_loss", "accuracy": "train_accuracy",
-             "clean_accuracy": "train_clean_accuracy", "val_loss": "test_loss",
-             "val_accuracy": "test_accuracy", "learning_rate": "learning_rate"}
+             "clean_accuracy": "train_clean_accuracy", "test_loss": "test_loss",
+             "test_accuracy": "test_accuracy", "val_loss": "val_loss",
+             "val_accuracy": "val_accuracy", "learning_rate": "learning_rate"}
     return {name: history[metric][-1] for name, metric in names.items()
             if history.get(metric) and history[metric][-1] is not None}
 
@@ -159,7 +162,7 @@ def record_at_epoch(record: dict, epoch: int) -> dict:
 def replay_group(observers: Sequence[Observer], specs: list, records: list[dict],
                  finished: set[str]) -> None:
     """Tells `observers` about a group that trained elsewhere (a Ray task), epoch by
-    epoch from its finished records, as `train.train_group` would have; runs in
+    epoch from its finished records, as `trainers.group.train_group` would have; runs in
     `finished` (trained before) are left out. No model or weights are given."""
     if not observers:
         return

@@ -1,11 +1,11 @@
 """Looking inside finished runs' models, and the out-of-distribution test.
 
-Both need the models, and the report never loads one, so `train.run_experiment`
+Both need the models, and the report never loads one, so `experiment.run_experiment`
 calls them at its end and leaves plain arrays beside the runs:
 
 - `write_model_internals`: `model_internals.npz` with the kernels of every
   layer at initialization (rebuilt from the run's seed with
-  `train.build_run_model`) and after training (the run's best-epoch weights,
+  `models.build_run_model`) and after training (the run's best-epoch weights,
   `<key>.weights.h5`), the first-layer kernels, and both conv layers' feature
   maps for a few test images; for the best grid point's median run and, when
   the runs differ in initializer, one such run per initializer.
@@ -23,7 +23,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from lenet_bench import analysis, data
+from lenet_bench import analysis, data, models, runs
 from lenet_bench.errors import InputError
 from lenet_bench.files import atomic_write_json, atomic_write_npz
 
@@ -41,11 +41,9 @@ PREDICT_BATCH_SIZE = 1000
 
 def build_model(spec: dict, dataset: data.Dataset) -> keras.Model:
     """The run's model with its initial weights (the same seed gives the same weights),
-    built as training built it (train.build_run_model); fields a run JSON predates
+    built as training built it (models.build_run_model); fields a run JSON predates
     take their RunSpec defaults."""
-    from lenet_bench import train  # train imports this module.
-
-    return train.build_run_model(train.RunSpec(**spec), dataset)
+    return models.build_run_model(runs.spec_from_record(spec), dataset)
 
 
 def trained_model(run: dict, runs_dir: Path, dataset: data.Dataset) -> keras.Model | None:

@@ -185,6 +185,22 @@ def build_model(architecture: architectures.Architecture, input_shape: tuple[int
     return keras.Model(inputs, outputs, name=name)
 
 
+def build_run_model(spec, dataset) -> keras.Model:
+    """The Keras model of a run (a runs.RunSpec) on `dataset`: its architecture with its
+    initial weights and dropout seeds.
+
+    The one place a run's model is built: for both trainers' initial weights, for
+    the Keras replicas themselves, and for inspecting a finished run.
+    """
+    architecture = architectures.resolve(spec.architecture, activation=spec.activation,
+                                         dropout=spec.dropout, l2=spec.l2,
+                                         batch_norm=spec.batch_norm)
+    return build_model(architecture, dataset.image_shape, dataset.num_classes,
+                       initializer=spec.initializer, seed=spec.seed,
+                       first_conv_padding=spec.first_conv_padding,
+                       precision=spec.precision, name=spec.architecture)
+
+
 def build_vgg19_cifar10(num_classes: int = 10, *, keras_top: bool = False) -> keras.Model:
     """VGG-19 for 32x32x3 CIFAR-10 images, untrained, for its parameter count.
 

@@ -1,6 +1,6 @@
 """Progress of a study: runs done / total, elapsed, ETA, and the group's epoch.
 
-A `Progress` is a `hooks.Observer` that `train.run_experiment` passes to each
+A `Progress` is a `hooks.Observer` that `experiment.run_experiment` passes to each
 group; the CLI makes one for the whole study (`--progress`): on a terminal
 it redraws one bar line in place (carriage return), elsewhere (logs, CI) it
 writes one plain line per group epoch. The ETA counts run-epochs: those
@@ -101,16 +101,16 @@ def plan(configs: list, workdir) -> tuple[int, int, int]:
     run part-way counts its epochs left, as its checkpoint will resume it."""
     from pathlib import Path
 
-    from lenet_bench import train
+    from lenet_bench import runs
     from lenet_bench.files import read_json
 
     total = finished = pending = 0
     for config in configs:
-        for spec in train.run_specs(config):
+        for spec in runs.run_specs(config):
             total += 1
             record = read_json(Path(workdir) / config.name / "runs" / f"{spec.key}.json") or {}
-            if (record.get("status") in train.FINISHED_STATUSES
-                    and record.get("results_format") == train.RESULTS_FORMAT):
+            if (record.get("status") in runs.FINISHED_STATUSES
+                    and record.get("results_format") == runs.RESULTS_FORMAT):
                 finished += 1
             else:
                 pending += spec.epochs

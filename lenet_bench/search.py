@@ -9,7 +9,7 @@ An experiment with a `search` space (config.ExperimentConfig) runs as:
    set (stratified k-fold with `cv_folds` folds, or one stratified hold-out
    of `holdout_fraction` when cv_folds is 1), over the config's seeds. Each
    is an ordinary run whose "test" split is its held-out fold
-   (data.apply_split), so it goes through train.run_experiment like any
+   (data.apply_split), so it goes through experiment.run_experiment like any
    grid: fused groups, one JSON per run, resume after a kill.
 3. The chosen trial: the highest mean final-epoch validation accuracy
    (trials with a diverged or unfinished run are not chosen; ties go to
@@ -36,10 +36,11 @@ from pathlib import Path
 
 import numpy as np
 
-from lenet_bench import data, train
+from lenet_bench import data, experiment, runs
 from lenet_bench.config import ExperimentConfig
 from lenet_bench.errors import InputError
 from lenet_bench.files import atomic_write_json, read_json
+from lenet_bench.workdir import check_workdir
 
 logger = logging.getLogger("lenet_bench")
 
@@ -70,7 +71,7 @@ def searchable_fields() -> tuple[str, ...]:
     """Config fields a search may vary: every field of a run's spec but the dataset,
     the seed and the split (so fields added to RunSpec later are searchable too)."""
     config_fields = {field.name for field in dataclasses.fields(ExperimentConfig)}
-    return tuple(field.name for field in dataclasses.fields(train.RunSpec)
+    return tuple(field.name for field in dataclasses.fields(runs.RunSpec)
                  if field.name in config_fields and field.name not in NOT_SEARCHABLE)
 
 
@@ -203,8 +204,8 @@ def selection_splits(config: ExperimentConfig, outer: int | None = None) -> list
     return [f"{prefix}holdout:{config.holdout_fraction:g}:{config.search_seed}"]
 
 
-def trial_specs(config: ExperimentConfig, params: dict, splits: list[str]) -> list[train.RunSpec]:
-    return [spec for split in splits for spec in train.run_specs(trial_config(config, params, split))]
+def trial_specs(config: ExperimentConfig, params: dict, splits: list[str]) -> list[runs.RunSpec]:
+    return [spec for split in splits for spec in runs.run_specs(trial_config(config, params, split))]
 
 
 def check_search(config: ExperimentConfig, dataset: data.Dataset) -> list[dict]:
@@ -233,7 +234,7 @@ def check_search(config: ExperimentConfig, dataset: data.Dataset) -> list[dict]:
     trials = sample_trials(config)
     for number, params in enumerate(trials, start=1):
         try:
-            train.check_runnable(trial_config(config, params), dataset)
+            experiment.check_runnable(trial_config(config, params), dataset)
         except InputError as error:
             raise InputError(f"--search: trial {number} {params}: {error}") from None
     subset = data.take_train_subset(dataset, config.train_size, config.data_seed)
@@ -284,7 +285,7 @@ def run_search(config: ExperimentConfig, dataset: data.Dataset, workdir: str | P
       config: an experiment with a `search` space.
       dataset: the full dataset; `config.train_size` picks a subset first.
       workdir: results go to `<workdir>/<config.name>/`.
-      run_options: keyword arguments of train.run_experiment (trainer, group_size,
+      run_options: keyword arguments of experiment.run_experiment (trainer, group_size,
         jit_compile, command, tensorboard, save_models, progress, engine, ...).
 
     Returns:
@@ -294,7 +295,7 @@ def run_search(config: ExperimentConfig, dataset: data.Dataset, workdir: str | P
       InputError: a bad search or workdir; raised before anything is written.
     """
     trials = check_search(config, dataset)
-    train.check_workdir(config, dataset, workdir)
+    check_workdir(config.name, dataset.name, workdir)
     # Keep-best picks an epoch by the evaluated split: the test set for the final run.
     config = dataclasses.replace(config, keep_best=False)
     experiment_dir = Path(workdir) / config.name
@@ -318,7 +319,7 @@ def run_search(config: ExperimentConfig, dataset: data.Dataset, workdir: str | P
     atomic_write_json(experiment_dir / SEARCH_FILE, plan)
     logger.info("%s: %d trials x %d validation splits%s", config.name, len(trials), len(splits),
                 f", nested over {config.nested_folds} outer folds" if nested else "")
-    train.run_experiment(config, dataset, workdir, specs=first_phase, **run_options)
+    experiment.run_experiment(config, dataset, workdir, specs=first_phase, **run_options)
 
     records = _records(runs_dir, [spec.key for spec in first_phase])
     chosen = choose(score_trials(plan["selection_keys"], records))
@@ -327,14 +328,14 @@ def run_search(config: ExperimentConfig, dataset: data.Dataset, workdir: str | P
         logger.warning("%s: no trial finished on every split without diverging; nothing "
                        "chosen, the test set is not evaluated", config.name)
     else:
-        final = train.run_specs(trial_config(config, trials[chosen]))
+        final = runs.run_specs(trial_config(config, trials[chosen]))
         plan.update(chosen=chosen, final_keys=[spec.key for spec in final])
         second_phase += final
         logger.info("%s: chose trial %d %s on validation", config.name, chosen + 1, trials[chosen])
     for level, level_plan in zip(nested, plan["nested"]):
         inner_chosen = choose(score_trials(level_plan["keys"], records))
         level_plan["chosen"] = inner_chosen
-        outer_specs = [] if inner_chosen is None else train.run_specs(
+        outer_specs = [] if inner_chosen is None else runs.run_specs(
             trial_config(config, trials[inner_chosen], level["outer_split"]))
         level_plan["outer_keys"] = [spec.key for spec in outer_specs]
         second_phase += outer_specs
@@ -343,6 +344,6 @@ def run_search(config: ExperimentConfig, dataset: data.Dataset, workdir: str | P
     planned = {spec.key for spec in first_phase}
     second_phase = [spec for spec in dict.fromkeys(second_phase) if spec.key not in planned]
     if second_phase:
-        train.run_experiment(config, dataset, workdir, specs=first_phase + second_phase,
+        experiment.run_experiment(config, dataset, workdir, specs=first_phase + second_phase,
                              **run_options)
     return experiment_dir

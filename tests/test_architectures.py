@@ -14,9 +14,12 @@ import pytest
 from keras import layers
 
 from conftest import REPO_ROOT
-from lenet_bench import architectures, data, models, report, train
+from lenet_bench import architectures, data, models, report
 from lenet_bench.config import ExperimentConfig, parse_grid_flag, validate
 from lenet_bench.errors import InputError
+from lenet_bench import experiment
+from lenet_bench import runs
+from lenet_bench.trainers import keras_replicas
 
 
 def conv(kernel, channels_in, channels_out, bias=True):
@@ -108,7 +111,7 @@ def original_lenet5(input_shape, initializer, seed):
     ((28, 28, 1), "truncated_normal", 3), ((32, 32, 3), "glorot_uniform", 0)])
 def test_default_architecture_keeps_the_weights_a_seed_always_gave(input_shape, initializer, seed):
     reference = original_lenet5(input_shape, initializer, seed).get_weights()
-    spec = train.RunSpec(dataset="x", train_size=None, data_seed=0, initializer=initializer,
+    spec = runs.RunSpec(dataset="x", train_size=None, data_seed=0, initializer=initializer,
                          activation="relu", first_conv_padding="auto", optimizer="adam",
                          learning_rate=0.01, lr_decay=1.0, label_noise=0.0, noise_mode="sampled",
                          epochs=1, batch_size=8, seed=seed)
@@ -116,7 +119,7 @@ def test_default_architecture_keeps_the_weights_a_seed_always_gave(input_shape, 
     shaped_like = data.Dataset(name="x", train_images=images, train_labels=np.zeros(1),
                                test_images=images, test_labels=np.zeros(1),
                                class_names=tuple("0123456789"), source="test")
-    built = train.build_run_model(spec, shaped_like).get_weights()
+    built = models.build_run_model(spec, shaped_like).get_weights()
     assert len(built) == len(reference) == 10
     assert all(np.array_equal(a, b) for a, b in zip(built, reference))
 
@@ -158,14 +161,14 @@ def test_model_fields_can_be_grid_fields():
 def test_default_model_fields_keep_the_run_keys_and_others_change_them():
     # Keys computed by the code before the model fields existed (commit 742ba97, as in
     # test_train.py).
-    assert [spec.key for spec in train.run_specs(small_config())] == [
+    assert [spec.key for spec in runs.run_specs(small_config())] == [
         "glorot_uniform_lr0.005_decay0.5_seed0_599816aa",
         "glorot_uniform_lr0.005_decay0.5_seed1_1637895e"]
-    base = train.run_specs(small_config(seeds=1))[0]
+    base = runs.run_specs(small_config(seeds=1))[0]
     keys = {}
     for change in ({"architecture": "mlp"}, {"dropout": 0.5}, {"l2": 1e-4},
                    {"batch_norm": True}, {"architecture": "lenet5_dropout"}):
-        spec = train.run_specs(small_config(seeds=1, **change))[0]
+        spec = runs.run_specs(small_config(seeds=1, **change))[0]
         assert spec.group_key != base.group_key and not spec.is_plain_lenet5
         keys[json.dumps(change)] = spec.key
     assert len(set(keys.values()) | {base.key}) == 6
@@ -185,7 +188,7 @@ def test_l2_adds_its_gradient_to_the_update():
     for decay in (0.0, l2):
         model = models.build_model(architectures.resolve("mlp", l2=decay), (28, 28, 1), seed=1)
         optimizer = models.make_optimizer("sgd", learning_rate)
-        train_epoch, _ = train.make_step_functions(model, optimizer, 10, jit_compile=False)
+        train_epoch, _ = keras_replicas.make_step_functions(model, optimizer, 10, jit_compile=False)
         initial = model.get_weights()
         train_epoch(images, labels, np.arange(8), 8)
         stepped.append(model.get_weights())
@@ -204,7 +207,7 @@ def test_fused_trainer_refuses_other_models_before_writing(tmp_path, digits):
     with pytest.raises(InputError, match=r"^--trainer=fused trains plain LeNet-5 only, not "
                        r"--architecture=lenet5 --dropout=0.5 --l2=0 --batch_norm=false: expected "
                        r"--trainer=keras"):
-        train.run_experiment(small_config(dropout=0.5), digits, tmp_path / "wd", trainer="fused")
+        experiment.run_experiment(small_config(dropout=0.5), digits, tmp_path / "wd", trainer="fused")
     assert not (tmp_path / "wd").exists()
 
 
@@ -217,26 +220,26 @@ def test_batchnorm_dropout_variant_trains_on_keras_path_and_resumes_exactly(tmp_
     counts = models.parameter_count_rows  # Without VGG-19 here: its test is above.
     monkeypatch.setattr(models, "parameter_count_rows",
                         lambda *args: counts(*args, include_vgg19=False))
-    clean_dir = train.run_experiment(config, digits, tmp_path / "clean", jit_compile=False)
-    key = train.run_specs(config)[0].key
+    clean_dir = experiment.run_experiment(config, digits, tmp_path / "clean", jit_compile=False)
+    key = runs.run_specs(config)[0].key
     clean = json.loads((clean_dir / "runs" / f"{key}.json").read_text())
     assert clean["status"] == "done" and clean["trainer"] == "KerasReplicas"
     assert clean["num_params"] == LENET5_BN and clean["history"]["test_accuracy"][-1] > 0.3
 
-    save_checkpoint = train.save_checkpoint
+    save_checkpoint = runs.save_checkpoint
 
     def save_then_die(path, epochs_done, records, state):
         save_checkpoint(path, epochs_done, records, state)
         if epochs_done == 2:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(train, "save_checkpoint", save_then_die)
+    monkeypatch.setattr(runs, "save_checkpoint", save_then_die)
     with pytest.raises(KeyboardInterrupt):
-        train.run_experiment(config, digits, tmp_path / "killed", jit_compile=False)
-    monkeypatch.setattr(train, "save_checkpoint", save_checkpoint)
+        experiment.run_experiment(config, digits, tmp_path / "killed", jit_compile=False)
+    monkeypatch.setattr(runs, "save_checkpoint", save_checkpoint)
     killed_dir = tmp_path / "killed" / "tiny"
     assert json.loads((killed_dir / "runs" / f"{key}.json").read_text())["epochs_done"] == 2
-    train.run_experiment(config, digits, tmp_path / "killed", jit_compile=False)
+    experiment.run_experiment(config, digits, tmp_path / "killed", jit_compile=False)
     resumed = json.loads((killed_dir / "runs" / f"{key}.json").read_text())
     assert resumed["status"] == "done" and resumed["epochs_done"] == 3
     for metric in ("train_loss", "train_accuracy", "test_loss", "test_accuracy"):

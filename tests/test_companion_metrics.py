@@ -6,10 +6,15 @@ import json
 import numpy as np
 import pytest
 
-from lenet_bench import analysis, companion_report, data, fused, inspection, models, report, train
+from lenet_bench import analysis, companion_report, data, inspection, models, report
 from lenet_bench.config import ExperimentConfig, validate
 from lenet_bench.errors import InputError
 from lenet_bench.files import atomic_write_npz
+from lenet_bench import experiment
+from lenet_bench import runs
+from lenet_bench.trainers import keras_replicas
+from lenet_bench.trainers import group
+from lenet_bench.trainers import fused_tf
 
 PROBABILITIES = np.array([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.5, 0.3, 0.2]])
 LABELS = np.array([0, 1, 1])
@@ -33,13 +38,13 @@ def test_both_trainers_soft_metrics_match_numpy():
     dataset = data.make_synthetic(num_train=64, num_test=1200, seed=3)
     weights = [models.build_lenet5(dataset.image_shape, 10, initializer=name, seed=seed).get_weights()
                for name, seed in (("glorot_uniform", 0), ("he_normal", 1))]
-    group = fused.FusedLeNet5(weights, dataset.image_shape, 10)
+    group = fused_tf.FusedLeNet5(weights, dataset.image_shape, 10)
     fused_result = group.evaluate(dataset.test_images, dataset.test_labels)
     probabilities = group.predict(dataset.test_images)
-    specs = [train.RunSpec("synthetic", None, 0, name, "relu", "auto", "adam", 0.001, 1.0, 0.0,
+    specs = [runs.RunSpec("synthetic", None, 0, name, "relu", "auto", "adam", 0.001, 1.0, 0.0,
                            "sampled", 1, 32, seed) for name, seed in (("glorot_uniform", 0),
                                                                      ("he_normal", 1))]
-    keras_result = train.KerasReplicas(weights, specs, dataset, jit_compile=False).evaluate(
+    keras_result = keras_replicas.KerasReplicas(weights, specs, dataset, jit_compile=False).evaluate(
         dataset.test_images, dataset.test_labels)
     for replica, replica_weights in enumerate(weights):
         model = models.build_lenet5(dataset.image_shape, 10)
@@ -116,7 +121,7 @@ def test_classification_report_numbers_by_hand(tmp_path):
     record = {"key": "r0", "status": "done", "spec": {"seed": 0, "initializer": "uniform"},
               "history": {"test_accuracy": [4 / 6]}, "best_test_accuracy": 4 / 6,
               "confusion_matrix": analysis.confusion_matrix(labels, predicted, 3).tolist()}
-    train.save_predictions(tmp_path / "runs" / "r0.predictions.npz", predicted,
+    group.save_predictions(tmp_path / "runs" / "r0.predictions.npz", predicted,
                            np.ones(6, np.float32))
     lines = companion_report.classification_section(tmp_path, [record], ["a", "b", "c"], "final",
                                                      ("initializer",))
@@ -138,9 +143,9 @@ def test_experiment_writes_the_companion_sections(tmp_path):
                               ood_dataset="digits", rank_runs_by="best",
                               grid={"initializer": ("glorot_uniform", "he_normal")})
     with pytest.raises(InputError, match="--ood_dataset='digits': that dataset was not loaded"):
-        train.run_experiment(config, dataset, tmp_path)
+        experiment.run_experiment(config, dataset, tmp_path)
     assert not (tmp_path / "companion").exists()
-    experiment_dir = train.run_experiment(config, dataset, tmp_path, ood_dataset=ood)
+    experiment_dir = experiment.run_experiment(config, dataset, tmp_path, ood_dataset=ood)
     runs = [json.loads(path.read_text()) for path in sorted((experiment_dir / "runs").glob("*.json"))]
     assert len(runs) == 4
     for record in runs:
@@ -187,7 +192,7 @@ def test_experiment_writes_the_companion_sections(tmp_path):
 def test_old_records_without_soft_metrics_still_report(tmp_path):
     dataset = data.make_synthetic(num_train=100, num_test=50, seed=1)
     config = ExperimentConfig(name="old", dataset="synthetic", epochs=1, seeds=2, keep_best=False)
-    experiment_dir = train.run_experiment(config, dataset, tmp_path)
+    experiment_dir = experiment.run_experiment(config, dataset, tmp_path)
     for path in (experiment_dir / "runs").glob("*.json"):
         record = json.loads(path.read_text())
         del record["history"]["test_soft_accuracy"], record["soft_confusion"]

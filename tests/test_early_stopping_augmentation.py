@@ -7,9 +7,15 @@ import json
 import numpy as np
 import pytest
 
-from lenet_bench import augmentation, data, early_stopping, fused, models, report, train
+from lenet_bench import augmentation, data, early_stopping, models, report
 from lenet_bench.config import ExperimentConfig, parse_grid_flag, validate
 from lenet_bench.errors import InputError
+from lenet_bench import experiment
+from lenet_bench import runs
+from lenet_bench.trainers import keras_replicas
+from lenet_bench.trainers import group
+from lenet_bench.trainers import fused_tf
+from lenet_bench.files import read_json
 
 TRAIN_SIZE = 600
 
@@ -25,7 +31,7 @@ def spec(**changes):
                   optimizer="adam", learning_rate=0.01, lr_decay=1.0, label_noise=0.0,
                   noise_mode="sampled", epochs=10, batch_size=32, seed=0, validation_split=0.2,
                   patience=1, monitor="val_accuracy")
-    return train.RunSpec(**{**fields, **changes})
+    return runs.RunSpec(**{**fields, **changes})
 
 
 def runs_dir(path):
@@ -44,7 +50,7 @@ def predictions(runs_dir, key):
 @pytest.mark.parametrize("trainer", ["fused", "keras"])
 def test_early_stopping_restores_the_best_validation_epoch(tmp_path, digits, trainer):
     stopping = spec()
-    record = train.train_group([stopping], digits, runs_dir(tmp_path / "es"), trainer=trainer,
+    record = group.train_group([stopping], digits, runs_dir(tmp_path / "es"), trainer=trainer,
                                jit_compile=False, keep_best=False)[0]
     best, stopped = record["best_val_epoch"], record["stopped_epoch"]
     assert stopped is not None and stopped < stopping.epochs, "the case must stop early"
@@ -53,7 +59,7 @@ def test_early_stopping_restores_the_best_validation_epoch(tmp_path, digits, tra
     assert record["best_val_accuracy"] == max(record["history"]["val_accuracy"])
     assert record["history"]["val_accuracy"].index(record["best_val_accuracy"]) + 1 == best
     # The reference: the same run trained for exactly `best` epochs, no early stopping.
-    reference = train.train_group([dataclasses.replace(stopping, epochs=best, patience=0)],
+    reference = group.train_group([dataclasses.replace(stopping, epochs=best, patience=0)],
                                   digits, runs_dir(tmp_path / "ref"), trainer=trainer, jit_compile=False,
                                   keep_best=False)[0]
     key, reference_key = record["key"], reference["key"]
@@ -71,12 +77,12 @@ def test_best_val_weights_are_in_the_checkpoint_and_a_killed_group_resumes(tmp_p
                                                                          monkeypatch):
     specs = [spec(seed=0, epochs=7),
              spec(seed=1, epochs=7, learning_rate=0.003, monitor="val_loss", patience=2)]
-    uninterrupted = train.train_group(specs, digits, runs_dir(tmp_path / "clean"), trainer="fused",
+    uninterrupted = group.train_group(specs, digits, runs_dir(tmp_path / "clean"), trainer="fused",
                                       jit_compile=False, keep_best=False)
     assert uninterrupted[0]["stopped_epoch"] is not None  # One stops while the other goes on.
     assert uninterrupted[0]["stopped_epoch"] < uninterrupted[1]["epochs_done"]
 
-    real_save = train.save_checkpoint
+    real_save = runs.save_checkpoint
     saved = {}
 
     def save_then_die(path, epochs_done, records, state):
@@ -85,13 +91,13 @@ def test_best_val_weights_are_in_the_checkpoint_and_a_killed_group_resumes(tmp_p
             saved.update(state)
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(train, "save_checkpoint", save_then_die)
+    monkeypatch.setattr(runs, "save_checkpoint", save_then_die)
     with pytest.raises(KeyboardInterrupt):
-        train.train_group(specs, digits, runs_dir(tmp_path / "killed"), trainer="fused", jit_compile=False,
+        group.train_group(specs, digits, runs_dir(tmp_path / "killed"), trainer="fused", jit_compile=False,
                           keep_best=False)
-    monkeypatch.setattr(train, "save_checkpoint", real_save)
+    monkeypatch.setattr(runs, "save_checkpoint", real_save)
     assert any(name.startswith("best_val/1/") for name in saved)  # The running run's best.
-    resumed = train.train_group(specs, digits, tmp_path / "killed", trainer="fused",
+    resumed = group.train_group(specs, digits, tmp_path / "killed", trainer="fused",
                                 jit_compile=False, keep_best=False,
                                 finished={uninterrupted[0]["key"]})
     for record in resumed + uninterrupted:
@@ -125,7 +131,7 @@ def test_validation_split_is_stratified_disjoint_and_leaves_the_test_set(digits)
 def test_run_keys_without_the_new_fields_are_unchanged():
     run = spec(validation_split=0.0, patience=0, monitor="val_loss")
     old_fields = {name: value for name, value in dataclasses.asdict(run).items()
-                  if name not in train.HASH_OPTIONAL_FIELDS}
+                  if name not in runs.HASH_OPTIONAL_FIELDS}
     digest = hashlib.sha256(json.dumps([3, old_fields], sort_keys=True).encode()).hexdigest()[:8]
     assert run.key == f"glorot_uniform_lr0.01_decay1_seed0_{digest}"
     assert spec(augment_zoom=0.1, patience=0).key.startswith("glorot_uniform_lr0.01_decay1_val0.2_aug_seed0_")
@@ -180,14 +186,14 @@ def test_fused_augmentation_matches_the_keras_path_replica_by_replica():
     weights = [models.build_lenet5((28, 28, 1), 10, seed=seed).get_weights() for seed in range(3)]
     labels = np.stack([dataset.train_labels] * 3)
     orders = np.stack([np.random.default_rng(r).permutation(96) for r in range(3)])
-    group = fused.FusedLeNet5(weights, (28, 28, 1), 10, augment=settings)
+    group = fused_tf.FusedLeNet5(weights, (28, 28, 1), 10, augment=settings)
     result = group.train_epoch(dataset.train_images, labels, orders, 32, [0.003] * 3,
                                seeds=[7, 8, 9], epoch=2)
     for r in range(3):
         model = models.build_lenet5((28, 28, 1), 10)
         model.set_weights(weights[r])
         augmenter = augmentation.Augmenter([settings[r]]) if settings[r].on else None
-        train_epoch, _ = train.make_step_functions(model, models.make_optimizer("adam", 0.003), 10,
+        train_epoch, _ = keras_replicas.make_step_functions(model, models.make_optimizer("adam", 0.003), 10,
                                                    jit_compile=False, augmenter=augmenter)
         loss, accuracy, _ = train_epoch(dataset.train_images, labels[r], orders[r], 32,
                                         seed=7 + r, epoch=2)
@@ -203,10 +209,10 @@ def test_runner_with_validation_and_augmentation_agrees_across_trainers(tmp_path
     dataset = data.make_synthetic(num_train=200, num_test=100)
     records = {}
     for trainer in ("fused", "keras"):
-        experiment_dir = train.run_experiment(config, dataset, tmp_path / trainer,
+        experiment_dir = experiment.run_experiment(config, dataset, tmp_path / trainer,
                                               trainer=trainer, jit_compile=False)
-        records[trainer] = [train.read_json(experiment_dir / "runs" / f"{spec.key}.json")
-                            for spec in train.run_specs(config)]
+        records[trainer] = [read_json(experiment_dir / "runs" / f"{spec.key}.json")
+                            for spec in runs.run_specs(config)]
     for fused_record, keras_record in zip(records["fused"], records["keras"]):
         assert fused_record["train_size"] == 150 and fused_record["validation_size"] == 50
         for metric in ("train_loss", "val_loss", "test_loss"):

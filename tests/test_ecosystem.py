@@ -18,8 +18,10 @@ import tensorflow as tf
 
 import lenet_bench
 from conftest import REPO_ROOT
-from lenet_bench import data, progress, report, results, train
+from lenet_bench import data, progress, report, results
 from lenet_bench.config import ExperimentConfig
+from lenet_bench import experiment
+from lenet_bench import runs
 
 EPOCHS = 3
 GRID = {"learning_rate": (0.01, 0.003), "label_noise": (0.0, 0.3)}
@@ -55,7 +57,7 @@ def study(tmp_path_factory):
     recorder = Recorder(images)
     stream = io.StringIO()
     shown = progress.Progress(*progress.plan([config], workdir), stream=stream, bar=False)
-    experiment_dir = train.run_experiment(config, dataset, workdir, trainer="fused",
+    experiment_dir = experiment.run_experiment(config, dataset, workdir, trainer="fused",
                                           jit_compile=False, tensorboard=True, save_models=True,
                                           callbacks=[recorder], progress=shown)
     report.write_experiment_report(experiment_dir)
@@ -210,7 +212,7 @@ def test_callbacks_get_each_epoch_of_each_run_with_its_logs(study):
         assert [call[1] for call in mine] == ["train_begin"] + ["epoch_end"] * EPOCHS + ["train_end"]
         epochs = [call for call in mine if call[1] == "epoch_end"]
         assert [call[2] for call in epochs] == list(range(EPOCHS))
-        assert [call[3]["val_accuracy"] for call in epochs] == run["history"]["test_accuracy"]
+        assert [call[3]["test_accuracy"] for call in epochs] == run["history"]["test_accuracy"]
         assert [call[3]["loss"] for call in epochs] == run["history"]["train_loss"]
         assert [call[3]["learning_rate"] for call in epochs] == run["history"]["learning_rate"]
 
@@ -297,9 +299,9 @@ def test_resumed_runs_log_each_tensorboard_step_once(tmp_path, fail_at, files):
                               seeds=1, grid={"learning_rate": (0.003, 0.001)})
     options = dict(trainer="fused", jit_compile=False, tensorboard=True)
     with pytest.raises(RuntimeError, match="killed"):
-        train.run_experiment(config, dataset, tmp_path, callbacks=[FailAt(fail_at)], **options)
-    train.run_experiment(config, dataset, tmp_path, **options)
-    for spec in train.run_specs(config):
+        experiment.run_experiment(config, dataset, tmp_path, callbacks=[FailAt(fail_at)], **options)
+    experiment.run_experiment(config, dataset, tmp_path, **options)
+    for spec in runs.run_specs(config):
         folder = tmp_path / "resume" / "tb" / spec.key
         steps = [event.step for event in read_events(folder) for value in event.summary.value
                  if value.tag == "test/accuracy"]

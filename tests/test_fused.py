@@ -6,7 +6,13 @@ import keras
 import numpy as np
 import pytest
 
-from lenet_bench import data, fused, models, train
+from lenet_bench import data, models
+from lenet_bench import experiment
+from lenet_bench import runs
+from lenet_bench.trainers import keras_replicas
+from lenet_bench.trainers import group
+from lenet_bench.trainers import fused_tf
+from lenet_bench.files import read_json
 
 SPECS = [("glorot_uniform", 0, 0.003), ("truncated_normal", 1, 0.001), ("uniform", 2, 0.01)]
 
@@ -28,7 +34,7 @@ def keras_reference(dataset, weights, optimizer, padding, labels, orders, batch_
         model = models.build_lenet5(dataset.image_shape, 10, first_conv_padding=padding)
         model.set_weights(replica_weights)
         keras_optimizer = models.make_optimizer(optimizer, rates[index])
-        train_epoch, evaluate = train.make_step_functions(model, keras_optimizer, 10,
+        train_epoch, evaluate = keras_replicas.make_step_functions(model, keras_optimizer, 10,
                                                           jit_compile=False)
         loss, accuracy, clean_accuracy = train_epoch(dataset.train_images, labels[index],
                                                      orders[index], batch_size,
@@ -51,7 +57,7 @@ def test_one_epoch_matches_plain_keras(image_shape, padding, optimizer, shared_o
                       else [rng.permutation(160) for _ in range(3)])
     scale = {"adam": 1, "sgd": 30, "sgd_momentum": 3}[optimizer]
     rates = [rate * scale for _, _, rate in SPECS]
-    group = fused.FusedLeNet5(weights, image_shape, 10, optimizer=optimizer,
+    group = fused_tf.FusedLeNet5(weights, image_shape, 10, optimizer=optimizer,
                               first_conv_padding=padding)
     result = group.train_epoch(dataset.train_images, labels, orders, 48, rates,
                                dataset.train_labels)  # 160 = 3 x 48 + a batch of 16
@@ -75,11 +81,11 @@ def test_a_group_gives_each_run_what_it_gives_alone():
     orders = np.stack([np.random.default_rng(1).permutation(160)] * 3)
     labels = np.stack([dataset.train_labels] * 3)
     rates = [rate for _, _, rate in SPECS]
-    group = fused.FusedLeNet5(weights, (28, 28, 1), 10)
+    group = fused_tf.FusedLeNet5(weights, (28, 28, 1), 10)
     for _ in range(2):
         together = group.train_epoch(dataset.train_images, labels, orders, 32, rates)
     for r in range(3):
-        alone = fused.FusedLeNet5([weights[r]], (28, 28, 1), 10)
+        alone = fused_tf.FusedLeNet5([weights[r]], (28, 28, 1), 10)
         for _ in range(2):
             result = alone.train_epoch(dataset.train_images, labels[r:r + 1], orders[r:r + 1], 32,
                                        rates[r:r + 1])
@@ -90,7 +96,7 @@ def test_a_group_gives_each_run_what_it_gives_alone():
 
 def test_exported_keras_model_predicts_what_the_replica_predicts(tmp_path):
     dataset = make_dataset((32, 32, 3))
-    group = fused.FusedLeNet5(initial_weights(dataset, "valid"), (32, 32, 3), 10)
+    group = fused_tf.FusedLeNet5(initial_weights(dataset, "valid"), (32, 32, 3), 10)
     group.train_epoch(dataset.train_images, np.stack([dataset.train_labels] * 3),
                       np.stack([np.arange(160)] * 3), 40, [0.003] * 3)
     probabilities = group.predict(dataset.test_images)
@@ -107,11 +113,11 @@ def test_state_round_trip_continues_identically():
     weights = initial_weights(dataset, "same")
     labels = np.stack([dataset.train_labels] * 3)
     orders = [np.stack([np.random.default_rng(e).permutation(160)] * 3) for e in range(2)]
-    first = fused.FusedLeNet5(weights, (28, 28, 1), 10)
+    first = fused_tf.FusedLeNet5(weights, (28, 28, 1), 10)
     first.train_epoch(dataset.train_images, labels, orders[0], 32, [0.003] * 3)
     state = {name: value.copy() for name, value in first.get_state().items()}
     expected = first.train_epoch(dataset.train_images, labels, orders[1], 32, [0.002] * 3)
-    second = fused.FusedLeNet5(weights, (28, 28, 1), 10)
+    second = fused_tf.FusedLeNet5(weights, (28, 28, 1), 10)
     second.set_state(state)
     result = second.train_epoch(dataset.train_images, labels, orders[1], 32, [0.002] * 3)
     np.testing.assert_array_equal(result["loss"], expected["loss"])
@@ -128,9 +134,9 @@ def test_runner_uses_the_fused_path_and_matches_the_keras_path(tmp_path):
     dataset = data.make_synthetic(num_train=200, num_test=100)
     records = {}
     for trainer in ("fused", "keras"):
-        experiment_dir = train.run_experiment(config, dataset, tmp_path / trainer, trainer=trainer,
+        experiment_dir = experiment.run_experiment(config, dataset, tmp_path / trainer, trainer=trainer,
                                               jit_compile=False)
-        records[trainer] = train.read_json(experiment_dir / "runs" / f"{train.run_specs(config)[0].key}.json")
+        records[trainer] = read_json(experiment_dir / "runs" / f"{runs.run_specs(config)[0].key}.json")
     assert records["fused"]["trainer"] == "FusedLeNet5" and records["fused"]["group_size"] == 4  # a group per seed
     assert records["keras"]["trainer"] == "KerasReplicas"
     for metric in ("train_loss", "test_loss"):
@@ -144,10 +150,10 @@ def test_mixed_bfloat16_matches_the_keras_mixed_policy():
     Adam's normalized steps turn rounding noise in tiny gradients into full steps)."""
     dataset = make_dataset((28, 28, 1))
     weights = initial_weights(dataset, "same")
-    group = fused.FusedLeNet5(weights, (28, 28, 1), 10, optimizer="sgd",
+    group = fused_tf.FusedLeNet5(weights, (28, 28, 1), 10, optimizer="sgd",
                               first_conv_padding="same", precision="mixed_bfloat16")
     probabilities = group.predict(dataset.test_images)
-    float32 = fused.FusedLeNet5(weights, (28, 28, 1), 10, first_conv_padding="same")
+    float32 = fused_tf.FusedLeNet5(weights, (28, 28, 1), 10, first_conv_padding="same")
     assert np.abs(float32.predict(dataset.test_images) - probabilities).max() > 1e-4  # bf16 ran
     orders = np.stack([np.random.default_rng(0).permutation(160)] * 3)
     labels = np.stack([dataset.train_labels] * 3)
@@ -161,7 +167,7 @@ def test_mixed_bfloat16_matches_the_keras_mixed_policy():
         assert model.get_layer("conv1").compute_dtype == "bfloat16"
         want = model.predict(dataset.test_images.astype(np.float32) / 255, verbose=0)
         np.testing.assert_allclose(probabilities[r], want, atol=2e-2)
-        train_epoch, _ = train.make_step_functions(model, models.make_optimizer("sgd", rates[r]),
+        train_epoch, _ = keras_replicas.make_step_functions(model, models.make_optimizer("sgd", rates[r]),
                                                    10, jit_compile=False)
         loss, _, _ = train_epoch(dataset.train_images, labels[r], orders[r], 48)
         assert result["loss"][r] == pytest.approx(loss, rel=2e-2)

@@ -17,9 +17,13 @@ import numpy as np
 import pytest
 
 from conftest import REPO_ROOT
-from lenet_bench import data, engines, train
+from lenet_bench import data, engines
 from lenet_bench.config import ExperimentConfig
 from lenet_bench.errors import InputError
+from lenet_bench import experiment
+from lenet_bench import runs
+from lenet_bench.trainers import group
+from lenet_bench.files import read_json
 
 ray = pytest.importorskip("ray")
 
@@ -52,7 +56,7 @@ def ray_instance():
 def local_reference(tmp_path_factory, digits):
     """The experiment run by the local engine, uninterrupted."""
     workdir = tmp_path_factory.mktemp("local")
-    train.run_experiment(CONFIG, digits, workdir, engine=engines.LocalEngine(),
+    experiment.run_experiment(CONFIG, digits, workdir, engine=engines.LocalEngine(),
                          tensorboard=True, save_models=True)
     return workdir / CONFIG.name
 
@@ -94,10 +98,10 @@ def h5_arrays(path):
 def assert_same_results(experiment_dir, reference_dir):
     """The same files, run records (less timings), predictions and best weights."""
     assert run_files(experiment_dir) == run_files(reference_dir)
-    keys = [spec.key for spec in train.run_specs(CONFIG)]
+    keys = [spec.key for spec in runs.run_specs(CONFIG)]
     for key in keys:
-        ours = train.read_json(experiment_dir / "runs" / f"{key}.json")
-        theirs = train.read_json(reference_dir / "runs" / f"{key}.json")
+        ours = read_json(experiment_dir / "runs" / f"{key}.json")
+        theirs = read_json(reference_dir / "runs" / f"{key}.json")
         assert ours["status"] == "done" and ours["epochs_done"] == CONFIG.epochs
         assert comparable(ours) == comparable(theirs), key
         for name in ("predicted", "confidence"):
@@ -129,15 +133,15 @@ def kill_first_attempt_mid_group(group, dataset, runs_dir, *, attempts_dir, **kw
             os.kill(os.getpid(), signal.SIGKILL)
 
         threading.Thread(target=kill_after_first_epoch, daemon=True).start()
-    return train.train_group(group, dataset, runs_dir, **kwargs)
+    return group.train_group(group, dataset, runs_dir, **kwargs)
 
 
 def count_and_train(group, dataset, runs_dir, *, attempts_dir, **kwargs):
     """A group trainer that notes each attempt and whether a checkpoint came with it."""
     count_attempt(attempts_dir, group)
-    if train.checkpoint_path(runs_dir, group).is_file():
+    if runs.checkpoint_path(runs_dir, group).is_file():
         (attempts_dir / f"{group[0].key}.from_checkpoint").touch()
-    return train.train_group(group, dataset, runs_dir, **kwargs)
+    return group.train_group(group, dataset, runs_dir, **kwargs)
 
 
 def raise_error(group, dataset, runs_dir, *, attempts_dir, **kwargs):
@@ -149,11 +153,11 @@ def test_ray_engine_writes_the_same_workdir_as_the_local_engine(
         tmp_path, digits, ray_instance, local_reference):
     engine = engines.RayEngine(threads=THREADS)
     assert not engine.owns_connection and engine.gpus_per_task == 0
-    experiment_dir = train.run_experiment(CONFIG, digits, tmp_path, engine=engine,
+    experiment_dir = experiment.run_experiment(CONFIG, digits, tmp_path, engine=engine,
                                           tensorboard=True, save_models=True)
     assert_same_results(experiment_dir, local_reference)
     assert (experiment_dir / "confusion_examples.npz").is_file()
-    for spec in train.run_specs(CONFIG):
+    for spec in runs.run_specs(CONFIG):
         # The tasks' .keras models come back; the driver replays the epochs to TensorBoard.
         for suffix in (".final.keras", ".best.keras"):
             assert (experiment_dir / "runs" / f"{spec.key}{suffix}").is_file()
@@ -171,9 +175,9 @@ def test_a_worker_killed_mid_task_is_retried_and_the_study_completes(
     attempts_dir.mkdir()
     engine = engines.RayEngine(threads=THREADS, group_trainer=functools.partial(
         kill_first_attempt_mid_group, attempts_dir=attempts_dir))
-    experiment_dir = train.run_experiment(CONFIG, digits, tmp_path / "wd", engine=engine)
+    experiment_dir = experiment.run_experiment(CONFIG, digits, tmp_path / "wd", engine=engine)
     attempts = {path.stem: path.read_text().split() for path in attempts_dir.glob("*.attempts")}
-    seed0 = train.make_groups(train.run_specs(CONFIG), train.DEFAULT_GROUP_SIZE)[0][0].key
+    seed0 = runs.make_groups(runs.run_specs(CONFIG), experiment.DEFAULT_GROUP_SIZE)[0][0].key
     assert len(attempts) == 2
     assert len(attempts[seed0]) == 2 and attempts[seed0][0] != attempts[seed0][1]  # New worker.
     assert all(len(pids) == 1 for key, pids in attempts.items() if key != seed0)
@@ -183,7 +187,7 @@ def test_a_worker_killed_mid_task_is_retried_and_the_study_completes(
 def test_a_study_cut_under_the_local_engine_finishes_on_ray_without_retraining(
         tmp_path, digits, ray_instance, local_reference, monkeypatch):
     saved = []
-    save_checkpoint = train.save_checkpoint
+    save_checkpoint = runs.save_checkpoint
 
     def save_then_stop_in_the_second_group(*args, **kwargs):
         save_checkpoint(*args, **kwargs)
@@ -191,13 +195,13 @@ def test_a_study_cut_under_the_local_engine_finishes_on_ray_without_retraining(
         if len(saved) == 2:  # The seed-1 group, after its first epoch.
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(train, "save_checkpoint", save_then_stop_in_the_second_group)
+    monkeypatch.setattr(runs, "save_checkpoint", save_then_stop_in_the_second_group)
     with pytest.raises(KeyboardInterrupt):
-        train.run_experiment(CONFIG, digits, tmp_path, engine=engines.LocalEngine())
+        experiment.run_experiment(CONFIG, digits, tmp_path, engine=engines.LocalEngine())
     monkeypatch.undo()
     runs_dir = tmp_path / CONFIG.name / "runs"
-    groups = train.make_groups(train.run_specs(CONFIG), train.DEFAULT_GROUP_SIZE)
-    cut = {spec.key: train.read_json(runs_dir / f"{spec.key}.json") for spec in groups[1]}
+    groups = runs.make_groups(runs.run_specs(CONFIG), experiment.DEFAULT_GROUP_SIZE)
+    cut = {spec.key: read_json(runs_dir / f"{spec.key}.json") for spec in groups[1]}
     assert saved[1].is_file() and all(record["status"] == "running" and
                                       record["epochs_done"] == 1 for record in cut.values())
     finished_files = {path: path.stat().st_mtime_ns for path in runs_dir.iterdir()
@@ -208,12 +212,12 @@ def test_a_study_cut_under_the_local_engine_finishes_on_ray_without_retraining(
     attempts_dir.mkdir()
     engine = engines.RayEngine(threads=THREADS, group_trainer=functools.partial(count_and_train,
                                                                attempts_dir=attempts_dir))
-    experiment_dir = train.run_experiment(CONFIG, digits, tmp_path, engine=engine)
+    experiment_dir = experiment.run_experiment(CONFIG, digits, tmp_path, engine=engine)
     # Only the cut group went to Ray, with its checkpoint: its first epoch is the local one.
     assert sorted(path.name for path in attempts_dir.iterdir()) == [
         f"{groups[1][0].key}.attempts", f"{groups[1][0].key}.from_checkpoint"]
     for key, record in cut.items():
-        resumed = train.read_json(runs_dir / f"{key}.json")
+        resumed = read_json(runs_dir / f"{key}.json")
         assert resumed["history"]["epoch_seconds"][0] == record["history"]["epoch_seconds"][0]
     assert {path: path.stat().st_mtime_ns for path in finished_files} == finished_files
     assert not saved[1].exists()
@@ -228,9 +232,9 @@ def test_a_diverging_run_is_recorded_once_not_retried(tmp_path, digits, ray_inst
     attempts_dir.mkdir()
     engine = engines.RayEngine(threads=THREADS, group_trainer=functools.partial(
         count_and_train, attempts_dir=attempts_dir))
-    experiment_dir = train.run_experiment(config, digits, tmp_path, engine=engine)
-    exploded, fine = (train.read_json(experiment_dir / "runs" / f"{spec.key}.json")
-                      for spec in train.run_specs(config))
+    experiment_dir = experiment.run_experiment(config, digits, tmp_path, engine=engine)
+    exploded, fine = (read_json(experiment_dir / "runs" / f"{spec.key}.json")
+                      for spec in runs.run_specs(config))
     assert exploded["status"] == "diverged" and exploded["diverged_epoch"] == 1
     assert exploded["history"]["train_loss"] == [None]
     assert fine["status"] == "done" and fine["history"]["epoch"] == [1, 2]
@@ -245,11 +249,11 @@ def test_an_exception_in_a_task_is_not_retried_and_names_the_runs(tmp_path, digi
     engine = engines.RayEngine(threads=THREADS, group_trainer=functools.partial(raise_error,
                                                                attempts_dir=attempts_dir))
     with pytest.raises(engines.GroupFailedError) as raised:
-        train.run_experiment(config, digits, tmp_path, engine=engine)
+        experiment.run_experiment(config, digits, tmp_path, engine=engine)
     message = str(raised.value)
     assert message.startswith("2 of 2 groups failed")
     assert "ValueError: a bug in the group's own code" in message
-    for spec in train.run_specs(config):
+    for spec in runs.run_specs(config):
         assert spec.key in message
     assert [len(path.read_text().split()) for path in attempts_dir.iterdir()] == [1, 1]
     assert not list((tmp_path / config.name / "runs").iterdir())

@@ -13,6 +13,7 @@ from conftest import REPO_ROOT
 
 EXPERIMENT = '''
 from lenet_bench.config import ExperimentConfig
+from lenet_bench import runs
 
 
 def get_config():

@@ -7,9 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from lenet_bench import data, models, search, search_report, train
+from lenet_bench import data, models, search, search_report
 from lenet_bench.config import ExperimentConfig
 from lenet_bench.errors import InputError
+from lenet_bench import runs
+from lenet_bench.trainers import group
 
 
 @pytest.fixture(scope="module")
@@ -68,10 +70,10 @@ def test_empty_split_keeps_run_keys():
                   learning_rate=0.01, lr_decay=0.9, label_noise=0.0, noise_mode="sampled",
                   epochs=5, batch_size=32, seed=0)
     # The key the committed full study's runs have (benchmarks/make_bench_full_study).
-    assert train.RunSpec(**fields).key == "uniform_lr0.01_decay0.9_seed0_121405f4"
-    folded = train.RunSpec(**fields, split="kfold:3:1:0")
+    assert runs.RunSpec(**fields).key == "uniform_lr0.01_decay0.9_seed0_121405f4"
+    folded = runs.RunSpec(**fields, split="kfold:3:1:0")
     assert folded.key.startswith("uniform_lr0.01_decay0.9_kfold-3-1-0_seed0_")
-    assert folded.key != train.RunSpec(**fields).key
+    assert folded.key != runs.RunSpec(**fields).key
 
 
 def space_config(**overrides):
@@ -159,8 +161,8 @@ def test_the_choice_follows_validation_even_where_the_test_set_favours_the_other
                               batch_size=16,
                               search_method="grid", search_trials=2,
                               search={"learning_rate": {"choice": [3e-3, 1e-7]}})
-    worse = train.run_specs(search.trial_config(config, {"learning_rate": 1e-7}))[0]
-    train.train_run(worse, dataset, runs_dir=tmp_path, trainer="fused")
+    worse = runs.run_specs(search.trial_config(config, {"learning_rate": 1e-7}))[0]
+    group.train_run(worse, dataset, runs_dir=tmp_path, trainer="fused")
     with np.load(tmp_path / f"{worse.key}.predictions.npz") as stored:
         worse_predictions = stored["predicted"].astype(np.int64)
     tricky = dataclasses.replace(dataset, test_labels=worse_predictions)
@@ -217,20 +219,20 @@ def test_kfold_search_end_to_end_writes_the_ranked_table_the_test_figure_and_res
     def no_training(*args, **kwargs):
         raise AssertionError("a finished search retrained a run")
 
-    monkeypatch.setattr(train, "train_group", no_training)
+    monkeypatch.setattr(group, "train_group", no_training)
     search.run_search(config, dataset, tmp_path, trainer="fused")  # resume: nothing to train
     monkeypatch.undo()
     lost = plan["selection_keys"][1][0]
     (experiment_dir / "runs" / f"{lost}.json").unlink()
     chosen_before = plan["chosen"]
     trained = []
-    original = train.train_group
+    original = group.train_group
 
     def counting(specs, *args, **kwargs):
         trained.extend(spec.key for spec in specs if spec.key not in kwargs.get("finished", ()))
         return original(specs, *args, **kwargs)
 
-    monkeypatch.setattr(train, "train_group", counting)
+    monkeypatch.setattr(group, "train_group", counting)
     search.run_search(config, dataset, tmp_path, trainer="fused")
     assert trained == [lost]
     retrained = json.loads((experiment_dir / "runs" / f"{lost}.json").read_text())

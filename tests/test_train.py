@@ -4,9 +4,12 @@ import json
 import numpy as np
 import pytest
 
-from lenet_bench import data, train
+from lenet_bench import data
 from lenet_bench.config import ExperimentConfig, validate
 from lenet_bench.errors import InputError
+from lenet_bench import experiment
+from lenet_bench import runs
+from lenet_bench.trainers import group
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +25,7 @@ def small_config(**changes) -> ExperimentConfig:
 
 
 def test_experiment_writes_run_files_and_learns(tmp_path, digits):
-    experiment_dir = train.run_experiment(small_config(), digits, tmp_path)
+    experiment_dir = experiment.run_experiment(small_config(), digits, tmp_path)
     saved = json.loads((experiment_dir / "config.json").read_text())
     assert saved["config"]["train_size"] == 300 and len(saved["run_keys"]) == 2
     assert saved["dataset"]["train_size"] == 300
@@ -41,49 +44,49 @@ def test_experiment_writes_run_files_and_learns(tmp_path, digits):
 @pytest.mark.parametrize("trainer", ["keras", "fused"])
 def test_same_seed_gives_identical_numbers(tmp_path, digits, trainer):
     config = small_config(seeds=1, grid={"learning_rate": (0.005, 0.002)})
-    first = train.run_experiment(config, digits, tmp_path / "a", trainer=trainer)
-    second = train.run_experiment(config, digits, tmp_path / "b", trainer=trainer)
-    key = train.run_specs(config)[0].key
+    first = experiment.run_experiment(config, digits, tmp_path / "a", trainer=trainer)
+    second = experiment.run_experiment(config, digits, tmp_path / "b", trainer=trainer)
+    key = runs.run_specs(config)[0].key
     history = [json.loads((d / "runs" / f"{key}.json").read_text())["history"] for d in (first, second)]
     for metric in ("train_loss", "train_accuracy", "test_loss", "test_accuracy"):
         assert history[0][metric] == history[1][metric]
 
 
 def test_rerun_skips_finished_runs(tmp_path, digits, monkeypatch):
-    train.run_experiment(small_config(seeds=1), digits, tmp_path)
+    experiment.run_experiment(small_config(seeds=1), digits, tmp_path)
 
     def must_not_train(*args, **kwargs):
         raise AssertionError("a finished run was trained again")
 
-    monkeypatch.setattr(train, "train_group", must_not_train)
-    train.run_experiment(small_config(seeds=1), digits, tmp_path)
+    monkeypatch.setattr(group, "train_group", must_not_train)
+    experiment.run_experiment(small_config(seeds=1), digits, tmp_path)
     with pytest.raises(AssertionError, match="trained again"):
-        train.run_experiment(small_config(seeds=1, learning_rate=0.004), digits, tmp_path)
+        experiment.run_experiment(small_config(seeds=1, learning_rate=0.004), digits, tmp_path)
 
 
 def test_run_key_changes_with_anything_that_changes_results():
-    base = train.run_specs(small_config(seeds=1))[0]
+    base = runs.run_specs(small_config(seeds=1))[0]
     assert base.key.startswith("glorot_uniform_lr0.005_decay0.5_seed0_")
     for change in ({"batch_size": 32}, {"train_size": 200}, {"data_seed": 1}, {"epochs": 3},
                    {"optimizer": "sgd"}, {"first_seed": 1}):
-        assert train.run_specs(small_config(seeds=1, **change))[0].key != base.key, change
-    assert train.run_specs(small_config(seeds=1, name="renamed"))[0].key == base.key
+        assert runs.run_specs(small_config(seeds=1, **change))[0].key != base.key, change
+    assert runs.run_specs(small_config(seeds=1, name="renamed"))[0].key == base.key
 
 
 def test_precision_float32_keeps_the_keys_runs_had_before_it_existed():
     # Keys computed by the code before `precision` was a field (commit 742ba97).
-    assert [spec.key for spec in train.run_specs(small_config())] == [
+    assert [spec.key for spec in runs.run_specs(small_config())] == [
         "glorot_uniform_lr0.005_decay0.5_seed0_599816aa",
         "glorot_uniform_lr0.005_decay0.5_seed1_1637895e"]
-    mixed = train.run_specs(small_config(precision="mixed_bfloat16"))
+    mixed = runs.run_specs(small_config(precision="mixed_bfloat16"))
     assert mixed[0].key.startswith("glorot_uniform_lr0.005_decay0.5_mixed_bfloat16_seed0_")
-    assert mixed[0].group_key != train.run_specs(small_config())[0].group_key
+    assert mixed[0].group_key != runs.run_specs(small_config())[0].group_key
 
 
 def test_exploding_learning_rate_is_marked_diverged(tmp_path, digits):
     config = small_config(seeds=1, optimizer="sgd", learning_rate=1e6, lr_decay=1.0, epochs=3,
                           keep_best=False)
-    experiment_dir = train.run_experiment(config, digits, tmp_path)
+    experiment_dir = experiment.run_experiment(config, digits, tmp_path)
     run = json.loads(next((experiment_dir / "runs").glob("*.json")).read_text())
     assert run["status"] == "diverged" and run["diverged_epoch"] == 1
     assert run["history"]["train_loss"] == [None]
@@ -105,14 +108,14 @@ def test_invalid_config_values(changes, message):
 
 def test_bad_values_are_refused_before_the_workdir_is_touched(tmp_path, digits):
     with pytest.raises(InputError, match=r"^--batch_size=301 is invalid: expected at most 300"):
-        train.run_experiment(small_config(batch_size=301), digits, tmp_path / "wd")
+        experiment.run_experiment(small_config(batch_size=301), digits, tmp_path / "wd")
     with pytest.raises(InputError, match=r"^--initializer='nope' is unknown"):
-        train.run_experiment(small_config(initializer="nope"), digits, tmp_path / "wd")
+        experiment.run_experiment(small_config(initializer="nope"), digits, tmp_path / "wd")
     assert not (tmp_path / "wd").exists()
 
 
 def test_learning_rate_schedule_is_exponential_per_epoch():
-    spec = train.run_specs(small_config(learning_rate=0.01, lr_decay=0.9))[0]
+    spec = runs.run_specs(small_config(learning_rate=0.01, lr_decay=0.9))[0]
     assert [spec.learning_rate_at(e) for e in range(3)] == pytest.approx([0.01, 0.009, 0.0081])
 
 
@@ -121,47 +124,47 @@ def test_training_order_is_reshuffled_each_epoch_with_the_seed(digits):
     order = np.argsort(digits.train_labels, kind="stable")
     sorted_digits = dataclasses.replace(digits, train_images=digits.train_images[order],
                                         train_labels=digits.train_labels[order])
-    spec = train.run_specs(small_config(seeds=1, epochs=2, train_size=None))[0]
-    record = train.train_run(spec, sorted_digits)
+    spec = runs.run_specs(small_config(seeds=1, epochs=2, train_size=None))[0]
+    record = group.train_run(spec, sorted_digits)
     assert record["history"]["test_accuracy"][-1] > 0.8
 
 
 def test_groups_hold_one_seed_and_at_most_group_size_runs():
     config = small_config(seeds=3, grid={"learning_rate": (0.01, 0.005, 0.003),
                                          "lr_decay": (0.9, 0.99)})
-    specs = train.run_specs(config)
+    specs = runs.run_specs(config)
     assert len(specs) == 18 and [s.seed for s in specs[:6]] == [0] * 6  # seed-major
-    groups = train.make_groups(specs, 4)
+    groups = runs.make_groups(specs, 4)
     assert [len(g) for g in groups] == [4, 2] * 3
     assert all(len({spec.seed for spec in group}) == 1 for group in groups)
     assert sorted(spec.key for group in groups for spec in group) == sorted(s.key for s in specs)
-    assert train.make_groups(specs, 4) == groups
+    assert runs.make_groups(specs, 4) == groups
 
 
 def test_runs_alone_in_their_seed_are_packed_across_seeds():
-    single = train.run_specs(small_config(seeds=5))
-    assert [[spec.seed for spec in group] for group in train.make_groups(single, 3)] == \
+    single = runs.run_specs(small_config(seeds=5))
+    assert [[spec.seed for spec in group] for group in runs.make_groups(single, 3)] == \
         [[0, 1, 2], [3, 4]]
-    assert [len(group) for group in train.make_groups(single, 1)] == [1] * 5
+    assert [len(group) for group in runs.make_groups(single, 1)] == [1] * 5
     # 3 points per seed in groups of 2: a pair per seed, and the leftovers packed together.
-    grid = train.run_specs(small_config(seeds=2, grid={"learning_rate": (0.01, 0.005, 0.003)}))
-    groups = train.make_groups(grid, 2)
+    grid = runs.run_specs(small_config(seeds=2, grid={"learning_rate": (0.01, 0.005, 0.003)}))
+    groups = runs.make_groups(grid, 2)
     assert [[spec.seed for spec in group] for group in groups] == [[0, 0], [1, 1], [0, 1]]
     assert sorted(spec.key for group in groups for spec in group) == sorted(s.key for s in grid)
 
 
 def test_label_noise_is_in_the_key_and_eps_zero_ignores_the_mode():
-    clean = train.run_specs(small_config(seeds=1))[0]
-    assert train.run_specs(small_config(seeds=1, noise_mode="exact"))[0].key == clean.key
-    noisy = train.run_specs(small_config(seeds=1, label_noise=0.2))[0]
-    exact = train.run_specs(small_config(seeds=1, label_noise=0.2, noise_mode="exact"))[0]
+    clean = runs.run_specs(small_config(seeds=1))[0]
+    assert runs.run_specs(small_config(seeds=1, noise_mode="exact"))[0].key == clean.key
+    noisy = runs.run_specs(small_config(seeds=1, label_noise=0.2))[0]
+    exact = runs.run_specs(small_config(seeds=1, label_noise=0.2, noise_mode="exact"))[0]
     assert "_noise0.2_seed0_" in noisy.key and "_noise0.2_exact_seed0_" in exact.key
     assert len({clean.key, noisy.key, exact.key}) == 3
 
 
 def test_noisy_run_records_realized_noise_clean_accuracy_and_confusion(tmp_path, digits):
     config = small_config(seeds=1, label_noise=0.4, epochs=1)
-    experiment_dir = train.run_experiment(config, digits, tmp_path)
+    experiment_dir = experiment.run_experiment(config, digits, tmp_path)
     run = json.loads(next((experiment_dir / "runs").glob("*.json")).read_text())
     counts = np.array(run["noise"]["transition_counts"])
     assert counts.sum() == 300 and 0.3 < 1 - np.trace(counts) / 300 < 0.5
@@ -179,9 +182,9 @@ def test_noisy_run_records_realized_noise_clean_accuracy_and_confusion(tmp_path,
 def test_a_diverging_run_in_a_fused_group_leaves_the_others_alone(tmp_path, digits):
     config = small_config(seeds=1, optimizer="sgd", epochs=3, lr_decay=1.0, keep_best=False,
                           grid={"learning_rate": (1e6, 0.05)})
-    experiment_dir = train.run_experiment(config, digits, tmp_path, trainer="fused")
+    experiment_dir = experiment.run_experiment(config, digits, tmp_path, trainer="fused")
     exploded, fine = (json.loads((experiment_dir / "runs" / f"{spec.key}.json").read_text())
-                      for spec in train.run_specs(config))
+                      for spec in runs.run_specs(config))
     assert exploded["trainer"] == "FusedLeNet5"
     assert exploded["status"] == "diverged" and exploded["diverged_epoch"] == 1
     assert fine["status"] == "done" and fine["history"]["epoch"] == [1, 2, 3]

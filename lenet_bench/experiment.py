@@ -1,0 +1,203 @@
+"""One experiment, from config to run files: plan -> train -> post-passes.
+
+`run_experiment` checks everything it can before it writes anything, plans the
+runs (grid points x seeds) and packs them into groups, hands the groups with
+unfinished runs to an engine (lenet_bench.engines: here, or on Ray), and at
+the end writes what the report needs beside the runs: confusion examples, test
+labels, model internals and, with an OOD dataset, each run's OOD metrics.
+Everything lands in `<workdir>/<config.name>/`; a rerun skips what is done.
+"""
+
+import logging
+from pathlib import Path
+
+from lenet_bench import analysis, data, early_stopping, engines, hooks, inspection, machine, models
+from lenet_bench import runs as runs_module
+from lenet_bench.config import ExperimentConfig, validate
+from lenet_bench.errors import InputError
+from lenet_bench.files import atomic_write_json, read_json
+from lenet_bench.runs import RunSpec
+from lenet_bench.trainers import check_fused_supports, check_trainer
+from lenet_bench.workdir import check_workdir, experiment_lock, make_runs_dir
+
+logger = logging.getLogger("lenet_bench")
+
+DEFAULT_GROUP_SIZE = 12
+PARAMETER_COUNTS_FILE = "parameter_counts.json"
+
+
+def run_experiment(config: ExperimentConfig, dataset: data.Dataset, workdir: str | Path,
+                   *, trainer: str = "auto", group_size: int = DEFAULT_GROUP_SIZE,
+                   jit_compile: bool | None = None, command: str | None = None,
+                   tensorboard: bool = False, save_models: bool = False, callbacks=None,
+                   progress: hooks.Observer | None = None, engine=None,
+                   specs: list[RunSpec] | None = None,
+                   ood_dataset: data.Dataset | None = None) -> Path:
+    """Trains every run of `config` not already finished in `workdir`.
+
+    Args:
+      config: the experiment.
+      dataset: the full dataset; `config.train_size` picks a subset here.
+      workdir: results go to `<workdir>/<config.name>/`.
+      trainer: 'fused', 'keras' or 'auto' (lenet_bench.trainers.make_trainer).
+      group_size: the most runs trained together in one group.
+      jit_compile: XLA for the train and eval steps; None: each trainer's
+        measured default for the device.
+      command: the command line, recorded in config.json.
+      tensorboard: write TensorBoard scalars and HParams summaries under
+        `<experiment>/tb/` (lenet_bench.tensorboard_logging).
+      save_models: write each finished run's `<key>.final.keras` and
+        `<key>.best.keras` (hooks.KerasModelSaver).
+      callbacks: Keras callbacks, or a function spec -> callbacks, called per
+        run at epoch ends (hooks.KerasCallbacks says which hooks, and when).
+      progress: a progress.Progress (or any hooks.Observer with an
+        `experiment_begin(name, groups)` method) told about every group.
+      engine: trains the groups (lenet_bench.engines): LocalEngine (None) in
+        this process, or RayEngine on a Ray cluster; the workdir comes out the
+        same either way.
+      specs: the runs to train instead of `runs.run_specs(config)` (the search's trials).
+      ood_dataset: the dataset `config.ood_dataset` names (its test images are
+        the out-of-distribution set); needed when that is set.
+
+    Returns:
+      The experiment directory.
+
+    Raises:
+      InputError: an invalid config value, an unwritable workdir, or another
+        process training the same experiment folder; raised before anything
+        in the workdir is written.
+    """
+    specs = check_experiment(config, dataset, workdir, trainer, specs, ood_dataset)
+    experiment_dir = Path(workdir) / config.name
+    with experiment_lock(experiment_dir):
+        runs_dir = make_runs_dir(experiment_dir, workdir)
+        datasets = group_datasets(specs, dataset)
+        write_experiment_files(experiment_dir, config, specs, datasets, dataset, command)
+        finished = {spec.key for spec in specs
+                    if runs_module.is_finished(runs_module.run_path(runs_dir, spec))}
+        logger.info("%s: %d runs, %d already finished, %d to train", config.name, len(specs),
+                    len(finished), len(specs) - len(finished))
+        # Groups are made from all runs, not just the pending ones, so a rerun after
+        # a kill rebuilds the same groups and finds their checkpoints.
+        groups = [group for group in runs_module.make_groups(
+                      specs, group_size if trainer != "keras" else 1)
+                  if any(spec.key not in finished for spec in group)]
+        observers = make_observers(experiment_dir, config, specs, groups, tensorboard, progress)
+        options = runs_module.GroupOptions(trainer=trainer, jit_compile=jit_compile,
+                                           experiment=config.name, keep_best=config.keep_best,
+                                           save_models=save_models)
+        (engine or engines.LocalEngine()).train_groups(
+            groups, datasets, runs_dir, finished=finished, options=options,
+            observers=observers, callbacks=callbacks)
+        write_post_passes(experiment_dir, config, specs, dataset, ood_dataset)
+    return experiment_dir
+
+
+def check_experiment(config: ExperimentConfig, dataset: data.Dataset, workdir: str | Path,
+                     trainer: str, specs: list[RunSpec] | None,
+                     ood_dataset: data.Dataset | None) -> list[RunSpec]:
+    """Every check that can fail before training, so nothing is written on bad input;
+    returns the runs to train (`specs`, or every run of `config`)."""
+    check_runnable(config, dataset)
+    check_workdir(config.name, dataset.name, workdir)
+    if config.ood_dataset is not None:
+        if ood_dataset is None or ood_dataset.name != config.ood_dataset:
+            raise InputError(f"--ood_dataset={config.ood_dataset!r}: that dataset was not "
+                             "loaded: expected it passed to run_experiment")
+        inspection.check_ood_dataset(dataset, ood_dataset)
+    check_trainer(trainer)
+    specs = runs_module.run_specs(config) if specs is None else specs
+    if trainer == "fused":
+        for spec in specs:
+            check_fused_supports(spec)
+    return specs
+
+
+def check_runnable(config: ExperimentConfig, dataset: data.Dataset) -> None:
+    """Raises InputError for any value that would fail later, before anything is written."""
+    validate(config)
+    for point in config.grid_points():
+        models.make_initializer(point.initializer, 0)
+        models.make_optimizer(point.optimizer, point.learning_rate)
+        models.check_activation(point.activation)
+        data.parse_split(point.split)
+        train_count = point.train_size or len(dataset.train_labels)
+        train_count -= early_stopping.validation_count(train_count, point.validation_split)
+        if point.batch_size > train_count:
+            raise InputError(f"--batch_size={point.batch_size} is invalid: expected at most "
+                             f"{train_count} (the training images used)")
+
+
+def group_datasets(specs: list[RunSpec], dataset: data.Dataset) -> dict[tuple, data.Dataset]:
+    """runs.dataset_key(spec) -> the arrays the spec's group trains and evaluates on:
+    its training subset (train_size, data_seed), split as its `split` says."""
+    subsets, datasets = {}, {}
+    for spec in specs:
+        subset_key = (spec.train_size, spec.data_seed)
+        if subset_key not in subsets:
+            subsets[subset_key] = data.take_train_subset(dataset, spec.train_size, spec.data_seed)
+        if runs_module.dataset_key(spec) not in datasets:
+            datasets[runs_module.dataset_key(spec)] = data.apply_split(subsets[subset_key],
+                                                                       spec.split)
+    return datasets
+
+
+def write_experiment_files(experiment_dir: Path, config: ExperimentConfig, specs: list[RunSpec],
+                           datasets: dict, dataset: data.Dataset, command: str | None) -> None:
+    """config.json (the resolved config, run keys, machine and versions) and, for varied
+    models, the parameter-count table."""
+    subset = data.take_train_subset(dataset, specs[0].train_size, specs[0].data_seed) \
+        if specs else dataset
+    atomic_write_json(experiment_dir / "config.json", {
+        "experiment": config.name,
+        "config": config.to_dict(),
+        "run_keys": [spec.key for spec in specs],
+        "dataset": describe_dataset(subset),
+        "command": command,
+        "machine": machine.describe_machine(),
+        "versions": machine.library_versions(),
+        "results_format": runs_module.RESULTS_FORMAT,
+    })
+    counts_path = experiment_dir / PARAMETER_COUNTS_FILE
+    if not counts_path.is_file() and not all(spec.is_plain_lenet5 for spec in specs):
+        # Varied models: show their scale. Once per experiment (VGG-19 takes seconds to build).
+        atomic_write_json(counts_path, {
+            "rows": models.parameter_count_rows(dataset.image_shape, dataset.num_classes)})
+
+
+def make_observers(experiment_dir: Path, config: ExperimentConfig, specs: list[RunSpec],
+                   groups: list, tensorboard: bool, progress) -> list[hooks.Observer]:
+    observers = []
+    if tensorboard:
+        from lenet_bench.tensorboard_logging import TB_FOLDER, TensorBoardLogger
+
+        observers.append(TensorBoardLogger(experiment_dir / TB_FOLDER, specs, config.grid))
+        observers[-1].write_experiment_config()
+    if progress is not None:
+        progress.experiment_begin(config.name, len(groups))
+        observers.append(progress)
+    return observers
+
+
+def write_post_passes(experiment_dir: Path, config: ExperimentConfig, specs: list[RunSpec],
+                      dataset: data.Dataset, ood_dataset: data.Dataset | None) -> None:
+    """What the report needs from the models and the test set, written beside the runs
+    (runs with a search split are left out: they evaluate on a validation split)."""
+    runs_dir = experiment_dir / "runs"
+    records = [read_json(runs_module.run_path(runs_dir, spec)) for spec in specs if not spec.split]
+    records = [record for record in records if record]
+    analysis.write_confusion_examples(experiment_dir / "confusion_examples.npz", records, runs_dir,
+                                      dataset.test_images, dataset.test_labels)
+    inspection.write_test_labels(experiment_dir / inspection.TEST_LABELS_FILE, dataset.test_labels)
+    if config.ood_dataset is not None:
+        inspection.evaluate_ood(records, runs_dir, dataset, ood_dataset)
+    inspection.write_model_internals(experiment_dir / inspection.MODEL_INTERNALS_FILE, records,
+                                     runs_dir, dataset, config.rank_runs_by)
+
+
+def describe_dataset(dataset: data.Dataset) -> dict:
+    return {"name": dataset.name, "source": dataset.source,
+            "train_size": int(len(dataset.train_labels)),
+            "test_size": int(len(dataset.test_labels)),
+            "image_shape": list(dataset.image_shape),
+            "class_names": list(dataset.class_names)}

@@ -1,0 +1,89 @@
+"""The experiment folder `<workdir>/<experiment>/`: whether it can take a run's results,
+and one process at a time in it.
+
+No TensorFlow and no Keras here.
+"""
+
+import contextlib
+import fcntl
+import os
+from pathlib import Path
+
+from lenet_bench.errors import InputError
+from lenet_bench.files import read_json
+
+LOCK_FILE = ".lock"
+
+
+def check_workdir(experiment: str, dataset_name: str, workdir: str | Path) -> None:
+    """Raises InputError when `workdir` cannot take this experiment's results:
+    it is a file, it is itself an experiment folder, or `<workdir>/<experiment>/`
+    holds the results of another experiment or dataset."""
+    workdir = Path(workdir)
+    if workdir.exists() and not workdir.is_dir():
+        raise InputError(f"--workdir={workdir} is a file: expected a directory")
+    own = read_json(workdir / "config.json")
+    if own and "experiment" in own:
+        raise InputError(f"--workdir={workdir} is the results folder of experiment "
+                         f"{own['experiment']!r}: expected the folder above it ({workdir.parent})")
+    existing = read_json(workdir / experiment / "config.json")
+    if existing:
+        theirs = (existing.get("experiment"), (existing.get("dataset") or {}).get("name"))
+        if theirs != (experiment, dataset_name):
+            raise InputError(f"--workdir={workdir}: {workdir / experiment} holds results of "
+                             f"experiment {theirs[0]!r} on {theirs[1]!r}: expected "
+                             f"{experiment!r} on {dataset_name!r}; use another --workdir")
+
+
+def make_runs_dir(experiment_dir: Path, workdir: str | Path) -> Path:
+    """Creates `<experiment_dir>/runs/`; InputError naming --workdir when it cannot be
+    created or written."""
+    runs_dir = Path(experiment_dir) / "runs"
+    try:
+        runs_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(f"--workdir={workdir}: cannot create {runs_dir} ({error.strerror})") from None
+    if not os.access(runs_dir, os.W_OK):
+        raise InputError(f"--workdir={workdir}: {runs_dir} is not writable")
+    return runs_dir
+
+
+@contextlib.contextmanager
+def experiment_lock(experiment_dir: Path):
+    """Holds `<experiment_dir>/.lock` while the block runs, so that two processes never
+    train one experiment folder at once (a user starting `make bench` twice).
+
+    An advisory lock (flock) that the kernel drops when its process ends, so the
+    lock of a killed process is taken over at once. The file holds the holder's
+    pid, for the message. Nested use in one process (a search that trains its
+    phases through `run_experiment`) goes through: the inner block finds its own
+    pid there.
+
+    Raises:
+      InputError: another process holds the folder; the message names its pid.
+    """
+    experiment_dir = Path(experiment_dir)
+    experiment_dir.mkdir(parents=True, exist_ok=True)
+    path = experiment_dir / LOCK_FILE
+    with open(path, "a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            if holder != str(os.getpid()):
+                raise InputError(f"{experiment_dir} is in use by another lenet_bench process "
+                                 f"(pid {holder}): wait for it to end (or stop it), then rerun "
+                                 "the same command; it resumes") from None
+            yield  # This process holds it already, in an outer block.
+            return
+        try:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(str(os.getpid()))
+            handle.flush()
+            yield
+        finally:
+            handle.seek(0)
+            handle.truncate()
+            fcntl.flock(handle, fcntl.LOCK_UN)
