@@ -394,6 +394,15 @@ def _load_from_keras(name: str, looked_in: str) -> Dataset:
                    class_names=CLASS_NAMES[name], source=f"keras.datasets.{name}")
 
 
+def how_to_provide(names: list[str]) -> str:
+    """What a user gives so that datasets `names` are found (one clause, no newline)."""
+    folders = ", ".join(f"{FOLDER_NAMES[name][0]}/" for name in names)
+    return (f"pass --data_dir=DIR (make bench DATA_DIR=DIR, or set {DATA_DIR_ENV}) to a folder "
+            f"holding {folders} (each with IDX files, CIFAR-10 python batches, or "
+            "train/<class>/ and test/<class>/ image folders), or run with network access so "
+            "keras.datasets can download them")
+
+
 # ------------------------------------------------------ digits and synthetic
 
 
