@@ -234,21 +234,11 @@ def make_engine():
 def train_and_report(configs: list, workdir: Path, engine) -> int:
     """Loads every dataset first, then trains each experiment with `engine` and writes
     its report and the index."""
-    from lenet_bench import data, report
-    from lenet_bench.errors import DataNotFoundError, InputError
+    from lenet_bench import report
+    from lenet_bench.errors import InputError
 
     import_tensorflow_quietly()  # The data loaders may fall back to keras.datasets.
-    datasets, skipped = {}, {}
-    for config in configs:
-        try:
-            for name in (config.dataset, config.ood_dataset):
-                if name is not None and name not in datasets:
-                    datasets[name] = data.load(name, FLAGS.data_dir)
-        except DataNotFoundError as error:
-            if not FLAGS.skip_missing_data:
-                raise
-            skipped[config.name] = str(error)
-            logging.warning("skipped %s: %s", config.name, error)
+    datasets, skipped = load_datasets(configs, FLAGS.data_dir, FLAGS.skip_missing_data)
     configs = [config for config in configs if config.name not in skipped]
 
     from lenet_bench import experiment, machine, search
@@ -281,6 +271,45 @@ def train_and_report(configs: list, workdir: Path, engine) -> int:
         print(f"report: {report.write_experiment_report(experiment_dir)}")
     print(f"report: {report.write_index(workdir)}")
     return 0
+
+
+def load_datasets(configs: list, data_dir: str | None, skip_missing: bool) -> tuple[dict, dict]:
+    """Loads each dataset the experiments use (and their ood_dataset) once.
+
+    A dataset that cannot be found is tried once per command, not once per
+    experiment (a failed keras download is not repeated).
+
+    Returns:
+      ({dataset name: Dataset}, {skipped experiment: why}); experiments are
+      skipped only with `skip_missing`.
+
+    Raises:
+      DataNotFoundError: a dataset is missing and not `skip_missing`, or every
+        experiment would be skipped: one line saying what to provide.
+    """
+    from lenet_bench import data
+    from lenet_bench.errors import DataNotFoundError
+
+    datasets, missing, skipped = {}, {}, {}
+    for config in configs:
+        for name in filter(None, (config.dataset, config.ood_dataset)):
+            if name not in datasets and name not in missing:
+                try:
+                    datasets[name] = data.load(name, data_dir)
+                except DataNotFoundError as error:
+                    if not skip_missing:
+                        raise
+                    missing[name] = error
+            if name in missing:
+                skipped[config.name] = str(missing[name])
+                break
+    if configs and len(skipped) == len(configs):
+        raise DataNotFoundError(
+            f"nothing to train: no dataset found for {', '.join(skipped)} "
+            f"({', '.join(missing)}): {data.how_to_provide(list(missing))}")
+    for name, reason in skipped.items():
+        logging.warning("skipped %s: %s", name, reason)
+    return datasets, skipped
 
 
 def main(argv: list[str]) -> None:

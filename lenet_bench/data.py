@@ -27,7 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from lenet_bench.errors import DataNotFoundError, InputError
+from lenet_bench.errors import DataNotFoundError, DiskFullError, InputError
+from lenet_bench.files import atomic_write_npz
 
 DATA_DIR_ENV = "LENET_BENCH_DATA"
 CACHE_DIR_ENV = "LENET_BENCH_CACHE"
@@ -272,7 +273,9 @@ def read_image_folder_cached(folder: Path, class_names, cache_dir=None) -> dict:
     The cache key covers the folder's path and every file's name, size and
     mtime, so an edited tree is decoded again; the entry it replaces (same
     folder path, older files) is then deleted, so the cache holds one entry
-    per folder.
+    per folder. The tree is listed and checked (every class has a folder with
+    images in each split) before the cache is looked at, so a cache never
+    serves a tree that is bad now.
     """
     files = {split: _list_image_files(folder / split, class_names) for split in ("train", "test")}
     folder_digest = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:8]
@@ -295,13 +298,11 @@ def read_image_folder_cached(folder: Path, class_names, cache_dir=None) -> dict:
               for part, array in (("images", images), ("labels", labels))}
     try:
         cache_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache_path.with_suffix(f".tmp{os.getpid()}.npz")
-        np.savez(tmp, **arrays)
-        os.replace(tmp, cache_path)
+        atomic_write_npz(cache_path, **arrays)
         for stale in cache_path.parent.glob(f"{folder_prefix}*.npz"):
             if stale != cache_path:
                 stale.unlink(missing_ok=True)
-    except OSError:
+    except (OSError, DiskFullError):
         pass  # No cache is slower, not wrong.
     return splits
 
@@ -316,22 +317,37 @@ def _cache_dir(cache_dir) -> Path:
 
 
 def _list_image_files(split_dir: Path, class_names) -> list[tuple[Path, int]]:
+    """(image path, label) of every image under `split_dir`/<class>/, in name order.
+
+    Raises:
+      InputError: the split folder is missing, a folder is not a class, or a class's
+        folder is missing or holds no image (a split without a class would train or
+        test on fewer classes without a word).
+    """
     if not split_dir.is_dir():
         raise InputError(f"{split_dir}: missing (expected {split_dir.name}/<class>/ folders)")
-    pairs = []
+    images_by_class = {}
     for entry in sorted(os.scandir(split_dir), key=lambda e: e.name):
         if not entry.is_dir():
             continue
         if entry.name not in class_names:
             raise InputError(f"{entry.path}: '{entry.name}' is not a known class: "
                              f"expected one of {', '.join(class_names)}")
-        label = class_names.index(entry.name)
-        pairs += [(Path(file.path), label)
-                  for file in sorted(os.scandir(entry.path), key=lambda e: e.name)
-                  if file.name.lower().endswith(IMAGE_SUFFIXES)]
-    if not pairs:
-        raise InputError(f"{split_dir}: holds no images (expected <class>/*.png or *.jpg)")
-    return pairs
+        images_by_class[entry.name] = [
+            Path(file.path) for file in sorted(os.scandir(entry.path), key=lambda e: e.name)
+            if file.name.lower().endswith(IMAGE_SUFFIXES)]
+    missing = [name for name in class_names if name not in images_by_class]
+    if missing:
+        more = f" (and {', '.join(missing[1:])})" if len(missing) > 1 else ""
+        raise InputError(f"{split_dir / missing[0]} is missing{more}: expected one folder "
+                         f"per class: {', '.join(class_names)}")
+    empty = [name for name in class_names if not images_by_class[name]]
+    if empty:
+        more = f" (and {', '.join(empty[1:])})" if len(empty) > 1 else ""
+        raise InputError(f"{split_dir / empty[0]} holds no images{more}: expected at least one "
+                         f"{'/'.join(IMAGE_SUFFIXES)} file in each class folder")
+    return [(path, class_names.index(name))  # Folders in name order, as they were read.
+            for name, paths in images_by_class.items() for path in paths]
 
 
 def _decode_images(pairs):
@@ -376,6 +392,15 @@ def _load_from_keras(name: str, looked_in: str) -> Dataset:
     return Dataset(name, x_train, y_train.reshape(-1).astype(np.int64),
                    x_test, y_test.reshape(-1).astype(np.int64),
                    class_names=CLASS_NAMES[name], source=f"keras.datasets.{name}")
+
+
+def how_to_provide(names: list[str]) -> str:
+    """What a user gives so that datasets `names` are found (one clause, no newline)."""
+    folders = ", ".join(f"{FOLDER_NAMES[name][0]}/" for name in names)
+    return (f"pass --data_dir=DIR (make bench DATA_DIR=DIR, or set {DATA_DIR_ENV}) to a folder "
+            f"holding {folders} (each with IDX files, CIFAR-10 python batches, or "
+            "train/<class>/ and test/<class>/ image folders), or run with network access so "
+            "keras.datasets can download them")
 
 
 # ------------------------------------------------------ digits and synthetic

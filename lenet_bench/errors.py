@@ -15,6 +15,14 @@ class DataNotFoundError(InputError):
     """A dataset was found neither locally nor through a keras download."""
 
 
+class DiskFullError(InputError):
+    """A write failed because the disk (or the user's quota) is full.
+
+    An InputError: the CLI prints its one line and exits 2; the run is not
+    broken, and the same command resumes once there is space.
+    """
+
+
 def did_you_mean(name: str, choices) -> str:
     """' (did you mean X?)' for the closest of `choices`, or ''."""
     close = difflib.get_close_matches(name, list(choices), n=1)

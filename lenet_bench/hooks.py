@@ -20,11 +20,12 @@ loop runs once per epoch for all replicas anyway):
 """
 
 import copy
-import os
 from pathlib import Path
 from typing import Callable, Sequence
 
 import keras
+
+from lenet_bench.files import atomic_write_with
 
 
 class Observer:
@@ -139,11 +140,9 @@ class KerasModelSaver(Observer):
 
 
 def save_model_atomically(model: keras.Model, path: Path) -> None:
-    """`model.save(path)` through a temporary name that still ends in `.keras`."""
-    path = Path(path)
-    tmp = path.with_name(f".tmp{os.getpid()}.{path.name}")
-    model.save(tmp)
-    os.replace(tmp, path)
+    """`model.save(path)` atomically (files.atomic_write_with: the temporary name still
+    ends in `.keras`)."""
+    atomic_write_with(path, model.save)
 
 
 def record_at_epoch(record: dict, epoch: int) -> dict:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lenet_bench.files import atomic_write_with
+
 DPI = 110
 
 
@@ -22,9 +24,7 @@ def _figure(width: float, height: float):
 def _save(figure, path: Path) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp.{path.name}")
-    figure.savefig(tmp, dpi=DPI, format="png")
-    tmp.replace(path)
+    atomic_write_with(path, lambda tmp: figure.savefig(tmp, dpi=DPI, format="png"))
 
 
 def curve_matrix(runs: list[dict], metric: str) -> np.ndarray:

@@ -4,6 +4,7 @@ exit status 2, no traceback, and nothing already in the workdir changed."""
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -104,6 +105,10 @@ CASES = {
     "unknown class folder": (lambda t: ["--experiment=cifar10_best", cifar_folder(
         t, lambda root: (root / "train" / "unicorn").mkdir())],
                              r"error: .*train/unicorn: 'unicorn' is not a known class: expected one of airplane, "),
+    "missing class folder": (lambda t: ["--experiment=cifar10_best", cifar_folder(
+        t, lambda root: shutil.rmtree(root / "test" / "truck"))],
+                             r"error: .*test/truck is missing: expected one folder per class: "
+                             r"airplane, .*, truck$"),
     "unknown dataset": (lambda t: [experiment_file(t, name="x", dataset="imagenet")],
                         r"error: --dataset='imagenet' is invalid: expected one of mnist, "),
     "unknown experiment": (lambda t: ["--experiment=mnist_bset"],

@@ -8,10 +8,12 @@ import sys
 from conftest import REPO_ROOT
 
 
-def run_cli(*args, env_extra=None):
+def run_cli(*args, env_extra=None, data_dir=None):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env_extra or {})}
     env.pop(  # A developer's own data root must not leak into the tests.
         "LENET_BENCH_DATA", None)
+    if data_dir is not None:
+        os.makedirs(data_dir, exist_ok=True)
     return subprocess.run([sys.executable, "-m", "lenet_bench", *args], cwd=REPO_ROOT,
                           capture_output=True, text=True, env=env, timeout=300)
 
@@ -93,3 +95,59 @@ def test_missing_dataset_is_skipped_and_reported_when_asked(tmp_path):
     assert report_only.returncode == 0, report_only.stderr
     assert "report: cifar10_best: not started in" in report_only.stdout
     assert "## Skipped" in (tmp_path / "wd" / "REPORT.md").read_text()
+
+
+class CountingProxy:
+    """A loopback HTTP proxy that refuses every request and counts them: the keras
+    download fails at once and no packet leaves the machine."""
+
+    def __init__(self):
+        import socket
+        import threading
+
+        self.requests = []
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                connection, _ = self.server.accept()
+            except OSError:
+                return
+            with connection:
+                self.requests.append(connection.recv(4096).split(b"\r\n")[0].decode())
+                connection.sendall(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
+
+    def env(self):
+        url = f"http://127.0.0.1:{self.port}"
+        return {"HTTPS_PROXY": url, "HTTP_PROXY": url, "https_proxy": url, "http_proxy": url,
+                "NO_PROXY": "", "no_proxy": ""}
+
+    def close(self):
+        self.server.close()
+
+
+def test_no_dataset_at_all_is_one_line_exit_2_and_each_download_tried_once(tmp_path):
+    proxy = CountingProxy()
+    try:
+        result = run_cli("--experiment=mnist_init_lr_grid,mnist_best,fashion_mnist_init_lr_grid",
+                         "--skip_missing_data", f"--data_dir={tmp_path / 'data'}",
+                         f"--workdir={tmp_path / 'wd'}",
+                         env_extra=proxy.env() | {"KERAS_HOME": str(tmp_path / "keras_home")},
+                         data_dir=tmp_path / "data")
+    finally:
+        proxy.close()
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr == (
+        "error: nothing to train: no dataset found for mnist_init_lr_grid, mnist_best, "
+        "fashion_mnist_init_lr_grid (mnist, fashion_mnist): pass --data_dir=DIR (make bench "
+        "DATA_DIR=DIR, or set LENET_BENCH_DATA) to a folder holding mnist/, fashion-mnist/ (each "
+        "with IDX files, CIFAR-10 python batches, or train/<class>/ and test/<class>/ image "
+        "folders), or run with network access so keras.datasets can download them\n")
+    # One download per dataset: mnist once for its two experiments.
+    assert [request.split()[:2] for request in proxy.requests] == [
+        ["CONNECT", "storage.googleapis.com:443"]] * 2
+    assert not (tmp_path / "wd").exists()  # no empty index report

@@ -2,6 +2,8 @@
 
 import gzip
 import pickle
+import re
+import shutil
 
 import numpy as np
 import pytest
@@ -129,7 +131,7 @@ def test_corrupt_cifar_pickle(tmp_path):
         data.load("cifar10", tmp_path)
 
 
-def write_image_folder(root, classes=("cat", "dog"), per_class=3, size=(32, 32)):
+def write_image_folder(root, classes=data.CIFAR10_CLASSES, per_class=2, size=(32, 32), suffix=".png"):
     from PIL import Image
 
     rng = np.random.default_rng(2)
@@ -138,20 +140,20 @@ def write_image_folder(root, classes=("cat", "dog"), per_class=3, size=(32, 32))
             (root / split / name).mkdir(parents=True)
             for i in range(per_class):
                 pixels = rng.integers(0, 256, size + (3,), dtype=np.uint8)
-                Image.fromarray(pixels).save(root / split / name / f"{i:04d}.png")
+                Image.fromarray(pixels).save(root / split / name / f"{i:04d}{suffix}")
 
 
 def test_image_folder_reads_and_caches(tmp_path):
     write_image_folder(tmp_path / "cifar10")
     cache = tmp_path / "cache"
     dataset = data.load("cifar10", tmp_path, cache_dir=cache)
-    assert dataset.train_images.shape == (6, 32, 32, 3)
-    assert list(dataset.train_labels) == [3, 3, 3, 5, 5, 5]  # official CIFAR-10 indices
+    assert dataset.train_images.shape == (20, 32, 32, 3)
+    assert list(dataset.train_labels) == [label for label in range(10) for _ in range(2)]
     assert len(list(cache.glob("*.npz"))) == 1
     from PIL import Image
     expected = np.asarray(Image.open(tmp_path / "cifar10" / "test" / "dog" / "0001.png"))
     again = data.load("cifar10", tmp_path, cache_dir=cache)  # served from the cache
-    np.testing.assert_array_equal(again.test_images[4], expected)
+    np.testing.assert_array_equal(again.test_images[2 * 5 + 1], expected)  # dog is class 5
     # An edited tree is decoded again, and its old entry does not linger.
     (tmp_path / "cifar10" / "test" / "dog" / "0001.png").unlink()
     cached_before = set(cache.glob("*.npz"))
@@ -169,6 +171,53 @@ def test_image_folder_errors(tmp_path):
     broken.write_bytes(b"\x89PNG garbage")
     with pytest.raises(InputError, match=rf"^{broken}: unreadable image"):
         data.load("cifar10", tmp_path / "other", cache_dir=tmp_path / "cache")
+
+
+def class_list():
+    return re.escape(", ".join(data.CIFAR10_CLASSES))
+
+
+def test_image_folder_missing_class_folder_is_refused(tmp_path):
+    write_image_folder(tmp_path / "cifar10", per_class=1)
+    shutil.rmtree(tmp_path / "cifar10" / "test" / "truck")
+    missing = tmp_path / "cifar10" / "test" / "truck"
+    with pytest.raises(InputError, match=rf"^{re.escape(str(missing))} is missing: expected one "
+                       rf"folder per class: {class_list()}$"):
+        data.load("cifar10", tmp_path, cache_dir=tmp_path / "cache")
+    shutil.rmtree(tmp_path / "cifar10" / "test" / "bird")
+    with pytest.raises(InputError, match=r"test/bird is missing \(and truck\): expected one folder"):
+        data.load("cifar10", tmp_path, cache_dir=tmp_path / "cache")
+
+
+def test_image_folder_empty_class_folder_is_refused(tmp_path):
+    write_image_folder(tmp_path / "cifar10", per_class=1, suffix=".jpg")
+    empty = tmp_path / "cifar10" / "train" / "deer"
+    for image in empty.iterdir():
+        image.unlink()
+    (empty / "notes.txt").write_text("not an image")
+    with pytest.raises(InputError, match=rf"^{re.escape(str(empty))} holds no images: expected at "
+                       r"least one \.png/\.jpg/\.jpeg/\.bmp file in each class folder$"):
+        data.load("cifar10", tmp_path, cache_dir=tmp_path / "cache")
+
+
+def test_image_folder_cache_never_serves_a_tree_that_is_bad_now(tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    write_image_folder(tmp_path / "cifar10", per_class=1, size=(32, 32))
+    data.load("cifar10", tmp_path, cache_dir=cache)  # a cache of the good tree
+    shutil.rmtree(tmp_path / "cifar10" / "test" / "ship")
+    with pytest.raises(InputError, match=r"test/ship is missing"):
+        data.load("cifar10", tmp_path, cache_dir=cache)
+    # A cache written from the bad tree itself (as a version without the check did).
+    def unchecked(split_dir, class_names):
+        return [(path, class_names.index(path.parent.name))
+                for path in sorted(split_dir.glob("*/*.png"))]
+
+    with monkeypatch.context() as patch:
+        patch.setattr(data, "_list_image_files", unchecked)
+        assert len(data.load("cifar10", tmp_path, cache_dir=cache).test_labels) == 9
+    assert len(list(cache.glob("*.npz"))) == 1
+    with pytest.raises(InputError, match=r"test/ship is missing"):
+        data.load("cifar10", tmp_path, cache_dir=cache)
 
 
 def test_digits_is_28x28_with_a_fixed_split():
