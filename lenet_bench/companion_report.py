@@ -19,12 +19,11 @@ from pathlib import Path
 import numpy as np
 
 from lenet_bench import analysis, plots
-from lenet_bench import report as base
+from lenet_bench.artifacts import LAYER_NAMES, MODEL_INTERNALS_FILE, RUNS_FOLDER, TEST_LABELS_FILE
 from lenet_bench.files import atomic_write_text
+from lenet_bench.results import finished_runs, mean_std, setting_label
+from lenet_bench.tables import csv_text, markdown_table, matrix_text, mean_std_text, percent
 
-INTERNALS_FILE = "model_internals.npz"  # As inspection.MODEL_INTERNALS_FILE (no TF import here).
-TEST_LABELS_FILE = "test_labels.npz"
-LAYER_NAMES = ("conv1", "conv2", "fc1", "fc2", "predictions")
 MAX_RANKED_POINTS = 3  # Up to this many grid points: every point's best/worst/median.
 
 
@@ -36,10 +35,10 @@ def soft_confusion_lines(experiment_dir: Path, best: list[dict], class_names: li
     if not with_soft:
         return []
     rates = np.mean([run["soft_confusion"] for run in with_soft], axis=0)
-    atomic_write_text(experiment_dir / f"{dataset_name}_soft_conf.txt", base._matrix_text(
+    atomic_write_text(experiment_dir / f"{dataset_name}_soft_conf.txt", matrix_text(
         100 * rates, class_names, "soft confusion matrix (%): row i is the mean softmax vector "
         f"over test images of true class i; {setting}, mean over {len(with_soft)} seeds"))
-    atomic_write_text(experiment_dir / f"{dataset_name}_soft_conf.csv", base.csv_text(
+    atomic_write_text(experiment_dir / f"{dataset_name}_soft_conf.csv", csv_text(
         [{"true": class_names[i], **{class_names[j]: round(float(rates[i, j]), 6)
                                      for j in range(len(rates))}} for i in range(len(rates))]))
     plots.plot_soft_confusion(rates, class_names, experiment_dir / "figures" / "soft_confusion.png",
@@ -58,7 +57,7 @@ def rank_section(experiment_dir: Path, runs: list[dict], rows: list[dict], field
                  class_names: list[str], rank_by: str) -> list[str]:
     """Best, worst and median run of the best grid point (of each point when there are
     at most MAX_RANKED_POINTS), with 2+ finished seeds and a confusion matrix."""
-    by_setting = {base.setting_label(members[0]["spec"], fields): members
+    by_setting = {setting_label(members[0]["spec"], fields): members
                   for members in analysis.group_by_point(runs).values()}
     settings = [row["setting"] for row in rows if row["done"] >= 2]
     if len(rows) > MAX_RANKED_POINTS:
@@ -74,14 +73,14 @@ def rank_section(experiment_dir: Path, runs: list[dict], rows: list[dict], field
         figure = f"best_worst_median_{number}.png"
         plots.plot_best_worst_median(entries, class_names, experiment_dir / "figures" / figure,
                                      f"{setting}: best, median and worst of "
-                                     f"{len(finished(by_setting[setting]))} seeds by {measure} "
-                                     "test accuracy")
-        table = [[role, run["spec"]["seed"], base.percent(analysis.final_accuracy(run)),
-                  f"{base.percent(run['best_test_accuracy'])} (epoch {run['best_epoch']})",
-                  base.percent(last(run, "test_soft_accuracy")),
+                                     f"{len(finished_runs(by_setting[setting]))} seeds by "
+                                     f"{measure} test accuracy")
+        table = [[role, run["spec"]["seed"], percent(analysis.final_accuracy(run)),
+                  f"{percent(run['best_test_accuracy'])} (epoch {run['best_epoch']})",
+                  percent(last(run, "test_soft_accuracy")),
                   f"[{run['key']}](runs/{run['key']}.json)"] for role, run in entries]
         lines += [f"**{setting}**", "",
-                  base.markdown_table(["run", "seed", "final test acc %", "best-epoch acc %",
+                  markdown_table(["run", "seed", "final test acc %", "best-epoch acc %",
                                        "final soft acc %", "file"], table),
                   f"![best, median, worst](figures/{figure})", ""]
     if not lines:
@@ -91,10 +90,6 @@ def rank_section(experiment_dir: Path, runs: list[dict], rows: list[dict], field
             "The spread between seeds of one setting is itself a result: curves (solid test, "
             "dashed train, dotted soft test accuracy) and final-epoch confusion matrices of "
             "the three runs side by side.", ""] + lines
-
-
-def finished(runs: list[dict]) -> list[dict]:
-    return [run for run in runs if run["status"] == "done"]
 
 
 def last(run: dict, metric: str) -> float | None:
@@ -111,7 +106,7 @@ def classification_section(experiment_dir: Path, runs: list[dict], class_names: 
     labels_path = experiment_dir / TEST_LABELS_FILE
     if median is None or not labels_path.is_file():
         return []
-    predictions_path = experiment_dir / "runs" / f"{median['key']}.predictions.npz"
+    predictions_path = experiment_dir / RUNS_FOLDER / f"{median['key']}.predictions.npz"
     if not predictions_path.is_file():
         return []
     with np.load(labels_path) as stored:
@@ -122,26 +117,26 @@ def classification_section(experiment_dir: Path, runs: list[dict], class_names: 
                      zero_division=0)
     text = classification_report(labels, predicted, digits=4, **arguments)
     scores = classification_report(labels, predicted, output_dict=True, **arguments)
-    what = (f"{base.setting_label(median['spec'], fields)}, seed {median['spec']['seed']} "
+    what = (f"{setting_label(median['spec'], fields)}, seed {median['spec']['seed']} "
             f"(the median run by {rank_by} test accuracy), final epoch")
     atomic_write_text(experiment_dir / "classification_report.txt",
                       f"# scikit-learn classification report: {what}\n{text}")
     table_rows = [{"class": name, **{metric: scores[name][metric] for metric in
                                      ("precision", "recall", "f1-score", "support")}}
                   for name in list(class_names) + ["macro avg", "weighted avg"]]
-    atomic_write_text(experiment_dir / "classification_report.csv", base.csv_text(table_rows))
+    atomic_write_text(experiment_dir / "classification_report.csv", csv_text(table_rows))
     table = [[row["class"], f"{100 * row['precision']:.2f}", f"{100 * row['recall']:.2f}",
               f"{100 * row['f1-score']:.2f}", int(row["support"])] for row in table_rows]
     return ["## Classification report (scikit-learn)", "",
             f"{what}; accuracy {100 * scores['accuracy']:.2f}%. Files: "
             "[classification_report.txt](classification_report.txt), "
             "[classification_report.csv](classification_report.csv).", "",
-            base.markdown_table(["class", "precision %", "recall %", "F1 %", "support"], table)]
+            markdown_table(["class", "precision %", "recall %", "F1 %", "support"], table)]
 
 
 def internals_section(experiment_dir: Path, dataset: dict) -> list[str]:
     """Weight histograms, first-layer kernels and feature maps from model_internals.npz."""
-    path = experiment_dir / INTERNALS_FILE
+    path = experiment_dir / MODEL_INTERNALS_FILE
     if not path.is_file():
         return []
     class_names = dataset.get("class_names") or [str(i) for i in range(10)]
@@ -176,20 +171,20 @@ def internals_section(experiment_dir: Path, dataset: dict) -> list[str]:
         plots.plot_kernels(kernels, figures / "first_layer_kernels.png",
                            "first-layer 5x5 kernels, initial and trained (each on its own scale)")
     runs_table = [[run["label"], run["seed"], run["initializer"],
-                   base.percent(run["final_test_accuracy"]
+                   percent(run["final_test_accuracy"]
                                 if run["final_test_accuracy"] == run["final_test_accuracy"] else None),
                    f"[{run['key']}](runs/{run['key']}.json)"] for run in described]
     lines = ["## Inside the model", "",
              "Kernels at initialization (rebuilt from the run's seed) and after training (the "
-             f"best-epoch weights), from [{INTERNALS_FILE}]({INTERNALS_FILE}); layers with more "
+             f"best-epoch weights), from [{MODEL_INTERNALS_FILE}]({MODEL_INTERNALS_FILE}); layers with more "
              "than 10,000 weights are shown by a fixed random 10,000 of them.", "",
-             base.markdown_table(["run", "seed", "initializer", "final test acc %", "file"],
+             markdown_table(["run", "seed", "initializer", "final test acc %", "file"],
                                  runs_table),
              f"Kernel weights of the first run ({described[0]['label']}):", "",
-             base.markdown_table(["layer", "weights", "std initial", "std trained",
+             markdown_table(["layer", "weights", "std initial", "std trained",
                                   "mean abs change"], statistics),
              *(["Standard deviation of the kernel weights, initial → trained, per run:", "",
-                base.markdown_table(["run"] + names, spread)] if len(described) > 1 else []),
+                markdown_table(["run"] + names, spread)] if len(described) > 1 else []),
              "![weight histograms](figures/weight_histograms.png)", "",
              *(["![first-layer kernels](figures/first_layer_kernels.png)", ""] if kernels else [])]
     if images is not None:
@@ -204,31 +199,31 @@ def internals_section(experiment_dir: Path, dataset: dict) -> list[str]:
 
 def ood_section(experiment_dir: Path, runs: list[dict], rows: list[dict], fields: tuple) -> list[str]:
     """Max-softmax confidence on in- vs out-of-distribution test images, per grid point."""
-    with_ood = [run for run in finished(runs) if run.get("ood")]
+    with_ood = [run for run in finished_runs(runs) if run.get("ood")]
     if not with_ood:
         return []
     by_setting: dict[str, list[dict]] = {}
     for run in with_ood:
-        by_setting.setdefault(base.setting_label(run["spec"], fields), []).append(run)
+        by_setting.setdefault(setting_label(run["spec"], fields), []).append(run)
     order = [row["setting"] for row in rows if row["setting"] in by_setting]
     first = with_ood[0]["ood"]
     threshold = first["threshold"]
     table, csv_rows = [], []
     for setting in order:
         members = by_setting[setting]
-        statistics = {name: base.mean_std([run["ood"][name] for run in members])
+        statistics = {name: mean_std([run["ood"][name] for run in members])
                       for name in ("auroc", "ood_confident_fraction", "in_confident_fraction",
                                    "in_confidence_mean", "ood_confidence_mean")}
         table.append([setting, len(members),
-                      base.mean_std_text(*statistics["auroc"], 4),
-                      base.percent(*statistics["ood_confident_fraction"]),
-                      base.percent(*statistics["in_confident_fraction"]),
-                      base.percent(*statistics["in_confidence_mean"]),
-                      base.percent(*statistics["ood_confidence_mean"])])
+                      mean_std_text(*statistics["auroc"], 4),
+                      percent(*statistics["ood_confident_fraction"]),
+                      percent(*statistics["in_confident_fraction"]),
+                      percent(*statistics["in_confidence_mean"]),
+                      percent(*statistics["ood_confidence_mean"])])
         csv_rows.append({"setting": setting, "seeds": len(members),
                          **{f"{name}_{part}": value for name, (mean, std) in statistics.items()
                             for part, value in (("mean", mean), ("std", std))}})
-    atomic_write_text(experiment_dir / "ood.csv", base.csv_text(csv_rows))
+    atomic_write_text(experiment_dir / "ood.csv", csv_text(csv_rows))
     members = by_setting[order[0]]
     plots.plot_ood_histogram(np.sum([run["ood"]["in_histogram"] for run in members], axis=0),
                              np.sum([run["ood"]["ood_histogram"] for run in members], axis=0),
@@ -241,7 +236,7 @@ def ood_section(experiment_dir: Path, runs: list[dict], rows: list[dict], fields
             f"distribution) and the {first['dataset']} test set (out of distribution). AUROC: "
             "max softmax probability as a detector of in-distribution images (scikit-learn's "
             "roc_auc_score, in-distribution positive; 0.5 is chance). Mean ± std over seeds.", "",
-            base.markdown_table(["setting", "seeds", "AUROC", f"OOD conf > {threshold:g} %",
+            markdown_table(["setting", "seeds", "AUROC", f"OOD conf > {threshold:g} %",
                                  f"in-dist conf > {threshold:g} %", "mean conf in %",
                                  "mean conf OOD %"], table),
             "Table: [ood.csv](ood.csv).", "",

@@ -12,6 +12,8 @@ import logging
 from pathlib import Path
 
 from lenet_bench import analysis, data, early_stopping, engines, hooks, inspection, machine, models
+from lenet_bench.artifacts import (CONFIG_FILE, CONFUSION_EXAMPLES_FILE, MODEL_INTERNALS_FILE,
+                                   PARAMETER_COUNTS_FILE, RUNS_FOLDER, TEST_LABELS_FILE)
 from lenet_bench import runs as runs_module
 from lenet_bench.config import ExperimentConfig, validate
 from lenet_bench.errors import InputError
@@ -23,7 +25,6 @@ from lenet_bench.workdir import check_workdir, experiment_lock, make_runs_dir
 logger = logging.getLogger("lenet_bench")
 
 DEFAULT_GROUP_SIZE = 12
-PARAMETER_COUNTS_FILE = "parameter_counts.json"
 
 
 def run_experiment(config: ExperimentConfig, dataset: data.Dataset, workdir: str | Path,
@@ -148,7 +149,7 @@ def write_experiment_files(experiment_dir: Path, config: ExperimentConfig, specs
     models, the parameter-count table."""
     subset = data.take_train_subset(dataset, specs[0].train_size, specs[0].data_seed) \
         if specs else dataset
-    atomic_write_json(experiment_dir / "config.json", {
+    atomic_write_json(experiment_dir / CONFIG_FILE, {
         "experiment": config.name,
         "config": config.to_dict(),
         "run_keys": [spec.key for spec in specs],
@@ -183,15 +184,15 @@ def write_post_passes(experiment_dir: Path, config: ExperimentConfig, specs: lis
                       dataset: data.Dataset, ood_dataset: data.Dataset | None) -> None:
     """What the report needs from the models and the test set, written beside the runs
     (runs with a search split are left out: they evaluate on a validation split)."""
-    runs_dir = experiment_dir / "runs"
+    runs_dir = experiment_dir / RUNS_FOLDER
     records = [read_json(runs_module.run_path(runs_dir, spec)) for spec in specs if not spec.split]
     records = [record for record in records if record]
-    analysis.write_confusion_examples(experiment_dir / "confusion_examples.npz", records, runs_dir,
+    analysis.write_confusion_examples(experiment_dir / CONFUSION_EXAMPLES_FILE, records, runs_dir,
                                       dataset.test_images, dataset.test_labels)
-    inspection.write_test_labels(experiment_dir / inspection.TEST_LABELS_FILE, dataset.test_labels)
+    inspection.write_test_labels(experiment_dir / TEST_LABELS_FILE, dataset.test_labels)
     if config.ood_dataset is not None:
         inspection.evaluate_ood(records, runs_dir, dataset, ood_dataset)
-    inspection.write_model_internals(experiment_dir / inspection.MODEL_INTERNALS_FILE, records,
+    inspection.write_model_internals(experiment_dir / MODEL_INTERNALS_FILE, records,
                                      runs_dir, dataset, config.rank_runs_by)
 
 

@@ -24,14 +24,12 @@ import numpy as np
 import tensorflow as tf
 
 from lenet_bench import analysis, data, models, runs
+from lenet_bench.artifacts import LAYER_NAMES, MODEL_INTERNALS_FILE, TEST_LABELS_FILE
 from lenet_bench.errors import InputError
 from lenet_bench.files import atomic_write_json, atomic_write_npz
 
 logger = logging.getLogger("lenet_bench")
 
-MODEL_INTERNALS_FILE = "model_internals.npz"
-TEST_LABELS_FILE = "test_labels.npz"
-LAYER_NAMES = ("conv1", "conv2", "fc1", "fc2", "predictions")
 # Larger kernels are stored as this many weights drawn at random (the same ones
 # before and after training), which keeps the file small and the histogram's shape.
 MAX_STORED_WEIGHTS = 10_000

@@ -8,8 +8,6 @@ tables, confusion matrices and pairs, figures/*.png and REPORT.md; for a
 workdir, an index REPORT.md that opens with the one-screen summary.
 """
 
-import csv
-import io
 import json
 import math
 import re
@@ -18,151 +16,19 @@ from pathlib import Path
 
 import numpy as np
 
-from lenet_bench import analysis, noise, plots
+from lenet_bench import analysis, companion_report, noise, plots, search_report
 from lenet_bench.architectures import MODEL_FIELD_DEFAULTS
+from lenet_bench.artifacts import (CONFIG_FILE, CONFUSION_EXAMPLES_FILE, PARAMETER_COUNTS_FILE,
+                                   SEARCH_FILE, SKIPPED_FILE)
 from lenet_bench.files import atomic_write_text, read_json
+from lenet_bench.results import (SETTING_FIELDS, finished_runs, format_value, label_fields,
+                                 load_runs, mean_std, setting_label, summarize,
+                                 threads_text)
+from lenet_bench.tables import (csv_text, latex_table, markdown_table, matrix_text,
+                                mean_std_text, percent)
 
-# Spec fields that can tell one grid point from another, in display order.
-SETTING_FIELDS = ("initializer", "learning_rate", "lr_decay", "label_noise", "noise_mode",
-                  "optimizer", "batch_size", "activation", "epochs", "train_size",
-                  "first_conv_padding", "data_seed", "precision", "architecture", "dropout", "l2",
-                  "batch_norm")
-# The model fields (MODEL_FIELD_DEFAULTS) of runs written before they existed are read
-# at those defaults; a summary shows them only where some run differs (so older reports
-# keep their columns).
-# Later fields that can tell grid points apart; not summary.csv columns of their own,
-# so reports of runs without them keep their columns.
-OPTIONAL_SETTING_FIELDS = ("validation_split", "patience", "monitor", "augment_translation",
-                           "augment_rotation", "augment_zoom", "augment_flip")
-DEFAULT_LABEL_FIELDS = ("initializer", "learning_rate", "lr_decay", "optimizer", "batch_size")
-FIELD_PREFIXES = {"learning_rate": "lr ", "lr_decay": "decay ", "label_noise": "eps ",
-                  "batch_size": "batch ", "epochs": "epochs ", "train_size": "train ",
-                  "data_seed": "data seed ", "validation_split": "val ",
-                  "patience": "patience ", "augment_translation": "translate ",
-                  "augment_rotation": "rotate ", "augment_zoom": "zoom ",
-                  "augment_flip": "flip ", "dropout": "dropout ", "l2": "l2 ",
-                  "batch_norm": "batch norm "}
 TOP_K_CURVES = 5
 TOP_K_PAIRS = 3
-
-
-def load_runs(experiment_dir: Path) -> tuple[dict, list[dict]]:
-    """The experiment's config.json and its runs' records, in config order.
-
-    Runs named in config.json that have no (valid) file yet are left out;
-    so are run files of other configs that share the folder.
-    """
-    experiment_dir = Path(experiment_dir)
-    config = read_json(experiment_dir / "config.json") or {}
-    keys = config.get("run_keys") or sorted(p.stem for p in (experiment_dir / "runs").glob("*.json"))
-    runs = [read_json(experiment_dir / "runs" / f"{key}.json") for key in keys]
-    runs = [run for run in runs if run and "history" in run]
-    for run in runs:  # Written before `precision` and the model fields existed.
-        run["spec"].setdefault("precision", "float32")
-        for field, default in MODEL_FIELD_DEFAULTS.items():
-            run["spec"].setdefault(field, default)
-    return config, runs
-
-
-def label_fields(runs: list[dict], config: dict | None = None) -> tuple[str, ...]:
-    """The fields that name a grid point: the config's grid fields, else those
-    that vary between runs, else a default set (a single setting)."""
-    grid = tuple(((config or {}).get("config") or {}).get("grid") or {})
-    varying = tuple(field for field in SETTING_FIELDS + OPTIONAL_SETTING_FIELDS
-                    if field not in grid
-                    and len({json.dumps(run["spec"].get(field)) for run in runs}) > 1)
-    return grid + varying or DEFAULT_LABEL_FIELDS
-
-
-def format_value(field: str, value) -> str:
-    if isinstance(value, bool):
-        text = "on" if value else "off"
-    else:
-        text = f"{value:g}" if isinstance(value, float) else str(value)
-    return FIELD_PREFIXES.get(field, "") + text
-
-
-def setting_label(spec: dict, fields: tuple[str, ...]) -> str:
-    return ", ".join(format_value(field, spec.get(field)) for field in fields)
-
-
-def mean_std(values) -> tuple[float, float]:
-    """Mean and sample standard deviation (ddof=1; NaN for fewer than 2 values)."""
-    values = np.asarray([v for v in values if v is not None and not np.isnan(v)], dtype=float)
-    if len(values) == 0:
-        return math.nan, math.nan
-    return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else math.nan
-
-
-def summarize(runs: list[dict], fields: tuple[str, ...] | None = None) -> list[dict]:
-    """One row per grid point, aggregated over its seeds, ranked by mean final
-    test accuracy (best first; points with no finished run last).
-
-    Only finished runs ('done') count in the means; diverged runs are counted
-    separately and never averaged in. Computed by `lenet_bench.results.summary`
-    (the notebook API), so the report and a notebook agree.
-    """
-    from lenet_bench import results
-
-    fields = fields or label_fields(runs)
-    shown = [field for field in SETTING_FIELDS if field not in MODEL_FIELD_DEFAULTS
-             or any(run["spec"].get(field, MODEL_FIELD_DEFAULTS[field])
-                    != MODEL_FIELD_DEFAULTS[field] for run in runs)]
-    columns = ("setting", *results.SUMMARY_STATISTICS)
-    rows = []
-    for row in results.summary_records(results.frame(runs), label_fields=fields):
-        summary_row = {field: MODEL_FIELD_DEFAULTS[field] if row[field] is None
-                       and field in MODEL_FIELD_DEFAULTS else row[field] for field in shown}
-        summary_row.update({field: row.get(field) for field in fields if field not in summary_row})
-        summary_row.update({column: row[column] for column in columns})
-        rows.append(summary_row)
-    with_validation = any("best_val_epoch" in run for run in runs)
-    with_cost = any("cost" in run for run in runs)
-    if with_validation or with_cost:
-        finished_by_setting = {}
-        for run in finished_runs(runs):
-            finished_by_setting.setdefault(setting_label(run["spec"], fields), []).append(run)
-        for row in rows:
-            finished = finished_by_setting.get(row["setting"], [])
-            if with_validation:
-                row.update(early_stopping_stats(finished))
-            if with_cost:
-                row.update(cost_means(finished))
-    return rows
-
-
-def early_stopping_stats(finished: list[dict]) -> dict:
-    """Validation figures of finished runs with a validation split: accuracy at the best
-    validation epoch, that epoch, and the epoch early stopping stopped at (for the runs
-    it stopped; the others ran to their last epoch)."""
-    with_validation = [run for run in finished if run.get("best_val_epoch") is not None]
-    val_mean, val_std = mean_std([run["best_val_accuracy"] for run in with_validation])
-    epoch_mean, epoch_std = mean_std([run["best_val_epoch"] for run in with_validation])
-    stopped = [run["stopped_epoch"] for run in with_validation if run.get("stopped_epoch")]
-    stopped_mean, stopped_std = mean_std(stopped)
-    return {"best_val_accuracy_mean": val_mean, "best_val_accuracy_std": val_std,
-            "best_val_epoch_mean": epoch_mean, "best_val_epoch_std": epoch_std,
-            "stopped_runs": len(stopped), "stopped_epoch_mean": stopped_mean,
-            "stopped_epoch_std": stopped_std}
-
-
-COST_MEANS = ("inference_ms_per_image_batch1", "inference_ms_per_image_large_batch",
-              "keras_file_bytes")
-
-
-def cost_means(runs: list[dict]) -> dict:
-    """Mean cost figures (train.py's `cost` record) over the runs that have them
-    (NaN where none has)."""
-    costs = [run["cost"] for run in runs if run.get("cost")]
-    means = {f"{key}_mean": mean_std([cost.get(key) for cost in costs])[0] for key in COST_MEANS}
-    batches = sorted({cost.get("inference_large_batch") for cost in costs} - {None})
-    means["inference_large_batch"] = "/".join(map(str, batches))
-    return means
-
-
-def finished_runs(runs: list[dict]) -> list[dict]:
-    """The runs that trained to their last epoch: the ones means, curves and bands use."""
-    return [run for run in runs if run["status"] == "done"]
 
 
 def per_epoch_rows(runs: list[dict], fields: tuple[str, ...]) -> list[dict]:
@@ -180,59 +46,6 @@ def per_epoch_rows(runs: list[dict], fields: tuple[str, ...]) -> list[dict]:
                          "test_accuracy_min": float(values.min()),
                          "test_accuracy_max": float(values.max())})
     return rows
-
-
-def mean_std_text(mean: float, std: float, decimals: int) -> str:
-    """'mean ± std' ('–' for a NaN mean; no std part for a NaN std)."""
-    if math.isnan(mean):
-        return "–"
-    return f"{mean:.{decimals}f}" + ("" if math.isnan(std) else f" ± {std:.{decimals}f}")
-
-
-def percent(value: float | None, std: float | None = None) -> str:
-    """A fraction (and its std) as percent with 2 decimals."""
-    if value is None:
-        return "–"
-    return mean_std_text(100 * value, math.nan if std is None else 100 * std, 2)
-
-
-def markdown_table(header: list[str], rows: list[list]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
-
-
-# One pass over the characters, so an escape is never escaped again.
-LATEX_ESCAPES = {"\\": "\\textbackslash{}", "&": "\\&", "%": "\\%", "$": "\\$", "#": "\\#",
-                 "_": "\\_", "{": "\\{", "}": "\\}", "~": "\\textasciitilde{}",
-                 "^": "\\textasciicircum{}", "±": "$\\pm$", "→": "$\\to$",
-                 "↔": "$\\leftrightarrow$", "⚠": "$^\\dagger$", "–": "--"}
-WIDE_TABLE_COLUMNS = 8
-
-
-def latex_table(header: list[str], rows: list[list], caption: str) -> str:
-    """A booktabs table (needs \\usepackage{booktabs}; graphicx too when it has
-    more than WIDE_TABLE_COLUMNS columns, which are scaled to the line width)."""
-
-    def escape(cell) -> str:
-        return "".join(LATEX_ESCAPES.get(char, char) for char in str(cell))
-
-    wide = len(header) > WIDE_TABLE_COLUMNS
-    lines = ["\\begin{table}[ht]", "\\centering", f"\\caption{{{escape(caption)}}}",
-             *(["\\resizebox{\\linewidth}{!}{%"] if wide else []),
-             "\\begin{tabular}{l" + "r" * (len(header) - 1) + "}", "\\toprule",
-             " & ".join(escape(cell) for cell in header) + " \\\\", "\\midrule"]
-    lines += [" & ".join(escape(cell) for cell in row) + " \\\\" for row in rows]
-    lines += ["\\bottomrule", "\\end{tabular}" + ("}" if wide else ""), "\\end{table}", ""]
-    return "\n".join(lines)
-
-
-def csv_text(rows: list[dict]) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else ["setting"])
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
 
 
 SUMMARY_HEADER = ["rank", "setting", "runs done", "diverged", "final test acc %",
@@ -280,9 +93,6 @@ def summary_table_rows(rows: list[dict]) -> list[list]:
 
 def summary_markdown(rows: list[dict]) -> str:
     return markdown_table(summary_header(rows), summary_table_rows(rows))
-
-
-PARAMETER_COUNTS_FILE = "parameter_counts.json"  # Written by train.run_experiment.
 
 
 def parameter_count_section(experiment_dir: Path) -> list[str]:
@@ -373,8 +183,6 @@ def confusion_section(experiment_dir: Path, runs: list[dict], dataset: dict,
     """The best grid point's confusion matrix (summed over its seeds), its soft
     confusion matrix, its top pairs, their spread over seeds, and example images;
     files beside the report."""
-    from lenet_bench import companion_report
-
     best = analysis.best_point_runs(runs)
     if not best:
         return []
@@ -382,7 +190,7 @@ def confusion_section(experiment_dir: Path, runs: list[dict], dataset: dict,
     dataset_name = dataset.get("name", "dataset")
     counts = np.sum([run["confusion_matrix"] for run in best], axis=0)
     rates = noise.row_normalize(counts)
-    atomic_write_text(experiment_dir / f"{dataset_name}_conf.txt", _matrix_text(
+    atomic_write_text(experiment_dir / f"{dataset_name}_conf.txt", matrix_text(
         100 * rates, class_names, f"row-normalized test confusion matrix (%), true class down, "
         f"predicted across; {setting_label(best[0]['spec'], fields)}, summed over {len(best)} seeds"))
     atomic_write_text(experiment_dir / f"{dataset_name}_conf.csv", csv_text(
@@ -427,7 +235,7 @@ def confusion_section(experiment_dir: Path, runs: list[dict], dataset: dict,
                               mean_std_text(p["count_mean"], p["count_std"], 1),
                               f"{100 * p['rate_mean']:.2f}", f"{p['in_top_k']}/{p['runs']}"]
                              for p in spread])]
-    examples_path = experiment_dir / "confusion_examples.npz"
+    examples_path = experiment_dir / CONFUSION_EXAMPLES_FILE
     if examples_path.is_file():
         with np.load(examples_path) as examples:
             plots.plot_examples(examples["images"], examples["confidence"], examples["pairs"],
@@ -436,14 +244,6 @@ def confusion_section(experiment_dir: Path, runs: list[dict], dataset: dict,
                                 f"run {examples['run_key']}")
         lines += ["![confusion examples](figures/confusion_examples.png)", ""]
     return lines
-
-
-def _matrix_text(matrix: np.ndarray, class_names: list[str], title: str) -> str:
-    short = [name[:9] for name in class_names]
-    lines = [f"# {title}", " " * 10 + "".join(f"{name:>10s}" for name in short)]
-    lines += [f"{short[i]:>10s}" + "".join(f"{value:10.2f}" for value in row)
-              for i, row in enumerate(matrix)]
-    return "\n".join(lines) + "\n"
 
 
 def group_by_noise(runs: list[dict]) -> list[tuple[tuple[float, str], list[dict]]]:
@@ -529,12 +329,12 @@ def noise_section(experiment_dir: Path, name: str, runs: list[dict], dataset: di
         file_name = f"noise_matrix_eps{eps:g}" + (f"_{mode}" if several_modes else "") + ".txt"
         matrix_links.append(f"[{label}]({file_name})")
         atomic_write_text(experiment_dir / file_name, "\n".join([
-            _matrix_text(100 * realized, class_names, f"realized training-label transition "
+            matrix_text(100 * realized, class_names, f"realized training-label transition "
                          f"matrix (%), clean down, noisy across; eps {eps:g}, {mode}, seed "
                          f"{first['spec']['seed']}"),
-            _matrix_text(100 * expected, class_names, f"expected (%): {100 * (1 - eps):.2f} on "
+            matrix_text(100 * expected, class_names, f"expected (%): {100 * (1 - eps):.2f} on "
                          f"the diagonal, {100 * eps / (num_classes - 1):.2f} elsewhere"),
-            _matrix_text(100 * (realized - expected), class_names,
+            matrix_text(100 * (realized - expected), class_names,
                          "realized - expected (percentage points)")]))
     plots.plot_noise_matrices(matrices, class_names, experiment_dir / "figures" / "noise_matrices.png",
                               "training-label transition matrices, clean → noisy (lowest seed)")
@@ -569,12 +369,8 @@ def write_experiment_report(experiment_dir: Path, rank_runs_by: str | None = Non
       rank_runs_by: 'final' or 'best': which test accuracy picks a grid point's best,
         worst and median run; None: as config.json says (else 'final').
     """
-    from lenet_bench import companion_report
-
     experiment_dir = Path(experiment_dir)
-    if (experiment_dir / "search.json").is_file():
-        from lenet_bench import search_report
-
+    if (experiment_dir / SEARCH_FILE).is_file():
         return search_report.write_search_report(experiment_dir)
     config, runs = load_runs(experiment_dir)
     rank_runs_by = rank_runs_by or (config.get("config") or {}).get("rank_runs_by") or "final"
@@ -597,6 +393,7 @@ def write_experiment_report(experiment_dir: Path, rank_runs_by: str | None = Non
     versions = config.get("versions", {})
     expected = len(config.get("run_keys", runs))
     finished = sum(run["status"] != "running" for run in runs)
+    threads = threads_text(runs)  # '' for runs that predate the record (their text unchanged).
     lines = [
         f"# {name}",
         "",
@@ -608,7 +405,8 @@ def write_experiment_report(experiment_dir: Path, rank_runs_by: str | None = Non
         + f"; {len(rows)} grid points ({', '.join(fields)})",
         f"- training time: {sum(run['wall_seconds'] for run in runs):.0f} s in total",
         f"- machine: {machine.get('cpu', '?')}, {machine.get('cores', '?')} cores; "
-        f"device: {runs[0]['device'] if runs else '?'}; trainer: "
+        + (f"{threads}; " if threads else "")
+        + f"device: {runs[0]['device'] if runs else '?'}; trainer: "
         + ", ".join(sorted({str(run.get('trainer', '?')) for run in runs}))
         + "; precision: " + ", ".join(sorted({run["spec"]["precision"] for run in runs}))
         + "; oneDNN: " + ", ".join(sorted({run.get("onednn", "not recorded") for run in runs})),
@@ -672,9 +470,6 @@ def _last(run: dict, metric: str) -> float:
     return values[-1] if values and values[-1] is not None else math.nan
 
 
-SKIPPED_FILE = "skipped.json"
-
-
 def record_skipped(workdir: Path, skipped: dict[str, str], found: list[str]) -> None:
     """Keeps `<workdir>/skipped.json` (experiment -> why its data was not found) up to
     date, so a report rebuilt from the workdir alone still says what is missing:
@@ -695,7 +490,7 @@ def write_index(workdir: Path) -> Path:
     (best configuration per dataset and per experiment, label noise, confusion pairs,
     time and machine, what was skipped), then each experiment's main figure."""
     workdir = Path(workdir)
-    experiments = [(p.parent, *load_runs(p.parent)) for p in sorted(workdir.glob("*/config.json"))]
+    experiments = [(p.parent, *load_runs(p.parent)) for p in sorted(workdir.glob(f"*/{CONFIG_FILE}"))]
     # A search's selection runs score validation folds, not the test set: left out here.
     experiments = [(path, {**config, "run_keys": [key for key in config.get("run_keys", [])
                                                   if not re.search(r"_(kfold|holdout)-", key)]},
@@ -704,11 +499,15 @@ def write_index(workdir: Path) -> Path:
     summaries = [summarize(runs, label_fields(runs, config)) for _, config, runs in experiments]
     total_seconds = sum(run["wall_seconds"] for _, _, runs in experiments for run in runs)
     machine = next((config.get("machine") for _, config, _ in experiments if config.get("machine")), {})
-    devices = sorted({run["device"] for _, _, runs in experiments for run in runs})
+    all_runs = [run for _, _, runs in experiments for run in runs]
+    devices = sorted({run["device"] for run in all_runs})
+    threads = threads_text(all_runs)
     lines = ["# lenet_bench results", "",
              f"Training time {total_seconds / 3600:.2f} h (the runs' epoch times summed; data "
              f"loading and reports not counted); machine: {machine.get('cpu', '?')}, "
-             f"{machine.get('cores', '?')} cores; device: {', '.join(devices) or '?'}.", "",
+             f"{machine.get('cores', '?')} cores; "
+             + (f"{threads}; " if threads else "")
+             + f"device: {', '.join(devices) or '?'}.", "",
              "## Best configuration per dataset (clean labels; test accuracy %, mean ± std over "
              "seeds)", "",
              markdown_table(["dataset", "configuration", "experiment", "final", "best-epoch acc",
@@ -832,10 +631,10 @@ def main(argv: list[str]) -> int:
               file=sys.stderr)
         return 2
     target = Path(argv[1])
-    if (target / "config.json").is_file():
+    if (target / CONFIG_FILE).is_file():
         print(write_experiment_report(target, rank_runs_by))
         return 0
-    experiment_dirs = sorted(p.parent for p in target.glob("*/config.json"))
+    experiment_dirs = sorted(p.parent for p in target.glob(f"*/{CONFIG_FILE}"))
     if not experiment_dirs:
         print(f"{target}: holds no experiment (no */config.json): expected a workdir", file=sys.stderr)
         return 2

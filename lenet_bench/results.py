@@ -1,14 +1,16 @@
-"""Results as pandas DataFrames, for notebooks and for the report.
+"""The run data model: a workdir's run records, the settings that tell grid points
+apart, and their per-grid-point statistics; as records (for the report) and as
+pandas DataFrames (for notebooks).
 
     from lenet_bench import results
     df = results.load("results/quick")            # one row per run x epoch
     results.summary(df[df.epochs == 5], by=["experiment", "learning_rate"])
 
-`load` reads the run JSONs only (like the report), so it works on any
-workdir, finished or not. `summary` computes the per-grid-point table
-(runs done, diverged, final and best-epoch test accuracy mean ± std, max,
-best epoch, time) that `report.summarize` returns and every report table
-shows: there is one code path for it.
+`load` and `load_runs` read the run JSONs only, so they work on any workdir,
+finished or not. `summary` computes the per-grid-point table (runs done,
+diverged, final and best-epoch test accuracy mean ± std, max, best epoch,
+time) that `summarize` returns and every report table shows: there is one
+code path for it. No TensorFlow and no Keras here.
 """
 
 import json
@@ -18,8 +20,90 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lenet_bench import report  # Its summarize calls back into this module, lazily.
-from lenet_bench.report import mean_std
+from lenet_bench.architectures import MODEL_FIELD_DEFAULTS
+from lenet_bench.artifacts import CONFIG_FILE, RUNS_FOLDER
+from lenet_bench.config import SETTINGS, field_names
+from lenet_bench.files import read_json
+
+# Spec fields that can tell one grid point from another, in display order, and the
+# prefix each one's value gets in a label: from the config's field table.
+SETTING_FIELDS = field_names(report="column")
+# The model fields (MODEL_FIELD_DEFAULTS) of runs written before they existed are read
+# at those defaults; a summary shows them only where some run differs (so older reports
+# keep their columns).
+# Later fields that can tell grid points apart; not summary.csv columns of their own,
+# so reports of runs without them keep their columns.
+OPTIONAL_SETTING_FIELDS = field_names(report="label")
+DEFAULT_LABEL_FIELDS = ("initializer", "learning_rate", "lr_decay", "optimizer", "batch_size")
+FIELD_PREFIXES = {name: setting.label for name, setting in SETTINGS.items() if setting.label}
+
+
+def load_runs(experiment_dir: Path) -> tuple[dict, list[dict]]:
+    """The experiment's config.json and its runs' records, in config order.
+
+    Runs named in config.json that have no (valid) file yet are left out;
+    so are run files of other configs that share the folder.
+    """
+    experiment_dir = Path(experiment_dir)
+    config = read_json(experiment_dir / CONFIG_FILE) or {}
+    runs_dir = experiment_dir / RUNS_FOLDER
+    keys = config.get("run_keys") or sorted(path.stem for path in runs_dir.glob("*.json")
+                                             if not path.name.startswith("."))
+    runs = [read_json(runs_dir / f"{key}.json") for key in keys]
+    runs = [run for run in runs if run and "history" in run]
+    for run in runs:  # Written before `precision` and the model fields existed.
+        run["spec"].setdefault("precision", "float32")
+        for field, default in MODEL_FIELD_DEFAULTS.items():
+            run["spec"].setdefault(field, default)
+    return config, runs
+
+
+def label_fields(runs: list[dict], config: dict | None = None) -> tuple[str, ...]:
+    """The fields that name a grid point: the config's grid fields, else those
+    that vary between runs, else a default set (a single setting)."""
+    grid = tuple(((config or {}).get("config") or {}).get("grid") or {})
+    varying = tuple(field for field in SETTING_FIELDS + OPTIONAL_SETTING_FIELDS
+                    if field not in grid
+                    and len({json.dumps(run["spec"].get(field)) for run in runs}) > 1)
+    return grid + varying or DEFAULT_LABEL_FIELDS
+
+
+def format_value(field: str, value) -> str:
+    if isinstance(value, bool):
+        text = "on" if value else "off"
+    else:
+        text = f"{value:g}" if isinstance(value, float) else str(value)
+    return FIELD_PREFIXES.get(field, "") + text
+
+
+def setting_label(spec: dict, fields: tuple[str, ...]) -> str:
+    return ", ".join(format_value(field, spec.get(field)) for field in fields)
+
+
+def mean_std(values) -> tuple[float, float]:
+    """Mean and sample standard deviation (ddof=1; NaN for fewer than 2 values)."""
+    values = np.asarray([v for v in values if v is not None and not np.isnan(v)], dtype=float)
+    if len(values) == 0:
+        return math.nan, math.nan
+    return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else math.nan
+
+
+def finished_runs(runs: list[dict]) -> list[dict]:
+    """The runs that trained to their last epoch: the ones means, curves and bands use."""
+    return [run for run in runs if run["status"] == "done"]
+
+
+def threads_text(runs: list[dict]) -> str:
+    """'threads: 2': the TensorFlow thread counts the runs trained with ('not recorded'
+    added for runs without one); '' when no run recorded one (runs written before
+    the record had the field), so their reports keep their text."""
+    recorded = sorted({run["threads"] for run in runs if run.get("threads") is not None})
+    if not recorded:
+        return ""
+    missing = any(run.get("threads") is None for run in runs)
+    return "threads: " + ", ".join([str(value) for value in recorded]
+                                   + (["not recorded"] if missing else []))
+
 
 # Run-level columns, after experiment, run_key and the spec fields.
 RUN_COLUMNS = ("status", "epochs_done", "best_epoch", "best_test_accuracy", "diverged_epoch",
@@ -38,9 +122,9 @@ SUMMARY_STATISTICS = ("runs", "done", "diverged", "final_test_accuracy_mean",
 def experiment_dirs(path: str | Path) -> list[Path]:
     """The experiment folder `path` itself, or the experiment folders of a workdir."""
     path = Path(path)
-    if (path / "config.json").is_file():
+    if (path / CONFIG_FILE).is_file():
         return [path]
-    return sorted(config.parent for config in path.glob("*/config.json"))
+    return sorted(config.parent for config in path.glob(f"*/{CONFIG_FILE}"))
 
 
 def load(path: str | Path) -> pd.DataFrame:
@@ -67,14 +151,14 @@ def load(path: str | Path) -> pd.DataFrame:
         raise FileNotFoundError(f"{path}: holds no experiment (no config.json, no */config.json)")
     runs = []
     for folder in folders:
-        config, experiment_runs = report.load_runs(folder)
+        config, experiment_runs = load_runs(folder)
         name = config.get("experiment", folder.name)
         runs += [{**run, "experiment": run.get("experiment") or name} for run in experiment_runs]
     return frame(runs)
 
 
 def frame(runs: list[dict]) -> pd.DataFrame:
-    """The `load` DataFrame of run records (as `report.load_runs` returns them)."""
+    """The `load` DataFrame of run records (as `load_runs` returns them)."""
     spec_fields = list(dict.fromkeys(field for run in runs for field in run["spec"]))
     metrics = list(dict.fromkeys(metric for run in runs for metric in run["history"]
                                  if metric != "epoch"))
@@ -148,10 +232,10 @@ def summary_records(df: pd.DataFrame, by: list[str] | None = None,
         best_mean, best_std = mean_std(best)
         best_epoch_mean, best_epoch_std = mean_std([run["best_epoch"] for run in finished])
         soft_mean, soft_std = mean_std([run["final_test_soft_accuracy"] for run in finished])
-        row = {column: first.get(column) for column in by if column not in report.SETTING_FIELDS}
-        row.update({field: first.get(field) for field in report.SETTING_FIELDS})
+        row = {column: first.get(column) for column in by if column not in SETTING_FIELDS}
+        row.update({field: first.get(field) for field in SETTING_FIELDS})
         row.update(
-            setting=report.setting_label(first, label_fields),
+            setting=setting_label(first, label_fields),
             runs=len(members),
             done=len(finished),
             diverged=sum(run["status"] == "diverged" for run in members),
@@ -171,6 +255,70 @@ def summary_records(df: pd.DataFrame, by: list[str] | None = None,
         rows.append(row)
     rows.sort(key=lambda row: -np.nan_to_num(row["final_test_accuracy_mean"], nan=-1.0))
     return rows
+
+
+def summarize(runs: list[dict], fields: tuple[str, ...] | None = None) -> list[dict]:
+    """One row per grid point, aggregated over its seeds, ranked by mean final
+    test accuracy (best first; points with no finished run last).
+
+    Only finished runs ('done') count in the means; diverged runs are counted
+    separately and never averaged in. Computed by `summary_records` (what the
+    notebook API `summary` returns), so the report and a notebook agree.
+    """
+    fields = fields or label_fields(runs)
+    shown = [field for field in SETTING_FIELDS if field not in MODEL_FIELD_DEFAULTS
+             or any(run["spec"].get(field, MODEL_FIELD_DEFAULTS[field])
+                    != MODEL_FIELD_DEFAULTS[field] for run in runs)]
+    columns = ("setting", *SUMMARY_STATISTICS)
+    rows = []
+    for row in summary_records(frame(runs), label_fields=fields):
+        summary_row = {field: MODEL_FIELD_DEFAULTS[field] if row[field] is None
+                       and field in MODEL_FIELD_DEFAULTS else row[field] for field in shown}
+        summary_row.update({field: row.get(field) for field in fields if field not in summary_row})
+        summary_row.update({column: row[column] for column in columns})
+        rows.append(summary_row)
+    with_validation = any("best_val_epoch" in run for run in runs)
+    with_cost = any("cost" in run for run in runs)
+    if with_validation or with_cost:
+        finished_by_setting = {}
+        for run in finished_runs(runs):
+            finished_by_setting.setdefault(setting_label(run["spec"], fields), []).append(run)
+        for row in rows:
+            finished = finished_by_setting.get(row["setting"], [])
+            if with_validation:
+                row.update(early_stopping_stats(finished))
+            if with_cost:
+                row.update(cost_means(finished))
+    return rows
+
+
+def early_stopping_stats(finished: list[dict]) -> dict:
+    """Validation figures of finished runs with a validation split: accuracy at the best
+    validation epoch, that epoch, and the epoch early stopping stopped at (for the runs
+    it stopped; the others ran to their last epoch)."""
+    with_validation = [run for run in finished if run.get("best_val_epoch") is not None]
+    val_mean, val_std = mean_std([run["best_val_accuracy"] for run in with_validation])
+    epoch_mean, epoch_std = mean_std([run["best_val_epoch"] for run in with_validation])
+    stopped = [run["stopped_epoch"] for run in with_validation if run.get("stopped_epoch")]
+    stopped_mean, stopped_std = mean_std(stopped)
+    return {"best_val_accuracy_mean": val_mean, "best_val_accuracy_std": val_std,
+            "best_val_epoch_mean": epoch_mean, "best_val_epoch_std": epoch_std,
+            "stopped_runs": len(stopped), "stopped_epoch_mean": stopped_mean,
+            "stopped_epoch_std": stopped_std}
+
+
+COST_MEANS = ("inference_ms_per_image_batch1", "inference_ms_per_image_large_batch",
+              "keras_file_bytes")
+
+
+def cost_means(runs: list[dict]) -> dict:
+    """Mean cost figures (train.py's `cost` record) over the runs that have them
+    (NaN where none has)."""
+    costs = [run["cost"] for run in runs if run.get("cost")]
+    means = {f"{key}_mean": mean_std([cost.get(key) for cost in costs])[0] for key in COST_MEANS}
+    batches = sorted({cost.get("inference_large_batch") for cost in costs} - {None})
+    means["inference_large_batch"] = "/".join(map(str, batches))
+    return means
 
 
 def _spec_columns(df: pd.DataFrame) -> list[str]:

@@ -12,16 +12,14 @@ from pathlib import Path
 
 import numpy as np
 
-from lenet_bench import plots, search
+from lenet_bench import plots
+from lenet_bench.artifacts import CONFIG_FILE, RUNS_FOLDER, SEARCH_FILE
 from lenet_bench.files import atomic_write_text, read_json
-from lenet_bench.report import markdown_table, mean_std, percent
+from lenet_bench.results import mean_std, threads_text
+from lenet_bench.search_space import choose, parse_space, score_trials
+from lenet_bench.tables import markdown_table, percent, percent_nan
 
 PLOTS_PER_ROW = 3
-
-
-def percent_nan(mean: float, std: float = math.nan) -> str:
-    """percent() of a mean and std that may be NaN ('–' / no std part)."""
-    return percent(None if math.isnan(mean) else mean, None if math.isnan(std) else std)
 
 
 def format_param(value) -> str:
@@ -98,25 +96,26 @@ def plot_scores(rows: list[dict], trials: list[dict], dimensions: list, chosen: 
 def write_search_report(experiment_dir: Path) -> Path:
     """Writes search_trials.csv, figures/search_scores.png and REPORT.md of a search."""
     experiment_dir = Path(experiment_dir)
-    config_file = read_json(experiment_dir / "config.json") or {}
+    config_file = read_json(experiment_dir / CONFIG_FILE) or {}
     config = config_file.get("config", {})
-    plan = read_json(experiment_dir / search.SEARCH_FILE) or {}
+    plan = read_json(experiment_dir / SEARCH_FILE) or {}
     name = config_file.get("experiment", experiment_dir.name)
     dataset = config_file.get("dataset", {})
     trials = plan.get("trials", [])
-    dimensions = search.parse_space(config.get("search") or {})
+    dimensions = parse_space(config.get("search") or {})
     fields = [dimension.field for dimension in dimensions]
     keys = [key for keys in plan.get("selection_keys", []) for key in keys]
     keys += [key for level in plan.get("nested", []) for keys in level["keys"] for key in keys]
     keys += plan.get("final_keys", [])
     keys += [key for level in plan.get("nested", []) for key in level.get("outer_keys", [])]
     keys = list(dict.fromkeys(keys))  # An outer fold may reuse a selection run.
-    records = {key: read_json(experiment_dir / "runs" / f"{key}.json") for key in keys}
+    records = {key: read_json(experiment_dir / RUNS_FOLDER / f"{key}.json") for key in keys}
     records = {key: record for key, record in records.items() if record}
-    rows = search.score_trials(plan.get("selection_keys", []), records)
-    chosen = search.choose(rows)
+    rows = score_trials(plan.get("selection_keys", []), records)
+    chosen = choose(rows)
     runs_per_trial = len(plan.get("splits", [])) * config.get("seeds", 1)
     machine = config_file.get("machine", {})
+    threads = threads_text(list(records.values()))
     lines = [
         f"# {name}: hyperparameter search",
         "",
@@ -132,7 +131,8 @@ def write_search_report(experiment_dir: Path) -> Path:
         "held-out fold; the test set is not used",
         f"- runs: {sum(r['status'] != 'running' for r in records.values())} finished of "
         f"{len(keys)} planned; training time {sum(r['wall_seconds'] for r in records.values()):.0f} s"
-        f"; machine: {machine.get('cpu', '?')}, {machine.get('cores', '?')} cores",
+        f"; machine: {machine.get('cpu', '?')}, {machine.get('cores', '?')} cores"
+        + (f"; {threads}" if threads else ""),
     ]
     if config_file.get("command"):
         lines.append(f"- command: `{config_file['command']}`")
@@ -185,8 +185,8 @@ def write_search_report(experiment_dir: Path) -> Path:
     if nested:
         outer_rows, outer_scores = [], []
         for number, level in enumerate(nested):
-            inner = search.score_trials(level["keys"], records)
-            inner_chosen = search.choose(inner)
+            inner = score_trials(level["keys"], records)
+            inner_chosen = choose(inner)
             outer = [records[key] for key in level.get("outer_keys", []) if key in records]
             outer = [run["history"]["test_accuracy"][-1] for run in outer if run["status"] == "done"]
             outer_scores += outer

@@ -9,6 +9,7 @@ import fcntl
 import os
 from pathlib import Path
 
+from lenet_bench.artifacts import CONFIG_FILE, RUNS_FOLDER
 from lenet_bench.errors import InputError
 from lenet_bench.files import read_json
 
@@ -22,11 +23,11 @@ def check_workdir(experiment: str, dataset_name: str, workdir: str | Path) -> No
     workdir = Path(workdir)
     if workdir.exists() and not workdir.is_dir():
         raise InputError(f"--workdir={workdir} is a file: expected a directory")
-    own = read_json(workdir / "config.json")
+    own = read_json(workdir / CONFIG_FILE)
     if own and "experiment" in own:
         raise InputError(f"--workdir={workdir} is the results folder of experiment "
                          f"{own['experiment']!r}: expected the folder above it ({workdir.parent})")
-    existing = read_json(workdir / experiment / "config.json")
+    existing = read_json(workdir / experiment / CONFIG_FILE)
     if existing:
         theirs = (existing.get("experiment"), (existing.get("dataset") or {}).get("name"))
         if theirs != (experiment, dataset_name):
@@ -38,7 +39,7 @@ def check_workdir(experiment: str, dataset_name: str, workdir: str | Path) -> No
 def make_runs_dir(experiment_dir: Path, workdir: str | Path) -> Path:
     """Creates `<experiment_dir>/runs/`; InputError naming --workdir when it cannot be
     created or written."""
-    runs_dir = Path(experiment_dir) / "runs"
+    runs_dir = Path(experiment_dir) / RUNS_FOLDER
     try:
         runs_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:

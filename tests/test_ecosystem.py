@@ -61,7 +61,7 @@ def study(tmp_path_factory):
                                           jit_compile=False, tensorboard=True, save_models=True,
                                           callbacks=[recorder], progress=shown)
     report.write_experiment_report(experiment_dir)
-    runs = {run["key"]: run for run in report.load_runs(experiment_dir)[1]}
+    runs = {run["key"]: run for run in results.load_runs(experiment_dir)[1]}
     return {"dir": experiment_dir, "workdir": workdir, "runs": runs, "recorder": recorder,
             "images": images, "progress": stream.getvalue(), "dataset": dataset}
 

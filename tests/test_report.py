@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from lenet_bench import report
+from lenet_bench import report, results, tables
 from lenet_bench.files import atomic_write_json
 
 
@@ -35,7 +35,7 @@ def runs():
 
 def test_summary_matches_numpy_reference(runs):
     made, curves = runs
-    rows = {row["learning_rate"]: row for row in report.summarize(made)}
+    rows = {row["learning_rate"]: row for row in results.summarize(made)}
     a = rows[0.01]
     assert (a["runs"], a["done"], a["diverged"]) == (4, 4, 0)
     assert a["final_test_accuracy_mean"] == pytest.approx(curves[:, -1].mean())
@@ -47,7 +47,7 @@ def test_summary_matches_numpy_reference(runs):
     b = rows[0.1]
     assert (b["runs"], b["done"], b["diverged"]) == (2, 1, 1)
     assert b["best_test_accuracy_mean"] == pytest.approx(0.4) and math.isnan(b["best_test_accuracy_std"])
-    assert [row["learning_rate"] for row in report.summarize(made)] == [0.01, 0.1]  # best first
+    assert [row["learning_rate"] for row in results.summarize(made)] == [0.01, 0.1]  # best first
 
 
 def test_experiment_report_from_run_files_alone(tmp_path, runs):
@@ -67,6 +67,25 @@ def test_experiment_report_from_run_files_alone(tmp_path, runs):
     assert len(csv_lines) == 3
     assert (tmp_path / "exp" / "figures" / "accuracy_curves.png").stat().st_size > 1000
     assert "[exp](exp/REPORT.md) | digits |" in (tmp_path / "REPORT.md").read_text()
+
+
+def test_header_shows_threads_only_where_runs_recorded_them(tmp_path, runs):
+    made, _ = runs
+    for name, threads in (("old", {}), ("new", {"a0": 2, "a1": 2, "a2": 4})):
+        (tmp_path / name / "runs").mkdir(parents=True)
+        for run in made:
+            recorded = {"threads": threads[run["key"]]} if run["key"] in threads else {}
+            atomic_write_json(tmp_path / name / "runs" / f"{run['key']}.json", {**run, **recorded})
+        atomic_write_json(tmp_path / name / "config.json",
+                          {"experiment": name, "run_keys": [run["key"] for run in made],
+                           "machine": {"cpu": "test cpu", "cores": 2}})
+    old = report.write_experiment_report(tmp_path / "old").read_text()
+    assert "- machine: test cpu, 2 cores; device: CPU: test; trainer:" in old
+    assert "threads" not in old
+    new = report.write_experiment_report(tmp_path / "new").read_text()
+    assert "- machine: test cpu, 2 cores; threads: 2, 4, not recorded; device: CPU: test;" in new
+    index = report.write_index(tmp_path).read_text()
+    assert "test cpu, 2 cores; threads: 2, 4, not recorded; device: CPU: test." in index
 
 
 def test_report_of_a_folder_without_experiments_fails(tmp_path, capsys):
@@ -103,12 +122,12 @@ def test_per_epoch_statistics_match_numpy(runs):
 
 
 def test_latex_escapes_each_character_once():
-    tex = report.latex_table(["a_b", "c"], [["⚠ 50% & {x}", "1 ± 2 → 3 \\ ~^$#"]], "cap_tion")
+    tex = tables.latex_table(["a_b", "c"], [["⚠ 50% & {x}", "1 ± 2 → 3 \\ ~^$#"]], "cap_tion")
     assert "\\caption{cap\\_tion}" in tex
     assert "$^\\dagger$ 50\\% \\& \\{x\\} & 1 $\\pm$ 2 $\\to$ 3 \\textbackslash{} " \
            "\\textasciitilde{}\\textasciicircum{}\\$\\# \\\\" in tex
     assert "resizebox" not in tex
-    wide = report.latex_table([str(i) for i in range(13)], [list(range(13))], "wide")
+    wide = tables.latex_table([str(i) for i in range(13)], [list(range(13))], "wide")
     assert "\\resizebox{\\linewidth}{!}{%" in wide and "\\end{tabular}}" in wide
 
 
@@ -173,7 +192,7 @@ def test_a_grid_over_later_fields_is_pivoted_by_their_values():
                 run["spec"].update(augment_translation=translation, augment_rotation=rotation)
                 made.append(run)
     fields = ("augment_translation", "augment_rotation")
-    rows = report.summarize(made, fields)
+    rows = results.summarize(made, fields)
     assert {(row["augment_translation"], row["augment_rotation"]) for row in rows} == {
         (0.0, 0.0), (0.0, 0.05), (0.1, 0.0), (0.1, 0.05)}
     row_labels, column_labels, cells = report.pivot(rows, fields, made)

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from lenet_bench import data, models, search, search_report
+from lenet_bench import data, models, search, search_report, search_space
 from lenet_bench.config import ExperimentConfig
 from lenet_bench.errors import InputError
 from lenet_bench import runs
@@ -86,9 +86,9 @@ def space_config(**overrides):
 
 
 def test_random_search_is_reproducible_and_respects_bounds_and_log_scale():
-    trials = search.sample_trials(space_config())
-    assert trials == search.sample_trials(space_config())
-    assert trials != search.sample_trials(space_config(search_seed=4))
+    trials = search_space.sample_trials(space_config())
+    assert trials == search_space.sample_trials(space_config())
+    assert trials != search_space.sample_trials(space_config(search_seed=4))
     assert len(trials) == 400 and len({repr(t) for t in trials}) == 400
     rates = np.array([t["learning_rate"] for t in trials])
     assert rates.min() >= 1e-4 and rates.max() <= 1e-1
@@ -105,12 +105,19 @@ def test_grid_search_takes_log_spaced_points_and_a_seeded_subset_within_budget()
     config = ExperimentConfig(name="g", dataset="digits", search_method="grid", search_trials=100,
                               search={"learning_rate": {"log_uniform": [1e-4, 1e-2]},
                                       "optimizer": {"choice": ["adam", "sgd"]}})
-    trials = search.sample_trials(config)
+    trials = search_space.sample_trials(config)
     assert trials == [{"learning_rate": lr, "optimizer": name}
                       for lr in (1e-4, 1e-3, 1e-2) for name in ("adam", "sgd")]
-    budget = search.sample_trials(dataclasses.replace(config, search_trials=4))
+    budget = search_space.sample_trials(dataclasses.replace(config, search_trials=4))
     assert len(budget) == 4 and all(trial in trials for trial in budget)
-    assert budget == search.sample_trials(dataclasses.replace(config, search_trials=4))
+    assert budget == search_space.sample_trials(dataclasses.replace(config, search_trials=4))
+
+
+def test_searchable_fields_are_the_run_spec_fields_but_dataset_seed_and_split():
+    config_fields = {field.name for field in dataclasses.fields(ExperimentConfig)}
+    expected = {field.name for field in dataclasses.fields(runs.RunSpec)
+                if field.name in config_fields} - {"dataset", "seed", "split"}
+    assert set(search_space.searchable_fields()) == expected
 
 
 def test_sgd_momentum_is_keras_sgd_with_momentum_0_9():
@@ -161,7 +168,7 @@ def test_the_choice_follows_validation_even_where_the_test_set_favours_the_other
                               batch_size=16,
                               search_method="grid", search_trials=2,
                               search={"learning_rate": {"choice": [3e-3, 1e-7]}})
-    worse = runs.run_specs(search.trial_config(config, {"learning_rate": 1e-7}))[0]
+    worse = runs.run_specs(search_space.trial_config(config, {"learning_rate": 1e-7}))[0]
     group.train_run(worse, dataset, runs_dir=tmp_path, trainer="fused")
     with np.load(tmp_path / f"{worse.key}.predictions.npz") as stored:
         worse_predictions = stored["predicted"].astype(np.int64)
@@ -169,7 +176,7 @@ def test_the_choice_follows_validation_even_where_the_test_set_favours_the_other
     experiment_dir = search.run_search(config, tricky, tmp_path / "work", trainer="fused")
     plan = json.loads((experiment_dir / "search.json").read_text())
     assert plan["trials"][plan["chosen"]] == {"learning_rate": 3e-3}
-    rows = search.score_trials(plan["selection_keys"], {
+    rows = search_space.score_trials(plan["selection_keys"], {
         path.stem: json.loads(path.read_text()) for path in (experiment_dir / "runs").glob("*.json")})
     assert rows[0]["mean"] > 0.5 > rows[1]["mean"]  # the validation folds' verdict
     final = json.loads((experiment_dir / "runs" / f"{plan['final_keys'][0]}.json").read_text())
