@@ -1,7 +1,9 @@
 """--engine=ray: the same workdir as the local engine, worker faults, resume across engines.
 
-One local Ray instance (2 CPUs, loopback) serves the whole module. Skipped
-only when Ray is not installed (`pip install -r requirements-ray.txt`).
+One local Ray instance (2 CPUs, loopback) serves the whole module. The module
+runs in a network namespace holding only loopback (see conftest.py); skipped
+where none can be made, or when Ray is not installed
+(`pip install -r requirements-ray.txt`).
 """
 
 import functools
@@ -22,6 +24,7 @@ from lenet_bench.config import ExperimentConfig
 from lenet_bench.errors import InputError
 
 ray = pytest.importorskip("ray")
+pytestmark = pytest.mark.loopback_netns
 
 # 2 seeds x 2 learning rates: on the fused path 2 groups (one per seed), 2 epochs each.
 CONFIG = ExperimentConfig(name="tiny", dataset="digits", epochs=2, batch_size=50, seeds=2,
