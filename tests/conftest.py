@@ -42,6 +42,33 @@ def write_idx_dataset(folder, *, gz=True, train=12, test=5, seed=0):
     return arrays
 
 
+@pytest.fixture(scope="session")
+def digits():
+    """scikit-learn's digits as lenet_bench loads them, shared by every test (read only)."""
+    from lenet_bench import data
+
+    return data.load("digits")
+
+
+@pytest.fixture(scope="session")
+def trained_experiment(tmp_path_factory):
+    """run_experiment(config, dataset, workdir, **options) once per session for each
+    (config, dataset name, options); returns the experiment folder. Tests that compare
+    against a reference run share it this way; they must not write into it."""
+    from lenet_bench import train
+
+    done = {}
+
+    def trained(config, dataset, **options):
+        key = (repr(config), dataset.name, repr(sorted(options.items())))
+        if key not in done:
+            workdir = tmp_path_factory.mktemp(f"trained_{config.name}")
+            done[key] = train.run_experiment(config, dataset, workdir, **options)
+        return done[key]
+
+    return trained
+
+
 # --- Tests in a network namespace of their own (the Ray tests) ---------------------------
 #
 # Outside one, Ray binds its nodes to the machine's network address whatever

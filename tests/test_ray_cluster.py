@@ -13,8 +13,8 @@ import time
 import pytest
 
 from conftest import REPO_ROOT
-from lenet_bench import data, engines, train
-from test_ray_engine import CONFIG, THREADS, assert_same_results, run_files
+from lenet_bench import engines, train
+from test_ray_engine import CONFIG, THREADS, assert_same_results, local_reference, run_files  # noqa: F401
 
 ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.loopback_netns
@@ -49,11 +49,9 @@ def cluster():
 
 
 def test_a_lost_worker_node_still_gives_every_run_once_with_the_local_numbers(
-        tmp_path, cluster):
+        tmp_path, cluster, digits, local_reference):
     cluster, (kept, doomed) = cluster
-    digits = data.load("digits")
-    reference = train.run_experiment(CONFIG, digits, tmp_path / "local",
-                                     engine=engines.LocalEngine())
+    reference = local_reference
     started_dir = tmp_path / "started"
     started_dir.mkdir()
     groups = train.make_groups(train.run_specs(CONFIG), train.DEFAULT_GROUP_SIZE)

@@ -37,11 +37,6 @@ THREADS = os.cpu_count()
 
 
 @pytest.fixture(scope="module")
-def digits():
-    return data.load("digits")
-
-
-@pytest.fixture(scope="module")
 def ray_instance():
     options = engines.ray_init_options(None, num_cpus=2)
     # The workers import this module for the fault-injecting group trainers below.
@@ -52,12 +47,9 @@ def ray_instance():
 
 
 @pytest.fixture(scope="module")
-def local_reference(tmp_path_factory, digits):
-    """The experiment run by the local engine, uninterrupted."""
-    workdir = tmp_path_factory.mktemp("local")
-    train.run_experiment(CONFIG, digits, workdir, engine=engines.LocalEngine(),
-                         tensorboard=True, save_models=True)
-    return workdir / CONFIG.name
+def local_reference(trained_experiment, digits):
+    """The experiment run by the local engine (in this process), uninterrupted."""
+    return trained_experiment(CONFIG, digits, tensorboard=True, save_models=True)
 
 
 def run_files(experiment_dir):

@@ -12,11 +12,6 @@ from lenet_bench.config import ExperimentConfig
 from lenet_bench.errors import InputError
 
 
-@pytest.fixture(scope="module")
-def digits():
-    return data.load("digits")
-
-
 def class_sorted_labels():
     """Unequal class counts (10..19), stored sorted by class as the MNIST subset is."""
     return np.concatenate([np.full(10 + c, c) for c in range(10)]).astype(np.int64)
