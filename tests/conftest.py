@@ -80,6 +80,7 @@ def trained_experiment(tmp_path_factory):
 NETNS_ENV = "LENET_BENCH_TEST_NETNS_RESULTS"
 NETNS_MARK = "loopback_netns"
 NETNS_SCRIPT = 'ip link set lo up && exec "$@"'
+NETNS_TIMEOUT = 1800  # Seconds for every marked test together.
 
 
 def pytest_configure(config):
@@ -124,10 +125,13 @@ class NetnsRun:
             command = ["unshare", "--net", "sh", "-c", NETNS_SCRIPT, "sh", sys.executable,
                        "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--rootdir={root}",
                        *(f"{root}/{nodeid}" for nodeid in self.nodeids)]
-            done = subprocess.run(command, cwd=self.config.invocation_params.dir,
-                                  env={**os.environ, NETNS_ENV: str(results)},
-                                  capture_output=True, text=True)
-            self.output = done.stdout + done.stderr
+            try:
+                done = subprocess.run(command, cwd=self.config.invocation_params.dir,
+                                      env={**os.environ, NETNS_ENV: str(results)},
+                                      capture_output=True, text=True, timeout=NETNS_TIMEOUT)
+                self.output = done.stdout + done.stderr
+            except subprocess.TimeoutExpired as error:
+                self.output = f"timed out after {NETNS_TIMEOUT} s:\n{error.stdout or ''}"
             self.outcomes = json.loads(results.read_text()) if results.is_file() else {}
 
 
