@@ -1,16 +1,22 @@
 import gzip
+import json
 import os
+import shutil
 import struct
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from lenet_bench.data import IDX_FILES  # noqa: E402  (after the path is set)
+from lenet_bench import experiment
 
 
 def idx_bytes(array: np.ndarray) -> bytes:
@@ -35,3 +41,163 @@ def write_idx_dataset(folder, *, gz=True, train=12, test=5, seed=0):
             else:
                 (folder / stem).write_bytes(payload)
     return arrays
+
+
+@pytest.fixture(scope="session")
+def digits():
+    """scikit-learn's digits as lenet_bench loads them, shared by every test (read only)."""
+    from lenet_bench import data
+
+    return data.load("digits")
+
+
+@pytest.fixture(scope="session")
+def trained_experiment(tmp_path_factory):
+    """run_experiment(config, dataset, workdir, **options) once per session for each
+    (config, dataset name, options); returns the experiment folder. Tests that compare
+    against a reference run share it this way; they must not write into it."""
+    from lenet_bench import experiment
+
+    done = {}
+
+    def trained(config, dataset, **options):
+        key = (repr(config), dataset.name, repr(sorted(options.items())))
+        if key not in done:
+            workdir = tmp_path_factory.mktemp(f"trained_{config.name}")
+            done[key] = experiment.run_experiment(config, dataset, workdir, **options)
+        return done[key]
+
+    return trained
+
+
+# --- Tests in a network namespace of their own (the Ray tests) ---------------------------
+#
+# Outside one, Ray binds its nodes to the machine's network address whatever
+# --node-ip-address says; in a namespace holding only loopback, to 127.0.0.1. A module
+# marked `loopback_netns` is collected here as usual, but its tests run in one pytest
+# subprocess under `unshare --net` (after `ip link set lo up`); each test here reports
+# the outcome it had there. NETNS_ENV, set in that subprocess, names the file where it
+# writes the outcomes (and tells this file it is inside).
+NETNS_ENV = "LENET_BENCH_TEST_NETNS_RESULTS"
+NETNS_MARK = "loopback_netns"
+NETNS_SCRIPT = 'ip link set lo up && exec "$@"'
+NETNS_TIMEOUT = 1800  # Seconds for every marked test together.
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", f"{NETNS_MARK}: runs in a network namespace of its own "
+                                       "holding only loopback (a root subprocess under unshare)")
+
+
+def netns_unavailable() -> str | None:
+    """Why no loopback-only network namespace can be made here; None when one can."""
+    if os.geteuid() != 0:
+        return "needs root to make a network namespace (unshare --net)"
+    missing = [tool for tool in ("unshare", "ip") if shutil.which(tool) is None]
+    if missing:
+        return (f"cannot make a network namespace: {' and '.join(missing)} not found "
+                "(util-linux, iproute2)")
+    probe = subprocess.run(["unshare", "--net", "sh", "-c", NETNS_SCRIPT, "sh", "true"],
+                           capture_output=True, text=True)
+    if probe.returncode != 0:
+        return f"cannot make a network namespace: {probe.stderr.strip() or probe.returncode}"
+    return None
+
+
+class NetnsFailure(Exception):
+    """A test that failed in the namespace; its text is the report from there."""
+
+
+class NetnsRun:
+    """The one subprocess that runs every marked test, started by the first to need it."""
+
+    def __init__(self, config, nodeids):
+        self.config, self.nodeids, self.outcomes, self.output = config, nodeids, None, ""
+
+    def outcome(self, nodeid):
+        if self.outcomes is None:
+            self.run()
+        return self.outcomes.get(nodeid)
+
+    def run(self):
+        with tempfile.TemporaryDirectory(prefix="lenet_bench_netns_") as folder:
+            results = Path(folder) / "outcomes.json"
+            root = self.config.rootpath
+            command = ["unshare", "--net", "sh", "-c", NETNS_SCRIPT, "sh", sys.executable,
+                       "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--rootdir={root}",
+                       *(f"{root}/{nodeid}" for nodeid in self.nodeids)]
+            try:
+                done = subprocess.run(command, cwd=self.config.invocation_params.dir,
+                                      env={**os.environ, NETNS_ENV: str(results)},
+                                      capture_output=True, text=True, timeout=NETNS_TIMEOUT)
+                self.output = done.stdout + done.stderr
+            except subprocess.TimeoutExpired as error:
+                self.output = f"timed out after {NETNS_TIMEOUT} s:\n{error.stdout or ''}"
+            self.outcomes = json.loads(results.read_text()) if results.is_file() else {}
+
+
+class NetnsItem(pytest.Item):
+    """Stands for a marked test here and reports its outcome in the namespace."""
+
+    def __init__(self, *, original, netns_run, **kwargs):
+        super().__init__(**kwargs)
+        self.original, self.netns_run = original, netns_run
+        self.own_markers = list(original.own_markers)
+
+    def runtest(self):
+        outcome = self.netns_run.outcome(self.nodeid)
+        if outcome is None:
+            raise NetnsFailure("no outcome from the network namespace's pytest:\n"
+                               + self.netns_run.output[-6000:])
+        if outcome["outcome"] == "skipped":
+            pytest.skip(outcome["text"])
+        if outcome["outcome"] == "failed":
+            raise NetnsFailure(f"failed in the network namespace ({outcome['when']}):\n"
+                               + outcome["text"])
+
+    def repr_failure(self, excinfo):
+        if isinstance(excinfo.value, NetnsFailure):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self):
+        return self.original.reportinfo()
+
+
+@pytest.hookimpl(trylast=True)  # After -k/-m have deselected.
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get(NETNS_ENV):
+        return
+    marked = [item for item in items if item.get_closest_marker(NETNS_MARK)]
+    if not marked:
+        return
+    reason = netns_unavailable()
+    if reason:
+        for item in marked:
+            item.add_marker(pytest.mark.skip(reason=reason))
+        return
+    netns_run = NetnsRun(config, [item.nodeid for item in marked])
+    items[:] = [NetnsItem.from_parent(item.parent, name=item.name, original=item,
+                                      netns_run=netns_run)
+                if item.get_closest_marker(NETNS_MARK) else item for item in items]
+
+
+_NETNS_OUTCOMES = {}
+
+
+def pytest_runtest_logreport(report):
+    if not os.environ.get(NETNS_ENV):
+        return
+    if report.failed or (report.skipped and report.nodeid not in _NETNS_OUTCOMES):
+        text = report.longrepr[2] if report.skipped and isinstance(report.longrepr, tuple) \
+            else report.longreprtext
+        _NETNS_OUTCOMES[report.nodeid] = {"outcome": report.outcome, "when": report.when,
+                                          "text": text}
+    elif report.when == "call" and report.passed:
+        _NETNS_OUTCOMES.setdefault(report.nodeid, {"outcome": "passed", "when": "call",
+                                                   "text": ""})
+
+
+def pytest_sessionfinish(session):
+    if os.environ.get(NETNS_ENV):
+        Path(os.environ[NETNS_ENV]).write_text(json.dumps(_NETNS_OUTCOMES))

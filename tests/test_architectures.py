@@ -198,11 +198,6 @@ def test_l2_adds_its_gradient_to_the_update():
     np.testing.assert_allclose(stepped[1][1], stepped[0][1], atol=1e-7)
 
 
-@pytest.fixture(scope="module")
-def digits():
-    return data.load("digits")
-
-
 def test_fused_trainer_refuses_other_models_before_writing(tmp_path, digits):
     with pytest.raises(InputError, match=r"^--trainer=fused trains plain LeNet-5 only, not "
                        r"--architecture=lenet5 --dropout=0.5 --l2=0 --batch_norm=false: expected "

@@ -172,13 +172,26 @@ def workdir_with_results(tmp_path):
     return tmp_path / "wd"
 
 
-if os.geteuid() != 0:  # root writes anywhere, so an unwritable folder cannot be made as root.
-    def _read_only_workdir(tmp_path):
-        (tmp_path / "wd" / "digits_smoke" / "runs").chmod(0o555)
+def _read_only_runs_folder(tmp_path):
+    """Makes the results' runs folder unwritable: by its mode bits, or (root writes
+    through those) by a read-only bind mount in a mount namespace of the CLI's own."""
+    runs_dir = tmp_path / "wd" / "digits_smoke" / "runs"
+    if os.geteuid() != 0:
+        runs_dir.chmod(0o555)
         return []
+    if shutil.which("unshare") is None or subprocess.run(
+            ["unshare", "--mount", "true"], capture_output=True).returncode != 0:
+        pytest.skip("root ignores mode bits, and no mount namespace can be made here "
+                    "(`unshare --mount`) to mount the folder read-only")
+    return ["unshare", "--mount", "sh", "-c", 'mount --bind "$1" "$1" && '
+            'mount -o remount,bind,ro "$1" && shift && exec "$@"', "sh", str(runs_dir)]
 
-    CASES["workdir not writable"] = (
-        _read_only_workdir, r"error: --workdir=.*: cannot create .*digits_smoke/runs|is not writable")
+
+# Each case that needs the CLI started under a wrapper command: a function of tmp_path
+# returning that command's words.
+WRAPPERS = {"workdir not writable": _read_only_runs_folder}
+CASES["workdir not writable"] = (
+    lambda t: [], r"error: --workdir=.*: .*digits_smoke/runs is not writable$")
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -189,11 +202,12 @@ def test_bad_input_is_one_line_exit_2_and_the_workdir_is_unchanged(tmp_path, wor
     args = make_args(tmp_path)
     if not any(arg.startswith("--workdir=") for arg in args):
         args.append(f"--workdir={workdir_with_results}")
+    wrapper = WRAPPERS[case](tmp_path) if case in WRAPPERS else []
     before = snapshot(tmp_path / "wd")
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **OFFLINE_KERAS_ENV,
            "KERAS_HOME": str(tmp_path / "keras_home"), "LENET_BENCH_CACHE": str(tmp_path / "cache")}
     env.pop("LENET_BENCH_DATA", None)
-    result = subprocess.run([sys.executable, "-m", "lenet_bench", *args], cwd=REPO_ROOT, env=env,
+    result = subprocess.run([*wrapper, sys.executable, "-m", "lenet_bench", *args], cwd=REPO_ROOT, env=env,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 2, result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr

@@ -182,15 +182,17 @@ def test_tensorboard_has_the_scalars_and_the_hparams(study):
 def test_keras_models_load_in_a_fresh_process_and_predict_the_same(study, tmp_path):
     key = sorted(study["runs"])[0]
     np.save(tmp_path / "images.npy", study["images"])
+    # One fresh process loads both models (argv: images, then model and output pairs).
     code = ("import sys, numpy as np, keras\n"
-            "model = keras.models.load_model(sys.argv[1])\n"
-            "np.save(sys.argv[3], model.predict(np.load(sys.argv[2]), verbose=0))\n")
-    outputs = {}
-    for kind in ("final", "best"):
-        outputs[kind] = tmp_path / f"{kind}.npy"
-        subprocess.run([sys.executable, "-c", code, str(study["dir"] / "runs" / f"{key}.{kind}.keras"),
-                        str(tmp_path / "images.npy"), str(outputs[kind])], check=True,
-                       env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}, timeout=120)
+            "images = np.load(sys.argv[1])\n"
+            "for model_path, output in zip(sys.argv[2::2], sys.argv[3::2]):\n"
+            "    model = keras.models.load_model(model_path)\n"
+            "    np.save(output, model.predict(images, verbose=0))\n")
+    outputs = {kind: tmp_path / f"{kind}.npy" for kind in ("final", "best")}
+    subprocess.run([sys.executable, "-c", code, str(tmp_path / "images.npy"),
+                    *(str(path) for kind, output in outputs.items() for path in (
+                        study["dir"] / "runs" / f"{key}.{kind}.keras", output))],
+                   check=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}, timeout=120)
     in_process = study["recorder"].predictions[key]  # callback.model at on_train_end
     np.testing.assert_allclose(np.load(outputs["final"]), in_process, rtol=1e-5, atol=1e-6)
     with np.load(study["dir"] / "runs" / f"{key}.predictions.npz") as stored:  # the fused trainer's

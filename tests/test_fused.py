@@ -129,19 +129,23 @@ def test_state_round_trip_continues_identically():
 def test_runner_uses_the_fused_path_and_matches_the_keras_path(tmp_path):
     from lenet_bench.config import ExperimentConfig
 
-    config = ExperimentConfig(name="both", dataset="synthetic", epochs=2, batch_size=50, seeds=2,
+    config = ExperimentConfig(name="both", dataset="synthetic", epochs=2, batch_size=50, seeds=1,
                               grid={"learning_rate": (0.003, 0.001), "label_noise": (0.0, 0.3)})
     dataset = data.make_synthetic(num_train=200, num_test=100)
     records = {}
     for trainer in ("fused", "keras"):
         experiment_dir = experiment.run_experiment(config, dataset, tmp_path / trainer, trainer=trainer,
                                               jit_compile=False)
-        records[trainer] = read_json(experiment_dir / "runs" / f"{runs.run_specs(config)[0].key}.json")
-    assert records["fused"]["trainer"] == "FusedLeNet5" and records["fused"]["group_size"] == 4  # a group per seed
-    assert records["keras"]["trainer"] == "KerasReplicas"
-    for metric in ("train_loss", "test_loss"):
-        np.testing.assert_allclose(records["fused"]["history"][metric],
-                                   records["keras"]["history"][metric], rtol=1e-4)
+        records[trainer] = [read_json(experiment_dir / "runs" / f"{spec.key}.json")
+                            for spec in runs.run_specs(config)]
+    assert len(records["fused"]) == 4
+    for fused_record, keras_record in zip(records["fused"], records["keras"]):
+        # The seed's 4 grid points are one fused group.
+        assert fused_record["trainer"] == "FusedLeNet5" and fused_record["group_size"] == 4
+        assert keras_record["trainer"] == "KerasReplicas"
+        for metric in ("train_loss", "test_loss"):
+            np.testing.assert_allclose(fused_record["history"][metric],
+                                       keras_record["history"][metric], rtol=1e-4)
 
 
 def test_mixed_bfloat16_matches_the_keras_mixed_policy():

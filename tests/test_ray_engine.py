@@ -1,7 +1,9 @@
 """--engine=ray: the same workdir as the local engine, worker faults, resume across engines.
 
-One local Ray instance (2 CPUs, loopback) serves the whole module. Skipped
-only when Ray is not installed (`pip install -r requirements-ray.txt`).
+One local Ray instance (2 CPUs, loopback) serves the whole module. The module
+runs in a network namespace holding only loopback (see conftest.py); skipped
+where none can be made, or when Ray is not installed
+(`pip install -r requirements-ray.txt`).
 """
 
 import functools
@@ -26,6 +28,7 @@ from lenet_bench.trainers import group
 from lenet_bench.files import read_json
 
 ray = pytest.importorskip("ray")
+pytestmark = pytest.mark.loopback_netns
 
 # 2 seeds x 2 learning rates: on the fused path 2 groups (one per seed), 2 epochs each.
 CONFIG = ExperimentConfig(name="tiny", dataset="digits", epochs=2, batch_size=50, seeds=2,
@@ -35,11 +38,6 @@ TIMING_FIELDS = ("started", "finished", "wall_seconds")
 # TensorFlow threads in the Ray tasks: as many as this process's (one per core), since a
 # different count changes the last bits of the losses (reductions split differently).
 THREADS = os.cpu_count()
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return data.load("digits")
 
 
 @pytest.fixture(scope="module")
@@ -53,12 +51,9 @@ def ray_instance():
 
 
 @pytest.fixture(scope="module")
-def local_reference(tmp_path_factory, digits):
-    """The experiment run by the local engine, uninterrupted."""
-    workdir = tmp_path_factory.mktemp("local")
-    experiment.run_experiment(CONFIG, digits, workdir, engine=engines.LocalEngine(),
-                         tensorboard=True, save_models=True)
-    return workdir / CONFIG.name
+def local_reference(trained_experiment, digits):
+    """The experiment run by the local engine (in this process), uninterrupted."""
+    return trained_experiment(CONFIG, digits, tensorboard=True, save_models=True)
 
 
 def run_files(experiment_dir):
@@ -151,7 +146,8 @@ def raise_error(group, dataset, runs_dir, *, attempts_dir, **kwargs):
 
 def test_ray_engine_writes_the_same_workdir_as_the_local_engine(
         tmp_path, digits, ray_instance, local_reference):
-    engine = engines.RayEngine(threads=THREADS)
+    engine = engines.RayEngine()  # Its default thread count is the local engine's.
+    assert engine.task_settings["threads"] == THREADS
     assert not engine.owns_connection and engine.gpus_per_task == 0
     experiment_dir = experiment.run_experiment(CONFIG, digits, tmp_path, engine=engine,
                                           tensorboard=True, save_models=True)

@@ -14,11 +14,6 @@ from lenet_bench import runs
 from lenet_bench.trainers import group
 
 
-@pytest.fixture(scope="module")
-def digits():
-    return data.load("digits")
-
-
 def class_sorted_labels():
     """Unequal class counts (10..19), stored sorted by class as the MNIST subset is."""
     return np.concatenate([np.full(10 + c, c) for c in range(10)]).astype(np.int64)
