@@ -2,13 +2,10 @@
 
     python -m lenet_bench --experiment=cifar10_best --workdir=/tmp/wd --data_dir=../shared/datasets
 
-32x32x3 input with a 'valid' first convolution (62,006 parameters).
-Measured (2-core AMD EPYC CPU, seed 0): best 60.01% test accuracy at epoch 25,
-59.89% after 30; 501 s of training (about 16.5 s per epoch). The learning
-rate has decayed to 1e-4 by the end and training accuracy stalls at 71%:
-see cifar10_tuned. Raw results: benchmarks/reference/cifar10_best/. Over 5
-seeds (the full make bench): 61.69 ± 1.23% final, 61.85 ± 1.31% at the best
-epoch, benchmarks/make_bench_full_study/cifar10_best/.
+32x32x3 input with a 'valid' first convolution (62,006 parameters). With
+decay 0.9 the learning rate has fallen to 1e-4 by epoch 30 (see cifar10_tuned).
+What it reaches and how long it takes: benchmarks/RESULTS.md#the-full-study (5 seeds) and
+benchmarks/RESULTS.md#reference-runs-one-seed (seed 0).
 """
 
 from lenet_bench.config import ExperimentConfig

@@ -2,10 +2,10 @@
 
     python -m lenet_bench --experiment=cifar10_init_lr_grid --workdir=/tmp/wd --data_dir=../shared/datasets
 
-The original study's grid on CIFAR-10 (50,000 training images, batch 128 as in cifar10_best): uniform, glorot normal
-and truncated normal kernels, start lr 0.01/0.005/0.003/0.002, per-epoch
-decay 0.9/0.95/0.99, Adam, batch 128. 180 runs; measured figures are in
-BUILD_NOTES.md and benchmarks/.
+The original study's grid on CIFAR-10 (50,000 training images): uniform,
+glorot normal and truncated normal kernels, start lr 0.01/0.005/0.003/0.002,
+per-epoch decay 0.9/0.95/0.99, Adam, batch 128 as in cifar10_best. 180 runs.
+What it reaches and how long it takes: benchmarks/RESULTS.md#the-full-study.
 """
 
 from experiments import common

@@ -2,9 +2,9 @@
 
     python -m lenet_bench --experiment=cifar10_tuned --workdir=/tmp/wd --data_dir=../shared/datasets
 
-With decay 0.9, cifar10_best's learning rate is 1e-4 by epoch 30 and its
-training accuracy stalls near 71%: it underfits. Only the decay changes here.
-Measured: see BUILD_NOTES.md ("Reference runs").
+With decay 0.9, cifar10_best's learning rate is 1e-4 by epoch 30 and it
+underfits. Only the decay changes here.
+What it reaches and how long it takes: benchmarks/RESULTS.md#reference-runs-one-seed.
 """
 
 import dataclasses

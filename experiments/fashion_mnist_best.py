@@ -2,13 +2,11 @@
 
     python -m lenet_bench --experiment=fashion_mnist_best --workdir=/tmp/wd --data_dir=../shared/datasets
 
-Keep-best saves the best test epoch's weights. Measured (2-core AMD EPYC CPU,
-seed 0, full 60,000-image training set): best 90.25% test accuracy at epoch 14,
-89.35% after 30 (it overfits: 97.0% train); 753 s of training, about 25 s per
-epoch while the machine also ran other work. Raw results:
-benchmarks/reference/fashion_mnist_best/. Over 5 seeds (the full make bench):
-89.80 ± 0.29% final, 90.28 ± 0.30% at the best epoch,
-benchmarks/make_bench_full_study/fashion_mnist_best/.
+The full 60,000-image training set, 30 epochs, batch 32. Keep-best saves the
+best test epoch's weights (an optimistic figure; the reports show the final
+epoch beside it).
+What it reaches and how long it takes: benchmarks/RESULTS.md#the-full-study (5 seeds) and
+benchmarks/RESULTS.md#reference-runs-one-seed (seed 0).
 """
 
 from lenet_bench.config import ExperimentConfig

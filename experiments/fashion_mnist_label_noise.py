@@ -2,9 +2,9 @@
 
     python -m lenet_bench --experiment=fashion_mnist_label_noise --workdir=/tmp/wd --data_dir=../shared/datasets
 
-The fashion_mnist_best setting (glorot_normal, lr 0.005, decay 0.95) on noisy training labels; what is
-corrupted, how, and what the report shows: common.label_noise. Measured
-figures are in BUILD_NOTES.md and benchmarks/.
+The fashion_mnist_best setting (glorot_normal, lr 0.005, decay 0.95) on noisy
+training labels; what is corrupted, how, and what the report shows:
+common.label_noise. What it reaches and how long it takes: benchmarks/RESULTS.md#label-noise.
 """
 
 from experiments import common, fashion_mnist_best

@@ -2,11 +2,10 @@
 
     python -m lenet_bench --experiment=mnist_best --workdir=/tmp/wd --data_dir=../shared/datasets
 
-Measured (2-core AMD EPYC CPU, seed 0, the 5,000-image MNIST training subset
-in ../shared/datasets): 97.57% test accuracy after 20 epochs, best 97.61% at
-epoch 16; 57 s of training (about 2.4 s per epoch). Raw results:
-benchmarks/reference/mnist_best/. Over 5 seeds (the full make bench):
-97.78 ± 0.15% final, benchmarks/make_bench_full_study/mnist_best/.
+20 epochs, batch 32, on the 5,000-image MNIST training subset in
+../shared/datasets. What it reaches and how long it takes: benchmarks/RESULTS.md#the-full-study
+(5 seeds) and benchmarks/RESULTS.md#reference-runs-one-seed (seed 0); with a validation
+split and early stopping: benchmarks/RESULTS.md#augmentation-and-early-stopping.
 """
 
 from lenet_bench.config import ExperimentConfig

@@ -2,9 +2,9 @@
 
     python -m lenet_bench --experiment=mnist_label_noise --workdir=/tmp/wd --data_dir=../shared/datasets
 
-The mnist_best setting (truncated_normal, lr 0.005, decay 0.9) on noisy training labels; what is
-corrupted, how, and what the report shows: common.label_noise. Measured
-figures are in BUILD_NOTES.md and benchmarks/.
+The mnist_best setting (truncated_normal, lr 0.005, decay 0.9) on noisy
+training labels; what is corrupted, how, and what the report shows:
+common.label_noise. What it reaches and how long it takes: benchmarks/RESULTS.md#label-noise.
 """
 
 from experiments import common, mnist_best

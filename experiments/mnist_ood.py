@@ -9,11 +9,8 @@ distribution); the report gives the max-softmax confidence histograms, the
 share of OOD images predicted with confidence > 0.9 and the AUROC of max
 softmax as an OOD detector, mean ± std over seeds, besides the soft metrics,
 best/median/worst runs, classification report and model internals.
-Measured (2-core AMD EPYC CPU shared with other jobs, the 5,000-image MNIST
-training subset): 97.58 ± 0.08% final test accuracy, 97.32 ± 0.12% soft
-accuracy; Fashion-MNIST detected by max softmax with AUROC 0.963 ± 0.010,
-yet 39.8 ± 8.3% of its images get confidence > 0.9; 88.5 s of training for
-the 3 runs together. Raw results: benchmarks/companion_studies/mnist_ood/.
+What it reaches and how long it takes: benchmarks/RESULTS.md#soft-metrics-and-ood
+(raw: benchmarks/companion_studies/mnist_ood/).
 """
 
 import dataclasses

@@ -9,16 +9,11 @@ decay uniform in [0.8, 1], batch size {32, 64, 128} and initializer
 is trained on 2 of 3 stratified folds of the 5,000-image training subset in
 ../shared/datasets and scored on the third (30 selection runs); the trial
 with the best mean validation accuracy is then trained on all 5,000 images
-and evaluated on the 10,000 test images once. Dropout, L2 and batch norm
-join the space (e.g. "dropout": {"uniform": [0, 0.5]}) when issue 7's
-config fields land.
-
-Measured (benchmarks/search/mnist_random_search/, 2-core AMD EPYC CPU shared
-with other jobs, so the time is an upper bound): 31 runs in 20 min 56 s wall
-(1,208 s of training; RMSprop trials, on the Keras path, took 224-250 s each
-against 20-24 s for Adam's on the fused path). Chosen by validation: trial 3,
-adam, lr 0.00367, decay 0.987, batch 128, glorot_uniform, 96.08 +- 1.01%
-(mean +- std over the 3 folds); test, evaluated once: 97.32%.
+and evaluated on the 10,000 test images once. Dropout, L2 and batch norm are
+searchable (e.g. "dropout": {"uniform": [0, 0.5]}) but not in this space:
+the committed search predates them, and adding them changes the trials.
+What it reaches and how long it takes: benchmarks/RESULTS.md#hyperparameter-search
+(raw: benchmarks/search/mnist_random_search/).
 """
 
 from lenet_bench.config import ExperimentConfig
