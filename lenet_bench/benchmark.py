@@ -11,7 +11,7 @@ setting, read once at import, can differ between them):
 1. naive: per run a fresh functional LeNet-5, `model.compile` + `model.fit`
    (one epoch, shuffled) + `model.evaluate`, runs one after another, as the
    original study did. The data is scaled to float32 once, outside the timing.
-2. default: `trainers.group.train_group` as `make bench` runs it (the fused path for a
+2. default: `trainers.group_loop.train_group` as `make bench` runs it (the fused path for a
    group of runs of one seed), including per-epoch test evaluation.
 
 Each path runs with TensorFlow's own oneDNN default ('tf_default': off on
@@ -128,7 +128,7 @@ def time_naive(specs, dataset) -> tuple[float, list[float]]:
 
 def time_default(specs, dataset) -> tuple[float, list[float], str]:
     from lenet_bench import runs
-    from lenet_bench.trainers.group import train_group
+    from lenet_bench.trainers.group_loop import train_group
 
     started = time.perf_counter()
     records = []

@@ -1,6 +1,6 @@
 """What a trained model costs: training time, inference time per image, size on disk, parameters.
 
-`trainers.group.train_group` measures each finished run once, on its final weights,
+`trainers.group_loop.train_group` measures each finished run once, on its final weights,
 and stores the result as the run record's `cost`:
 
 - train_seconds, epoch_seconds_mean: from the record's history (the time

@@ -4,12 +4,12 @@
 and hands the ones with unfinished runs to an engine:
 
 - LocalEngine trains them one after another in this process
-  (trainers.group.train_group writes each run's files into the runs folder
+  (trainers.group_loop.train_group writes each run's files into the runs folder
   after every epoch).
 - RayEngine makes each group one Ray task (a group of fused replicas, or one
   run on the Keras path) with its resources declared: CPUs, and a GPU or a
   fraction of one when the cluster has GPUs. The task trains its group with
-  trainers.group.train_group into a temporary folder on the worker and returns the
+  trainers.group_loop.train_group into a temporary folder on the worker and returns the
   bytes of the files it produced (run JSONs, predictions, best weights); the
   driver writes them atomically into the real runs folder as each task ends.
   So the workdir is the same whichever engine ran (the report, resume and run
@@ -73,7 +73,7 @@ class LocalEngine:
             (TensorBoard, progress).
           callbacks: user Keras callbacks (hooks.KerasCallbacks).
         """
-        from lenet_bench.trainers.group import train_group
+        from lenet_bench.trainers.group_loop import train_group
 
         for number, group in enumerate(groups, start=1):
             logger.info("group %d/%d: %d runs (%s)", number, len(groups), len(group),
@@ -134,7 +134,7 @@ class RayEngine:
       max_retries: retries of a task whose worker process died; a Python
         exception in a task is never retried.
       group_trainer: the function a task calls to train its group, with
-        trainers.group.train_group's signature; None: that function. A seam for
+        trainers.group_loop.train_group's signature; None: that function. A seam for
         tests (e.g. a trainer that kills its worker once).
 
     Raises:
@@ -287,7 +287,7 @@ def train_group_task(group: list, dataset, finished: list[str], checkpoint_bytes
     (starting from `checkpoint_bytes`, a group checkpoint, when given) and returns
     {file name: bytes} of the run files it wrote."""
     configure_worker_tensorflow(settings["threads"], settings["deterministic"])
-    from lenet_bench.trainers.group import train_group
+    from lenet_bench.trainers.group_loop import train_group
 
     trainer = settings["group_trainer"] or train_group
     with tempfile.TemporaryDirectory(prefix="lenet_bench_task_") as folder:

@@ -20,7 +20,7 @@ from lenet_bench.errors import InputError
 from lenet_bench.files import atomic_write_json, read_json
 from lenet_bench.runs import RunSpec
 from lenet_bench.trainers import check_fused_supports, check_trainer
-from lenet_bench.workdir import check_workdir, experiment_lock, make_runs_dir
+from lenet_bench.workdir import check_workdir, experiment_lock
 
 logger = logging.getLogger("lenet_bench")
 
@@ -70,8 +70,7 @@ def run_experiment(config: ExperimentConfig, dataset: data.Dataset, workdir: str
     """
     specs = check_experiment(config, dataset, workdir, trainer, specs, ood_dataset)
     experiment_dir = Path(workdir) / config.name
-    with experiment_lock(experiment_dir):
-        runs_dir = make_runs_dir(experiment_dir, workdir)
+    with experiment_lock(experiment_dir, workdir) as runs_dir:
         datasets = group_datasets(specs, dataset)
         write_experiment_files(experiment_dir, config, specs, datasets, dataset, command)
         finished = {spec.key for spec in specs

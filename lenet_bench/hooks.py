@@ -1,4 +1,4 @@
-"""What `trainers.group.train_group` tells the world at epoch ends, and two uses of it.
+"""What `trainers.group_loop.train_group` tells the world at epoch ends, and two uses of it.
 
 Our trainers do not call `model.fit`: on the fused path a group's runs are
 replicas inside one graph, on the Keras path each run has its own compiled
@@ -161,7 +161,7 @@ def record_at_epoch(record: dict, epoch: int) -> dict:
 def replay_group(observers: Sequence[Observer], specs: list, records: list[dict],
                  finished: set[str]) -> None:
     """Tells `observers` about a group that trained elsewhere (a Ray task), epoch by
-    epoch from its finished records, as `trainers.group.train_group` would have; runs in
+    epoch from its finished records, as `trainers.group_loop.train_group` would have; runs in
     `finished` (trained before) are left out. No model or weights are given."""
     if not observers:
         return

@@ -8,6 +8,7 @@ this module on machines that may have neither.
 import dataclasses
 import hashlib
 import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -156,7 +157,7 @@ def make_groups(specs: list[RunSpec], group_size: int) -> list[list[RunSpec]]:
 
 @dataclasses.dataclass(frozen=True)
 class GroupOptions:
-    """How every group of an experiment trains (trainers.group.train_group)."""
+    """How every group of an experiment trains (trainers.group_loop.train_group)."""
 
     trainer: str = "auto"
     jit_compile: bool | None = None
@@ -201,7 +202,7 @@ def load_checkpoint(path: Path, specs: list[RunSpec]) -> tuple[int, list[dict], 
             state = {name.split("/", 1)[1]: stored[name] for name in stored.files
                      if name.startswith("state/")}
             epochs_done = int(stored["epochs_done"])
-    except (OSError, ValueError, KeyError, EOFError):
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
         return None
     if [record.get("key") for record in records] != [spec.key for spec in specs]:
         return None

@@ -110,7 +110,7 @@ def run_search(config: ExperimentConfig, dataset: data.Dataset, workdir: str | P
     """
     trials = check_search(config, dataset)
     check_workdir(config.name, dataset.name, workdir)
-    with experiment_lock(Path(workdir) / config.name):
+    with experiment_lock(Path(workdir) / config.name, workdir):
         return _train_search(config, dataset, workdir, trials, run_options)
 
 

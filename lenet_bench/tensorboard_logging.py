@@ -14,7 +14,7 @@ workdir, to see every experiment):
 The HParams dashboard's metrics are the last values of test/accuracy (the
 final-epoch test accuracy), best/test_accuracy and test/loss. One writer per
 run (per replica on the fused path), written at each epoch end from
-`trainers.group.train_group` and flushed then, so TensorBoard shows a study while it
+`trainers.group_loop.train_group` and flushed then, so TensorBoard shows a study while it
 trains. Each writer is a plain file written synchronously with
 TensorBoard's own record framing (`RecordWriter`), holding the summary
 protos built here (the same scalar and HParams summaries `tf.summary`

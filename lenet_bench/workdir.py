@@ -50,9 +50,10 @@ def make_runs_dir(experiment_dir: Path, workdir: str | Path) -> Path:
 
 
 @contextlib.contextmanager
-def experiment_lock(experiment_dir: Path):
-    """Holds `<experiment_dir>/.lock` while the block runs, so that two processes never
-    train one experiment folder at once (a user starting `make bench` twice).
+def experiment_lock(experiment_dir: Path, workdir: str | Path):
+    """Makes `<experiment_dir>/runs/` (see `make_runs_dir`) and holds `runs/.lock` while
+    the block runs, so that two processes never train one experiment folder at once (a
+    user starting `make bench` twice). Yields the runs folder.
 
     An advisory lock (flock) that the kernel drops when its process ends, so the
     lock of a killed process is taken over at once. The file holds the holder's
@@ -61,11 +62,12 @@ def experiment_lock(experiment_dir: Path):
     pid there.
 
     Raises:
-      InputError: another process holds the folder; the message names its pid.
+      InputError: the runs folder cannot be made or written, or another process
+        holds the folder (the message names its pid).
     """
     experiment_dir = Path(experiment_dir)
-    experiment_dir.mkdir(parents=True, exist_ok=True)
-    path = experiment_dir / LOCK_FILE
+    runs_dir = make_runs_dir(experiment_dir, workdir)
+    path = runs_dir / LOCK_FILE
     with open(path, "a+", encoding="utf-8") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -76,14 +78,14 @@ def experiment_lock(experiment_dir: Path):
                 raise InputError(f"{experiment_dir} is in use by another lenet_bench process "
                                  f"(pid {holder}): wait for it to end (or stop it), then rerun "
                                  "the same command; it resumes") from None
-            yield  # This process holds it already, in an outer block.
+            yield runs_dir  # This process holds it already, in an outer block.
             return
         try:
             handle.seek(0)
             handle.truncate()
             handle.write(str(os.getpid()))
             handle.flush()
-            yield
+            yield runs_dir
         finally:
             handle.seek(0)
             handle.truncate()

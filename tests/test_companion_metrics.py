@@ -13,7 +13,7 @@ from lenet_bench.files import atomic_write_npz
 from lenet_bench import experiment
 from lenet_bench import runs
 from lenet_bench.trainers import keras_replicas
-from lenet_bench.trainers import group
+from lenet_bench.trainers import group_loop
 from lenet_bench.trainers import fused_tf
 
 PROBABILITIES = np.array([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.5, 0.3, 0.2]])
@@ -41,9 +41,8 @@ def test_both_trainers_soft_metrics_match_numpy():
     group = fused_tf.FusedLeNet5(weights, dataset.image_shape, 10)
     fused_result = group.evaluate(dataset.test_images, dataset.test_labels)
     probabilities = group.predict(dataset.test_images)
-    specs = [runs.RunSpec("synthetic", None, 0, name, "relu", "auto", "adam", 0.001, 1.0, 0.0,
-                           "sampled", 1, 32, seed) for name, seed in (("glorot_uniform", 0),
-                                                                     ("he_normal", 1))]
+    specs = [runs.RunSpec(dataset="synthetic", initializer=name, epochs=1, seed=seed)
+             for name, seed in (("glorot_uniform", 0), ("he_normal", 1))]
     keras_result = keras_replicas.KerasReplicas(weights, specs, dataset, jit_compile=False).evaluate(
         dataset.test_images, dataset.test_labels)
     for replica, replica_weights in enumerate(weights):
@@ -121,7 +120,7 @@ def test_classification_report_numbers_by_hand(tmp_path):
     record = {"key": "r0", "status": "done", "spec": {"seed": 0, "initializer": "uniform"},
               "history": {"test_accuracy": [4 / 6]}, "best_test_accuracy": 4 / 6,
               "confusion_matrix": analysis.confusion_matrix(labels, predicted, 3).tolist()}
-    group.save_predictions(tmp_path / "runs" / "r0.predictions.npz", predicted,
+    group_loop.save_predictions(tmp_path / "runs" / "r0.predictions.npz", predicted,
                            np.ones(6, np.float32))
     lines = companion_report.classification_section(tmp_path, [record], ["a", "b", "c"], "final",
                                                      ("initializer",))

@@ -13,7 +13,7 @@ from lenet_bench.errors import InputError
 from lenet_bench import experiment
 from lenet_bench import runs
 from lenet_bench.trainers import keras_replicas
-from lenet_bench.trainers import group
+from lenet_bench.trainers import group_loop
 from lenet_bench.trainers import fused_tf
 from lenet_bench.files import read_json
 
@@ -50,7 +50,7 @@ def predictions(runs_dir, key):
 @pytest.mark.parametrize("trainer", ["fused", "keras"])
 def test_early_stopping_restores_the_best_validation_epoch(tmp_path, digits, trainer):
     stopping = spec()
-    record = group.train_group([stopping], digits, runs_dir(tmp_path / "es"), trainer=trainer,
+    record = group_loop.train_group([stopping], digits, runs_dir(tmp_path / "es"), trainer=trainer,
                                jit_compile=False, keep_best=False)[0]
     best, stopped = record["best_val_epoch"], record["stopped_epoch"]
     assert stopped is not None and stopped < stopping.epochs, "the case must stop early"
@@ -59,7 +59,7 @@ def test_early_stopping_restores_the_best_validation_epoch(tmp_path, digits, tra
     assert record["best_val_accuracy"] == max(record["history"]["val_accuracy"])
     assert record["history"]["val_accuracy"].index(record["best_val_accuracy"]) + 1 == best
     # The reference: the same run trained for exactly `best` epochs, no early stopping.
-    reference = group.train_group([dataclasses.replace(stopping, epochs=best, patience=0)],
+    reference = group_loop.train_group([dataclasses.replace(stopping, epochs=best, patience=0)],
                                   digits, runs_dir(tmp_path / "ref"), trainer=trainer, jit_compile=False,
                                   keep_best=False)[0]
     key, reference_key = record["key"], reference["key"]
@@ -77,7 +77,7 @@ def test_best_val_weights_are_in_the_checkpoint_and_a_killed_group_resumes(tmp_p
                                                                          monkeypatch):
     specs = [spec(seed=0, epochs=7),
              spec(seed=1, epochs=7, learning_rate=0.003, monitor="val_loss", patience=2)]
-    uninterrupted = group.train_group(specs, digits, runs_dir(tmp_path / "clean"), trainer="fused",
+    uninterrupted = group_loop.train_group(specs, digits, runs_dir(tmp_path / "clean"), trainer="fused",
                                       jit_compile=False, keep_best=False)
     assert uninterrupted[0]["stopped_epoch"] is not None  # One stops while the other goes on.
     assert uninterrupted[0]["stopped_epoch"] < uninterrupted[1]["epochs_done"]
@@ -93,11 +93,11 @@ def test_best_val_weights_are_in_the_checkpoint_and_a_killed_group_resumes(tmp_p
 
     monkeypatch.setattr(runs, "save_checkpoint", save_then_die)
     with pytest.raises(KeyboardInterrupt):
-        group.train_group(specs, digits, runs_dir(tmp_path / "killed"), trainer="fused", jit_compile=False,
+        group_loop.train_group(specs, digits, runs_dir(tmp_path / "killed"), trainer="fused", jit_compile=False,
                           keep_best=False)
     monkeypatch.setattr(runs, "save_checkpoint", real_save)
     assert any(name.startswith("best_val/1/") for name in saved)  # The running run's best.
-    resumed = group.train_group(specs, digits, tmp_path / "killed", trainer="fused",
+    resumed = group_loop.train_group(specs, digits, tmp_path / "killed", trainer="fused",
                                 jit_compile=False, keep_best=False,
                                 finished={uninterrupted[0]["key"]})
     for record in resumed + uninterrupted:

@@ -10,7 +10,7 @@ from lenet_bench import data, models
 from lenet_bench import experiment
 from lenet_bench import runs
 from lenet_bench.trainers import keras_replicas
-from lenet_bench.trainers import group
+from lenet_bench.trainers import group_loop
 from lenet_bench.trainers import fused_tf
 from lenet_bench.files import read_json
 

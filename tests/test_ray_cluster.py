@@ -16,7 +16,7 @@ from conftest import REPO_ROOT
 from lenet_bench import engines
 from lenet_bench import experiment
 from lenet_bench import runs
-from lenet_bench.trainers import group
+from lenet_bench.trainers import group_loop
 from test_ray_engine import CONFIG, THREADS, assert_same_results, local_reference, run_files  # noqa: F401
 
 ray = pytest.importorskip("ray")
@@ -32,7 +32,7 @@ def stall_on_node(group, dataset, runs_dir, *, doomed_node, started_dir, **kwarg
     if node == doomed_node:
         time.sleep(STALL_SECONDS)
         raise RuntimeError(f"node {node} was not removed within {STALL_SECONDS} s")
-    return group.train_group(group, dataset, runs_dir, **kwargs)
+    return group_loop.train_group(group, dataset, runs_dir, **kwargs)
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from lenet_bench.config import ExperimentConfig
 from lenet_bench.errors import InputError
 from lenet_bench import experiment
 from lenet_bench import runs
-from lenet_bench.trainers import group
+from lenet_bench.trainers import group_loop
 from lenet_bench.files import read_json
 
 ray = pytest.importorskip("ray")
@@ -128,7 +128,7 @@ def kill_first_attempt_mid_group(group, dataset, runs_dir, *, attempts_dir, **kw
             os.kill(os.getpid(), signal.SIGKILL)
 
         threading.Thread(target=kill_after_first_epoch, daemon=True).start()
-    return group.train_group(group, dataset, runs_dir, **kwargs)
+    return group_loop.train_group(group, dataset, runs_dir, **kwargs)
 
 
 def count_and_train(group, dataset, runs_dir, *, attempts_dir, **kwargs):
@@ -136,7 +136,7 @@ def count_and_train(group, dataset, runs_dir, *, attempts_dir, **kwargs):
     count_attempt(attempts_dir, group)
     if runs.checkpoint_path(runs_dir, group).is_file():
         (attempts_dir / f"{group[0].key}.from_checkpoint").touch()
-    return group.train_group(group, dataset, runs_dir, **kwargs)
+    return group_loop.train_group(group, dataset, runs_dir, **kwargs)
 
 
 def raise_error(group, dataset, runs_dir, *, attempts_dir, **kwargs):

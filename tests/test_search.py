@@ -11,7 +11,7 @@ from lenet_bench import data, models, search, search_report, search_space
 from lenet_bench.config import ExperimentConfig
 from lenet_bench.errors import InputError
 from lenet_bench import runs
-from lenet_bench.trainers import group
+from lenet_bench.trainers import group_loop
 
 
 def class_sorted_labels():
@@ -164,7 +164,7 @@ def test_the_choice_follows_validation_even_where_the_test_set_favours_the_other
                               search_method="grid", search_trials=2,
                               search={"learning_rate": {"choice": [3e-3, 1e-7]}})
     worse = runs.run_specs(search_space.trial_config(config, {"learning_rate": 1e-7}))[0]
-    group.train_run(worse, dataset, runs_dir=tmp_path, trainer="fused")
+    group_loop.train_run(worse, dataset, runs_dir=tmp_path, trainer="fused")
     with np.load(tmp_path / f"{worse.key}.predictions.npz") as stored:
         worse_predictions = stored["predicted"].astype(np.int64)
     tricky = dataclasses.replace(dataset, test_labels=worse_predictions)
@@ -221,20 +221,20 @@ def test_kfold_search_end_to_end_writes_the_ranked_table_the_test_figure_and_res
     def no_training(*args, **kwargs):
         raise AssertionError("a finished search retrained a run")
 
-    monkeypatch.setattr(group, "train_group", no_training)
+    monkeypatch.setattr(group_loop, "train_group", no_training)
     search.run_search(config, dataset, tmp_path, trainer="fused")  # resume: nothing to train
     monkeypatch.undo()
     lost = plan["selection_keys"][1][0]
     (experiment_dir / "runs" / f"{lost}.json").unlink()
     chosen_before = plan["chosen"]
     trained = []
-    original = group.train_group
+    original = group_loop.train_group
 
     def counting(specs, *args, **kwargs):
         trained.extend(spec.key for spec in specs if spec.key not in kwargs.get("finished", ()))
         return original(specs, *args, **kwargs)
 
-    monkeypatch.setattr(group, "train_group", counting)
+    monkeypatch.setattr(group_loop, "train_group", counting)
     search.run_search(config, dataset, tmp_path, trainer="fused")
     assert trained == [lost]
     retrained = json.loads((experiment_dir / "runs" / f"{lost}.json").read_text())

@@ -9,7 +9,7 @@ from lenet_bench.config import ExperimentConfig, validate
 from lenet_bench.errors import InputError
 from lenet_bench import experiment
 from lenet_bench import runs
-from lenet_bench.trainers import group
+from lenet_bench.trainers import group_loop
 
 
 def small_config(**changes) -> ExperimentConfig:
@@ -57,7 +57,7 @@ def test_rerun_skips_finished_runs(tmp_path, digits, monkeypatch):
     def must_not_train(*args, **kwargs):
         raise AssertionError("a finished run was trained again")
 
-    monkeypatch.setattr(group, "train_group", must_not_train)
+    monkeypatch.setattr(group_loop, "train_group", must_not_train)
     experiment.run_experiment(small_config(seeds=1), digits, tmp_path)
     with pytest.raises(AssertionError, match="trained again"):
         experiment.run_experiment(small_config(seeds=1, learning_rate=0.004), digits, tmp_path)
@@ -124,7 +124,7 @@ def test_training_order_is_reshuffled_each_epoch_with_the_seed(digits):
     sorted_digits = dataclasses.replace(digits, train_images=digits.train_images[order],
                                         train_labels=digits.train_labels[order])
     spec = runs.run_specs(small_config(seeds=1, epochs=2, train_size=None))[0]
-    record = group.train_run(spec, sorted_digits)
+    record = group_loop.train_run(spec, sorted_digits)
     assert record["history"]["test_accuracy"][-1] > 0.8
 
 

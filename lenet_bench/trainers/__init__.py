@@ -15,7 +15,7 @@ A trainer holds R runs' models and optimizers and offers:
 - fused_tf.FusedLeNet5: the group's plain LeNet-5 runs as replicas in one
   TensorFlow graph (adam, sgd, sgd_momentum).
 
-`trainers.group.train_group` runs the epochs and keeps each run's record.
+`trainers.group_loop.train_group` runs the epochs and keeps each run's record.
 """
 
 from lenet_bench import machine
