@@ -237,12 +237,17 @@ def train_and_report(configs: list, workdir: Path, engine) -> int:
     from lenet_bench import report
     from lenet_bench.errors import InputError
 
-    import_tensorflow_quietly()  # The data loaders may fall back to keras.datasets.
+    from lenet_bench.workdir import check_workdir
+
+    if FLAGS.group_size < 1:
+        raise InputError(f"--group_size={FLAGS.group_size} is invalid: expected an integer >= 1")
     datasets, skipped = load_datasets(configs, FLAGS.data_dir, FLAGS.skip_missing_data)
     configs = [config for config in configs if config.name not in skipped]
+    for config in configs:  # Checks that need no TensorFlow first: bad input fails fast.
+        check_workdir(config.name, datasets[config.dataset].name, workdir)
 
+    import_tensorflow_quietly()
     from lenet_bench import experiment, machine, search
-    from lenet_bench.workdir import check_workdir
 
     # Before the first TensorFlow op; the Ray engine gives its tasks the same count.
     machine.configure_tensorflow_threads(FLAGS.threads or machine.default_threads(),
@@ -251,9 +256,6 @@ def train_and_report(configs: list, workdir: Path, engine) -> int:
         experiment.check_runnable(config, datasets[config.dataset])
         if config.search:
             search.check_search(config, datasets[config.dataset])
-        check_workdir(config.name, datasets[config.dataset].name, workdir)
-    if FLAGS.group_size < 1:
-        raise InputError(f"--group_size={FLAGS.group_size} is invalid: expected an integer >= 1")
     report.record_skipped(workdir, skipped, found=[config.name for config in configs])
     command = shlex.join(["python", "-m", "lenet_bench"] + sys.argv[1:])
     jit_compile = {"auto": None, "on": True, "off": False}[FLAGS.jit]
@@ -295,7 +297,8 @@ def load_datasets(configs: list, data_dir: str | None, skip_missing: bool) -> tu
         for name in filter(None, (config.dataset, config.ood_dataset)):
             if name not in datasets and name not in missing:
                 try:
-                    datasets[name] = data.load(name, data_dir)
+                    datasets[name] = data.load(name, data_dir,
+                                               before_keras=import_tensorflow_quietly)
                 except DataNotFoundError as error:
                     if not skip_missing:
                         raise

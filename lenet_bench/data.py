@@ -81,7 +81,7 @@ class Dataset:
 
 
 def load(name: str, data_dir: str | os.PathLike | None = None,
-         cache_dir: str | os.PathLike | None = None) -> Dataset:
+         cache_dir: str | os.PathLike | None = None, before_keras=None) -> Dataset:
     """Loads a dataset by name; see the module docstring for where it looks.
 
     Args:
@@ -89,6 +89,9 @@ def load(name: str, data_dir: str | os.PathLike | None = None,
       data_dir: a data root or dataset folder; None reads LENET_BENCH_DATA.
       cache_dir: where decoded image-folder arrays are cached; None reads
         LENET_BENCH_CACHE, else ~/.cache/lenet_bench.
+      before_keras: called before keras is first imported for the download
+        fallback (the CLI imports TensorFlow there without its start-up noise);
+        a dataset found locally never imports keras.
 
     Raises:
       InputError: unknown name, a bad file, or a data_dir that does not exist.
@@ -114,6 +117,8 @@ def load(name: str, data_dir: str | os.PathLike | None = None,
             return load_folder(name, folder, cache_dir)
         looked_in = (f"nothing under {flag}={data_dir} "
                      f"(looked for {', '.join(f'{sub}/' for sub in FOLDER_NAMES[name])})")
+    if before_keras is not None:
+        before_keras()
     return _load_from_keras(name, looked_in)
 
 
