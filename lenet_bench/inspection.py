@@ -24,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from lenet_bench import analysis, data, models, runs
-from lenet_bench.artifacts import LAYER_NAMES, MODEL_INTERNALS_FILE, TEST_LABELS_FILE
+from lenet_bench.artifacts import LAYER_NAMES
 from lenet_bench.errors import InputError
 from lenet_bench.files import atomic_write_json, atomic_write_npz
 

@@ -16,7 +16,6 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from lenet_bench.data import IDX_FILES  # noqa: E402  (after the path is set)
-from lenet_bench import experiment
 
 
 def idx_bytes(array: np.ndarray) -> bytes:

@@ -1,6 +1,5 @@
 """The fused trainer against plain Keras models: same weights, same numbers, no leakage."""
 
-import dataclasses
 
 import keras
 import numpy as np
@@ -10,7 +9,6 @@ from lenet_bench import data, models
 from lenet_bench import experiment
 from lenet_bench import runs
 from lenet_bench.trainers import keras_replicas
-from lenet_bench.trainers import group_loop
 from lenet_bench.trainers import fused_tf
 from lenet_bench.files import read_json
 

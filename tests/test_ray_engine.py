@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO_ROOT
-from lenet_bench import data, engines
+from lenet_bench import engines
 from lenet_bench.config import ExperimentConfig
 from lenet_bench.errors import InputError
 from lenet_bench import experiment

@@ -13,7 +13,6 @@ from conftest import REPO_ROOT
 
 EXPERIMENT = '''
 from lenet_bench.config import ExperimentConfig
-from lenet_bench import runs
 
 
 def get_config():
@@ -27,7 +26,7 @@ COMPARED = ("train_loss", "train_accuracy", "train_clean_accuracy", "test_loss",
 def command(experiment_file, workdir, trainer):
     return [sys.executable, "-m", "lenet_bench", f"--experiment={experiment_file}",
             f"--workdir={workdir}", f"--trainer={trainer}", "--group_size=2", "--jit=off",
-            "--threads=1"]
+            "--threads=1", "--tensorboard=false", "--keras_models=false", "--progress=none"]
 
 
 def environment():

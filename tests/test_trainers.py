@@ -1,6 +1,5 @@
 """Which replica trainer a group gets (trainers.make_trainer)."""
 
-import dataclasses
 
 import pytest
 
