@@ -51,8 +51,8 @@ def make_runs_dir(experiment_dir: Path, workdir: str | Path) -> Path:
 
 @contextlib.contextmanager
 def experiment_lock(experiment_dir: Path, workdir: str | Path):
-    """Makes `<experiment_dir>/runs/` (see `make_runs_dir`) and holds `runs/.lock` while
-    the block runs, so that two processes never train one experiment folder at once (a
+    """Makes `<experiment_dir>/runs/` (see `make_runs_dir`) and holds
+    `<experiment_dir>/.lock` while the block runs, so that two processes never train one experiment folder at once (a
     user starting `make bench` twice). Yields the runs folder.
 
     An advisory lock (flock) that the kernel drops when its process ends, so the
@@ -67,7 +67,7 @@ def experiment_lock(experiment_dir: Path, workdir: str | Path):
     """
     experiment_dir = Path(experiment_dir)
     runs_dir = make_runs_dir(experiment_dir, workdir)
-    path = runs_dir / LOCK_FILE
+    path = experiment_dir / LOCK_FILE
     with open(path, "a+", encoding="utf-8") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from lenet_bench import analysis, companion_report, data, inspection, models, report
+from lenet_bench import analysis, artifacts, companion_report, data, inspection, models, report
 from lenet_bench.config import ExperimentConfig, validate
 from lenet_bench.errors import InputError
 from lenet_bench.files import atomic_write_npz
@@ -157,7 +157,7 @@ def test_experiment_writes_the_companion_sections(tmp_path):
             record["history"]["test_soft_accuracy"][-1], abs=1e-5)
         assert 0 <= record["ood"]["auroc"] <= 1 and record["ood"]["dataset"] == "digits"
         assert sum(record["ood"]["ood_histogram"]) == 100
-    internals = experiment_dir / inspection.MODEL_INTERNALS_FILE
+    internals = experiment_dir / artifacts.MODEL_INTERNALS_FILE
     assert internals.stat().st_size < 1_000_000
     with np.load(internals) as stored:
         described = json.loads(str(stored["runs"]))
@@ -196,7 +196,7 @@ def test_old_records_without_soft_metrics_still_report(tmp_path):
         record = json.loads(path.read_text())
         del record["history"]["test_soft_accuracy"], record["soft_confusion"]
         path.write_text(json.dumps(record))
-    (experiment_dir / inspection.TEST_LABELS_FILE).unlink()
+    (experiment_dir / artifacts.TEST_LABELS_FILE).unlink()
     text = report.write_experiment_report(experiment_dir).read_text()
     assert "| 1 | glorot_uniform, lr 0.001" in text and "Soft confusion matrix" not in text
     assert "## Classification report" not in text and "## Inside the model" not in text

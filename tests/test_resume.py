@@ -36,6 +36,8 @@ def environment():
 def read_runs(experiment_dir):
     runs = {}
     for path in (experiment_dir / "runs").glob("*.json"):
+        if path.name.startswith("."):  # A write in progress (files.temporary_path).
+            continue
         try:
             runs[path.stem] = json.loads(path.read_text())
         except ValueError:  # Never happens with atomic writes; the test would then fail below.

@@ -197,6 +197,6 @@ def test_the_lock_of_a_killed_process_is_taken_over(tmp_path):
     assert ready.wait(30)
     os.kill(holder.pid, 9)
     holder.join(30)
-    assert (experiment_dir / "runs" / workdir.LOCK_FILE).read_text() == str(holder.pid)
+    assert (experiment_dir / workdir.LOCK_FILE).read_text() == str(holder.pid)
     with workdir.experiment_lock(experiment_dir, tmp_path):
-        assert (experiment_dir / "runs" / workdir.LOCK_FILE).read_text() == str(os.getpid())
+        assert (experiment_dir / workdir.LOCK_FILE).read_text() == str(os.getpid())
