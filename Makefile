@@ -1,4 +1,5 @@
 # make test   create .venv, install requirements.txt and requirements-ray.txt, run the tests
+#             (PYTEST_ARGS=... passes more, e.g. --durations=25)
 # make bench  the same install, then the benchmark on every dataset found
 #             (DATA_DIR=... PROFILE=quick|full WORKDIR=...)
 # make report rebuild the reports of WORKDIR from its run files
@@ -33,8 +34,9 @@ $(VENV)/.installed: $(REQUIREMENTS)
 	fi
 	touch $@
 
+# Two pytest-xdist workers (one per core here); the Ray tests run once, in one of them.
 test: $(VENV)/.installed
-	$(VENV)/bin/python -m pytest -q tests
+	$(VENV)/bin/python -m pytest -q -n 2 --dist loadgroup tests $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed
 	@test -n "$(PROFILE_FLAGS_$(PROFILE))" -o "$(PROFILE)" = full || \

@@ -1,3 +1,4 @@
+import fcntl
 import gzip
 import json
 import os
@@ -6,6 +7,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -119,6 +121,21 @@ class NetnsRun:
         return self.outcomes.get(nodeid)
 
     def run(self):
+        """Runs the namespace's pytest, once per test run: under pytest-xdist the first
+        worker to need it runs it (holding a lock file) and the others read its outcomes."""
+        run_id = getattr(self.config, "workerinput", {}).get("testrunuid") or uuid.uuid4().hex
+        shared = Path(tempfile.gettempdir()) / f"lenet_bench_netns_{run_id}"
+        with open(f"{shared}.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if Path(f"{shared}.json").is_file():
+                stored = json.loads(Path(f"{shared}.json").read_text())
+                self.outcomes, self.output = stored["outcomes"], stored["output"]
+                return
+            self._run()
+            Path(f"{shared}.json").write_text(json.dumps({"outcomes": self.outcomes,
+                                                          "output": self.output}))
+
+    def _run(self):
         with tempfile.TemporaryDirectory(prefix="lenet_bench_netns_") as folder:
             results = Path(folder) / "outcomes.json"
             root = self.config.rootpath
@@ -179,6 +196,9 @@ def pytest_collection_modifyitems(config, items):
     items[:] = [NetnsItem.from_parent(item.parent, name=item.name, original=item,
                                       netns_run=netns_run)
                 if item.get_closest_marker(NETNS_MARK) else item for item in items]
+
+
+
 
 
 _NETNS_OUTCOMES = {}
