@@ -167,14 +167,21 @@ def _hold_lock(experiment_dir, workdir_path, ready, release):
         release.wait(30)
 
 
-def test_a_second_process_on_the_experiment_folder_exits_naming_the_holder(tmp_path):
-    experiment_dir = tmp_path / "exp"
+def start_lock_holder(experiment_dir, workdir_path):
+    """A process that holds the experiment's lock until `release` is set."""
     context = multiprocessing.get_context("fork")
     ready, release = context.Event(), context.Event()
-    holder = context.Process(target=_hold_lock, args=(experiment_dir, tmp_path, ready, release))
+    holder = context.Process(target=_hold_lock,
+                             args=(experiment_dir, workdir_path, ready, release))
     holder.start()
+    assert ready.wait(30)
+    return holder, release
+
+
+def test_a_second_process_on_the_experiment_folder_exits_naming_the_holder(tmp_path):
+    experiment_dir = tmp_path / "exp"
+    holder, release = start_lock_holder(experiment_dir, tmp_path)
     try:
-        assert ready.wait(30)
         with pytest.raises(InputError, match=rf"in use by another lenet_bench process "
                                              rf"\(pid {holder.pid}\)"):
             with workdir.experiment_lock(experiment_dir, tmp_path):
@@ -190,11 +197,7 @@ def test_a_second_process_on_the_experiment_folder_exits_naming_the_holder(tmp_p
 
 def test_the_lock_of_a_killed_process_is_taken_over(tmp_path):
     experiment_dir = tmp_path / "exp"
-    context = multiprocessing.get_context("fork")
-    ready, release = context.Event(), context.Event()
-    holder = context.Process(target=_hold_lock, args=(experiment_dir, tmp_path, ready, release))
-    holder.start()
-    assert ready.wait(30)
+    holder, _ = start_lock_holder(experiment_dir, tmp_path)
     os.kill(holder.pid, 9)
     holder.join(30)
     assert (experiment_dir / workdir.LOCK_FILE).read_text() == str(holder.pid)
