@@ -34,7 +34,8 @@ $(VENV)/.installed: $(REQUIREMENTS)
 	fi
 	touch $@
 
-# Two pytest-xdist workers (one per core here); the Ray tests run once, in one of them.
+# Two pytest-xdist workers (one per core here), a test module per worker at a time;
+# the Ray tests run once, in one of them (tests/conftest.py).
 test: $(VENV)/.installed
 	$(VENV)/bin/python -m pytest -q -n 2 --dist loadgroup tests $(PYTEST_ARGS)
 

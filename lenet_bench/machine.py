@@ -14,11 +14,16 @@ import numpy as np
 import lenet_bench
 
 
+THREADS_ENV = "LENET_BENCH_THREADS"
+
+
 def default_threads() -> int:
-    """TensorFlow intra- and inter-op threads when none are asked for: one per core of
-    this machine. The Ray engine gives its tasks the driver's count, so an experiment
+    """TensorFlow intra- and inter-op threads when --threads is not given: $LENET_BENCH_THREADS
+    if set (e.g. several studies sharing a machine, or the test workers), else one per core
+    of this machine. The Ray engine gives its tasks the driver's count, so an experiment
     gives the same numbers on either engine."""
-    return os.cpu_count() or 1
+    value = os.environ.get(THREADS_ENV, "").strip()
+    return int(value) if value.isdigit() and int(value) > 0 else os.cpu_count() or 1
 
 
 def configure_tensorflow_threads(threads: int, deterministic: bool = False) -> None:

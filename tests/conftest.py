@@ -14,6 +14,12 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Parallel test workers: one TensorFlow thread each (in this process, in the CLI
+    # processes the tests start, in Ray tasks), so two workers share two cores instead
+    # of fighting over them.
+    for name in ("LENET_BENCH_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
+        os.environ.setdefault(name, "1")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
@@ -159,9 +165,13 @@ class NetnsItem(pytest.Item):
         super().__init__(**kwargs)
         self.original, self.netns_run = original, netns_run
         self.own_markers = list(original.own_markers)
+        # pytest-xdist's --dist loadgroup has put '@<group>' after the test's id: keep it
+        # here so the scheduler sends every stand-in to one worker.
+        self.test_id = original.nodeid.split("@", 1)[0]
+        self._nodeid = original.nodeid
 
     def runtest(self):
-        outcome = self.netns_run.outcome(self.nodeid)
+        outcome = self.netns_run.outcome(self.test_id)
         if outcome is None:
             raise NetnsFailure("no outcome from the network namespace's pytest:\n"
                                + self.netns_run.output[-6000:])
@@ -180,6 +190,14 @@ class NetnsItem(pytest.Item):
         return self.original.reportinfo()
 
 
+def pytest_itemcollected(item):
+    """Under pytest-xdist (`make test`: `-n 2 --dist loadgroup`) a module's tests go to one
+    worker, so its module-scoped fixtures are built once; every test of the network
+    namespace goes to one worker too, so its pytest runs once."""
+    group = NETNS_MARK if item.get_closest_marker(NETNS_MARK) else item.module.__name__
+    item.add_marker(pytest.mark.xdist_group(group))
+
+
 @pytest.hookimpl(trylast=True)  # After -k/-m have deselected.
 def pytest_collection_modifyitems(config, items):
     if os.environ.get(NETNS_ENV):
@@ -192,7 +210,7 @@ def pytest_collection_modifyitems(config, items):
         for item in marked:
             item.add_marker(pytest.mark.skip(reason=reason))
         return
-    netns_run = NetnsRun(config, [item.nodeid for item in marked])
+    netns_run = NetnsRun(config, [item.nodeid.split("@", 1)[0] for item in marked])
     items[:] = [NetnsItem.from_parent(item.parent, name=item.name, original=item,
                                       netns_run=netns_run)
                 if item.get_closest_marker(NETNS_MARK) else item for item in items]

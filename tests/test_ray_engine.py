@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO_ROOT
-from lenet_bench import engines
+from lenet_bench import engines, machine
 from lenet_bench.config import ExperimentConfig
 from lenet_bench.errors import InputError
 from lenet_bench import experiment
@@ -37,7 +37,7 @@ CONFIG = ExperimentConfig(name="tiny", dataset="digits", epochs=2, batch_size=50
 TIMING_FIELDS = ("started", "finished", "wall_seconds")
 # TensorFlow threads in the Ray tasks: as many as this process's (one per core), since a
 # different count changes the last bits of the losses (reductions split differently).
-THREADS = os.cpu_count()
+THREADS = machine.default_threads()
 
 
 @pytest.fixture(scope="module")
