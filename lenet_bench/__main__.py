@@ -55,7 +55,8 @@ flags.DEFINE_multi_string("grid", [],
                           "is the product). Replaces the experiment's values for that field, "
                           "e.g. --grid=learning_rate=0.01,0.003 --grid=lr_decay=0.9,0.99.")
 # How to run; these do not change what is computed.
-flags.DEFINE_integer("threads", 0, "TensorFlow intra- and inter-op threads; 0: one per core.")
+flags.DEFINE_integer("threads", 0, "TensorFlow intra- and inter-op threads, recorded in every "
+                     "run; 0: $LENET_BENCH_THREADS if set, else one per core.")
 flags.DEFINE_enum("jit", "auto", ["auto", "on", "off"],
                   "XLA-compile the train and eval steps. auto: each trainer's measured choice "
                   "for the device (see BUILD_NOTES.md).")
@@ -90,7 +91,8 @@ flags.DEFINE_string("ray_address", None,
                     "With --engine=ray: 'auto' (the cluster this machine belongs to) or "
                     "HOST:PORT; unset: start a local Ray instance with this machine's CPUs.")
 flags.DEFINE_float("ray_cpus_per_task", 1, "With --engine=ray: CPUs each group's task declares "
-                   "(and TensorFlow threads it uses, unless --threads is set).")
+                   "(a task trains with the same TensorFlow threads as the local engine: "
+                   "--threads).")
 flags.DEFINE_float("ray_gpus_per_task", None, "With --engine=ray on a cluster with GPUs: GPUs "
                    "each task declares (a fraction shares a GPU; 0: CPU only). Default 1.")
 
