@@ -71,8 +71,8 @@ def run_experiment(config: ExperimentConfig, dataset: data.Dataset, workdir: str
     specs = check_experiment(config, dataset, workdir, trainer, specs, ood_dataset)
     experiment_dir = Path(workdir) / config.name
     with experiment_lock(experiment_dir, workdir) as runs_dir:
-        datasets = group_datasets(specs, dataset)
-        write_experiment_files(experiment_dir, config, specs, datasets, dataset, command)
+        subsets, datasets = group_datasets(specs, dataset)
+        write_experiment_files(experiment_dir, config, specs, subsets, dataset, command)
         finished = {spec.key for spec in specs
                     if runs_module.is_finished(runs_module.run_path(runs_dir, spec))}
         logger.info("%s: %d runs, %d already finished, %d to train", config.name, len(specs),
@@ -128,9 +128,9 @@ def check_runnable(config: ExperimentConfig, dataset: data.Dataset) -> None:
                              f"{train_count} (the training images used)")
 
 
-def group_datasets(specs: list[RunSpec], dataset: data.Dataset) -> dict[tuple, data.Dataset]:
-    """runs.dataset_key(spec) -> the arrays the spec's group trains and evaluates on:
-    its training subset (train_size, data_seed), split as its `split` says."""
+def group_datasets(specs: list[RunSpec], dataset: data.Dataset) -> tuple[dict, dict]:
+    """({(train_size, data_seed): training subset}, {runs.dataset_key(spec): the arrays
+    the spec's group trains and evaluates on: its subset, split as its `split` says})."""
     subsets, datasets = {}, {}
     for spec in specs:
         subset_key = (spec.train_size, spec.data_seed)
@@ -139,15 +139,14 @@ def group_datasets(specs: list[RunSpec], dataset: data.Dataset) -> dict[tuple, d
         if runs_module.dataset_key(spec) not in datasets:
             datasets[runs_module.dataset_key(spec)] = data.apply_split(subsets[subset_key],
                                                                        spec.split)
-    return datasets
+    return subsets, datasets
 
 
 def write_experiment_files(experiment_dir: Path, config: ExperimentConfig, specs: list[RunSpec],
-                           datasets: dict, dataset: data.Dataset, command: str | None) -> None:
-    """config.json (the resolved config, run keys, machine and versions) and, for varied
-    models, the parameter-count table."""
-    subset = data.take_train_subset(dataset, specs[0].train_size, specs[0].data_seed) \
-        if specs else dataset
+                           subsets: dict, dataset: data.Dataset, command: str | None) -> None:
+    """config.json (the resolved config, run keys, the first run's training subset,
+    machine and versions) and, for varied models, the parameter-count table."""
+    subset = next(iter(subsets.values()), dataset)
     atomic_write_json(experiment_dir / CONFIG_FILE, {
         "experiment": config.name,
         "config": config.to_dict(),
