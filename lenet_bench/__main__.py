@@ -238,7 +238,6 @@ def train_and_report(configs: list, workdir: Path, engine) -> int:
     its report and the index."""
     from lenet_bench import report
     from lenet_bench.errors import InputError
-
     from lenet_bench.workdir import check_workdir
 
     if FLAGS.group_size < 1:

@@ -79,8 +79,8 @@ class LocalEngine:
             logger.info("group %d/%d: %d runs (%s)", number, len(groups), len(group),
                         ", ".join(spec.key for spec in group))
             train_group(group, datasets[runs.dataset_key(group[0])], runs_dir,
-                              finished=finished, callbacks=callbacks, observers=observers,
-                              **dataclasses.asdict(options))
+                        finished=finished, callbacks=callbacks, observers=observers,
+                        **dataclasses.asdict(options))
 
     def shutdown(self) -> None:
         pass

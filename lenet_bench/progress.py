@@ -102,15 +102,14 @@ def plan(configs: list, workdir) -> tuple[int, int, int]:
     from pathlib import Path
 
     from lenet_bench import runs
-    from lenet_bench.files import read_json
+    from lenet_bench.artifacts import RUNS_FOLDER
 
     total = finished = pending = 0
     for config in configs:
+        runs_dir = Path(workdir) / config.name / RUNS_FOLDER
         for spec in runs.run_specs(config):
             total += 1
-            record = read_json(Path(workdir) / config.name / "runs" / f"{spec.key}.json") or {}
-            if (record.get("status") in runs.FINISHED_STATUSES
-                    and record.get("results_format") == runs.RESULTS_FORMAT):
+            if runs.is_finished(runs.run_path(runs_dir, spec)):
                 finished += 1
             else:
                 pending += spec.epochs
