@@ -149,6 +149,26 @@ def select_onednn(setting: str) -> None:
         os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0" if setting == "off" else "1"
 
 
+def select_backend(configs: list) -> None:
+    """Starts Keras on the experiments' backend (--backend); one per command."""
+    from lenet_bench import backends
+    from lenet_bench.errors import InputError
+
+    names = sorted({config.backend for config in configs})
+    if len(names) > 1:
+        raise InputError(f"--experiment={FLAGS.experiment}: the experiments ask for backends "
+                         f"{', '.join(names)}: expected one backend per command (--backend)")
+    backends.select(names[0] if names else backends.DEFAULT_BACKEND)
+
+
+def import_backend_quietly() -> None:
+    """Imports TensorFlow quietly when it is the backend (the others print nothing)."""
+    from lenet_bench import backends
+
+    if backends.active() == "tensorflow":
+        import_tensorflow_quietly()
+
+
 def import_tensorflow_quietly() -> None:
     """Imports TensorFlow without the lines its native code writes to stderr on start-up
     (before absl logging starts, whatever TF_CPP_MIN_LOG_LEVEL says: e.g. 'oneDNN custom
@@ -210,6 +230,7 @@ def run() -> int:
         return 0
     for config in configs:
         validate(config)
+    select_backend(configs)
     engine = make_engine()  # Before any data is loaded or anything is written.
     try:
         return train_and_report(configs, workdir, engine)
@@ -247,12 +268,11 @@ def train_and_report(configs: list, workdir: Path, engine) -> int:
     for config in configs:  # Checks that need no TensorFlow first: bad input fails fast.
         check_workdir(config.name, datasets[config.dataset].name, workdir)
 
-    import_tensorflow_quietly()
+    import_backend_quietly()
     from lenet_bench import experiment, machine, search
 
-    # Before the first TensorFlow op; the Ray engine gives its tasks the same count.
-    machine.configure_tensorflow_threads(FLAGS.threads or machine.default_threads(),
-                                         FLAGS.deterministic)
+    # Before the backend's first op; the Ray engine gives its tasks the same count.
+    machine.configure_threads(FLAGS.threads or machine.default_threads(), FLAGS.deterministic)
     for config in configs:
         experiment.check_runnable(config, datasets[config.dataset])
         if config.search:
@@ -299,7 +319,7 @@ def load_datasets(configs: list, data_dir: str | None, skip_missing: bool) -> tu
             if name not in datasets and name not in missing:
                 try:
                     datasets[name] = data.load(name, data_dir,
-                                               before_keras=import_tensorflow_quietly)
+                                               before_keras=import_backend_quietly)
                 except DataNotFoundError as error:
                     if not skip_missing:
                         raise

@@ -12,14 +12,15 @@ uninterrupted one.
 Augmentation runs in its own `tf.function` (not XLA: TensorFlow has no XLA
 kernel for ImageProjectiveTransformV3, the op behind these layers) on the
 batch's uint8 images, and returns that batch in float32 [0, 1]; the dataset
-itself stays uint8, with no float copy.
+itself stays uint8, with no float copy. It is TensorFlow-only: other backends
+refuse the augment_* settings (lenet_bench.backends.require_tensorflow), and
+TensorFlow is imported only when an Augmenter is made.
 """
 
 import dataclasses
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 FILL_MODE = "constant"  # Pixels shifted in are 0 (black), as the MNIST backgrounds are.
 STEPS_PER_EPOCH_BOUND = 2 ** 24  # A run's step seeds stay distinct below this many batches.
@@ -76,6 +77,8 @@ class Augmenter:
     """
 
     def __init__(self, settings: list[AugmentSettings]):
+        import tensorflow as tf
+
         self.settings = list(settings)
         self.layers = [make_layers(replica) for replica in self.settings]
         self._augment_one = tf.function(self._augment, jit_compile=False)
@@ -87,6 +90,8 @@ class Augmenter:
 
     def _augment(self, images, seed, replica=0):
         """images (B, H, W, C) uint8, seed (2,) int64 -> float32 (B, H, W, C) in [0, 1]."""
+        import tensorflow as tf
+
         x = tf.cast(images, tf.float32) / 255.0
         for number, layer in enumerate(self.layers[replica]):
             # Each layer draws its random transformation from its own generator;
@@ -96,12 +101,14 @@ class Augmenter:
         return x
 
     def _augment_replicas(self, images, seeds):
+        import tensorflow as tf
+
         return tf.stack([self._augment(images[r], seeds[r], r) for r in range(len(self.layers))])
 
-    def augment(self, images: np.ndarray, seed: np.ndarray) -> tf.Tensor:
+    def augment(self, images: np.ndarray, seed: np.ndarray) :
         """The first replica's batch: images (B, H, W, C) uint8 -> float32 in [0, 1]."""
         return self._augment_one(images, seed)
 
-    def augment_replicas(self, images: np.ndarray, seeds: np.ndarray) -> tf.Tensor:
+    def augment_replicas(self, images: np.ndarray, seeds: np.ndarray) :
         """images (R, B, H, W, C) uint8, seeds (R, 2) int64 -> float32 (R, B, H, W, C)."""
         return self._augment_many(images, seeds)

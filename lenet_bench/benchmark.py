@@ -201,7 +201,7 @@ def configure_threads(threads: int) -> int:
     from lenet_bench import machine
 
     threads = threads or machine.default_threads()
-    machine.configure_tensorflow_threads(threads)
+    machine.configure_threads(threads)
     return threads
 
 

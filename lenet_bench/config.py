@@ -19,6 +19,7 @@ import math
 from typing import Any, Callable
 
 from lenet_bench import architectures
+from lenet_bench.backends import BACKENDS
 from lenet_bench.errors import InputError
 
 DATASET_NAMES = ("mnist", "fashion_mnist", "cifar10", "digits", "synthetic")
@@ -40,7 +41,8 @@ class Setting:
       run: changes a run's result: a RunSpec field, in the run key's hash.
       hash_optional: (run fields) left out of the hash at its default, because it
         was added after runs were first written; those runs keep their keys.
-      grid: a grid may vary it (every run field but the dataset and the split).
+      grid: a grid may vary it (every run field but the dataset, the split and the
+        backend).
       group: runs that differ in it cannot train in one group (their model,
         data, batches or epochs differ).
       report: 'column': a summary column of its own; 'label': it names a grid
@@ -140,6 +142,12 @@ class ExperimentConfig:
         "float32", "float32, or mixed_bfloat16 (bfloat16 compute, float32 weights and softmax): "
         "for GPUs; slower on CPUs without bfloat16 units.", choices=("float32", "mixed_bfloat16"),
         run=True, hash_optional=True, group=True, report="column")
+    # The Keras 3 backend (lenet_bench.backends); one per process, so never a grid field.
+    backend: str = setting(
+        "tensorflow", "Keras backend that trains: tensorflow, jax or torch (jax and torch need "
+        "requirements-jax.txt / requirements-torch.txt). Chosen before Keras is imported.",
+        choices=BACKENDS, run=True, grid=False, hash_optional=True, group=True, report="label",
+        label="backend ")
     architecture: str = setting(
         "lenet5", "Model preset: lenet5, lenet5_elu, lenet5_dilated, lenet5_wide_fc, "
         "lenet5_batchnorm, lenet5_dropout, mlp, mlp_batchnorm, mlp_sigmoid, ... "

@@ -38,7 +38,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from lenet_bench import machine, runs
+from lenet_bench import backends, machine, runs
 from lenet_bench.errors import InputError
 from lenet_bench.files import atomic_write_bytes, read_json
 from lenet_bench.runs import GroupOptions
@@ -173,7 +173,7 @@ class RayEngine:
         # TensorFlow's GPU memory is freed when a task ends.
         self.remote_train_group = self.ray.remote(
             num_cpus=cpus_per_task, num_gpus=self.gpus_per_task, max_retries=max_retries,
-            retry_exceptions=False)(train_group_task)
+            retry_exceptions=False, **worker_environment())(train_group_task)
         logger.info("ray: %s; %s CPUs and %s GPUs per task, up to %d retries of a dead "
                     "worker", self.ray.cluster_resources(), cpus_per_task, self.gpus_per_task,
                     max_retries)
@@ -286,7 +286,7 @@ def train_group_task(group: list, dataset, finished: list[str], checkpoint_bytes
     """The body of a Ray task: trains `group` into a temporary folder on the worker
     (starting from `checkpoint_bytes`, a group checkpoint, when given) and returns
     {file name: bytes} of the run files it wrote."""
-    configure_worker_tensorflow(settings["threads"], settings["deterministic"])
+    configure_worker(settings["threads"], settings["deterministic"])
     from lenet_bench.trainers.group_loop import train_group
 
     trainer = settings["group_trainer"] or train_group
@@ -300,14 +300,25 @@ def train_group_task(group: list, dataset, finished: list[str], checkpoint_bytes
                 if path.name in names}
 
 
-def configure_worker_tensorflow(threads: int, deterministic: bool) -> None:
-    """TensorFlow threads (once per worker process: TensorFlow fixes them at its first
-    op), op determinism, and GPU memory growth so tasks can share a GPU."""
-    import tensorflow as tf
+def worker_environment() -> dict:
+    """Ray task options that start the workers on this process's Keras backend (the
+    default backend needs none: the workers then start as before)."""
+    if backends.active() == backends.DEFAULT_BACKEND:
+        return {}
+    return {"runtime_env": {"env_vars": {backends.ENV: backends.active()}}}
 
-    try:
-        for gpu in tf.config.list_physical_devices("GPU"):
-            tf.config.experimental.set_memory_growth(gpu, True)
-    except RuntimeError:  # A reused worker: TensorFlow is already running.
-        pass
-    machine.configure_tensorflow_threads(threads, deterministic)
+
+def configure_worker(threads: int, deterministic: bool) -> None:
+    """The backend's threads (once per worker process: TensorFlow fixes them at its first
+    op, XLA when JAX is imported), determinism, and on TensorFlow GPU memory growth so
+    tasks can share a GPU. The task's backend comes from $KERAS_BACKEND, which the
+    engine sets in the workers' environment."""
+    if backends.active() == "tensorflow":
+        import tensorflow as tf
+
+        try:
+            for gpu in tf.config.list_physical_devices("GPU"):
+                tf.config.experimental.set_memory_growth(gpu, True)
+        except RuntimeError:  # A reused worker: TensorFlow is already running.
+            pass
+    machine.configure_threads(threads, deterministic)

@@ -11,7 +11,8 @@ Everything lands in `<workdir>/<config.name>/`; a rerun skips what is done.
 import logging
 from pathlib import Path
 
-from lenet_bench import analysis, data, early_stopping, engines, hooks, inspection, machine, models
+from lenet_bench import (analysis, augmentation, backends, data, early_stopping, engines, hooks,
+                         inspection, machine, models)
 from lenet_bench.artifacts import (CONFIG_FILE, CONFUSION_EXAMPLES_FILE, MODEL_INTERNALS_FILE,
                                    PARAMETER_COUNTS_FILE, RUNS_FOLDER, TEST_LABELS_FILE)
 from lenet_bench import runs as runs_module
@@ -116,7 +117,10 @@ def check_experiment(config: ExperimentConfig, dataset: data.Dataset, workdir: s
 def check_runnable(config: ExperimentConfig, dataset: data.Dataset) -> None:
     """Raises InputError for any value that would fail later, before anything is written."""
     validate(config)
+    backends.check_running(config.backend)
     for point in config.grid_points():
+        if augmentation.AugmentSettings.of(point).on:
+            backends.require_tensorflow("--augment_translation/rotation/zoom/flip")
         models.make_initializer(point.initializer, 0)
         models.make_optimizer(point.optimizer, point.learning_rate)
         models.check_activation(point.activation)

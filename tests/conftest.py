@@ -25,6 +25,21 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from lenet_bench.data import IDX_FILES  # noqa: E402  (after the path is set)
 
+# Keras picks its backend once per process, so each backend's tests are a pytest session
+# of their own: tests/backend_<name>/ runs only with KERAS_BACKEND=<name> (the Makefile
+# runs one session per backend); every other test runs on TensorFlow.
+TEST_BACKEND = os.environ.get("KERAS_BACKEND", "tensorflow")
+BACKEND_TEST_DIRS = {"jax": "backend_jax", "torch": "backend_torch"}
+collect_ignore = [folder for name, folder in BACKEND_TEST_DIRS.items() if name != TEST_BACKEND]
+
+
+def pytest_ignore_collect(collection_path, config):
+    """On a backend's own session, only its folder (and no TensorFlow test) is collected."""
+    if TEST_BACKEND == "tensorflow" or collection_path.is_dir():
+        return None
+    own = REPO_ROOT / "tests" / BACKEND_TEST_DIRS[TEST_BACKEND]
+    return None if own in collection_path.parents else True
+
 
 def idx_bytes(array: np.ndarray) -> bytes:
     header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim)

@@ -19,7 +19,7 @@ from lenet_bench.config import ExperimentConfig, parse_grid_flag, validate
 from lenet_bench.errors import InputError
 from lenet_bench import experiment
 from lenet_bench import runs
-from lenet_bench.trainers import keras_replicas
+from lenet_bench.trainers import steps_tensorflow
 
 
 def conv(kernel, channels_in, channels_out, bias=True):
@@ -188,7 +188,7 @@ def test_l2_adds_its_gradient_to_the_update():
     for decay in (0.0, l2):
         model = models.build_model(architectures.resolve("mlp", l2=decay), (28, 28, 1), seed=1)
         optimizer = models.make_optimizer("sgd", learning_rate)
-        train_epoch, _ = keras_replicas.make_step_functions(model, optimizer, 10, jit_compile=False)
+        train_epoch, _ = steps_tensorflow.make_step_functions(model, optimizer, 10, jit_compile=False)
         initial = model.get_weights()
         train_epoch(images, labels, np.arange(8), 8)
         stepped.append(model.get_weights())

@@ -12,7 +12,7 @@ from lenet_bench.config import ExperimentConfig, parse_grid_flag, validate
 from lenet_bench.errors import InputError
 from lenet_bench import experiment
 from lenet_bench import runs
-from lenet_bench.trainers import keras_replicas
+from lenet_bench.trainers import steps_tensorflow
 from lenet_bench.trainers import group_loop
 from lenet_bench.trainers import fused_tf
 from lenet_bench.files import read_json
@@ -193,7 +193,7 @@ def test_fused_augmentation_matches_the_keras_path_replica_by_replica():
         model = models.build_lenet5((28, 28, 1), 10)
         model.set_weights(weights[r])
         augmenter = augmentation.Augmenter([settings[r]]) if settings[r].on else None
-        train_epoch, _ = keras_replicas.make_step_functions(model, models.make_optimizer("adam", 0.003), 10,
+        train_epoch, _ = steps_tensorflow.make_step_functions(model, models.make_optimizer("adam", 0.003), 10,
                                                    jit_compile=False, augmenter=augmenter)
         loss, accuracy, _ = train_epoch(dataset.train_images, labels[r], orders[r], 32,
                                         seed=7 + r, epoch=2)

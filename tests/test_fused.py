@@ -8,7 +8,7 @@ import pytest
 from lenet_bench import data, models
 from lenet_bench import experiment
 from lenet_bench import runs
-from lenet_bench.trainers import keras_replicas
+from lenet_bench.trainers import steps_tensorflow
 from lenet_bench.trainers import fused_tf
 from lenet_bench.files import read_json
 
@@ -32,7 +32,7 @@ def keras_reference(dataset, weights, optimizer, padding, labels, orders, batch_
         model = models.build_lenet5(dataset.image_shape, 10, first_conv_padding=padding)
         model.set_weights(replica_weights)
         keras_optimizer = models.make_optimizer(optimizer, rates[index])
-        train_epoch, evaluate = keras_replicas.make_step_functions(model, keras_optimizer, 10,
+        train_epoch, evaluate = steps_tensorflow.make_step_functions(model, keras_optimizer, 10,
                                                           jit_compile=False)
         loss, accuracy, clean_accuracy = train_epoch(dataset.train_images, labels[index],
                                                      orders[index], batch_size,
@@ -169,7 +169,7 @@ def test_mixed_bfloat16_matches_the_keras_mixed_policy():
         assert model.get_layer("conv1").compute_dtype == "bfloat16"
         want = model.predict(dataset.test_images.astype(np.float32) / 255, verbose=0)
         np.testing.assert_allclose(probabilities[r], want, atol=2e-2)
-        train_epoch, _ = keras_replicas.make_step_functions(model, models.make_optimizer("sgd", rates[r]),
+        train_epoch, _ = steps_tensorflow.make_step_functions(model, models.make_optimizer("sgd", rates[r]),
                                                    10, jit_compile=False)
         loss, _, _ = train_epoch(dataset.train_images, labels[r], orders[r], 48)
         assert result["loss"][r] == pytest.approx(loss, rel=2e-2)

@@ -14,11 +14,18 @@ A trainer holds R runs' models and optimizers and offers:
   another (any architecture, any Keras optimizer).
 - fused_tf.FusedLeNet5: the group's plain LeNet-5 runs as replicas in one
   TensorFlow graph (adam, sgd, sgd_momentum).
+- fused_jax.FusedKerasReplicas: the group's runs as replicas of the Keras
+  model itself on the JAX backend: jax.vmap over stateless_call and the
+  optimizer's stateless_apply, an epoch one jitted lax.scan on the device.
+
+Which one trains is decided per backend (lenet_bench.backends) and device by
+`make_trainer`: the Keras trainer runs on every backend; 'fused' is fused_tf
+on TensorFlow, fused_jax on JAX, and refused on PyTorch.
 
 `trainers.group_loop.train_group` runs the epochs and keeps each run's record.
 """
 
-from lenet_bench import machine
+from lenet_bench import backends, machine
 from lenet_bench.errors import InputError
 
 TRAINERS = ("auto", "fused", "keras")
@@ -39,38 +46,69 @@ def check_trainer(kind: str) -> None:
 
 
 def make_trainer(kind: str, specs: list, initial_weights: list, dataset, jit_compile: bool | None):
-    """The replica trainer for a group of runs (runs.RunSpec).
-
-    'fused' or 'auto' give the fused trainer when it supports the optimizer
-    and the model (plain LeNet-5), except that 'auto' keeps a lone run on
-    the Keras trainer when oneDNN was not asked for (then one XLA-compiled
-    Keras model measured faster on CPU; with oneDNN on, the fused path was:
-    benchmarks/fused_speed.txt). Everything else trains on the Keras trainer.
+    """The replica trainer for a group of runs (runs.RunSpec) on this process's backend.
 
     Raises:
-      InputError: 'fused' for an optimizer or a model the fused path lacks.
+      InputError: 'fused' for an optimizer, a model or a backend the fused
+        path lacks.
     """
     check_trainer(kind)
-    optimizer = specs[0].optimizer
+    backend = backends.active()
     if kind == "fused":
         check_fused_supports(specs[0])
-    wants_fused = kind == "fused" or (
-        kind == "auto" and (len(specs) > 1 or machine.onednn_setting() == "on"))
-    if specs[0].is_plain_lenet5 and wants_fused:
-        from lenet_bench import augmentation
-        from lenet_bench.trainers import fused_tf
-
-        if optimizer in fused_tf.SUPPORTED_OPTIMIZERS:
-            return fused_tf.FusedLeNet5(
-                initial_weights, dataset.image_shape, dataset.num_classes, optimizer=optimizer,
-                activation=specs[0].activation, first_conv_padding=specs[0].first_conv_padding,
-                precision=specs[0].precision, jit_compile=jit_compile,
-                augment=[augmentation.AugmentSettings.of(spec) for spec in specs])
-        if kind == "fused":
-            raise InputError(f"--optimizer={optimizer!r} is not supported by --trainer=fused: "
-                             f"expected one of {', '.join(fused_tf.SUPPORTED_OPTIMIZERS)} "
-                             "(or --trainer=keras)")
+        if backend == "torch":
+            raise InputError("--trainer=fused is not available on --backend=torch: expected "
+                             "--trainer=keras (or auto), or --backend=tensorflow or jax")
+    if backend == "tensorflow":
+        trainer = _tensorflow_fused(kind, specs, initial_weights, dataset, jit_compile)
+    elif backend == "jax":
+        trainer = _jax_fused(kind, specs, initial_weights, dataset)
+    else:
+        trainer = None
+    if trainer is not None:
+        return trainer
     from lenet_bench.trainers.keras_replicas import KerasReplicas
 
     return KerasReplicas(initial_weights, specs, dataset,
                          jit_compile=True if jit_compile is None else jit_compile)
+
+
+def _jax_fused(kind: str, specs: list, initial_weights: list, dataset):
+    """The fused JAX trainer for 'fused', and for 'auto' where a GPU runs the group
+    (on a CPU, XLA runs vmapped convolutions slowly: BUILD_NOTES.md, "Backends");
+    None: the Keras trainer."""
+    wants_fused = kind == "fused" or (kind == "auto" and specs[0].is_plain_lenet5
+                                      and machine.accelerators())
+    if not wants_fused:
+        return None
+    from lenet_bench.trainers import fused_jax
+
+    return fused_jax.FusedKerasReplicas(initial_weights, specs, dataset)
+
+
+def _tensorflow_fused(kind: str, specs: list, initial_weights: list, dataset,
+                      jit_compile: bool | None):
+    """The fused TF trainer where it supports the optimizer and the model (plain
+    LeNet-5), except that 'auto' keeps a lone run on the Keras trainer when oneDNN
+    was not asked for (then one XLA-compiled Keras model measured faster on CPU;
+    with oneDNN on, the fused path was: benchmarks/fused_speed.txt). None: the Keras
+    trainer."""
+    optimizer = specs[0].optimizer
+    wants_fused = kind == "fused" or (
+        kind == "auto" and (len(specs) > 1 or machine.onednn_setting() == "on"))
+    if not (specs[0].is_plain_lenet5 and wants_fused):
+        return None
+    from lenet_bench import augmentation
+    from lenet_bench.trainers import fused_tf
+
+    if optimizer in fused_tf.SUPPORTED_OPTIMIZERS:
+        return fused_tf.FusedLeNet5(
+            initial_weights, dataset.image_shape, dataset.num_classes, optimizer=optimizer,
+            activation=specs[0].activation, first_conv_padding=specs[0].first_conv_padding,
+            precision=specs[0].precision, jit_compile=jit_compile,
+            augment=[augmentation.AugmentSettings.of(spec) for spec in specs])
+    if kind == "fused":
+        raise InputError(f"--optimizer={optimizer!r} is not supported by --trainer=fused: "
+                         f"expected one of {', '.join(fused_tf.SUPPORTED_OPTIMIZERS)} "
+                         "(or --trainer=keras)")
+    return None
