@@ -1,4 +1,5 @@
-# make test   create .venv, install requirements.txt and requirements-ray.txt, run the tests
+# make test   create .venv, install requirements.txt and the optional requirements-ray/jax/
+#             torch.txt, run the tests: one pytest session per Keras backend
 #             (PYTEST_ARGS=... passes more, e.g. --durations=25)
 # make bench  the same install, then the benchmark on every dataset found
 #             (DATA_DIR=... PROFILE=quick|full WORKDIR=...)
@@ -16,9 +17,10 @@ DATA_DIR ?= $(or $(LENET_BENCH_DATA),$(wildcard ../shared/datasets))
 BENCH_EXPERIMENTS := mnist_init_lr_grid,mnist_label_noise,mnist_best,fashion_mnist_init_lr_grid,cifar10_init_lr_grid,fashion_mnist_label_noise,fashion_mnist_best,cifar10_best
 PROFILE_FLAGS_full :=
 PROFILE_FLAGS_quick := --epochs=2 --train_size=2000 --seeds=2
-# Ray (--engine=ray) is optional for users, but installed here so that `make test` runs
-# its tests too (REQUIREMENTS=requirements.txt leaves it out). A changed file reinstalls.
-REQUIREMENTS ?= requirements.txt requirements-ray.txt
+# Ray (--engine=ray), JAX and PyTorch (--backend=jax|torch) are optional for users, but
+# installed here so that `make test` runs their tests too (REQUIREMENTS=requirements.txt
+# leaves them out). A changed file reinstalls.
+REQUIREMENTS ?= requirements.txt requirements-ray.txt requirements-jax.txt requirements-torch.txt
 TF_VERSION := $(shell sed -n 's/^tensorflow-cpu==\([0-9.]*\).*/\1/p' requirements.txt)
 
 .PHONY: test bench report perf install
@@ -35,9 +37,17 @@ $(VENV)/.installed: $(REQUIREMENTS)
 	touch $@
 
 # Two pytest-xdist workers (one per core here), a test module per worker at a time;
-# the Ray tests run once, in one of them (tests/conftest.py).
+# the Ray tests run once, in one of them (tests/conftest.py). Keras picks its backend
+# once per process, so tests/backend_jax and tests/backend_torch are sessions of their
+# own, each run when its backend is installed.
+PYTEST := $(VENV)/bin/python -m pytest -q -n 2 --dist loadgroup tests $(PYTEST_ARGS)
 test: $(VENV)/.installed
-	$(VENV)/bin/python -m pytest -q -n 2 --dist loadgroup tests $(PYTEST_ARGS)
+	$(PYTEST)
+	@for backend in jax torch; do \
+	  if $(VENV)/bin/python -c "import $$backend" 2>/dev/null; then \
+	    echo "KERAS_BACKEND=$$backend $(PYTEST)"; KERAS_BACKEND=$$backend $(PYTEST) || exit 1; \
+	  else echo "$$backend is not installed: tests/backend_$$backend skipped"; fi; \
+	done
 
 bench: $(VENV)/.installed
 	@test -n "$(PROFILE_FLAGS_$(PROFILE))" -o "$(PROFILE)" = full || \
