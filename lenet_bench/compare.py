@@ -21,9 +21,10 @@ import numpy as np
 from scipy import stats
 
 from lenet_bench import results
+from lenet_bench.artifacts import CONFIG_FILE
 from lenet_bench.config import DEFAULTS, field_names
 from lenet_bench.errors import InputError
-from lenet_bench.files import atomic_write_text
+from lenet_bench.files import atomic_write_text, read_json
 from lenet_bench.tables import markdown_table, percent_nan
 
 USAGE = ("usage: python -m lenet_bench.compare WORKDIR_A WORKDIR_B "
@@ -69,8 +70,7 @@ def experiments_of(workdir: str) -> dict[str, Path]:
                          "expected a workdir")
     named = {}
     for folder in folders:
-        config, _ = results.load_runs(folder)
-        named[config.get("experiment") or folder.name] = folder
+        named[(read_json(folder / CONFIG_FILE) or {}).get("experiment") or folder.name] = folder
     return named
 
 
