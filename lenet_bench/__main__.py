@@ -69,7 +69,8 @@ flags.DEFINE_enum("onednn", "auto", ["auto", "on", "off"],
                   "variable says when set, else on. TensorFlow leaves them off on CPUs without "
                   "AVX-512; on this suite's 2-core AVX2 CPU they measured 2x faster for both "
                   "trainers (BUILD_NOTES.md). Results differ from 'off' in the last float bits.")
-flags.DEFINE_integer("group_size", 12, "Most runs trained together on the fused path.")
+flags.DEFINE_integer("group_size", None, "Most runs trained together on the fused path; "
+                     "default: 12, or whole grids with --backend=jax on a GPU.")
 flags.DEFINE_bool("tensorboard", True,
                   "Write TensorBoard logs: per-epoch scalars per run and the HParams dashboard's "
                   "grid, under <workdir>/<experiment>/tb/.")
@@ -261,7 +262,7 @@ def train_and_report(configs: list, workdir: Path, engine) -> int:
     from lenet_bench.errors import InputError
     from lenet_bench.workdir import check_workdir
 
-    if FLAGS.group_size < 1:
+    if FLAGS.group_size is not None and FLAGS.group_size < 1:
         raise InputError(f"--group_size={FLAGS.group_size} is invalid: expected an integer >= 1")
     datasets, skipped = load_datasets(configs, FLAGS.data_dir, FLAGS.skip_missing_data)
     configs = [config for config in configs if config.name not in skipped]

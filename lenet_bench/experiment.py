@@ -20,16 +20,16 @@ from lenet_bench.config import ExperimentConfig, validate
 from lenet_bench.errors import InputError
 from lenet_bench.files import atomic_write_json, read_json
 from lenet_bench.runs import RunSpec
-from lenet_bench.trainers import check_fused_supports, check_trainer
+from lenet_bench.trainers import (check_fused_supports, check_trainer, default_group_size,
+                                  packs_across_seeds)
 from lenet_bench.workdir import check_workdir, experiment_lock
 
 logger = logging.getLogger("lenet_bench")
 
-DEFAULT_GROUP_SIZE = 12
 
 
 def run_experiment(config: ExperimentConfig, dataset: data.Dataset, workdir: str | Path,
-                   *, trainer: str = "auto", group_size: int = DEFAULT_GROUP_SIZE,
+                   *, trainer: str = "auto", group_size: int | None = None,
                    jit_compile: bool | None = None, command: str | None = None,
                    tensorboard: bool = False, save_models: bool = False, callbacks=None,
                    progress: hooks.Observer | None = None, engine=None,
@@ -42,7 +42,8 @@ def run_experiment(config: ExperimentConfig, dataset: data.Dataset, workdir: str
       dataset: the full dataset; `config.train_size` picks a subset here.
       workdir: results go to `<workdir>/<config.name>/`.
       trainer: 'fused', 'keras' or 'auto' (lenet_bench.trainers.make_trainer).
-      group_size: the most runs trained together in one group.
+      group_size: the most runs trained together in one group; None: the
+        backend's and device's default (trainers.default_group_size).
       jit_compile: XLA for the train and eval steps; None: each trainer's
         measured default for the device.
       command: the command line, recorded in config.json.
@@ -80,8 +81,9 @@ def run_experiment(config: ExperimentConfig, dataset: data.Dataset, workdir: str
                     len(finished), len(specs) - len(finished))
         # Groups are made from all runs, not just the pending ones, so a rerun after
         # a kill rebuilds the same groups and finds their checkpoints.
+        group_size = group_size or default_group_size()
         groups = [group for group in runs_module.make_groups(
-                      specs, group_size if trainer != "keras" else 1)
+                      specs, group_size if trainer != "keras" else 1, packs_across_seeds(trainer))
                   if any(spec.key not in finished for spec in group)]
         observers = make_observers(experiment_dir, config, specs, groups, tensorboard, progress)
         options = runs_module.GroupOptions(trainer=trainer, jit_compile=jit_compile,

@@ -127,8 +127,14 @@ def dataset_key(spec: RunSpec) -> tuple:
     return (spec.train_size, spec.data_seed, spec.split)
 
 
-def make_groups(specs: list[RunSpec], group_size: int) -> list[list[RunSpec]]:
+def make_groups(specs: list[RunSpec], group_size: int,
+                across_seeds: bool = False) -> list[list[RunSpec]]:
     """Packs runs into groups of at most `group_size` that train together.
+
+    With `across_seeds` (a trainer for which a data order per replica costs
+    nothing extra: the fused JAX trainer gathers every replica's batch anyway),
+    the runs of one group key are packed in order, whatever their seeds, so a
+    whole grid can be one group. Otherwise:
 
     Runs of one seed and one group key go together, so they share their data
     order and the fused path shares conv1 over one batch (the fastest layout
@@ -141,7 +147,7 @@ def make_groups(specs: list[RunSpec], group_size: int) -> list[list[RunSpec]]:
     """
     by_key: dict[tuple, list[RunSpec]] = {}
     for spec in specs:
-        by_key.setdefault((spec.group_key, spec.seed), []).append(spec)
+        by_key.setdefault((spec.group_key, None if across_seeds else spec.seed), []).append(spec)
     groups, lone_by_group_key = [], {}
     for (group_key, _), members in by_key.items():
         for start in range(0, len(members), group_size):

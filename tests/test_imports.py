@@ -10,7 +10,8 @@ REPO = Path(__file__).resolve().parent.parent
 TF_FREE_MODULES = ("lenet_bench.config", "lenet_bench.data", "lenet_bench.noise",
                    "lenet_bench.artifacts", "lenet_bench.tables", "lenet_bench.results",
                    "lenet_bench.search_space", "lenet_bench.report",
-                   "lenet_bench.companion_report", "lenet_bench.search_report")
+                   "lenet_bench.companion_report", "lenet_bench.search_report",
+                   "lenet_bench.compare", "lenet_bench.backends", "lenet_bench.machine")
 HEAVY = ("tensorflow", "keras")
 
 

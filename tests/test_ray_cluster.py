@@ -13,6 +13,7 @@ import time
 import pytest
 
 from conftest import REPO_ROOT
+from lenet_bench.trainers import CPU_GROUP_SIZE
 from lenet_bench import engines
 from lenet_bench import experiment
 from lenet_bench import runs
@@ -57,7 +58,7 @@ def test_a_lost_worker_node_still_gives_every_run_once_with_the_local_numbers(
     reference = local_reference
     started_dir = tmp_path / "started"
     started_dir.mkdir()
-    groups = runs.make_groups(runs.run_specs(CONFIG), experiment.DEFAULT_GROUP_SIZE)
+    groups = runs.make_groups(runs.run_specs(CONFIG), CPU_GROUP_SIZE)
     assert len(groups) == 2  # One per 1-CPU node at a time.
 
     def remove_doomed_node_once_its_group_runs():

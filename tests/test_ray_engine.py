@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO_ROOT
+from lenet_bench.trainers import CPU_GROUP_SIZE
 from lenet_bench import engines, machine
 from lenet_bench.config import ExperimentConfig
 from lenet_bench.errors import InputError
@@ -173,7 +174,7 @@ def test_a_worker_killed_mid_task_is_retried_and_the_study_completes(
         kill_first_attempt_mid_group, attempts_dir=attempts_dir))
     experiment_dir = experiment.run_experiment(CONFIG, digits, tmp_path / "wd", engine=engine)
     attempts = {path.stem: path.read_text().split() for path in attempts_dir.glob("*.attempts")}
-    seed0 = runs.make_groups(runs.run_specs(CONFIG), experiment.DEFAULT_GROUP_SIZE)[0][0].key
+    seed0 = runs.make_groups(runs.run_specs(CONFIG), CPU_GROUP_SIZE)[0][0].key
     assert len(attempts) == 2
     assert len(attempts[seed0]) == 2 and attempts[seed0][0] != attempts[seed0][1]  # New worker.
     assert all(len(pids) == 1 for key, pids in attempts.items() if key != seed0)
@@ -196,7 +197,7 @@ def test_a_study_cut_under_the_local_engine_finishes_on_ray_without_retraining(
         experiment.run_experiment(CONFIG, digits, tmp_path, engine=engines.LocalEngine())
     monkeypatch.undo()
     runs_dir = tmp_path / CONFIG.name / "runs"
-    groups = runs.make_groups(runs.run_specs(CONFIG), experiment.DEFAULT_GROUP_SIZE)
+    groups = runs.make_groups(runs.run_specs(CONFIG), CPU_GROUP_SIZE)
     cut = {spec.key: read_json(runs_dir / f"{spec.key}.json") for spec in groups[1]}
     assert saved[1].is_file() and all(record["status"] == "running" and
                                       record["epochs_done"] == 1 for record in cut.values())

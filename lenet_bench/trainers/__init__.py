@@ -29,6 +29,23 @@ from lenet_bench import backends, machine
 from lenet_bench.errors import InputError
 
 TRAINERS = ("auto", "fused", "keras")
+CPU_GROUP_SIZE = 12  # Fused TF: flat from 12 replicas on (benchmarks/fused_speed.txt).
+GPU_JAX_GROUP_SIZE = 512  # A whole grid; about 6 MB per replica at batch 128.
+
+
+def default_group_size() -> int:
+    """The most runs one group trains together when --group_size is not given: on a
+    GPU with the JAX backend, whole grids (hundreds of replicas fit in one step); else
+    CPU_GROUP_SIZE."""
+    if backends.active() == "jax" and machine.accelerators():
+        return GPU_JAX_GROUP_SIZE
+    return CPU_GROUP_SIZE
+
+
+def packs_across_seeds(kind: str) -> bool:
+    """Whether groups may mix seeds at no cost: the fused JAX trainer gathers a batch
+    per replica anyway, so a group's runs need not share a data order."""
+    return kind != "keras" and backends.active() == "jax"
 
 
 def check_fused_supports(spec) -> None:
