@@ -152,6 +152,16 @@ def test_runs_alone_in_their_seed_are_packed_across_seeds():
     assert sorted(spec.key for group in groups for spec in group) == sorted(s.key for s in grid)
 
 
+def test_across_seeds_a_whole_grid_is_one_group_and_group_keys_stay_apart():
+    grid = runs.run_specs(small_config(seeds=3, grid={"learning_rate": (0.01, 0.005),
+                                                      "batch_size": (16, 32)}))
+    groups = runs.make_groups(grid, 512, across_seeds=True)
+    assert sorted(len(group) for group in groups) == [6, 6]  # One per batch size.
+    assert all(len({spec.batch_size for spec in group}) == 1 for group in groups)
+    assert all({spec.seed for spec in group} == {0, 1, 2} for group in groups)
+    assert [len(group) for group in runs.make_groups(grid, 4, across_seeds=True)] == [4, 2, 4, 2]
+
+
 def test_label_noise_is_in_the_key_and_eps_zero_ignores_the_mode():
     clean = runs.run_specs(small_config(seeds=1))[0]
     assert runs.run_specs(small_config(seeds=1, noise_mode="exact"))[0].key == clean.key
