@@ -21,6 +21,13 @@ separates what the fused design gains from what oneDNN gains. The ratio is
 against the naive loop with TensorFlow's defaults (the original study's
 way); the last column is against the naive loop with the same oneDNN setting.
 
+With --backends=tensorflow,jax,torch both paths run on each Keras backend
+(a process per backend; on JAX and PyTorch the default path is what
+`--trainer=auto` picks there, and oneDNN does not apply):
+
+    python -m lenet_bench.benchmark --backends=tensorflow,jax,torch \
+        --cases=fashion_mnist:128 --runs=10 --naive_runs=10 --group_sizes= --onednn=on
+
 Cases: Fashion-MNIST at batch 128 and 32, CIFAR-10 at batch 128. Reports
 training images per second (runs x train images / seconds, first-call
 tracing included on both sides), peak memory, the device and the achieved
@@ -55,6 +62,9 @@ flags.DEFINE_list("cases", ["fashion_mnist:128", "fashion_mnist:32", "cifar10:12
                   "dataset:batch_size pairs.")
 flags.DEFINE_list("group_sizes", ["1", "6", "12", "24", "36"],
                   "Fused group sizes to time on a 12,800-image slice (empty: skip).")
+flags.DEFINE_list("backends", ["tensorflow"], "Keras backends to measure each path on "
+                  "(tensorflow, jax, torch), each in processes of its own; oneDNN settings "
+                  "apply to tensorflow only.")
 flags.DEFINE_integer("threads", 0, "TensorFlow intra- and inter-op threads; 0: one per core.")
 flags.DEFINE_string("out", None, "Write <out>.txt and <out>.json beside printing.")
 
@@ -94,12 +104,13 @@ def peak_rss_mib() -> float:
 
 
 def bench_specs(dataset_name: str, batch_size: int, count: int):
+    from lenet_bench import backends
     from lenet_bench.runs import RunSpec
 
     points = [(initializer, rate) for rate in LEARNING_RATES for initializer in INITIALIZERS]
     return [RunSpec(dataset=dataset_name, initializer=initializer, learning_rate=rate,
                     lr_decay=1.0, epochs=1, batch_size=batch_size, seed=0,
-                    precision=FLAGS.precision)
+                    precision=FLAGS.precision, backend=backends.active())
             for initializer, rate in points[:count]]
 
 
@@ -235,9 +246,11 @@ def measure(what: str) -> dict:
     return result
 
 
-def measure_in_child(what: str, onednn: str) -> dict:
-    """Runs `measure(what)` in a fresh Python process with the given oneDNN setting."""
+def measure_in_child(what: str, onednn: str, backend: str = "tensorflow") -> dict:
+    """Runs `measure(what)` in a fresh Python process with the given Keras backend and
+    oneDNN setting."""
     environment = {key: value for key, value in os.environ.items() if key != "TF_ENABLE_ONEDNN_OPTS"}
+    environment["KERAS_BACKEND"] = backend
     if ONEDNN_ENVIRONMENT[onednn] is not None:
         environment["TF_ENABLE_ONEDNN_OPTS"] = ONEDNN_ENVIRONMENT[onednn]
     command = [sys.executable, "-m", "lenet_bench.benchmark", f"--measure={what}",
@@ -250,7 +263,7 @@ def measure_in_child(what: str, onednn: str) -> dict:
     results = [line[len(RESULT_PREFIX):] for line in child.stdout.splitlines()
                if line.startswith(RESULT_PREFIX)]
     if child.returncode != 0 or not results:
-        raise RuntimeError(f"measurement {what} (oneDNN {onednn}) failed with exit status "
+        raise RuntimeError(f"measurement {what} ({backend}, oneDNN {onednn}) failed with exit status "
                            f"{child.returncode}; its stderr is above")
     return json.loads(results[-1])
 
@@ -263,6 +276,17 @@ def run() -> dict:
         print(f"error: --onednn={','.join(FLAGS.onednn)}: {unknown[0]!r} is not one of "
               f"{', '.join(ONEDNN_ENVIRONMENT)}", file=sys.stderr)
         sys.exit(2)
+    from lenet_bench import backends
+    from lenet_bench.errors import InputError
+
+    try:
+        for backend in FLAGS.backends:
+            backends.check(backend)
+    except InputError as error:
+        print(f"error: {str(error).replace('--backend=', '--backends=', 1)}", file=sys.stderr)
+        sys.exit(2)
+    settings = [(backend, onednn) for backend in FLAGS.backends
+                for onednn in (FLAGS.onednn if backend == "tensorflow" else ["tf_default"])]
     peak = matmul_peak_gflops()
     threads = FLAGS.threads or os.cpu_count() or 1
     lines = [f"device: {machine.describe_device()}; cores: {os.cpu_count()}; threads {threads}/{threads}",
@@ -270,34 +294,35 @@ def run() -> dict:
              f"float32 matmul peak measured here (numpy): {peak:.0f} GFLOP/s",
              f"work per case: {FLAGS.runs} runs x 1 epoch on the default path, "
              f"{FLAGS.naive_runs} runs timed on the naive path; each row a fresh process",
-             "ratio: against the naive loop with TensorFlow's defaults; same-oneDNN ratio: "
-             "against the naive loop with the row's oneDNN setting", ""]
+             "ratio: against the naive loop with TensorFlow's defaults; same-setting ratio: "
+             "against the naive loop with the row's backend and oneDNN setting", ""]
     print("\n".join(lines), flush=True)
     results = {"machine": machine.describe_machine(), "device": machine.describe_device(),
                "versions": machine.library_versions(), "matmul_peak_gflops": peak,
                "threads": threads, "cases": []}
-    header = (f"{'case':18s} {'path':8s} {'oneDNN':10s} {'img/s':>7s} {'ratio':>6s} "
-              f"{'same-oneDNN':>11s} {'GFLOP/s':>8s} {'% peak':>6s} {'peak MiB':>8s}  test accuracies")
+    header = (f"{'case':18s} {'path':8s} {'backend':10s} {'oneDNN':10s} {'img/s':>7s} {'ratio':>6s} "
+              f"{'same-setting':>12s} {'GFLOP/s':>8s} {'% peak':>6s} {'peak MiB':>8s}  test accuracies")
     print(header, flush=True)
     lines.append(header)
     for case in FLAGS.cases:
-        rows = {(path, onednn): measure_in_child(f"{case}:{path}", onednn)
-                for path in ("naive", "default") for onednn in FLAGS.onednn}
-        baseline = rows.get(("naive", "tf_default")) or rows[("naive", FLAGS.onednn[0])]
-        for (path, onednn), row in rows.items():
-            row.update(case=case, path=path, onednn_asked=onednn,
+        rows = {(path, backend, onednn): measure_in_child(f"{case}:{path}", onednn, backend)
+                for backend, onednn in settings for path in ("naive", "default")}
+        baseline = rows.get(("naive", "tensorflow", "tf_default")) or rows[("naive", *settings[0])]
+        for (path, backend, onednn), row in rows.items():
+            row.update(case=case, path=path, backend=backend, onednn_asked=onednn,
                        ratio=row["images_per_second"] / baseline["images_per_second"],
                        ratio_same_onednn=row["images_per_second"]
-                       / rows[("naive", onednn)]["images_per_second"])
+                       / rows[("naive", backend, onednn)]["images_per_second"])
             gflops = row["images_per_second"] * row["flops_per_image"] / 1e9
-            line = (f"{case:18s} {path:8s} {onednn:10s} {row['images_per_second']:7.0f} "
-                    f"{row['ratio']:5.2f}x {row['ratio_same_onednn']:10.2f}x {gflops:8.1f} "
+            line = (f"{case:18s} {path:8s} {backend:10s} {onednn:10s} "
+                    f"{row['images_per_second']:7.0f} "
+                    f"{row['ratio']:5.2f}x {row['ratio_same_onednn']:11.2f}x {gflops:8.1f} "
                     f"{100 * gflops / peak:5.1f}% {row['peak_rss_mib']:8.0f}  "
                     + " ".join(f"{100 * a:.1f}" for a in row["test_accuracies"]))
             print(line, flush=True)
             lines.append(line)
             results["cases"].append(row)
-    if FLAGS.group_sizes:
+    if FLAGS.group_sizes and "tensorflow" in FLAGS.backends:  # The fused TF trainer's scan.
         onednn = FLAGS.onednn[-1]
         scan = measure_in_child("group_sizes", onednn)
         results["group_sizes"] = scan["group_sizes"]
