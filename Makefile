@@ -2,14 +2,15 @@
 #             torch.txt, run the tests: one pytest session per Keras backend
 #             (PYTEST_ARGS=... passes more, e.g. --durations=25)
 # make bench  the same install, then the benchmark on every dataset found
-#             (DATA_DIR=... PROFILE=quick|full WORKDIR=...)
+#             (DATA_DIR=... PROFILE=quick|full WORKDIR=... BACKEND=tensorflow|jax|torch)
 # make report rebuild the reports of WORKDIR from its run files
 # make perf   the speed benchmark: naive Keras fit loop vs the default path
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PROFILE ?= full
-WORKDIR ?= results/$(PROFILE)
+BACKEND ?= tensorflow
+WORKDIR ?= results/$(PROFILE)$(if $(filter-out tensorflow,$(BACKEND)),-$(BACKEND))
 # Data root: DATA_DIR, else $LENET_BENCH_DATA, else ../shared/datasets if present;
 # with none, the keras cache and download are tried.
 DATA_DIR ?= $(or $(LENET_BENCH_DATA),$(wildcard ../shared/datasets))
@@ -53,7 +54,7 @@ bench: $(VENV)/.installed
 	@test -n "$(PROFILE_FLAGS_$(PROFILE))" -o "$(PROFILE)" = full || \
 	  { echo "error: PROFILE=$(PROFILE) is unknown: expected quick or full" >&2; exit 2; }
 	$(VENV)/bin/python -m lenet_bench --experiment=$(BENCH_EXPERIMENTS) --workdir=$(WORKDIR) \
-	  --skip_missing_data $(if $(DATA_DIR),--data_dir=$(DATA_DIR)) $(PROFILE_FLAGS_$(PROFILE))
+	  --backend=$(BACKEND) --skip_missing_data $(if $(DATA_DIR),--data_dir=$(DATA_DIR)) $(PROFILE_FLAGS_$(PROFILE))
 
 report: $(VENV)/.installed
 	$(VENV)/bin/python -m lenet_bench.report $(WORKDIR)
