@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from lenet_bench import analysis, companion_report, noise, plots, search_report
+from lenet_bench import (analysis, companion_report, noise, plots, search_report, statistics,
+                         statistics_report)
 from lenet_bench.architectures import MODEL_FIELD_DEFAULTS
 from lenet_bench.artifacts import (CONFIG_FILE, CONFUSION_EXAMPLES_FILE, PARAMETER_COUNTS_FILE,
                                    SEARCH_FILE, SKIPPED_FILE)
@@ -24,6 +25,7 @@ from lenet_bench.files import atomic_write_text, read_json
 from lenet_bench.results import (SETTING_FIELDS, finished_runs, format_value, label_fields,
                                  load_runs, mean_std, setting_label, summarize,
                                  threads_text)
+from lenet_bench.statistics_report import TIE_MARK, interval_text
 from lenet_bench.tables import (csv_text, latex_table, markdown_table, matrix_text,
                                 mean_std_text, percent)
 
@@ -50,6 +52,8 @@ def per_epoch_rows(runs: list[dict], fields: tuple[str, ...]) -> list[dict]:
 
 SUMMARY_HEADER = ["rank", "setting", "runs done", "diverged", "final test acc %",
                   "final soft acc %", "best-epoch test acc %", "max %", "best epoch", "s/epoch"]
+# After "final test acc %" where the rows carry statistics_report.annotate_rows' figures.
+INTERVAL_HEADER = ["95% CI", "median", "IQR", "at chance"]
 EARLY_STOPPING_HEADER = ["best val acc %", "best val epoch", "stopped (epoch)"]
 # Added where the runs recorded their cost (see lenet_bench.cost).
 COST_HEADER = ["params", "infer ms/img (batch 1)", "infer ms/img (large batch)", ".keras KB"]
@@ -60,15 +64,35 @@ def summary_header(rows: list[dict]) -> list[str]:
     split, plus the cost columns when they recorded their cost."""
     has_validation = bool(rows) and "best_val_epoch_mean" in rows[0]
     has_cost = any("keras_file_bytes_mean" in row for row in rows)
-    return (SUMMARY_HEADER + (EARLY_STOPPING_HEADER if has_validation else [])
+    header = list(SUMMARY_HEADER)
+    if rows and "tie" in rows[0]:
+        header[5:5] = INTERVAL_HEADER
+    return (header + (EARLY_STOPPING_HEADER if has_validation else [])
             + (COST_HEADER if has_cost else []))
+
+
+def rank_text(rank: int, row: dict) -> str:
+    """The rank, with '(best)' or the tie mark."""
+    return f"{rank}" + {"best": " (best)", "tied": f" {TIE_MARK}"}.get(row.get("tie"), "")
+
+
+def interval_cells(row: dict) -> list[str]:
+    """95% CI, median, IQR (points) and runs at chance of a row's final test accuracy."""
+    median = row["final_test_accuracy_median"]
+    return [interval_text(row["final_test_accuracy_ci_low"], row["final_test_accuracy_ci_high"]),
+            "–" if math.isnan(median) else f"{100 * median:.2f}",
+            "–" if math.isnan(median) else
+            f"{100 * (row['final_test_accuracy_q3'] - row['final_test_accuracy_q1']):.2f}",
+            f"{row['at_chance']}/{row['done']}" if row["at_chance"] else "0"]
 
 
 def summary_table_rows(rows: list[dict]) -> list[list]:
     table = []
     for rank, row in enumerate(rows, start=1):
-        line = [rank, row["setting"], f"{row['done']}/{row['runs']}", row["diverged"],
-                percent(row["final_test_accuracy_mean"], row["final_test_accuracy_std"]),
+        line = [rank_text(rank, row), row["setting"], f"{row['done']}/{row['runs']}",
+                row["diverged"], percent(row["final_test_accuracy_mean"],
+                                         row["final_test_accuracy_std"]),
+                *(interval_cells(row) if "tie" in row else []),
                 percent(row["final_test_soft_accuracy_mean"], row["final_test_soft_accuracy_std"]),
                 percent(row["best_test_accuracy_mean"], row["best_test_accuracy_std"]),
                 percent(row["best_test_accuracy_max"]),
@@ -136,12 +160,16 @@ def pivot(rows: list[dict], fields: tuple[str, ...], runs: list[dict]):
 
 
 def pivot_cell(row: dict | None) -> str:
-    """mean ± std of the final test accuracy, and how many seeds diverged, if any."""
+    """mean ± std of the final test accuracy, marked best or tied with it, and how
+    many seeds diverged or stayed at chance, if any."""
     if row is None:
         return "–"
-    text = percent(row["final_test_accuracy_mean"], row["final_test_accuracy_std"])
+    text = {"best": "(best) ", "tied": f"{TIE_MARK} "}.get(row.get("tie"), "")
+    text += percent(row["final_test_accuracy_mean"], row["final_test_accuracy_std"])
     if row["diverged"]:
         text += f" ({row['diverged']}/{row['runs']} diverged)"
+    if row.get("at_chance"):
+        text += f" ({row['at_chance']}/{row['done']} at chance)"
     return text
 
 
@@ -171,10 +199,19 @@ def write_tables(experiment_dir: Path, name: str, rows: list[dict], fields: tupl
          for label, line in zip(row_labels, cells)]))
     values = np.array([[np.nan if cell is None else cell["final_test_accuracy_mean"]
                         for cell in line] for line in cells])
+    ties = np.array([[cell is not None and cell.get("tie") in ("best", "tied") for cell in line]
+                     for line in cells])
+    best = np.array([[cell is not None and cell.get("tie") == "best" for cell in line]
+                     for line in cells])
     plots.plot_heatmap(values, row_labels, column_labels, experiment_dir / "figures" / "heatmap.png",
-                       f"{name}: final-epoch test accuracy, mean over seeds")
+                       f"{name}: final-epoch test accuracy, mean over seeds"
+                       + ("\n(outlined: not significantly worse than the best, red)"
+                          if ties.any() else ""), outlined=ties, best=best)
+    legend = ([f"(best): the highest mean; {TIE_MARK}: not significantly worse than it (see "
+               "[Which differences are real](#which-differences-are-real)).", ""]
+              if ties.any() else [])
     return ["## Grid (final-epoch test accuracy %, mean ± std over seeds)", "",
-            markdown_table(header, table), "![heat map](figures/heatmap.png)", "",
+            markdown_table(header, table), *legend, "![heat map](figures/heatmap.png)", "",
             "Tables: [pivot.csv](pivot.csv), [pivot.md](pivot.md), [pivot.tex](pivot.tex).", ""]
 
 
@@ -378,6 +415,9 @@ def write_experiment_report(experiment_dir: Path, rank_runs_by: str | None = Non
     rows = summarize(runs, fields)
     name = config.get("experiment", experiment_dir.name)
     dataset = config.get("dataset", {})
+    classes = statistics_report.num_classes(dataset, runs)
+    grid = statistics_report.grid_statistics(runs, rows, fields, classes)
+    statistics_report.annotate_rows(rows, grid)
     pivot_lines = write_tables(experiment_dir, name, rows, fields, runs)
     members_by_setting = {setting_label(members[0]["spec"], fields): members
                           for members in analysis.group_by_point(finished_runs(runs)).values()}
@@ -416,6 +456,11 @@ def write_experiment_report(experiment_dir: Path, rank_runs_by: str | None = Non
         lines.append(f"- command: `{config['command']}`")
     lines += ["", "## Grid points ranked (test accuracy %, mean ± std over seeds)", "",
               summary_markdown(rows),
+              "95% CI: the t interval of the mean final test accuracy over seeds; median and "
+              "IQR (interquartile range, points) over seeds; "
+              f"{statistics_report.chance_text(classes)}."
+              + (f" (best): the highest mean; {TIE_MARK}: not significantly worse than it."
+                 if grid["ties"] else ""),
               "Tables: [summary.csv](summary.csv), [summary.md](summary.md), "
               "[summary.tex](summary.tex); per epoch (mean, std, min, max): "
               "[per_epoch.csv](per_epoch.csv).", ""]
@@ -426,6 +471,8 @@ def write_experiment_report(experiment_dir: Path, rank_runs_by: str | None = Non
                   "saved model (architecture and weights) in KB.", ""]
     lines += parameter_count_section(experiment_dir)
     lines += pivot_lines
+    lines += statistics_report.statistics_section(experiment_dir, name, runs, rows, fields,
+                                                  classes, grid)
     if groups:
         lines += ["## Curves (finished runs)", "", "![accuracy curves](figures/accuracy_curves.png)", ""]
         if len(groups) > TOP_K_CURVES:

@@ -80,14 +80,15 @@ def group_summary(values, num_classes: int, diverged: int = 0) -> dict:
       diverged: how many runs of the point diverged (counted, never averaged in).
 
     Returns:
-      n, mean, std (ddof=1), ci_low/ci_high (95% t interval of the mean), median,
+      n, mean, std (ddof=1), ci_low/ci_high (95% t interval of the mean, clipped to
+      [0, 1]: a split point's interval would reach past them), median,
       q1, q3, iqr, min, max, diverged, at_chance (runs within CHANCE_MARGIN of 1/K),
       split (is_split) and learned_mean (mean of the runs not at chance). NaN where
       a statistic needs more runs than there are.
     """
     values = _finite(values)
     nan = math.nan
-    ci_low, ci_high = t_interval(values)
+    ci_low, ci_high = rate_interval(values)
     q1, median, q3 = np.percentile(values, [25, 50, 75]) if len(values) else (nan, nan, nan)
     rest = learned(values, num_classes)
     return {"n": len(values), "mean": float(values.mean()) if len(values) else nan,
