@@ -9,6 +9,7 @@ BUILD_NOTES.md, "Statistics".
 
 import itertools
 import math
+import warnings
 
 import numpy as np
 from scipy import stats
@@ -126,7 +127,9 @@ def welch_less_p(values, best) -> float:
         return math.nan
     if values.std() == 0 and best.std() == 0:
         return 0.0 if values.mean() < best.mean() else 1.0
-    return float(stats.ttest_ind(values, best, equal_var=False, alternative="less").pvalue)
+    with warnings.catch_warnings():  # Runs all at one value (e.g. at chance) warn; p is right.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return float(stats.ttest_ind(values, best, equal_var=False, alternative="less").pvalue)
 
 
 def rank_less_p(values, best) -> float:
@@ -147,13 +150,17 @@ def ties_with_best(groups: list, num_classes: int, alpha: float = ALPHA) -> dict
       alpha: the family-wise error rate of each test's Holm correction.
 
     Returns:
-      best (index of the highest mean), and per point (`points`, in input order):
+      best (index of the highest mean among points with 2+ runs, which can be
+      tested; among all points when none has), and per point (`points`, in input order):
       welch_p, welch_p_holm, rank_p, rank_p_holm, welch_on ('all' or 'learned'),
       worse (either Holm-corrected test rejects) and tied (not worse; None for the
       best itself and for points with fewer than 2 runs, which cannot be tested),
       plus tested and tied counts. See TIE_METHOD.
     """
-    means = [float(np.mean(v)) if len(v := _finite(g)) else -math.inf for g in groups]
+    sizes = [len(_finite(group)) for group in groups]
+    enough = max(sizes) >= 2
+    means = [float(np.mean(_finite(group))) if size and (size >= 2 or not enough) else -math.inf
+             for group, size in zip(groups, sizes)]
     best = int(np.argmax(means))
     best_values = _finite(groups[best])
     welch, rank, welch_on = [], [], []
