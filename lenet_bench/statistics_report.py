@@ -253,6 +253,10 @@ def statistics_section(experiment_dir: Path, name: str, runs: list[dict], rows: 
     """'## Which differences are real': ties, splits, seeds needed, ANOVA, effects."""
     if not grid["ties"]:
         return []
+    if not grid["ties"]["tested"]:
+        return ["## Which differences are real", "",
+                "No grid point can be tested against the best: a test needs 2+ finished runs "
+                "on both sides.", ""]
     lines = ["## Which differences are real", "", tie_sentence(grid, rows)]
     note = rank_floor_note(grid)
     lines += ([note] if note else []) + [""]
