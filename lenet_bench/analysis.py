@@ -51,7 +51,7 @@ def pair_statistics(matrices: list[np.ndarray], k: int = 3) -> list[dict]:
 
     Returns one entry per ordered pair that is in the top k of at least one
     run, ordered by mean count: mean and sample std (ddof=1) of its count over
-    the runs, its mean rate, and in how many runs it is in the top k.
+    the runs, its mean rate and per-run rates, and in how many runs it is in the top k.
     """
     stack = np.asarray(matrices, dtype=float)
     in_top = {}
@@ -66,6 +66,7 @@ def pair_statistics(matrices: list[np.ndarray], k: int = 3) -> list[dict]:
         rows.append({"true": i, "predicted": j, "count_mean": float(counts.mean()),
                      "count_std": float(counts.std(ddof=1)) if len(counts) > 1 else float("nan"),
                      "rate_mean": float(rates[:, i, j].mean()),
+                     "rates": [float(rate) for rate in rates[:, i, j]],
                      "in_top_k": times, "runs": len(stack)})
     rows.sort(key=lambda row: (-row["count_mean"], row["true"], row["predicted"]))
     return rows

@@ -111,8 +111,10 @@ def plot_top_k(groups: list[tuple[str, list[dict]]], path: Path, title: str) -> 
 
 
 def plot_heatmap(values: np.ndarray, row_labels: list[str], column_labels: list[str],
-                 path: Path, title: str) -> None:
-    """A grid of accuracies (fractions; NaN blank), annotated in percent."""
+                 path: Path, title: str, outlined: np.ndarray | None = None,
+                 best: np.ndarray | None = None) -> None:
+    """A grid of accuracies (fractions; NaN blank), annotated in percent; cells where
+    `outlined` is true get a white frame (a thicker red one where `best` is)."""
     figure = _figure(max(5, 0.75 * len(column_labels) + 2.5), max(2.5, 0.5 * len(row_labels) + 1.5))
     axes = figure.add_subplot()
     image = axes.imshow(100 * values, cmap="viridis", aspect="auto")
@@ -122,10 +124,67 @@ def plot_heatmap(values: np.ndarray, row_labels: list[str], column_labels: list[
         text = "–" if not np.isfinite(value) else f"{100 * value:.1f}"
         axes.text(column, row, text, ha="center", va="center", fontsize=7,
                   color="white" if np.isfinite(value) and 100 * value < middle else "black")
+    _outline(axes, outlined, "white", 1.5)
+    _outline(axes, best, "red", 3)
     axes.set_xticks(range(len(column_labels)), column_labels, rotation=45, ha="right", fontsize=7)
     axes.set_yticks(range(len(row_labels)), row_labels, fontsize=8)
     axes.set_title(title, fontsize=9)
     figure.colorbar(image, ax=axes, label="accuracy (%)")
+    _save(figure, path)
+
+
+def _outline(axes, mask: np.ndarray | None, color: str, width: float) -> None:
+    from matplotlib.patches import Rectangle
+
+    if mask is None:
+        return
+    for row, column in zip(*np.nonzero(mask)):
+        axes.add_patch(Rectangle((column - 0.46, row - 0.46), 0.92, 0.92, fill=False,
+                                 edgecolor=color, linewidth=width))
+
+
+def _interval_bars(axes, x, rows: list[dict], color: str, label: str | None = None) -> None:
+    means = 100 * np.array([row["mean"] for row in rows])
+    errors = 100 * np.array([[row["mean"] - row["ci_low"] for row in rows],
+                             [row["ci_high"] - row["mean"] for row in rows]])
+    axes.errorbar(x, means, yerr=errors, color=color, marker="o", markersize=4, capsize=3,
+                  label=label)
+
+
+def plot_main_effects(effects: dict[str, list[dict]], path: Path, title: str) -> None:
+    """One panel per factor: each level's marginal mean (fractions in, percent on the
+    axis) with its 95% interval (`statistics.marginal_means` rows), shared y."""
+    figure = _figure(max(4.0, 2.8 * len(effects)), 3.4)
+    panels = figure.subplots(1, len(effects), sharey=True, squeeze=False)[0]
+    for axes, (factor, rows) in zip(panels, effects.items()):
+        _interval_bars(axes, range(len(rows)), rows, "C0")
+        axes.set_xticks(range(len(rows)), [row["levels"][0] for row in rows], rotation=30,
+                        ha="right", fontsize=7)
+        axes.set_title(factor, fontsize=9)
+        axes.grid(alpha=0.3)
+    panels[0].set_ylabel("final test accuracy (%)")
+    figure.suptitle(title, fontsize=9)
+    _save(figure, path)
+
+
+def plot_interactions(pairs: dict[tuple, list[dict]], path: Path, title: str) -> None:
+    """One panel per factor pair (a, b): the first factor's levels across, one line per
+    level of the second, marginal means with 95% intervals."""
+    figure = _figure(max(4.0, 3.6 * len(pairs)), 3.6)
+    panels = figure.subplots(1, len(pairs), squeeze=False)[0]
+    for axes, ((first, second), rows) in zip(panels, pairs.items()):
+        across = list(dict.fromkeys(row["levels"][0] for row in rows))
+        for index, level in enumerate(dict.fromkeys(row["levels"][1] for row in rows)):
+            line = [row for row in rows if row["levels"][1] == level]
+            offset = 0.06 * (index - 1)
+            _interval_bars(axes, [across.index(row["levels"][0]) + offset for row in line], line,
+                           f"C{index % 10}", level)
+        axes.set_xticks(range(len(across)), across, rotation=30, ha="right", fontsize=7)
+        axes.set_title(f"{first} × {second}", fontsize=9)
+        axes.set_ylabel("final test accuracy (%)", fontsize=8)
+        axes.legend(fontsize=6, title=second, title_fontsize=6)
+        axes.grid(alpha=0.3)
+    figure.suptitle(title, fontsize=9)
     _save(figure, path)
 
 
@@ -182,17 +241,28 @@ def plot_examples(images: np.ndarray, confidence: np.ndarray, pairs: np.ndarray,
     _save(figure, path)
 
 
-def plot_noise_curves(groups: list[tuple[str, list[dict]]], path: Path, title: str) -> None:
+def plot_noise_curves(groups: list[tuple[str, list[dict]]], path: Path, title: str,
+                      stuck: list[list[dict]] | None = None) -> None:
     """Three panels (train accuracy on noisy labels, on clean labels, test accuracy),
-    one mean ± std line per (label, runs) group, one group per noise level."""
+    one mean ± std line per (label, runs) group, one group per noise level. Where
+    `stuck` (parallel to groups) holds a group's runs that stayed at chance, the band
+    is of its other runs and the stuck ones are drawn apart, dotted."""
     figure = _figure(12, 4)
     panels = figure.subplots(1, 3, sharey=True)
+    stuck = stuck or [[] for _ in groups]
     for axes, (metric, name) in zip(panels, (("train_accuracy", "train, noisy labels"),
                                              ("train_clean_accuracy", "train, clean labels"),
                                              ("test_accuracy", "test"))):
-        for index, (label, members) in enumerate(groups):
-            _plot_band(axes, curve_matrix(members, metric), f"C{index % 10}",
-                       f"{label} (n={len(members)})")
+        for index, ((label, members), at_chance) in enumerate(zip(groups, stuck)):
+            stuck_ids = {id(run) for run in at_chance}
+            rest = [run for run in members if id(run) not in stuck_ids]
+            if rest:
+                _plot_band(axes, curve_matrix(rest, metric), f"C{index % 10}",
+                           f"{label} (n={len(rest)})" if not at_chance
+                           else f"{label}, learned ({len(rest)} of {len(members)})")
+            if at_chance:
+                _plot_band(axes, curve_matrix(at_chance, metric), f"C{index % 10}",
+                           f"{label}, at chance ({len(at_chance)} of {len(members)})", ":")
         axes.set_title(name, fontsize=9)
         axes.set_xlabel("epoch")
     panels[0].set_ylabel("accuracy (%)")

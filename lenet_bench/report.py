@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from lenet_bench import analysis, companion_report, noise, plots, search_report
+from lenet_bench import (analysis, companion_report, noise, plots, search_report, statistics,
+                         statistics_report)
 from lenet_bench.architectures import MODEL_FIELD_DEFAULTS
 from lenet_bench.artifacts import (CONFIG_FILE, CONFUSION_EXAMPLES_FILE, PARAMETER_COUNTS_FILE,
                                    SEARCH_FILE, SKIPPED_FILE)
@@ -24,8 +25,9 @@ from lenet_bench.files import atomic_write_text, read_json
 from lenet_bench.results import (SETTING_FIELDS, finished_runs, format_value, label_fields,
                                  load_runs, mean_std, setting_label, summarize,
                                  threads_text)
+from lenet_bench.statistics_report import TIE_MARK, interval_text
 from lenet_bench.tables import (csv_text, latex_table, markdown_table, matrix_text,
-                                mean_std_text, percent)
+                                mean_std_text, percent, percent_nan)
 
 TOP_K_CURVES = 5
 TOP_K_PAIRS = 3
@@ -50,6 +52,8 @@ def per_epoch_rows(runs: list[dict], fields: tuple[str, ...]) -> list[dict]:
 
 SUMMARY_HEADER = ["rank", "setting", "runs done", "diverged", "final test acc %",
                   "final soft acc %", "best-epoch test acc %", "max %", "best epoch", "s/epoch"]
+# After "final test acc %" where the rows carry statistics_report.annotate_rows' figures.
+INTERVAL_HEADER = ["95% CI", "median", "IQR", "at chance"]
 EARLY_STOPPING_HEADER = ["best val acc %", "best val epoch", "stopped (epoch)"]
 # Added where the runs recorded their cost (see lenet_bench.cost).
 COST_HEADER = ["params", "infer ms/img (batch 1)", "infer ms/img (large batch)", ".keras KB"]
@@ -60,15 +64,35 @@ def summary_header(rows: list[dict]) -> list[str]:
     split, plus the cost columns when they recorded their cost."""
     has_validation = bool(rows) and "best_val_epoch_mean" in rows[0]
     has_cost = any("keras_file_bytes_mean" in row for row in rows)
-    return (SUMMARY_HEADER + (EARLY_STOPPING_HEADER if has_validation else [])
+    header = list(SUMMARY_HEADER)
+    if rows and "tie" in rows[0]:
+        header[5:5] = INTERVAL_HEADER
+    return (header + (EARLY_STOPPING_HEADER if has_validation else [])
             + (COST_HEADER if has_cost else []))
+
+
+def rank_text(rank: int, row: dict) -> str:
+    """The rank, with '(best)' or the tie mark."""
+    return f"{rank}" + {"best": " (best)", "tied": f" {TIE_MARK}"}.get(row.get("tie"), "")
+
+
+def interval_cells(row: dict) -> list[str]:
+    """95% CI, median, IQR (points) and runs at chance of a row's final test accuracy."""
+    median = row["final_test_accuracy_median"]
+    return [interval_text(row["final_test_accuracy_ci_low"], row["final_test_accuracy_ci_high"]),
+            "–" if math.isnan(median) else f"{100 * median:.2f}",
+            "–" if math.isnan(median) else
+            f"{100 * (row['final_test_accuracy_q3'] - row['final_test_accuracy_q1']):.2f}",
+            f"{row['at_chance']}/{row['done']}" if row["at_chance"] else "0"]
 
 
 def summary_table_rows(rows: list[dict]) -> list[list]:
     table = []
     for rank, row in enumerate(rows, start=1):
-        line = [rank, row["setting"], f"{row['done']}/{row['runs']}", row["diverged"],
-                percent(row["final_test_accuracy_mean"], row["final_test_accuracy_std"]),
+        line = [rank_text(rank, row), row["setting"], f"{row['done']}/{row['runs']}",
+                row["diverged"], percent(row["final_test_accuracy_mean"],
+                                         row["final_test_accuracy_std"]),
+                *(interval_cells(row) if "tie" in row else []),
                 percent(row["final_test_soft_accuracy_mean"], row["final_test_soft_accuracy_std"]),
                 percent(row["best_test_accuracy_mean"], row["best_test_accuracy_std"]),
                 percent(row["best_test_accuracy_max"]),
@@ -136,12 +160,16 @@ def pivot(rows: list[dict], fields: tuple[str, ...], runs: list[dict]):
 
 
 def pivot_cell(row: dict | None) -> str:
-    """mean ± std of the final test accuracy, and how many seeds diverged, if any."""
+    """mean ± std of the final test accuracy, marked best or tied with it, and how
+    many seeds diverged or stayed at chance, if any."""
     if row is None:
         return "–"
-    text = percent(row["final_test_accuracy_mean"], row["final_test_accuracy_std"])
+    text = {"best": "(best) ", "tied": f"{TIE_MARK} "}.get(row.get("tie"), "")
+    text += percent(row["final_test_accuracy_mean"], row["final_test_accuracy_std"])
     if row["diverged"]:
         text += f" ({row['diverged']}/{row['runs']} diverged)"
+    if row.get("at_chance"):
+        text += f" ({row['at_chance']}/{row['done']} at chance)"
     return text
 
 
@@ -171,10 +199,19 @@ def write_tables(experiment_dir: Path, name: str, rows: list[dict], fields: tupl
          for label, line in zip(row_labels, cells)]))
     values = np.array([[np.nan if cell is None else cell["final_test_accuracy_mean"]
                         for cell in line] for line in cells])
+    ties = np.array([[cell is not None and cell.get("tie") in ("best", "tied") for cell in line]
+                     for line in cells])
+    best = np.array([[cell is not None and cell.get("tie") == "best" for cell in line]
+                     for line in cells])
     plots.plot_heatmap(values, row_labels, column_labels, experiment_dir / "figures" / "heatmap.png",
-                       f"{name}: final-epoch test accuracy, mean over seeds")
+                       f"{name}: final-epoch test accuracy, mean over seeds"
+                       + ("\n(outlined: not significantly worse than the best, red)"
+                          if ties.any() else ""), outlined=ties, best=best)
+    legend = ([f"(best): the highest mean; {TIE_MARK}: not significantly worse than it (see "
+               "[Which differences are real](#which-differences-are-real)).", ""]
+              if ties.any() else [])
     return ["## Grid (final-epoch test accuracy %, mean ± std over seeds)", "",
-            markdown_table(header, table), "![heat map](figures/heatmap.png)", "",
+            markdown_table(header, table), *legend, "![heat map](figures/heatmap.png)", "",
             "Tables: [pivot.csv](pivot.csv), [pivot.md](pivot.md), [pivot.tex](pivot.tex).", ""]
 
 
@@ -230,11 +267,14 @@ def confusion_section(experiment_dir: Path, runs: list[dict], dataset: dict,
                               p["b_to_a"]] for p in unordered]),
              f"Over the {len(best)} seeds (pairs in any seed's top {TOP_K_PAIRS}; count per "
              f"seed, on the {dataset.get('test_size', '?')}-image test set):", "",
-             markdown_table(["pair", "count mean ± std", "rate %", f"in top {TOP_K_PAIRS}"],
+             markdown_table(["pair", "count mean ± std", "rate % [95% CI]",
+                             f"in top {TOP_K_PAIRS}"],
                             [[f"{name(p['true'])} → {name(p['predicted'])}",
                               mean_std_text(p["count_mean"], p["count_std"], 1),
-                              f"{100 * p['rate_mean']:.2f}", f"{p['in_top_k']}/{p['runs']}"]
-                             for p in spread])]
+                              statistics_report.pair_interval_text(p["rates"]),
+                              f"{p['in_top_k']}/{p['runs']}"] for p in spread]),
+             "Rate: the mean over seeds of the pair's share of its true class, with the 95% t "
+             "interval over seeds (clipped to [0, 100]).", ""]
     examples_path = experiment_dir / CONFUSION_EXAMPLES_FILE
     if examples_path.is_file():
         with np.load(examples_path) as examples:
@@ -271,6 +311,10 @@ def noise_rows(noise_groups: list[tuple[tuple[float, str], list[dict]]],
                 [run["history"][metric][-1] for run in finished])
         row["best_test_accuracy_mean"], row["best_test_accuracy_std"] = mean_std(
             [run["best_test_accuracy"] for run in finished])
+        final = [analysis.final_accuracy(run) for run in finished]
+        summary = statistics.group_summary(final, num_classes)
+        row.update(final_test_accuracy_median=summary["median"], at_chance=summary["at_chance"],
+                   split=summary["split"], learned_test_accuracy_mean=summary["learned_mean"])
         row["realized_flip_rate_mean"] = mean_std([c["realized_flip_rate"] for c in checks])[0]
         worst = max(checks, key=lambda check: check["max_abs_deviation"], default=None)
         row["max_abs_deviation"] = worst["max_abs_deviation"] if worst else math.nan
@@ -291,7 +335,7 @@ def noise_section(experiment_dir: Path, name: str, runs: list[dict], dataset: di
     rows = noise_rows(noise_groups, num_classes)
     atomic_write_text(experiment_dir / "noise.csv", csv_text(rows))
     header = ["eps", "mode", "runs done", "best-epoch test acc %", "final test acc %",
-              "final train acc % (noisy labels)", "final train acc % (clean labels)",
+              "at chance", "median %", "learned runs' mean %", "final train acc % (noisy labels)", "final train acc % (clean labels)",
               "realized flip rate %", "largest deviation (points, clean → noisy)", "within error"]
 
     def largest_deviation(row: dict) -> str:
@@ -307,6 +351,8 @@ def noise_section(experiment_dir: Path, name: str, runs: list[dict], dataset: di
               f"{row['done']}/{row['runs']}",
               percent(row["best_test_accuracy_mean"], row["best_test_accuracy_std"]),
               percent(row["final_test_accuracy_mean"], row["final_test_accuracy_std"]),
+              f"{row['at_chance']} of {row['done']}", percent_nan(row["final_test_accuracy_median"]),
+              percent_nan(row["learned_test_accuracy_mean"]),
               percent(row["final_train_accuracy_mean"], row["final_train_accuracy_std"]),
               percent(row["final_train_clean_accuracy_mean"], row["final_train_clean_accuracy_std"]),
               percent(row["realized_flip_rate_mean"]), largest_deviation(row),
@@ -316,10 +362,16 @@ def noise_section(experiment_dir: Path, name: str, runs: list[dict], dataset: di
         header, table, f"{name}: test accuracy under symmetric label noise, mean ± std over seeds"))
     several_modes = len({mode for (_, mode), _ in noise_groups}) > 1
     labels = [f"eps {eps:g}" + (f" {mode}" if several_modes else "") for (eps, mode), _ in noise_groups]
-    plots.plot_noise_curves([(label, finished) for label, (_, members) in zip(labels, noise_groups)
-                             if (finished := finished_runs(members))],
-                            experiment_dir / "figures" / "noise_curves.png",
-                            f"{name}: accuracy per label-noise level eps, mean ± std over seeds")
+    curve_groups = [(label, finished) for label, (_, members) in zip(labels, noise_groups)
+                    if (finished := finished_runs(members))]
+    stuck = [[run for run in finished if statistics.is_split(
+        [analysis.final_accuracy(r) for r in finished], num_classes)
+              and statistics.at_chance(analysis.final_accuracy(run), num_classes)]
+             for _, finished in curve_groups]
+    plots.plot_noise_curves(curve_groups, experiment_dir / "figures" / "noise_curves.png",
+                            f"{name}: accuracy per label-noise level eps, mean ± std over seeds"
+                            + ("; a split level's runs at chance dotted" if any(stuck) else ""),
+                            stuck)
     matrices, matrix_links = [], []
     for label, ((eps, mode), members) in zip(labels, noise_groups):
         first = min(members, key=lambda run: run["spec"]["seed"])
@@ -349,7 +401,11 @@ def noise_section(experiment_dir: Path, name: str, runs: list[dict], dataset: di
         lines += [f"⚠ eps >= {(num_classes - 1) / num_classes:g} = (K-1)/K: the noisy label is "
                   "no more likely than another class, so the labels carry no majority signal.", ""]
     bounds = "; ".join(dict.fromkeys(f"{row['mode']}: {row['bound']}" for row in rows if row["bound"]))
-    lines += [f"Realized-noise check per seed ({bounds}): 'within error' counts the seeds "
+    lines += [f"At chance, median, learned runs' mean: the final test accuracy; "
+              f"{statistics_report.chance_text(num_classes)}; the learned runs are the others. "
+              "Where a level's seeds split (some at chance, some learned), its mean ± std "
+              "describes no run: read the count at chance and the learned runs' mean. "
+              f"Realized-noise check per seed ({bounds}): 'within error' counts the seeds "
               "inside the bound (for sampled noise about 1 seed in 20 falls outside by chance "
               "alone); the largest deviation is over all seeds, in percentage points of the "
               "clean class, with its cell. Matrices (realized, expected, difference): "
@@ -378,6 +434,9 @@ def write_experiment_report(experiment_dir: Path, rank_runs_by: str | None = Non
     rows = summarize(runs, fields)
     name = config.get("experiment", experiment_dir.name)
     dataset = config.get("dataset", {})
+    classes = statistics_report.num_classes(dataset, runs)
+    grid = statistics_report.grid_statistics(runs, rows, fields, classes)
+    statistics_report.annotate_rows(rows, grid)
     pivot_lines = write_tables(experiment_dir, name, rows, fields, runs)
     members_by_setting = {setting_label(members[0]["spec"], fields): members
                           for members in analysis.group_by_point(finished_runs(runs)).values()}
@@ -416,6 +475,11 @@ def write_experiment_report(experiment_dir: Path, rank_runs_by: str | None = Non
         lines.append(f"- command: `{config['command']}`")
     lines += ["", "## Grid points ranked (test accuracy %, mean ± std over seeds)", "",
               summary_markdown(rows),
+              "95% CI: the t interval of the mean final test accuracy over seeds; median and "
+              "IQR (interquartile range, points) over seeds; "
+              f"{statistics_report.chance_text(classes)}."
+              + (f" (best): the highest mean; {TIE_MARK}: not significantly worse than it."
+                 if grid["ties"] else ""),
               "Tables: [summary.csv](summary.csv), [summary.md](summary.md), "
               "[summary.tex](summary.tex); per epoch (mean, std, min, max): "
               "[per_epoch.csv](per_epoch.csv).", ""]
@@ -426,6 +490,8 @@ def write_experiment_report(experiment_dir: Path, rank_runs_by: str | None = Non
                   "saved model (architecture and weights) in KB.", ""]
     lines += parameter_count_section(experiment_dir)
     lines += pivot_lines
+    lines += statistics_report.statistics_section(experiment_dir, name, runs, rows, fields,
+                                                  classes, grid)
     if groups:
         lines += ["## Curves (finished runs)", "", "![accuracy curves](figures/accuracy_curves.png)", ""]
         if len(groups) > TOP_K_CURVES:
@@ -508,6 +574,7 @@ def write_index(workdir: Path) -> Path:
              f"{machine.get('cores', '?')} cores; "
              + (f"{threads}; " if threads else "")
              + f"device: {', '.join(devices) or '?'}.", "",
+             *_honest_summary(experiments, summaries),
              "## Best configuration per dataset (clean labels; test accuracy %, mean ± std over "
              "seeds)", "",
              markdown_table(["dataset", "configuration", "experiment", "final", "best-epoch acc",
@@ -525,7 +592,9 @@ def write_index(workdir: Path) -> Path:
             any_degenerate |= any(row["degenerate"] for row in rows)
             cells = [f"eps {row['eps']:g}" + (" ⚠" if row["degenerate"] else "") + ": "
                      + percent(row["final_test_accuracy_mean"], row["final_test_accuracy_std"])
-                     for row in rows]
+                     + (f" ({row['at_chance']}/{row['done']} at chance; learned "
+                        f"{100 * row['learned_test_accuracy_mean']:.2f})"
+                        if row["split"] else "") for row in rows]
             noise_lines.append([_experiment_link(experiment_dir), "; ".join(cells)])
     if noise_lines:
         lines += ["## Label noise (final test accuracy %, mean ± std over seeds)", "",
@@ -562,6 +631,35 @@ def write_index(workdir: Path) -> Path:
     index_path = workdir / "REPORT.md"
     atomic_write_text(index_path, "\n".join(lines))
     return index_path
+
+
+def _honest_summary(experiments, summaries) -> list[str]:
+    """The index's first section: per experiment, the best setting with its 95% interval
+    and how many settings are not significantly worse than it."""
+    table = []
+    for (experiment_dir, config, runs), rows in zip(experiments, summaries):
+        if not rows or not rows[0]["done"]:
+            continue
+        dataset = config.get("dataset", {})
+        classes = statistics_report.num_classes(dataset, runs)
+        grid = statistics_report.grid_statistics(runs, rows, label_fields(runs, config), classes)
+        best = rows[0]["setting"] if not grid["ties"] else grid["settings"][grid["ties"]["best"]]
+        found = grid["by_setting"][best]
+        ties = grid["ties"]
+        table.append([_experiment_link(experiment_dir), dataset.get("name", "?"), best,
+                      f"{100 * found['mean']:.2f} {interval_text(found['ci_low'], found['ci_high'])}",
+                      f"{found['n']}", f"{ties['tied']} of {len(grid['settings']) - 1}"
+                      if ties else "–",
+                      str(sum(f["at_chance"] for f in grid["by_setting"].values()))])
+    if not table:
+        return []
+    return ["## What the results support (final test accuracy %, mean and 95% CI over seeds)", "",
+            markdown_table(["experiment", "dataset", "best setting", "mean [95% CI]", "seeds",
+                            "settings tied with it", "runs at chance"], table),
+            f"Tied: not significantly worse than the best ({statistics.TIE_METHOD}). "
+            f"At chance: within {100 * statistics.CHANCE_MARGIN:g} points of 1/K. Each "
+            "experiment's report has the tests, the ANOVA over its grid factors and the seeds "
+            "a smaller difference would need.", ""]
 
 
 def _experiment_link(experiment_dir: Path) -> str:

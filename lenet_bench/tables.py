@@ -39,7 +39,8 @@ def markdown_table(header: list[str], rows: list[list]) -> str:
 LATEX_ESCAPES = {"\\": "\\textbackslash{}", "&": "\\&", "%": "\\%", "$": "\\$", "#": "\\#",
                  "_": "\\_", "{": "\\{", "}": "\\}", "~": "\\textasciitilde{}",
                  "^": "\\textasciicircum{}", "±": "$\\pm$", "→": "$\\to$",
-                 "↔": "$\\leftrightarrow$", "⚠": "$^\\dagger$", "–": "--"}
+                 "↔": "$\\leftrightarrow$", "⚠": "$^\\dagger$", "–": "--",
+                 "≈": "$\\approx$", "×": "$\\times$", "η": "$\\eta$", "²": "$^2$"}
 WIDE_TABLE_COLUMNS = 8
 
 

@@ -62,7 +62,9 @@ def test_experiment_report_from_run_files_alone(tmp_path, runs):
     assert report.main(["report", str(tmp_path)]) == 0
     text = (tmp_path / "exp" / "REPORT.md").read_text()
     assert "runs: 6 finished of 8 (rerun the same command to finish the rest)" in text
-    assert "| 2 | lr 0.1 | 1/2 | 1 | 35.00 | – | 40.00 | 40.00 |" in text  # no soft accuracy: –
+    # One finished run: no interval, no test against the best (no tie mark); no soft accuracy.
+    assert "| 2 | lr 0.1 | 1/2 | 1 | 35.00 | – | 35.00 | 0.00 | 0 | – | 40.00 | 40.00 |" in text
+    assert "| 1 (best) | lr 0.01 | 4/4 | 0 |" in text
     csv_lines = (tmp_path / "exp" / "summary.csv").read_text().splitlines()
     assert len(csv_lines) == 3
     assert (tmp_path / "exp" / "figures" / "accuracy_curves.png").stat().st_size > 1000
@@ -160,6 +162,8 @@ def test_grid_report_has_pivot_latex_heatmap_and_noise(tmp_path):
     tex = (tmp_path / "grid" / "pivot.tex").read_text()
     assert "\\toprule" in tex and "$\\pm$" in tex and "glorot\\_normal" in tex
     assert (tmp_path / "grid" / "figures" / "heatmap.png").is_file()
+    # One run per point (eps varies by seed): nothing to test, no ANOVA error term.
+    assert "No grid point can be tested against the best" in text and "### ANOVA" not in text
     assert "## Label noise" in text and "Each row pools the runs of every" in text
     noise_csv = (tmp_path / "grid" / "noise.csv").read_text().splitlines()
     assert len(noise_csv) == 3  # header, eps 0, eps 0.2
