@@ -22,8 +22,8 @@ from lenet_bench.architectures import MODEL_FIELD_DEFAULTS
 from lenet_bench.artifacts import (CONFIG_FILE, CONFUSION_EXAMPLES_FILE, PARAMETER_COUNTS_FILE,
                                    SEARCH_FILE, SKIPPED_FILE)
 from lenet_bench.files import atomic_write_text, read_json
-from lenet_bench.results import (SETTING_FIELDS, finished_runs, format_value, label_fields,
-                                 load_runs, mean_std, setting_label, summarize,
+from lenet_bench.results import (SETTING_FIELDS, backends_text, finished_runs, format_value,
+                                 label_fields, load_runs, mean_std, setting_label, summarize,
                                  threads_text)
 from lenet_bench.statistics_report import TIE_MARK, interval_text
 from lenet_bench.tables import (csv_text, latex_table, markdown_table, matrix_text,
@@ -258,7 +258,7 @@ def confusion_section(experiment_dir: Path, runs: list[dict], dataset: dict,
                                                     dataset_name,
                                                     setting_label(best[0]["spec"], fields)),
              f"Top {TOP_K_PAIRS} confusion pairs (true → predicted):", "",
-             markdown_table(["pair", "count", f"rate (% of true class)"],
+             markdown_table(["pair", "count", "rate (% of true class)"],
                             [[f"{name(p['true'])} → {name(p['predicted'])}", p["count"],
                               f"{100 * p['rate']:.2f}"] for p in ordered]),
              "Unordered (both directions summed):", "",
@@ -465,11 +465,11 @@ def write_experiment_report(experiment_dir: Path, rank_runs_by: str | None = Non
         f"- training time: {sum(run['wall_seconds'] for run in runs):.0f} s in total",
         f"- machine: {machine.get('cpu', '?')}, {machine.get('cores', '?')} cores; "
         + (f"{threads}; " if threads else "")
-        + f"device: {runs[0]['device'] if runs else '?'}; trainer: "
+        + f"device: {runs[0]['device'] if runs else '?'}; backend: {backends_text(runs)}; trainer: "
         + ", ".join(sorted({str(run.get('trainer', '?')) for run in runs}))
         + "; precision: " + ", ".join(sorted({run["spec"]["precision"] for run in runs}))
         + "; oneDNN: " + ", ".join(sorted({run.get("onednn", "not recorded") for run in runs})),
-        f"- versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()),
+        "- versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()),
     ]
     if config.get("command"):
         lines.append(f"- command: `{config['command']}`")
@@ -573,7 +573,8 @@ def write_index(workdir: Path) -> Path:
              f"loading and reports not counted); machine: {machine.get('cpu', '?')}, "
              f"{machine.get('cores', '?')} cores; "
              + (f"{threads}; " if threads else "")
-             + f"device: {', '.join(devices) or '?'}.", "",
+             + f"device: {', '.join(devices) or '?'}; Keras backend: {backends_text(all_runs)}.",
+             "",
              *_honest_summary(experiments, summaries),
              "## Best configuration per dataset (clean labels; test accuracy %, mean ± std over "
              "seeds)", "",

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from lenet_bench.architectures import MODEL_FIELD_DEFAULTS
+from lenet_bench.backends import DEFAULT_BACKEND
 from lenet_bench.artifacts import CONFIG_FILE, RUNS_FOLDER
 from lenet_bench.config import SETTINGS, field_names
 from lenet_bench.files import read_json
@@ -91,6 +92,11 @@ def mean_std(values) -> tuple[float, float]:
 def finished_runs(runs: list[dict]) -> list[dict]:
     """The runs that trained to their last epoch: the ones means, curves and bands use."""
     return [run for run in runs if run["status"] == "done"]
+
+
+def backends_text(runs: list[dict]) -> str:
+    """The Keras backends the runs trained on (runs from before the field: tensorflow)."""
+    return ", ".join(sorted({run["spec"].get("backend", DEFAULT_BACKEND) for run in runs})) or "?"
 
 
 def threads_text(runs: list[dict]) -> str:

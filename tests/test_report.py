@@ -82,12 +82,12 @@ def test_header_shows_threads_only_where_runs_recorded_them(tmp_path, runs):
                           {"experiment": name, "run_keys": [run["key"] for run in made],
                            "machine": {"cpu": "test cpu", "cores": 2}})
     old = report.write_experiment_report(tmp_path / "old").read_text()
-    assert "- machine: test cpu, 2 cores; device: CPU: test; trainer:" in old
+    assert "- machine: test cpu, 2 cores; device: CPU: test; backend: tensorflow; trainer:" in old
     assert "threads" not in old
     new = report.write_experiment_report(tmp_path / "new").read_text()
     assert "- machine: test cpu, 2 cores; threads: 2, 4, not recorded; device: CPU: test;" in new
     index = report.write_index(tmp_path).read_text()
-    assert "test cpu, 2 cores; threads: 2, 4, not recorded; device: CPU: test." in index
+    assert "test cpu, 2 cores; threads: 2, 4, not recorded; device: CPU: test; Keras backend: tensorflow." in index
 
 
 def test_report_of_a_folder_without_experiments_fails(tmp_path, capsys):
