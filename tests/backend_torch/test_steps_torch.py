@@ -2,6 +2,8 @@
 (cost, inspection) and TensorBoard logs with TensorFlow unimportable. Runs only with KERAS_BACKEND=torch."""
 
 import dataclasses
+import importlib.abc
+import importlib.machinery
 import sys
 
 import keras
@@ -27,13 +29,20 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-class NoTensorFlow:
-    """A meta-path finder that makes `import tensorflow` fail."""
+class NoTensorFlow(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Makes `import tensorflow` raise ImportError, as where it is not installed (its
+    spec is still found: torch._dynamo looks for one, and only importing fails)."""
 
     def find_spec(self, name, path=None, target=None):
         if name == "tensorflow" or name.startswith("tensorflow."):
-            raise ImportError(f"{name} is unimportable in this test")
+            return importlib.machinery.ModuleSpec(name, self)
         return None
+
+    def create_module(self, spec):
+        raise ImportError(f"{spec.name} is unimportable in this test")
+
+    def exec_module(self, module):
+        raise ImportError(f"{module.__name__} is unimportable in this test")
 
 
 @pytest.fixture
