@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import torch
 
-from lenet_bench.errors import InputError
+from lenet_bench import backends
 
 # steps_tensorflow.EVAL_BATCH_SIZE: kept equal, not imported (that module imports TensorFlow).
 EVAL_BATCH_SIZE = 1000
@@ -25,8 +25,8 @@ def make_step_functions(model: keras.Model, optimizer: keras.optimizers.Optimize
 
     Args:
       jit_compile: ignored: the steps run eagerly. torch.compile is not used
-        (it compiles for minutes at a model this small and needs a C++ compiler
-        on the machine; the eager step's cost is mostly the convolutions).
+        (not measured here; on a CPU its inductor backend builds C++ kernels
+        with the machine's compiler, a cost every run's first steps would pay).
       augmenter: must be None: augmentation runs TensorFlow ops
         (lenet_bench.augmentation), so it is refused here.
 
@@ -35,9 +35,7 @@ def make_step_functions(model: keras.Model, optimizer: keras.optimizers.Optimize
     """
     del jit_compile
     if augmenter is not None:
-        raise InputError("--augment_translation/rotation/zoom/flip needs --backend=tensorflow "
-                         "(augmentation runs TensorFlow ops): expected them off on "
-                         "--backend=torch")
+        backends.require_tensorflow("--augment_translation/rotation/zoom/flip")
     optimizer.build(model.trainable_variables)
     device = model.trainable_variables[0].value.device
 
