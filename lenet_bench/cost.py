@@ -6,7 +6,10 @@ and stores the result as the run record's `cost`:
 - train_seconds, epoch_seconds_mean: from the record's history (the time
   the trainer spent; on the fused path a group's time divided by its runs).
 - inference_ms_per_image_batch1: median of INFERENCE_REPEATS single-image
-  predictions through a compiled (tf.function) forward pass, after warm-up.
+  predictions through the backend's compiled forward pass
+  (`inference.compiled_forward`: tf.function on TensorFlow, jax.jit of
+  stateless_call on JAX, eager under torch.no_grad on PyTorch), after
+  warm-up, each timed until its output is on the host as numpy.
 - inference_ms_per_image_large_batch: the median time of one batch of
   `inference_large_batch` test images (LARGE_BATCH, or all if fewer), per image.
 - keras_file_bytes: the size of the model saved as a `.keras` file
@@ -15,7 +18,10 @@ and stores the result as the run record's `cost`:
   the trainable ones.
 
 Times are wall-clock on whatever else the machine is doing; medians keep a
-stray slow call out.
+stray slow call out. Not `model.predict_on_batch`: on TensorFlow it may
+XLA-compile (jit_compile='auto'), which would change the figures recorded
+before other backends existed; on JAX and PyTorch the two timed the same
+within the noise of a shared 2-core CPU (benchmarks/inference_forward.txt).
 """
 
 import statistics
@@ -25,7 +31,8 @@ from pathlib import Path
 
 import keras
 import numpy as np
-import tensorflow as tf
+
+from lenet_bench import inference
 
 INFERENCE_REPEATS = 50
 LARGE_BATCH = 1000
@@ -49,18 +56,17 @@ class CostMeter:
 
     def __init__(self, model: keras.Model, test_images: np.ndarray):
         self.model = model
-        images = np.asarray(test_images[:LARGE_BATCH], dtype=np.float32) / 255.0
-        self.large_batch = tf.constant(images)
-        self.single_image = tf.constant(images[:1])
-        self.predict = tf.function(lambda x: model(x, training=False))
+        self.large_batch = inference.scaled(test_images[:LARGE_BATCH])
+        self.single_image = inference.scaled(test_images[:1])
+        self.predict = inference.compiled_forward(model)
 
-    def _median_seconds(self, inputs: tf.Tensor, repeats: int) -> float:
+    def _median_seconds(self, inputs, repeats: int) -> float:
         for _ in range(WARMUP_CALLS):
-            self.predict(inputs).numpy()
+            keras.ops.convert_to_numpy(self.predict(inputs))
         times = []
         for _ in range(repeats):
             started = time.perf_counter()
-            self.predict(inputs).numpy()
+            keras.ops.convert_to_numpy(self.predict(inputs))
             times.append(time.perf_counter() - started)
         return statistics.median(times)
 

@@ -21,9 +21,8 @@ from pathlib import Path
 
 import keras
 import numpy as np
-import tensorflow as tf
 
-from lenet_bench import analysis, data, models, runs
+from lenet_bench import analysis, data, inference, models, runs
 from lenet_bench.artifacts import LAYER_NAMES
 from lenet_bench.errors import InputError
 from lenet_bench.files import atomic_write_json, atomic_write_npz
@@ -116,8 +115,8 @@ def write_model_internals(path: Path, runs: list[dict], runs_dir: Path, dataset:
         trained = trained_model(run, runs_dir, dataset)
         present = {layer.name for layer in trained.layers}
         for name in [name for name in LAYER_NAMES if name in present]:  # An MLP has no conv.
-            before = initial.get_layer(name).kernel.numpy()
-            after = trained.get_layer(name).kernel.numpy()
+            before = keras.ops.convert_to_numpy(initial.get_layer(name).kernel)
+            after = keras.ops.convert_to_numpy(trained.get_layer(name).kernel)
             keep = np.arange(before.size)
             if before.size > MAX_STORED_WEIGHTS:
                 keep = np.sort(np.random.default_rng(0).choice(before.size, MAX_STORED_WEIGHTS,
@@ -135,7 +134,7 @@ def write_model_internals(path: Path, runs: list[dict], runs_dir: Path, dataset:
             outputs = [trained.get_layer(f"{name}_act" if f"{name}_act" in present else name).output
                        for name in ("conv1", "conv2")]
             probe = keras.Model(trained.inputs, outputs)
-            conv1, conv2 = probe(tf.cast(images, tf.float32) / 255.0, training=False)
+            conv1, conv2 = inference.predict(probe, images)
             arrays.update({"feature_images": images, "feature_labels": dataset.test_labels[indices],
                            "feature_maps/conv1": np.asarray(conv1, dtype=np.float16),
                            "feature_maps/conv2": np.asarray(conv2, dtype=np.float16)})
@@ -161,8 +160,7 @@ def max_confidence(model: keras.Model, images: np.ndarray) -> np.ndarray:
     """The max softmax probability of each (uint8) image, in inference mode (eager: one
     call per batch of PREDICT_BATCH_SIZE, so nothing is traced per model)."""
     return np.concatenate([
-        tf.reduce_max(model(tf.cast(images[start:start + PREDICT_BATCH_SIZE], tf.float32) / 255.0,
-                            training=False), axis=-1).numpy()
+        inference.predict(model, images[start:start + PREDICT_BATCH_SIZE]).max(axis=-1)
         for start in range(0, len(images), PREDICT_BATCH_SIZE)])
 
 

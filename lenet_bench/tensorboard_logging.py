@@ -38,7 +38,8 @@ from pathlib import Path
 
 from tensorboard.compat.proto import (event_pb2, summary_pb2, tensor_pb2, tensor_shape_pb2,
                                       types_pb2)
-from tensorboard.plugins.hparams import api as hp
+# summary_v2, not hparams.api: the api module imports its Keras callback, which imports TensorFlow.
+from tensorboard.plugins.hparams import summary_v2 as hp
 from tensorboard.plugins.scalar import metadata as scalar_metadata
 from tensorboard.summary.writer.record_writer import RecordWriter
 
