@@ -211,6 +211,7 @@ def run() -> int:
     select_onednn(FLAGS.onednn)  # Before anything imports TensorFlow.
     from lenet_bench import report
     from lenet_bench.config import validate
+    from lenet_bench.errors import InputError
 
     if FLAGS.list_experiments:
         print(list_experiments())
@@ -220,6 +221,9 @@ def run() -> int:
     configs = [apply_overrides(resolve_experiment(name.strip()), overrides, FLAGS.grid)
                for name in FLAGS.experiment.split(",") if name.strip()]
     if FLAGS.report_only:
+        if not workdir.is_dir():
+            raise InputError(f"--workdir={workdir}: no such directory: expected a workdir "
+                             "that holds experiments, with --report_only")
         for config in configs:
             if (workdir / config.name / "config.json").is_file():
                 path = report.write_experiment_report(workdir / config.name,

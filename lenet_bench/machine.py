@@ -107,7 +107,10 @@ def describe_device() -> str:
 
 def onednn_setting() -> str:
     """TensorFlow's oneDNN CPU kernels as this process asked for them: 'on', 'off', or
-    'tf default' (on only for CPUs with AVX-512 VNNI/BF16/AMX)."""
+    'tf default' (on only for CPUs with AVX-512 VNNI/BF16/AMX); 'not used' on the other
+    Keras backends."""
+    if backends.active() != "tensorflow":
+        return "not used"
     value = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
     if value is None:
         return "tf default"

@@ -190,6 +190,13 @@ def _read_only_runs_folder(tmp_path):
 # Each case that needs the CLI started under a wrapper command: a function of tmp_path
 # returning that command's words.
 WRAPPERS = {"workdir not writable": _read_only_runs_folder}
+CASES["report_only without a workdir"] = (
+    lambda t: ["--report_only", f"--workdir={t / 'nowhere'}"],
+    r"error: --workdir=.*nowhere: no such directory: expected a workdir that holds experiments")
+CASES["augmentation on jax"] = (
+    lambda t: ["--experiment=digits_smoke", "--backend=jax", "--augment_zoom=0.1"],
+    r"error: --augment_translation/rotation/zoom/flip needs --backend=tensorflow .*: expected "
+    r"it off on --backend=jax$")
 CASES["workdir not writable"] = (
     lambda t: [], r"error: --workdir=.*: .*digits_smoke/runs is not writable$")
 
