@@ -9,7 +9,8 @@ import numpy as np
 
 from lenet_bench import data, models
 from lenet_bench.runs import RunSpec
-from lenet_bench.trainers import steps_jax
+from lenet_bench.trainers.steps_jax import (EVAL_BATCH_SIZE, make_eval_step, make_train_step,
+                                            read_state)
 
 DEVICE_ARRAYS_KEPT = 4  # Image arrays kept on the device: training, test, validation, one spare.
 
@@ -54,11 +55,11 @@ class FusedKerasReplicas:
         self._learning_rate_index = _learning_rate_index(self.optimizer)
         self.state = _stacked_state(self.model, self.optimizer, initial_weights,
                                     self._weight_places)
-        step = jax.vmap(steps_jax.make_train_step(self.model, self.optimizer, self.num_classes))
+        step = jax.vmap(make_train_step(self.model, self.optimizer, self.num_classes))
         self._epoch = jax.jit(functools.partial(_scan_epoch, step), static_argnums=4,
                               donate_argnums=0)
         self._last_batch = jax.jit(functools.partial(_gathered_step, step), donate_argnums=0)
-        eval_step = steps_jax.make_eval_step(self.model, self.num_classes)
+        eval_step = make_eval_step(self.model, self.num_classes)
         self._eval_step = jax.jit(jax.vmap(eval_step, in_axes=(0, 0, None, None)))
         self._device_images = {}
 
@@ -100,9 +101,9 @@ class FusedKerasReplicas:
         labels = jnp.asarray(np.asarray(labels, dtype=np.int32))
         trainable, non_trainable, _ = self.state
         outputs = [self._eval_step(trainable, non_trainable,
-                                   device_images[start:start + steps_jax.EVAL_BATCH_SIZE],
-                                   labels[start:start + steps_jax.EVAL_BATCH_SIZE])
-                   for start in range(0, len(labels), steps_jax.EVAL_BATCH_SIZE)]
+                                   device_images[start:start + EVAL_BATCH_SIZE],
+                                   labels[start:start + EVAL_BATCH_SIZE])
+                   for start in range(0, len(labels), EVAL_BATCH_SIZE)]
         loss, correct, predicted, confidence, soft_true, soft_sums = (
             [np.asarray(value) for value in column] for column in zip(*outputs))
         count = len(labels)
@@ -177,7 +178,7 @@ def _stacked_state(model, optimizer, initial_weights: list, weight_places) -> tu
     """(trainable, non_trainable, optimizer) values with a leading replica axis:
     each replica's weights from `initial_weights`, everything else as the model and
     the optimizer start."""
-    trainable, non_trainable, optimizer_values = steps_jax.read_state(model, optimizer)
+    trainable, non_trainable, optimizer_values = read_state(model, optimizer)
     count = len(initial_weights)
     groups = [[np.repeat(np.asarray(value)[None], count, axis=0) for value in values]
               for values in (trainable, non_trainable)]
