@@ -1,0 +1,208 @@
+"""The fused JAX trainer: a group's runs as replicas of the Keras model itself."""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import keras
+import numpy as np
+
+from lenet_bench import data, models
+from lenet_bench.runs import RunSpec
+from lenet_bench.trainers import steps_jax
+
+DEVICE_ARRAYS_KEPT = 4  # Image arrays kept on the device: training, test, validation, one spare.
+
+
+class FusedKerasReplicas:
+    """A group's runs trained together as replicas of one Keras model on JAX.
+
+    One Keras model (models.build_run_model of the group's first spec) and one
+    Keras optimizer describe the arithmetic; the replicas' values are stacked
+    on a leading replica axis: trainable weights (from each run's
+    `initial_weights`, so each keeps its own initializer and seed),
+    non-trainable variables, and the optimizer's variables, whose
+    `learning_rate` entry is set per replica each epoch (each run's own rate
+    and decay). One step is `jax.vmap` of steps_jax.make_train_step, the
+    per-run trainer's own step (`stateless_call` + cross-entropy + the
+    optimizer's `stateless_apply`), so replica r does what the run does alone
+    on the Keras trainer, up to float rounding; each replica takes its batch
+    from its own data order and its own (noisy) labels.
+
+    A whole epoch is one jitted `lax.scan` over the full batches, which are
+    gathered on the device from the uint8 images put there once (kept per
+    images array, by identity), then one jitted step for the last, smaller
+    batch: the host only starts the epoch and reads its sums. Evaluation runs
+    vmapped on the device too, in batches of steps_jax.EVAL_BATCH_SIZE.
+
+    Why: one LeNet-5 leaves a GPU mostly idle; vmapped, XLA lowers the
+    replicas' convolutions to grouped convolutions and a whole grid trains in
+    one step (1.38M replica-images/s at 180 replicas on an H200, 0.66M for one:
+    benchmarks/gpu/README.md). Matmuls run at float32 precision (no TF32), so
+    a replica matches its lone run on a GPU too. Replicas share no arithmetic:
+    one whose loss goes NaN leaves the others as they would be without it.
+    On a CPU, XLA runs the vmapped convolutions slowly
+    (benchmarks/jax_cpu_speed.txt).
+    """
+
+    def __init__(self, initial_weights: list, specs: list[RunSpec], dataset: data.Dataset):
+        self.model = models.build_run_model(specs[0], dataset)
+        self.optimizer = models.make_optimizer(specs[0].optimizer, specs[0].learning_rate)
+        self.optimizer.build(self.model.trainable_variables)
+        self.num_classes = dataset.num_classes
+        self._weight_places = _weight_places(self.model)
+        self._learning_rate_index = _learning_rate_index(self.optimizer)
+        self.state = _stacked_state(self.model, self.optimizer, initial_weights,
+                                    self._weight_places)
+        step = jax.vmap(steps_jax.make_train_step(self.model, self.optimizer, self.num_classes))
+        self._epoch = jax.jit(functools.partial(_scan_epoch, step), static_argnums=4,
+                              donate_argnums=0)
+        self._last_batch = jax.jit(functools.partial(_gathered_step, step), donate_argnums=0)
+        eval_step = steps_jax.make_eval_step(self.model, self.num_classes)
+        self._eval_step = jax.jit(jax.vmap(eval_step, in_axes=(0, 0, None, None)))
+        self._device_images = {}
+
+    @property
+    def num_replicas(self) -> int:
+        return len(self.state[0][0])
+
+    def train_epoch(self, images, labels, orders, batch_size, learning_rates, clean_labels=None,
+                    *, seeds=None, epoch=0):
+        """One epoch: replica r trains on batches orders[r][i*b:(i+1)*b] of (images,
+        labels[r]), the last smaller batch too. Returns float64 arrays (R,): 'loss'
+        (mean training cross-entropy over the epoch's samples), 'accuracy' (against
+        labels[r]) and 'clean_accuracy' (against clean_labels; 'accuracy' if None)."""
+        labels = jnp.asarray(np.asarray(labels, dtype=np.int32))
+        clean = labels if clean_labels is None else jnp.broadcast_to(
+            jnp.asarray(np.asarray(clean_labels, dtype=np.int32)), labels.shape)
+        orders = np.asarray(orders, dtype=np.int32)
+        self._set_learning_rates(learning_rates)
+        device_images = self._on_device(images)
+        full = orders.shape[1] // batch_size * batch_size
+        sums = []
+        if full:
+            self.state, epoch_sums = self._epoch(self.state, device_images, labels, clean,
+                                                 batch_size, jnp.asarray(orders[:, :full]))
+            sums.append([np.asarray(column, dtype=np.float64).sum(axis=0)
+                         for column in epoch_sums])
+        if full < orders.shape[1]:
+            self.state, batch_sums = self._last_batch(self.state, device_images, labels, clean,
+                                                      jnp.asarray(orders[:, full:]))
+            sums.append([np.asarray(column, dtype=np.float64) for column in batch_sums])
+        loss, correct, clean_correct = (np.sum(column, axis=0) / orders.shape[1]
+                                        for column in zip(*sums))
+        return {"loss": loss, "accuracy": correct, "clean_accuracy": clean_correct}
+
+    def evaluate(self, images, labels) -> dict[str, np.ndarray]:
+        """Per replica: 'loss', 'accuracy', 'predictions' (R, N), 'confidence' (R, N),
+        'soft_accuracy', 'soft_confusion_sums' (R, K, K), as the Keras trainer gives them."""
+        device_images = self._on_device(images)
+        labels = jnp.asarray(np.asarray(labels, dtype=np.int32))
+        trainable, non_trainable, _ = self.state
+        outputs = [self._eval_step(trainable, non_trainable,
+                                   device_images[start:start + steps_jax.EVAL_BATCH_SIZE],
+                                   labels[start:start + steps_jax.EVAL_BATCH_SIZE])
+                   for start in range(0, len(labels), steps_jax.EVAL_BATCH_SIZE)]
+        loss, correct, predicted, confidence, soft_true, soft_sums = (
+            [np.asarray(value) for value in column] for column in zip(*outputs))
+        count = len(labels)
+        return {"loss": np.sum(loss, axis=0, dtype=np.float64) / count,
+                "accuracy": np.sum(correct, axis=0, dtype=np.int64) / count,
+                "predictions": np.concatenate(predicted, axis=1),
+                "confidence": np.concatenate(confidence, axis=1),
+                "soft_accuracy": np.sum(soft_true, axis=0, dtype=np.float64) / count,
+                "soft_confusion_sums": np.sum(np.asarray(soft_sums, dtype=np.float64), axis=0)}
+
+    def get_weights(self, replica: int) -> list[np.ndarray]:
+        """Replica `replica`'s weights in Keras `get_weights` order."""
+        return [np.array(self.state[group][index][replica])
+                for group, index in self._weight_places]
+
+    def set_weights(self, replica: int, weights: list[np.ndarray]) -> None:
+        groups = [list(values) for values in self.state]
+        for (group, index), value in zip(self._weight_places, weights):
+            groups[group][index] = groups[group][index].at[replica].set(value)
+        self.state = tuple(groups)
+
+    def get_state(self) -> dict[str, np.ndarray]:
+        """Every stacked variable (weights, non-trainable, optimizer), for a checkpoint."""
+        return {f"{group}/{index}": np.array(value)
+                for group, values in zip(STATE_GROUPS, self.state)
+                for index, value in enumerate(values)}
+
+    def set_state(self, state: dict[str, np.ndarray]) -> None:
+        self.state = tuple([jnp.asarray(state[f"{group}/{index}"]) for index in range(len(values))]
+                           for group, values in zip(STATE_GROUPS, self.state))
+
+    def _set_learning_rates(self, learning_rates) -> None:
+        trainable, non_trainable, optimizer_values = self.state
+        optimizer_values = list(optimizer_values)
+        rate = optimizer_values[self._learning_rate_index]
+        optimizer_values[self._learning_rate_index] = jnp.asarray(
+            np.asarray(learning_rates, dtype=np.float32).reshape(rate.shape), rate.dtype)
+        self.state = (trainable, non_trainable, optimizer_values)
+
+    def _on_device(self, images: np.ndarray) -> jax.Array:
+        """`images` (uint8) on the device, put there once per array object."""
+        kept = self._device_images.get(id(images))
+        if kept is None or kept[0] is not images:
+            if len(self._device_images) >= DEVICE_ARRAYS_KEPT:
+                self._device_images.pop(next(iter(self._device_images)))
+            kept = (images, jax.device_put(np.asarray(images)))
+            self._device_images[id(images)] = kept
+        return kept[1]
+
+
+STATE_GROUPS = ("trainable", "non_trainable", "optimizer")
+
+
+def _weight_places(model: keras.Model) -> list[tuple[int, int]]:
+    """For each of `model.weights` (get_weights order): (0, i) for trainable variable
+    i, (1, i) for non-trainable variable i."""
+    places = {id(v): (0, i) for i, v in enumerate(model.trainable_variables)}
+    places.update({id(v): (1, i) for i, v in enumerate(model.non_trainable_variables)})
+    return [places[id(v)] for v in model.weights]
+
+
+def _learning_rate_index(optimizer: keras.optimizers.Optimizer) -> int:
+    """Where the learning rate is among the optimizer's variables."""
+    indices = [i for i, v in enumerate(optimizer.variables) if v.path.endswith("/learning_rate")]
+    if len(indices) != 1:
+        raise ValueError(f"{type(optimizer).__name__} has {len(indices)} learning_rate variables "
+                         f"({[v.path for v in optimizer.variables][:4]}...): expected one")
+    return indices[0]
+
+
+def _stacked_state(model, optimizer, initial_weights: list, weight_places) -> tuple:
+    """(trainable, non_trainable, optimizer) values with a leading replica axis:
+    each replica's weights from `initial_weights`, everything else as the model and
+    the optimizer start."""
+    trainable, non_trainable, optimizer_values = steps_jax.read_state(model, optimizer)
+    count = len(initial_weights)
+    groups = [[np.repeat(np.asarray(value)[None], count, axis=0) for value in values]
+              for values in (trainable, non_trainable)]
+    for replica, weights in enumerate(initial_weights):
+        for (group, index), value in zip(weight_places, weights):
+            groups[group][index][replica] = value
+    stacked_optimizer = [jnp.repeat(jnp.asarray(value)[None], count, axis=0)
+                         for value in optimizer_values]
+    return ([jnp.asarray(value) for value in groups[0]],
+            [jnp.asarray(value) for value in groups[1]], stacked_optimizer)
+
+
+def _gathered_step(step, state, images, labels, clean_labels, batch):
+    """`step` (vmapped) on each replica's batch: rows batch (R, B) of images and labels."""
+    return step(state, images[batch], jnp.take_along_axis(labels, batch, axis=1),
+                jnp.take_along_axis(clean_labels, batch, axis=1))
+
+
+def _scan_epoch(step, state, images, labels, clean_labels, batch_size, orders):
+    """The full batches of orders (R, steps * batch_size), one `lax.scan`; returns the
+    state and the per-step sums, each (steps, R)."""
+
+    def body(state, start):
+        batch = jax.lax.dynamic_slice_in_dim(orders, start, batch_size, axis=1)
+        return _gathered_step(step, state, images, labels, clean_labels, batch)
+
+    starts = jnp.arange(0, orders.shape[1], batch_size)
+    return jax.lax.scan(body, state, starts)
