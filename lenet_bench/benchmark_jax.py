@@ -175,7 +175,8 @@ def measure_case(case: Case, scan_images: int, naive_runs: int, precision: str,
     say(f"{case.label}: batch {case.batch_size}, {case.origin} images "
         f"{'x'.join(map(str, dataset.image_shape))}, fused epoch over {images:,} images")
     naive = result["naive"] = time_naive(dataset, case.batch_size, naive_runs)
-    say(f"  naive Keras loop ({naive['runs']} runs x compile + fit 1 epoch of "
+    runs = f"{naive['runs']} run" + ("s" if naive["runs"] != 1 else "")
+    say(f"  naive Keras loop ({runs} x compile + fit 1 epoch of "
         f"{naive['train_images']:,} + evaluate): {naive['images_per_second']:12,.0f} images/s")
     for size in case.replicas:
         try:
@@ -190,11 +191,11 @@ def measure_case(case: Case, scan_images: int, naive_runs: int, precision: str,
                 traceback.print_exc()
             break
         row["ratio_to_naive"] = row["replica_images_per_second"] / naive["images_per_second"]
-        row["tflops"] = row["replica_images_per_second"] * flops / 1e12
+        row["gflops"] = row["replica_images_per_second"] * flops / 1e9
         result["fused"].append(row)
         say(f"  fused R={size:4d}: first epoch (with compile) {row['first_epoch_seconds']:6.1f} s, "
             f"epoch {row['epoch_seconds']:7.3f} s, {row['replica_images_per_second']:12,.0f} "
-            f"replica-images/s ({row['tflops']:.2f} TFLOP/s), {row['ratio_to_naive']:5.1f}x naive")
+            f"replica-images/s ({row['gflops']:,.0f} GFLOP/s), {row['ratio_to_naive']:5.1f}x naive")
     fitted = [row["group_size"] for row in result["fused"]]
     oom = [e["group_size"] for e in result["errors"] if e["kind"] == "out of memory"]
     result["largest_group_that_fit"] = max(fitted, default=None)
