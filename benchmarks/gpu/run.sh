@@ -16,9 +16,11 @@
 # JAX_DEFAULT_MATMUL_PRECISION=highest: at the default, cuDNN uses TF32 on Hopper and replica 0
 # of a fused group differs from its lone run by 5e-3 in the weights after 3 steps; at highest,
 # by 2e-7, for about 6% of throughput (benchmarks/gpu/2026-11-30-probe-precision.log).
-# Knobs: time limits in seconds T_SPEED, T_STUDY, T_REPORT; TRAINER=keras (the per-run Keras
-# trainer instead of the fused one); SKIP_SPEED=1; DRY_KEEP_TF=1 (--dry leaves TensorFlow
-# importable; by default it is blocked, as the GPU machine has none).
+# Knobs (environment): TOTAL, the seconds the whole script may take (default 470; the study
+# gets what the steps before it leave, less T_REPORT and the packing); T_SPEED, T_STUDY,
+# T_REPORT, step limits in seconds; TRAINER=keras, the per-run Keras trainer instead of the
+# fused one; SKIP_SPEED=1; DRY_KEEP_TF=1, --dry with TensorFlow left importable (by default it
+# is blocked, as the GPU machine has none).
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 DRY=0
@@ -37,16 +39,17 @@ EXPERIMENTS=mnist_init_lr_grid,mnist_label_noise,mnist_best,fashion_mnist_init_l
 # seeds; 180 lets a whole grid be one group wherever the packing allows it.
 GROUP_SIZE=180
 STUDY_FLAGS=(--experiment=$EXPERIMENTS --data_dir=.gpu-data --workdir="$OUT/study"
-             --backend=jax --trainer="${TRAINER:-fused}" --group_size=$GROUP_SIZE --keras_models=false
-             --progress=log)
+             --backend=jax --trainer="${TRAINER:-fused}" --group_size=$GROUP_SIZE
+             --keras_models=false --progress=log)
 if [ $DRY = 1 ]; then
   SPEED_FLAGS=(--dry)
   STUDY_FLAGS+=(--train_size=500 --epochs=1 --seeds=1 --lr_decay=0.9 --initializer=truncated_normal)
-  T_SPEED=${T_SPEED:-900} T_STUDY=${T_STUDY:-1800} T_REPORT=${T_REPORT:-600}
+  TOTAL=${TOTAL:-3600} T_SPEED=${T_SPEED:-900} T_REPORT=${T_REPORT:-600}
 else
-  SPEED_FLAGS=()
-  T_SPEED=${T_SPEED:-120} T_STUDY=${T_STUDY:-270} T_REPORT=${T_REPORT:-45}
+  SPEED_FLAGS=(--naive_runs=2)
+  TOTAL=${TOTAL:-470} T_SPEED=${T_SPEED:-110} T_REPORT=${T_REPORT:-45}
 fi
+PACK_SECONDS=15  # kept for packing at the end
 site=$(mktemp -d)
 # Each fused group compiles its own jitted epoch; groups of one shape (a grid's 5 seeds) then
 # reuse the first one's executable from JAX's persistent cache: on this CPU a second group's
@@ -144,7 +147,10 @@ main() {
       --out="$OUT/speed" "${SPEED_FLAGS[@]}"
     speed=$?
   fi
-  step study "$T_STUDY" "$PY" -m lenet_bench "${STUDY_FLAGS[@]}"
+  # The study gets what is left of TOTAL after the steps before it, less the report and packing.
+  local study_limit=${T_STUDY:-$((TOTAL - (SECONDS - START) - T_REPORT - PACK_SECONDS))}
+  [ "$study_limit" -ge 60 ] || study_limit=60
+  step study "$study_limit" "$PY" -m lenet_bench "${STUDY_FLAGS[@]}"
   local study=$?
   if [ $study != 0 ] && [ -d "$OUT/study" ]; then
     step report "$T_REPORT" "$PY" -m lenet_bench "${STUDY_FLAGS[@]}" --report_only
