@@ -150,8 +150,8 @@ def time_fused(dataset, size: int, batch_size: int, images: int, precision: str)
             "last_loss_replica0": float(loss[0])}
 
 
-def time_naive(dataset, batch_size: int, runs: int) -> dict:
-    specs = benchmark.bench_specs(dataset.name, batch_size, runs)
+def time_naive(dataset, batch_size: int, runs: int, precision: str) -> dict:
+    specs = replica_specs(dataset.name, batch_size, runs, precision)
     seconds, accuracies = benchmark.time_naive(specs, dataset)
     return {"runs": runs, "train_images": len(dataset.train_labels), "seconds": seconds,
             "images_per_second": runs * len(dataset.train_labels) / seconds,
@@ -174,7 +174,7 @@ def measure_case(case: Case, scan_images: int, naive_runs: int, precision: str,
               "scan_images": images, "flops_per_image": flops, "fused": [], "errors": []}
     say(f"{case.label}: batch {case.batch_size}, {case.origin} images "
         f"{'x'.join(map(str, dataset.image_shape))}, fused epoch over {images:,} images")
-    naive = result["naive"] = time_naive(dataset, case.batch_size, naive_runs)
+    naive = result["naive"] = time_naive(dataset, case.batch_size, naive_runs, precision)
     runs = f"{naive['runs']} run" + ("s" if naive["runs"] != 1 else "")
     say(f"  naive Keras loop ({runs} x compile + fit 1 epoch of "
         f"{naive['train_images']:,} + evaluate): {naive['images_per_second']:12,.0f} images/s")
@@ -269,6 +269,15 @@ def write(out: str | None, lines: list[str], results: dict) -> None:
     Path(f"{out}.json").write_text(json.dumps(results, indent=1) + "\n")
 
 
+def positive_integers(name: str, values: list[str]) -> list[int]:
+    from lenet_bench.errors import InputError
+
+    if not all(value.isdigit() and int(value) > 0 for value in values):
+        raise InputError(f"--{name}={','.join(values)}: expected positive integers, "
+                         "comma-separated")
+    return [int(value) for value in values]
+
+
 def main(argv: list[str]) -> int:
     from lenet_bench import backends
     from lenet_bench.errors import InputError
@@ -276,13 +285,15 @@ def main(argv: list[str]) -> int:
     try:
         if len(argv) > 1:
             raise InputError(f"unexpected arguments {argv[1:]}: expected only --flags")
-        sizes = {name: [int(value) for value in FLAGS[name].value]
+        sizes = {name: positive_integers(name, FLAGS[name].value)
                  for name in ("replicas", "cifar_replicas", "batch_sizes")}
+        if FLAGS.scan_images < 1 or FLAGS.naive_runs < 1:
+            raise InputError(f"--scan_images={FLAGS.scan_images} --naive_runs={FLAGS.naive_runs}: "
+                             "expected both positive")
+        if FLAGS.data_dir and not Path(FLAGS.data_dir).is_dir():
+            raise InputError(f"--data_dir={FLAGS.data_dir}: no such folder: expected a data root "
+                             "with mnist/ or fashion-mnist/ (unset: random images)")
         backends.select("jax")
-    except ValueError as error:
-        print(f"error: --replicas/--cifar_replicas/--batch_sizes: {error}: expected integers",
-              file=sys.stderr)
-        return 2
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
