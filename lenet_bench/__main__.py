@@ -274,10 +274,14 @@ def train_and_report(configs: list, workdir: Path, engine) -> int:
         check_workdir(config.name, datasets[config.dataset].name, workdir)
 
     import_backend_quietly()
-    from lenet_bench import experiment, machine, search
+    from lenet_bench import backends, data, machine
 
-    # Before the backend's first op; the Ray engine gives its tasks the same count.
+    # Before the backend starts (JAX reads both when imported, TensorFlow at its first
+    # op); the Ray engine gives its tasks the same thread count.
+    backends.use_jax_compilation_cache(data.cache_root() / "jax")
     machine.configure_threads(FLAGS.threads or machine.default_threads(), FLAGS.deterministic)
+    backends.keep_keras_off_tensorflow()  # JAX and PyTorch runs never load TensorFlow.
+    from lenet_bench import experiment, search
     for config in configs:
         experiment.check_runnable(config, datasets[config.dataset])
         if config.search:

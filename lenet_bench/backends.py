@@ -78,6 +78,37 @@ def check_running(name: str) -> None:
                          f"--backend={running}, or ${ENV}={name} set before Keras is imported")
 
 
+JAX_CACHE_SETTINGS = {"JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+                      "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0"}
+
+
+def use_jax_compilation_cache(folder) -> None:
+    """On JAX, keeps compiled programs in `folder` (unless $JAX_COMPILATION_CACHE_DIR says
+    where): every run of the per-run trainer, and every fused group of one shape, is
+    the same XLA program, compiled once and then read back (seconds each on a CPU).
+    Must run before JAX is imported; a no-op on the other backends."""
+    if active() != "jax" or "jax" in sys.modules:
+        return
+    os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(folder))
+    for name, value in JAX_CACHE_SETTINGS.items():
+        os.environ.setdefault(name, value)
+
+
+def keep_keras_off_tensorflow() -> None:
+    """On JAX and PyTorch, stops Keras from importing TensorFlow where it merely asks
+    whether TensorFlow is there (its `.keras` saving does, through a lazy module), so
+    a run on those backends never loads TensorFlow, installed or not. Keras keeps
+    that answer in a private attribute; if a Keras version lacks it, nothing changes."""
+    if active() == "tensorflow":
+        return
+    from keras.src.utils import module_utils
+
+    lazy_tensorflow = getattr(module_utils, "tensorflow", None)
+    if lazy_tensorflow is not None and "tensorflow" not in sys.modules and hasattr(
+            lazy_tensorflow, "_available"):
+        lazy_tensorflow._available = False
+
+
 def require_tensorflow(feature: str) -> None:
     """Raises InputError when `feature` (a flag text) is asked for on another backend."""
     running = active()

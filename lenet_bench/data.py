@@ -312,6 +312,12 @@ def read_image_folder_cached(folder: Path, class_names, cache_dir=None) -> dict:
     return splits
 
 
+def cache_root() -> Path:
+    """Where the suite caches what it can make again: $LENET_BENCH_CACHE, else
+    ~/.cache/lenet_bench (decoded image folders; JAX's compiled programs)."""
+    return _cache_dir(None)
+
+
 def _cache_dir(cache_dir) -> Path:
     if cache_dir is not None:
         return Path(cache_dir)

@@ -322,3 +322,4 @@ def configure_worker(threads: int, deterministic: bool) -> None:
         except RuntimeError:  # A reused worker: TensorFlow is already running.
             pass
     machine.configure_threads(threads, deterministic)
+    backends.keep_keras_off_tensorflow()  # After the threads: it starts JAX.

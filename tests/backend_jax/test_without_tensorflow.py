@@ -22,7 +22,7 @@ def without_tensorflow(tmp_path: Path) -> tuple[dict, Path]:
     marker = tmp_path / "tensorflow_import_tried"
     (blocker / "tensorflow").mkdir(parents=True)
     (blocker / "tensorflow" / "__init__.py").write_text(BLOCKED_TENSORFLOW.format(marker=str(marker)))
-    env = {**os.environ, "PYTHONPATH": str(blocker)}
+    env = {**os.environ, "PYTHONPATH": str(blocker), "LENET_BENCH_CACHE": str(tmp_path / "cache")}
     env.pop("LENET_BENCH_DATA", None)
     env.pop("KERAS_BACKEND", None)  # --backend chooses it.
     return env, marker
@@ -48,4 +48,5 @@ def test_digits_smoke_runs_on_jax_without_tensorflow(tmp_path):
     assert len(list((experiment_dir / "runs").glob("*.final.keras"))) == 2
     assert list((experiment_dir / "tb").rglob("events.out.tfevents.*"))
     report = (experiment_dir / "REPORT.md").read_text()
-    assert "jax" in report and "OOD" in report
+    assert "backend: jax" in report and "OOD" in report
+    assert list((tmp_path / "cache" / "jax").iterdir())  # The compiled programs, kept.
