@@ -9,8 +9,8 @@ import numpy as np
 
 from lenet_bench import data, models
 from lenet_bench.runs import RunSpec
-from lenet_bench.trainers.steps_jax import (EVAL_BATCH_SIZE, make_eval_step, make_train_step,
-                                            read_state)
+from lenet_bench.trainers.evaluation import EVAL_BATCH_SIZE
+from lenet_bench.trainers.steps_jax import make_eval_step, make_train_step, read_state
 
 DEVICE_ARRAYS_KEPT = 4  # Image arrays kept on the device: training, test, validation, one spare.
 
@@ -34,7 +34,7 @@ class FusedKerasReplicas:
     gathered on the device from the uint8 images put there once (kept per
     images array, by identity), then one jitted step for the last, smaller
     batch: the host only starts the epoch and reads its sums. Evaluation runs
-    vmapped on the device too, in batches of steps_jax.EVAL_BATCH_SIZE.
+    vmapped on the device too, in batches of evaluation.EVAL_BATCH_SIZE.
 
     Why: one LeNet-5 leaves a GPU mostly idle; vmapped, XLA lowers the
     replicas' convolutions to grouped convolutions and a whole grid trains in

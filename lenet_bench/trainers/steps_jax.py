@@ -21,8 +21,8 @@ import keras
 import numpy as np
 
 from lenet_bench.errors import InputError
+from lenet_bench.trainers.evaluation import evaluate_in_batches
 
-EVAL_BATCH_SIZE = 1000  # As steps_tensorflow.EVAL_BATCH_SIZE (that module imports TensorFlow).
 MATMUL_PRECISION = "float32"
 
 
@@ -158,19 +158,3 @@ def make_step_functions(model: keras.Model, optimizer: keras.optimizers.Optimize
                                    images, labels, num_classes)
 
     return train_epoch, evaluate
-
-
-def evaluate_in_batches(eval_step, images, labels, num_classes: int) -> tuple:
-    """`eval_step(images, labels)` over batches of EVAL_BATCH_SIZE, its sums added up
-    (see steps_tensorflow.make_step_functions' `evaluate`)."""
-    outputs = [eval_step(images[start:start + EVAL_BATCH_SIZE],
-                         labels[start:start + EVAL_BATCH_SIZE])
-               for start in range(0, len(labels), EVAL_BATCH_SIZE)]
-    loss, correct, predicted, confidence, soft_true, soft_sums = (
-        [np.asarray(value) for value in column] for column in zip(*outputs))
-    count = len(labels)
-    return (float(np.sum(loss, dtype=np.float64)) / count,
-            int(np.sum(correct, dtype=np.int64)) / count,
-            np.concatenate(predicted), np.concatenate(confidence),
-            float(np.sum(soft_true, dtype=np.float64)) / count,
-            np.sum(np.asarray(soft_sums, dtype=np.float64), axis=0))

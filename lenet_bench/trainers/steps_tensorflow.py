@@ -6,12 +6,11 @@ numbers up to float rounding.
 """
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from lenet_bench import augmentation
+from lenet_bench.trainers.evaluation import evaluate_in_batches
 
-EVAL_BATCH_SIZE = 1000
 
 
 def make_step_functions(model: keras.Model, optimizer: keras.optimizers.Optimizer,
@@ -86,23 +85,3 @@ def make_step_functions(model: keras.Model, optimizer: keras.optimizers.Optimize
 
     return train_epoch, lambda images, labels: evaluate_in_batches(eval_step, images, labels,
                                                                   num_classes)
-
-
-def evaluate_in_batches(eval_step, images, labels, num_classes: int) -> tuple:
-    """`eval_step` over batches of EVAL_BATCH_SIZE, its sums added up (see
-    make_step_functions' `evaluate`)."""
-    total_loss, total_correct, predicted, confidence = 0.0, 0, [], []
-    soft_true, soft_sums = 0.0, np.zeros((num_classes, num_classes))
-    for start in range(0, len(labels), EVAL_BATCH_SIZE):
-        (batch_loss, batch_correct, batch_predicted, batch_confidence, batch_soft_true,
-         batch_soft_sums) = eval_step(images[start:start + EVAL_BATCH_SIZE],
-                                      labels[start:start + EVAL_BATCH_SIZE])
-        total_loss += float(batch_loss)
-        total_correct += int(batch_correct)
-        predicted.append(batch_predicted.numpy())
-        confidence.append(batch_confidence.numpy())
-        soft_true += float(batch_soft_true)
-        soft_sums += batch_soft_sums.numpy()
-    return (total_loss / len(labels), total_correct / len(labels),
-            np.concatenate(predicted), np.concatenate(confidence),
-            soft_true / len(labels), soft_sums)

@@ -12,9 +12,8 @@ import numpy as np
 import torch
 
 from lenet_bench import backends
+from lenet_bench.trainers.evaluation import evaluate_in_batches
 
-# steps_tensorflow.EVAL_BATCH_SIZE: kept equal, not imported (that module imports TensorFlow).
-EVAL_BATCH_SIZE = 1000
 
 
 def make_step_functions(model: keras.Model, optimizer: keras.optimizers.Optimizer,
@@ -87,23 +86,3 @@ def make_step_functions(model: keras.Model, optimizer: keras.optimizers.Optimize
 
     return train_epoch, lambda images, labels: evaluate_in_batches(eval_step, images, labels,
                                                                   num_classes)
-
-
-def evaluate_in_batches(eval_step, images, labels, num_classes: int) -> tuple:
-    """`eval_step` over batches of EVAL_BATCH_SIZE, its sums added up (see
-    steps_tensorflow.make_step_functions' `evaluate`)."""
-    total_loss, total_correct, predicted, confidence = 0.0, 0, [], []
-    soft_true, soft_sums = 0.0, np.zeros((num_classes, num_classes))
-    for start in range(0, len(labels), EVAL_BATCH_SIZE):
-        (batch_loss, batch_correct, batch_predicted, batch_confidence, batch_soft_true,
-         batch_soft_sums) = eval_step(images[start:start + EVAL_BATCH_SIZE],
-                                      labels[start:start + EVAL_BATCH_SIZE])
-        total_loss += batch_loss.item()
-        total_correct += batch_correct.item()
-        predicted.append(batch_predicted.cpu().numpy())
-        confidence.append(batch_confidence.cpu().numpy())
-        soft_true += batch_soft_true.item()
-        soft_sums += batch_soft_sums.cpu().numpy()
-    return (total_loss / len(labels), total_correct / len(labels),
-            np.concatenate(predicted), np.concatenate(confidence),
-            soft_true / len(labels), soft_sums)
