@@ -272,10 +272,12 @@ def test_package_installs_into_a_fresh_venv_with_its_console_script(tmp_path):
     from experiments import EXPERIMENTS
 
     assert [line.split()[0] for line in listing.splitlines()] == list(EXPERIMENTS)
-    where = subprocess.run([python, "-c", "import lenet_bench, experiments, importlib.metadata as m;"
-                            "print(lenet_bench.__file__, experiments.__file__, m.version('lenet-bench'))"],
+    where = subprocess.run([python, "-c", "import lenet_bench, lenet_bench.trainers, experiments, "
+                            "importlib.metadata as m; print(lenet_bench.__file__, "
+                            "lenet_bench.trainers.__file__, experiments.__file__, "
+                            "m.version('lenet-bench'))"],
                            cwd=tmp_path, check=True, capture_output=True, text=True).stdout.split()
-    assert all(path.startswith(site) for path in where[:2]) and where[2] == lenet_bench.__version__
+    assert all(path.startswith(site) for path in where[:3]) and where[3] == lenet_bench.__version__
 
 
 class FailAt(keras.callbacks.Callback):
