@@ -31,11 +31,11 @@ def without_tensorflow(tmp_path: Path) -> tuple[dict, Path]:
 def test_digits_smoke_runs_on_jax_without_tensorflow(tmp_path):
     env, marker = without_tensorflow(tmp_path)
     workdir = tmp_path / "workdir"
-    done = subprocess.run(
-        [sys.executable, "-m", "lenet_bench", "--experiment=digits_smoke", "--backend=jax",
-         "--epochs=2", "--seeds=2", "--train_size=300", "--ood_dataset=synthetic",
-         f"--workdir={workdir}", "--progress=none"],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    command = [sys.executable, "-m", "lenet_bench", "--experiment=digits_smoke", "--backend=jax",
+               "--epochs=2", "--seeds=2", "--train_size=300", "--ood_dataset=synthetic",
+               f"--workdir={workdir}", "--progress=none"]
+    done = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+                          timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert not marker.exists(), "something imported tensorflow on --backend=jax"
     experiment_dir = workdir / "digits_smoke"
@@ -50,3 +50,9 @@ def test_digits_smoke_runs_on_jax_without_tensorflow(tmp_path):
     report = (experiment_dir / "REPORT.md").read_text()
     assert "backend: jax" in report and "OOD" in report
     assert list((tmp_path / "cache" / "jax").iterdir())  # The compiled programs, kept.
+
+    run_files = {path: path.read_bytes() for path in (experiment_dir / "runs").glob("*.json")}
+    again = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+                           timeout=300)
+    assert again.returncode == 0 and "2 already finished, 0 to train" in again.stderr
+    assert {path: path.read_bytes() for path in run_files} == run_files
