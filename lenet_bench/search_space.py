@@ -36,7 +36,8 @@ class Dimension:
 
 def searchable_fields() -> tuple[str, ...]:
     """Config fields a search may vary: those a grid may vary, every field of a run's
-    spec but the dataset, the seed and the split (so fields added later are too)."""
+    spec but the dataset, the seed, the split and the backend (so fields added later are
+    too)."""
     return GRID_FIELDS
 
 

@@ -206,11 +206,13 @@ class NetnsItem(pytest.Item):
 
 
 def pytest_itemcollected(item):
-    """Under pytest-xdist (`make test`: `-n 2 --dist loadgroup`) a module's tests go to one
-    worker, so its module-scoped fixtures are built once; every test of the network
-    namespace goes to one worker too, so its pytest runs once."""
-    group = NETNS_MARK if item.get_closest_marker(NETNS_MARK) else item.module.__name__
-    item.add_marker(pytest.mark.xdist_group(group))
+    """Under pytest-xdist (`make test`: `-n 2 --dist loadgroup`) every test of the network
+    namespace goes to one worker, so its pytest runs once. A module whose module-scoped
+    fixtures should be built once says so itself (`pytestmark =
+    pytest.mark.xdist_group(...)`); every other test goes to whichever worker is free,
+    so the two finish together."""
+    if item.get_closest_marker(NETNS_MARK):
+        item.add_marker(pytest.mark.xdist_group(NETNS_MARK))
 
 
 @pytest.hookimpl(trylast=True)  # After -k/-m have deselected.

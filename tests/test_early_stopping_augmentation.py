@@ -17,6 +17,9 @@ from lenet_bench.trainers import group_loop
 from lenet_bench.trainers import fused_tf
 from lenet_bench.files import read_json
 
+# Its module-scoped fixtures are built once: one worker runs the module (tests/conftest.py).
+pytestmark = pytest.mark.xdist_group(__name__)
+
 TRAIN_SIZE = 600
 
 

@@ -22,6 +22,9 @@ from lenet_bench.config import ExperimentConfig
 from lenet_bench import experiment
 from lenet_bench import runs
 
+# Its module-scoped fixtures are built once: one worker runs the module (tests/conftest.py).
+pytestmark = pytest.mark.xdist_group(__name__)
+
 EPOCHS = 3
 GRID = {"learning_rate": (0.01, 0.003), "label_noise": (0.0, 0.3)}
 SEEDS = 2

@@ -42,9 +42,14 @@ def keras_reference(dataset, weights, optimizer, padding, labels, orders, batch_
     return results
 
 
-@pytest.mark.parametrize("image_shape, padding", [((28, 28, 1), "same"), ((32, 32, 3), "valid")])
-@pytest.mark.parametrize("optimizer", ["adam", "sgd", "sgd_momentum"])
-@pytest.mark.parametrize("shared_order", [True, False])
+MNIST_SHAPE, CIFAR_SHAPE = ((28, 28, 1), "same"), ((32, 32, 3), "valid")
+
+
+# Every pair of (shape, optimizer, data order) values once: 6 cases, not all 12.
+@pytest.mark.parametrize("image_shape, padding, optimizer, shared_order", [
+    (*MNIST_SHAPE, "adam", True), (*CIFAR_SHAPE, "adam", False),
+    (*MNIST_SHAPE, "sgd", False), (*CIFAR_SHAPE, "sgd", True),
+    (*MNIST_SHAPE, "sgd_momentum", True), (*CIFAR_SHAPE, "sgd_momentum", False)])
 def test_one_epoch_matches_plain_keras(image_shape, padding, optimizer, shared_order):
     dataset = make_dataset(image_shape)
     weights = initial_weights(dataset, padding)

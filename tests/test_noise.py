@@ -3,6 +3,9 @@ import pytest
 
 from lenet_bench import noise
 
+# Its module-scoped fixtures are built once: one worker runs the module (tests/conftest.py).
+pytestmark = pytest.mark.xdist_group(__name__)
+
 K = 10
 
 

@@ -19,7 +19,7 @@ def get_config():
     return ExperimentConfig(name="killed", dataset="synthetic", epochs={epochs}, batch_size=100,
                             seeds=2, optimizer="adam", grid={{"learning_rate": (0.003, 0.001)}})
 '''
-EPOCHS = 8
+EPOCHS = 6  # The kill comes at epoch 2 of a run (2 <= epochs_done <= EPOCHS - 4).
 COMPARED = ("train_loss", "train_accuracy", "train_clean_accuracy", "test_loss", "test_accuracy")
 
 

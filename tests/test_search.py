@@ -108,10 +108,10 @@ def test_grid_search_takes_log_spaced_points_and_a_seeded_subset_within_budget()
     assert budget == search_space.sample_trials(dataclasses.replace(config, search_trials=4))
 
 
-def test_searchable_fields_are_the_run_spec_fields_but_dataset_seed_and_split():
+def test_searchable_fields_are_the_run_spec_fields_but_dataset_seed_split_and_backend():
     config_fields = {field.name for field in dataclasses.fields(ExperimentConfig)}
     expected = {field.name for field in dataclasses.fields(runs.RunSpec)
-                if field.name in config_fields} - {"dataset", "seed", "split"}
+                if field.name in config_fields} - {"dataset", "seed", "split", "backend"}
     assert set(search_space.searchable_fields()) == expected
 
 

@@ -9,6 +9,9 @@ from lenet_bench.trainers import make_trainer
 from lenet_bench.trainers.fused_tf import FusedLeNet5
 from lenet_bench.trainers.keras_replicas import KerasReplicas
 
+# Its module-scoped fixtures are built once: one worker runs the module (tests/conftest.py).
+pytestmark = pytest.mark.xdist_group(__name__)
+
 
 @pytest.fixture(scope="module")
 def tiny():

@@ -8,7 +8,6 @@ import sys
 
 import keras
 import numpy as np
-import pytest
 
 from lenet_bench import cost, inspection, models, runs
 
