@@ -14,6 +14,9 @@ from lenet_bench.trainers import steps_jax
 from lenet_bench.trainers.fused_jax import FusedKerasReplicas
 from lenet_bench.trainers.keras_replicas import KerasReplicas
 
+# Its module-scoped fixtures are built once: one worker runs the module (tests/conftest.py).
+pytestmark = pytest.mark.xdist_group(__name__)
+
 TRAIN, BATCH, EPOCHS = 200, 32, 2
 RATES, DECAY = (0.01, 0.003, 0.001), 0.5
 METRICS = ("loss", "accuracy", "clean_accuracy")

@@ -2,30 +2,13 @@
 KERAS_BACKEND=jax."""
 
 import dataclasses
-import importlib.abc
-import importlib.machinery
 import sys
 
 import keras
 import numpy as np
 
+from no_tensorflow import NoTensorFlow
 from lenet_bench import cost, inspection, models, runs
-
-
-class NoTensorFlow(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Makes `import tensorflow` raise ImportError, as where it is not installed (its
-    spec is still found: torch._dynamo looks for one, and only importing fails)."""
-
-    def find_spec(self, name, path=None, target=None):
-        if name == "tensorflow" or name.startswith("tensorflow."):
-            return importlib.machinery.ModuleSpec(name, self)
-        return None
-
-    def create_module(self, spec):
-        raise ImportError(f"{spec.name} is unimportable in this test")
-
-    def exec_module(self, module):
-        raise ImportError(f"{module.__name__} is unimportable in this test")
 
 
 def test_cost_and_inspection_run_without_tensorflow(digits, tmp_path, monkeypatch):

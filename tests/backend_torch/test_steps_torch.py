@@ -2,8 +2,6 @@
 (cost, inspection) and TensorBoard logs with TensorFlow unimportable. Runs only with KERAS_BACKEND=torch."""
 
 import dataclasses
-import importlib.abc
-import importlib.machinery
 import sys
 
 import keras
@@ -11,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from no_tensorflow import NoTensorFlow
 from lenet_bench import analysis, cost, inspection, models, runs, tensorboard_logging
 from lenet_bench.errors import InputError
 from lenet_bench.trainers import steps_torch
@@ -20,6 +19,10 @@ TRAIN_IMAGES = 300
 BATCH = 32
 
 
+# Its module-scoped fixture holds for the whole module: one worker runs it (tests/conftest.py).
+pytestmark = pytest.mark.xdist_group(__name__)
+
+
 @pytest.fixture(autouse=True, scope="module")
 def one_thread():
     """One PyTorch thread: its OpenMP pool spins, and slows many-fold on a shared core."""
@@ -27,22 +30,6 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
-
-
-class NoTensorFlow(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Makes `import tensorflow` raise ImportError, as where it is not installed (its
-    spec is still found: torch._dynamo looks for one, and only importing fails)."""
-
-    def find_spec(self, name, path=None, target=None):
-        if name == "tensorflow" or name.startswith("tensorflow."):
-            return importlib.machinery.ModuleSpec(name, self)
-        return None
-
-    def create_module(self, spec):
-        raise ImportError(f"{spec.name} is unimportable in this test")
-
-    def exec_module(self, module):
-        raise ImportError(f"{module.__name__} is unimportable in this test")
 
 
 @pytest.fixture
