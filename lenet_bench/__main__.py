@@ -55,8 +55,9 @@ flags.DEFINE_multi_string("grid", [],
                           "is the product). Replaces the experiment's values for that field, "
                           "e.g. --grid=learning_rate=0.01,0.003 --grid=lr_decay=0.9,0.99.")
 # How to run; these do not change what is computed.
-flags.DEFINE_integer("threads", 0, "TensorFlow intra- and inter-op threads, recorded in every "
-                     "run; 0: $LENET_BENCH_THREADS if set, else one per core.")
+flags.DEFINE_integer("threads", 0, "The backend's CPU threads (TensorFlow's intra- and inter-op "
+                     "pools, PyTorch's, XLA's for JAX), recorded in every run; 0: "
+                     "$LENET_BENCH_THREADS if set, else one per core.")
 flags.DEFINE_enum("jit", "auto", ["auto", "on", "off"],
                   "XLA-compile the train and eval steps. auto: each trainer's measured choice "
                   "for the device (see BUILD_NOTES.md).")
@@ -81,7 +82,8 @@ flags.DEFINE_enum("progress", "auto", ["auto", "bar", "log", "none"],
                   "progress lines; auto: bar on a terminal, else log.")
 flags.DEFINE_bool("version", False, "Print the version and exit.")
 flags.DEFINE_bool("deterministic", False,
-                  "TensorFlow op determinism (tf.config.experimental.enable_op_determinism): "
+                  "Deterministic ops (TensorFlow: enable_op_determinism; PyTorch: "
+                  "use_deterministic_algorithms; JAX: XLA's deterministic GPU ops): "
                   "bit-identical reruns on GPU too, at a cost (see BUILD_NOTES.md). CPU runs "
                   "are bit-identical without it.")
 flags.DEFINE_enum("engine", "local", ["local", "ray"],
