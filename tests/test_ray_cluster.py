@@ -40,7 +40,11 @@ def stall_on_node(group, dataset, runs_dir, *, doomed_node, started_dir, **kwarg
 def cluster():
     from ray.cluster_utils import Cluster
 
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})
+    cluster = Cluster(initialize_head=True, head_node_args={
+        "num_cpus": 0,
+        # A removed node is declared dead after 2 missed health checks 0.5 s apart
+        # (Ray default: 5 missed, 3 s apart), so the lost group is retried sooner.
+        "_system_config": {"health_check_period_ms": 500, "health_check_failure_threshold": 2}})
     workers = [cluster.add_node(num_cpus=1) for _ in range(2)]
     cluster.wait_for_nodes()
     options = engines.ray_init_options(cluster.address)
