@@ -30,7 +30,6 @@ from lenet_bench.tables import markdown_table, percent_nan
 USAGE = ("usage: python -m lenet_bench.compare WORKDIR_A WORKDIR_B "
          "[--experiment=NAME,...] [--out=FILE.md]")
 CONFIDENCE = 0.95
-DEFAULT_BACKEND = "tensorflow"
 # Not part of a grid point: the backend is what a comparison varies (runs written
 # before the field existed trained on TensorFlow); the seed is what a point averages.
 NOT_POINT_FIELDS = ("seed", "backend")
@@ -136,14 +135,6 @@ def label_fields_of(configs: list[dict], rows: list[dict], fields: list[str]) ->
     return tuple(dict.fromkeys(grid + varying)) or results.DEFAULT_LABEL_FIELDS
 
 
-def backend_text(config: dict, runs: list[dict]) -> str:
-    """The backends config.json and the run records name; 'tensorflow' where none
-    does (runs written before the field existed)."""
-    named = {(config.get("config") or {}).get("backend"), config.get("backend")}
-    named |= {value for run in runs for value in (run["spec"].get("backend"), run.get("backend"))}
-    return ", ".join(sorted(named - {None})) or DEFAULT_BACKEND
-
-
 def side_facts(config: dict, runs: list[dict]) -> dict[str, str]:
     """What one side ran on, as text: machine, device, backend, trainer, versions, runs."""
     machine = config.get("machine") or {}
@@ -155,7 +146,7 @@ def side_facts(config: dict, runs: list[dict]) -> dict[str, str]:
     return {
         "machine": f"{machine.get('cpu', '?')}, {machine.get('cores', '?')} cores, {gpus}",
         "device": ", ".join(sorted({str(run.get("device", "?")) for run in runs})) or "?",
-        "backend": backend_text(config, runs),
+        "backend": results.backends_text(runs),
         "trainer": ", ".join(sorted({str(run.get("trainer") or "not recorded")
                                      for run in runs})) or "?",
         "versions": ", ".join(f"{name} {version}" for name, version in versions.items()) or "?",

@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import keras
 import numpy as np
 
-from lenet_bench.errors import InputError
+from lenet_bench import backends
 from lenet_bench.trainers.evaluation import evaluate_in_batches
 
 MATMUL_PRECISION = "float32"
@@ -56,11 +56,13 @@ def _scaled(images):
     return images.astype(jnp.float32) / 255.0
 
 
-def _cross_entropy_and_correct(probabilities, labels, num_classes: int):
-    losses = keras.losses.categorical_crossentropy(jax.nn.one_hot(labels, num_classes),
-                                                   probabilities)
-    predicted = jnp.argmax(probabilities, axis=-1)
-    return losses, jnp.sum(predicted == labels, dtype=jnp.int32)
+def _cross_entropy(probabilities, labels, num_classes: int):
+    return keras.losses.categorical_crossentropy(jax.nn.one_hot(labels, num_classes),
+                                                 probabilities)
+
+
+def _correct(probabilities, labels):
+    return jnp.sum(jnp.argmax(probabilities, axis=-1) == labels, dtype=jnp.int32)
 
 
 def make_train_step(model: keras.Model, optimizer: keras.optimizers.Optimizer,
@@ -81,8 +83,7 @@ def make_train_step(model: keras.Model, optimizer: keras.optimizers.Optimizer,
         def objective(trainable):
             probabilities, new_non_trainable, model_losses = model.stateless_call(
                 trainable, non_trainable, inputs, training=True, return_losses=True)
-            losses = keras.losses.categorical_crossentropy(
-                jax.nn.one_hot(labels, num_classes), probabilities)
+            losses = _cross_entropy(probabilities, labels, num_classes)
             loss = jnp.mean(losses) + sum(model_losses)
             return loss, (probabilities, new_non_trainable, jnp.sum(losses))
 
@@ -90,9 +91,8 @@ def make_train_step(model: keras.Model, optimizer: keras.optimizers.Optimizer,
             objective, has_aux=True)(trainable)
         trainable, optimizer_values = optimizer.stateless_apply(optimizer_values, gradients,
                                                                 trainable)
-        correct = _cross_entropy_and_correct(probabilities, labels, num_classes)[1]
-        clean_correct = _cross_entropy_and_correct(probabilities, clean_labels, num_classes)[1]
-        return (trainable, non_trainable, optimizer_values), (loss_sum, correct, clean_correct)
+        return ((trainable, non_trainable, optimizer_values),
+                (loss_sum, _correct(probabilities, labels), _correct(probabilities, clean_labels)))
 
     return full_precision(step)
 
@@ -108,9 +108,9 @@ def make_eval_step(model: keras.Model, num_classes: int):
     def eval_step(trainable, non_trainable, images, labels):
         probabilities, _ = model.stateless_call(trainable, non_trainable, _scaled(images),
                                                 training=False)
-        losses, correct = _cross_entropy_and_correct(probabilities, labels, num_classes)
         one_hot = jax.nn.one_hot(labels, num_classes)
-        return (jnp.sum(losses), correct, jnp.argmax(probabilities, axis=-1),
+        return (jnp.sum(_cross_entropy(probabilities, labels, num_classes)),
+                _correct(probabilities, labels), jnp.argmax(probabilities, axis=-1),
                 jnp.max(probabilities, axis=-1), jnp.sum(one_hot * probabilities),
                 one_hot.T @ probabilities)
 
@@ -131,8 +131,7 @@ def make_step_functions(model: keras.Model, optimizer: keras.optimizers.Optimize
       InputError: an `augmenter` (augmentation runs TensorFlow ops).
     """
     if augmenter is not None:
-        raise InputError("data augmentation (--augment_*) needs --backend=tensorflow (it runs "
-                         "TensorFlow ops): expected it off on --backend=jax")
+        backends.require_tensorflow("--augment_translation/rotation/zoom/flip")
     optimizer.build(model.trainable_variables)
     compile_ = jax.jit if jit_compile else (lambda function: function)
     train_step = compile_(make_train_step(model, optimizer, num_classes))

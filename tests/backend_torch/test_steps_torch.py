@@ -1,7 +1,6 @@
 """The per-run Keras trainer on PyTorch (trainers.steps_torch), and the post-passes
 (cost, inspection) and TensorBoard logs with TensorFlow unimportable. Runs only with KERAS_BACKEND=torch."""
 
-import dataclasses
 import sys
 
 import keras
@@ -9,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from no_tensorflow import NoTensorFlow
-from lenet_bench import analysis, cost, inspection, models, runs, tensorboard_logging
+from backend_checks import NoTensorFlow, assert_post_passes_run
+from lenet_bench import analysis, cost, models, runs, tensorboard_logging
 from lenet_bench.errors import InputError
 from lenet_bench.trainers import steps_torch
 from lenet_bench.trainers.keras_replicas import KerasReplicas
@@ -104,21 +103,7 @@ def test_cost_inspection_and_tensorboard_run_without_tensorflow(digits, tmp_path
                                                                    monkeypatch):
     monkeypatch.setattr(cost, "INFERENCE_REPEATS", 5)  # A smoke test, not a timing.
     spec, model = lenet(digits, batch_norm=True)
-    figures = cost.CostMeter(model, digits.test_images).measure({"wall_seconds": 2.0})
-    assert figures["inference_large_batch"] == len(digits.test_images)
-    assert figures["inference_ms_per_image_batch1"] > 0 and figures["keras_file_bytes"] > 0
-    model.save_weights(tmp_path / f"{spec.key}.weights.h5")
-    record = {"key": spec.key, "status": "done", "spec": dataclasses.asdict(spec),
-              "history": {"test_accuracy": [0.5]}, "best_test_accuracy": 0.5, "best_epoch": 1,
-              "final_test_accuracy": 0.5, "confusion_matrix": np.eye(10).tolist()}
-    assert inspection.write_model_internals(tmp_path / "internals.npz", [record], tmp_path, digits)
-    with np.load(tmp_path / "internals.npz") as stored:
-        np.testing.assert_array_equal(stored["0/conv1_kernel/trained"],
-                                      keras.ops.convert_to_numpy(model.get_layer("conv1").kernel))
-        assert stored["feature_maps/conv2"].shape == (4, 10, 10, 16)
-    confidence = inspection.max_confidence(model, digits.test_images)
-    probabilities = keras.ops.convert_to_numpy(model(digits.test_images / 255.0, training=False))
-    np.testing.assert_allclose(confidence, probabilities.max(axis=-1), rtol=1e-5)
+    _, confidence = assert_post_passes_run(spec, model, digits, tmp_path)
     assert analysis.ood_metrics(confidence, confidence)["auroc"] == pytest.approx(0.5)
     logger = tensorboard_logging.TensorBoardLogger(tmp_path / "tb", [spec], {})
     logger.write_experiment_config()
