@@ -57,8 +57,8 @@ bench: $(VENV)/.installed
 	  --backend=$(BACKEND) --skip_missing_data $(if $(DATA_DIR),--data_dir=$(DATA_DIR)) $(PROFILE_FLAGS_$(PROFILE))
 
 report: $(VENV)/.installed
-	$(VENV)/bin/python -m lenet_bench.report $(WORKDIR)
+	$(VENV)/bin/python -m lenet_bench.reports.report $(WORKDIR)
 
 perf: $(VENV)/.installed
-	$(VENV)/bin/python -m lenet_bench.benchmark $(if $(DATA_DIR),--data_dir=$(DATA_DIR)) \
+	$(VENV)/bin/python -m lenet_bench.bench.benchmark $(if $(DATA_DIR),--data_dir=$(DATA_DIR)) \
 	  --out=benchmarks/fused_speed $(PERF_FLAGS)

@@ -9,7 +9,9 @@ import time
 import keras
 import numpy as np
 
-from lenet_bench import data, inference, machine, models, runs
+from lenet_bench import machine, runs
+from lenet_bench.inputs import data
+from lenet_bench.networks import inference, models
 
 
 def median_ms(call, inputs, repeats):

@@ -24,7 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
-from lenet_bench import data, machine, models, runs  # noqa: E402
+from lenet_bench import machine, runs  # noqa: E402
+from lenet_bench.inputs import data
+from lenet_bench.networks import models
 from lenet_bench.trainers.fused_jax import FusedKerasReplicas  # noqa: E402
 from lenet_bench.trainers.keras_replicas import KerasReplicas  # noqa: E402
 

@@ -20,7 +20,9 @@ VARIANTS = {"plain": {}, "l2": {"l2": 1e-3}, "batch_norm": {"batch_norm": True}}
 def train(variant: str) -> None:
     import keras
 
-    from lenet_bench import data, machine, models, runs
+    from lenet_bench import machine, runs
+    from lenet_bench.inputs import data
+    from lenet_bench.networks import models
     from lenet_bench.trainers.keras_replicas import steps_module
 
     machine.configure_threads(1)

@@ -11,7 +11,9 @@ import time
 
 import numpy as np
 
-from lenet_bench import data, machine, models, runs
+from lenet_bench import machine, runs
+from lenet_bench.inputs import data
+from lenet_bench.networks import models
 
 IMAGES, BATCH, TIMED_EPOCHS = 10_000, 128, 2
 

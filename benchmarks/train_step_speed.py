@@ -20,7 +20,8 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from lenet_bench import models, train  # noqa: E402
+from lenet_bench import train  # noqa: E402
+from lenet_bench.networks import models
 
 IMAGES = 12_800
 

@@ -193,7 +193,7 @@ def import_tensorflow_quietly() -> None:
 def make_progress(mode: str, configs: list, workdir: Path):
     """The study's progress display for --progress (None for 'none'); with the bar,
     the per-epoch log lines are turned off (the bar replaces them)."""
-    from lenet_bench import progress
+    from lenet_bench.observers import progress
 
     if mode == "none":
         return None
@@ -211,9 +211,9 @@ def run() -> int:
         print(f"lenet-bench {__version__}")
         return 0
     select_onednn(FLAGS.onednn)  # Before anything imports TensorFlow.
-    from lenet_bench import report
     from lenet_bench.config import validate
     from lenet_bench.errors import InputError
+    from lenet_bench.reports import report
 
     if FLAGS.list_experiments:
         print(list_experiments())
@@ -248,8 +248,8 @@ def run() -> int:
 def make_engine():
     """The engine --engine names; InputError for Ray flags without --engine=ray, or
     --engine=ray without Ray installed."""
-    from lenet_bench import engines
     from lenet_bench.errors import InputError
+    from lenet_bench.study import engines
 
     if FLAGS.engine == "local":
         for name in ("ray_address", "ray_gpus_per_task"):
@@ -264,9 +264,9 @@ def make_engine():
 def train_and_report(configs: list, workdir: Path, engine) -> int:
     """Loads every dataset first, then trains each experiment with `engine` and writes
     its report and the index."""
-    from lenet_bench import report
     from lenet_bench.errors import InputError
-    from lenet_bench.workdir import check_workdir
+    from lenet_bench.reports import report
+    from lenet_bench.study.workdir import check_workdir
 
     if FLAGS.group_size is not None and FLAGS.group_size < 1:
         raise InputError(f"--group_size={FLAGS.group_size} is invalid: expected an integer >= 1")
@@ -276,14 +276,15 @@ def train_and_report(configs: list, workdir: Path, engine) -> int:
         check_workdir(config.name, datasets[config.dataset].name, workdir)
 
     import_backend_quietly()
-    from lenet_bench import backends, data, machine
+    from lenet_bench import backends, machine
+    from lenet_bench.inputs import data
 
     # Before the backend starts (JAX reads both when imported, TensorFlow at its first
     # op); the Ray engine gives its tasks the same thread count.
     backends.use_jax_compilation_cache(data.cache_root() / "jax")
     machine.configure_threads(FLAGS.threads or machine.default_threads(), FLAGS.deterministic)
     backends.keep_keras_off_tensorflow()  # JAX and PyTorch runs never load TensorFlow.
-    from lenet_bench import experiment, search
+    from lenet_bench.study import experiment, search
     for config in configs:
         experiment.check_runnable(config, datasets[config.dataset])
         if config.search:
@@ -321,8 +322,8 @@ def load_datasets(configs: list, data_dir: str | None, skip_missing: bool) -> tu
       DataNotFoundError: a dataset is missing and not `skip_missing`, or every
         experiment would be skipped: one line saying what to provide.
     """
-    from lenet_bench import data
     from lenet_bench.errors import DataNotFoundError
+    from lenet_bench.inputs import data
 
     datasets, missing, skipped = {}, {}, {}
     for config in configs:
@@ -348,8 +349,8 @@ def load_datasets(configs: list, data_dir: str | None, skip_missing: bool) -> tu
 
 
 def main(argv: list[str]) -> None:
-    from lenet_bench.engines import GroupFailedError
     from lenet_bench.errors import InputError
+    from lenet_bench.study.engines import GroupFailedError
 
     if len(argv) > 1:
         print(f"error: unexpected arguments {argv[1:]}: expected only --flags", file=sys.stderr)

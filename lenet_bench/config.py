@@ -18,9 +18,9 @@ import itertools
 import math
 from typing import Any, Callable
 
-from lenet_bench import architectures
 from lenet_bench.backends import BACKENDS
 from lenet_bench.errors import InputError
+from lenet_bench.networks import architectures
 
 DATASET_NAMES = ("mnist", "fashion_mnist", "cifar10", "digits", "synthetic")
 FLIP_DATASETS = ("cifar10", "synthetic")  # Horizontal flip keeps these images' meaning.
@@ -151,7 +151,7 @@ class ExperimentConfig:
     architecture: str = setting(
         "lenet5", "Model preset: lenet5, lenet5_elu, lenet5_dilated, lenet5_wide_fc, "
         "lenet5_batchnorm, lenet5_dropout, mlp, mlp_batchnorm, mlp_sigmoid, ... "
-        "(lenet_bench/architectures.py). Not lenet5: trained on the Keras path.", run=True,
+        "(lenet_bench/networks/architectures.py). Not lenet5: trained on the Keras path.", run=True,
         hash_optional=True, group=True, report="column")
     # Applied on top of the preset (0/False: as the preset says); architectures.check_knobs.
     dropout: float = setting(0.0, "Dropout rate after every hidden dense layer, in [0, 1); "
@@ -163,7 +163,7 @@ class ExperimentConfig:
     batch_norm: bool = setting(False, "Batch normalization after every hidden layer (before its "
                                "activation).", kind=bool, run=True, hash_optional=True,
                                group=True, report="column", label="batch norm ")
-    # Early stopping (lenet_bench.early_stopping): a seeded, class-stratified hold-out
+    # Early stopping (lenet_bench.trainers.early_stopping): a seeded, class-stratified hold-out
     # of this fraction of the (train_size) training images, evaluated every epoch.
     validation_split: float = setting(
         0.0, "Hold out this fraction of the training images (seeded, class-stratified) and "
@@ -179,7 +179,7 @@ class ExperimentConfig:
     monitor: str = setting("val_loss", "What early stopping watches.",
                            choices=("val_loss", "val_accuracy"), run=True, hash_optional=True,
                            report="label")
-    # Augmentation of training batches (lenet_bench.augmentation), seeded per run.
+    # Augmentation of training batches (lenet_bench.inputs.augmentation), seeded per run.
     augment_translation: float = setting(
         0.0, "Augment training batches: random shift up to this fraction of the size.",
         kind=float, check=_fraction(), expected="a number in [0, 1)", run=True,
@@ -196,7 +196,7 @@ class ExperimentConfig:
                                  "(cifar10 only).", kind=bool, run=True, hash_optional=True,
                                  report="label", label="flip ")
     # Validation split of the training set that a run evaluates on instead of the
-    # test set (lenet_bench.data.parse_split); '' is the test set. The search sets it.
+    # test set (lenet_bench.inputs.data.parse_split); '' is the test set. The search sets it.
     split: str = setting("", "Validation split evaluated instead of the test set.", flag=False,
                          run=True, grid=False, hash_optional=True, group=True)
     seeds: int = setting(5, "Repeated runs per configuration (seeds first_seed..).", kind=int,
@@ -215,7 +215,7 @@ class ExperimentConfig:
     # this order), each point repeated over `seeds` seeds. A field in the grid
     # overrides the single value above.
     grid: dict = setting({}, "Grid: field -> values.", kind=dict, flag=False)
-    # Hyperparameter search (lenet_bench.search): field -> {"log_uniform": [lo, hi]} |
+    # Hyperparameter search (lenet_bench.study.search): field -> {"log_uniform": [lo, hi]} |
     # {"uniform": [lo, hi]} | {"int_uniform": [lo, hi]} | {"choice": [values]}. Empty: no search.
     search: dict = setting({}, "Search space: field -> distribution.", kind=dict, flag=False)
     search_method: str = setting("random", "How a search picks its trials (grid: ranges at "

@@ -16,7 +16,6 @@ import numpy as np
 import lenet_bench
 from lenet_bench import backends
 
-
 THREADS_ENV = "LENET_BENCH_THREADS"
 XLA_ONE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 XLA_DETERMINISTIC = "--xla_gpu_deterministic_ops=true"

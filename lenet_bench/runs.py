@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from lenet_bench import architectures
 from lenet_bench.config import DEFAULTS, SETTINGS, ExperimentConfig, field_names
 from lenet_bench.files import atomic_write_npz, read_json
+from lenet_bench.networks import architectures
 
 RESULTS_FORMAT = 3  # Bump when a change makes old run files incomparable.
 FINISHED_STATUSES = ("done", "diverged")
@@ -24,7 +24,7 @@ HASH_OPTIONAL_FIELDS = field_names(run=True, hash_optional=True)
 GROUP_FIELDS = field_names(group=True)
 # Per-epoch metrics of a run record's history. `val_*` (runs with a validation split
 # only) are the validation hold-out of the training set; `test_*` the test set, or the
-# search's validation split when the run has a `split` (lenet_bench.data.parse_split).
+# search's validation split when the run has a `split` (lenet_bench.inputs.data.parse_split).
 HISTORY_METRICS = ("epoch", "learning_rate", "train_loss", "train_accuracy",
                    "train_clean_accuracy", "test_loss", "test_accuracy", "epoch_seconds",
                    "test_soft_accuracy")

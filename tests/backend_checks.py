@@ -9,7 +9,8 @@ import importlib.machinery
 import keras
 import numpy as np
 
-from lenet_bench import cost, inspection
+from lenet_bench.networks import inspection
+from lenet_bench.observers import cost
 
 
 class NoTensorFlow(importlib.abc.MetaPathFinder, importlib.abc.Loader):

@@ -23,7 +23,7 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from lenet_bench.data import IDX_FILES  # noqa: E402  (after the path is set)
+from lenet_bench.inputs.data import IDX_FILES  # noqa: E402  (after the path is set)
 
 # Keras picks its backend once per process, so each backend's tests are a pytest session
 # of their own: tests/backend_<name>/ runs only with KERAS_BACKEND=<name> (the Makefile
@@ -68,7 +68,7 @@ def write_idx_dataset(folder, *, gz=True, train=12, test=5, seed=0):
 @pytest.fixture(scope="session")
 def digits():
     """scikit-learn's digits as lenet_bench loads them, shared by every test (read only)."""
-    from lenet_bench import data
+    from lenet_bench.inputs import data
 
     return data.load("digits")
 
@@ -78,7 +78,7 @@ def trained_experiment(tmp_path_factory):
     """run_experiment(config, dataset, workdir, **options) once per session for each
     (config, dataset name, options); returns the experiment folder. Tests that compare
     against a reference run share it this way; they must not write into it."""
-    from lenet_bench import experiment
+    from lenet_bench.study import experiment
 
     done = {}
 

@@ -78,7 +78,7 @@ def test_missing_dataset_is_skipped_and_reported_when_asked(tmp_path):
     # Rebuilt from the workdir alone (report module, then --report_only with an experiment
     # that never started), the index still says what was skipped.
     (tmp_path / "wd" / "REPORT.md").unlink()
-    from lenet_bench import report
+    from lenet_bench.reports import report
 
     assert report.main(["report", str(tmp_path / "wd")]) == 0
     assert "**cifar10_best**: cifar10: nothing under" in (tmp_path / "wd" / "REPORT.md").read_text()

@@ -6,15 +6,15 @@ import json
 import numpy as np
 import pytest
 
-from lenet_bench import analysis, artifacts, companion_report, data, inspection, models, report
+from lenet_bench import artifacts, runs
 from lenet_bench.config import ExperimentConfig, validate
 from lenet_bench.errors import InputError
 from lenet_bench.files import atomic_write_npz
-from lenet_bench import experiment
-from lenet_bench import runs
-from lenet_bench.trainers import keras_replicas
-from lenet_bench.trainers import group_loop
-from lenet_bench.trainers import fused_tf
+from lenet_bench.inputs import data
+from lenet_bench.networks import inspection, models
+from lenet_bench.reports import analysis, companion_report, report
+from lenet_bench.study import experiment
+from lenet_bench.trainers import fused_tf, group_loop, keras_replicas
 
 PROBABILITIES = np.array([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.5, 0.3, 0.2]])
 LABELS = np.array([0, 1, 1])

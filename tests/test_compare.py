@@ -1,4 +1,4 @@
-"""lenet_bench.compare: two tiny workdirs written here, lined up point by point."""
+"""lenet_bench.reports.compare: two tiny workdirs written here, lined up point by point."""
 
 import dataclasses
 import json
@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from lenet_bench import compare, runs
-from lenet_bench.architectures import MODEL_FIELD_DEFAULTS
+from lenet_bench import runs
 from lenet_bench.files import atomic_write_json
+from lenet_bench.networks.architectures import MODEL_FIELD_DEFAULTS
+from lenet_bench.reports import compare
 
 REPO = Path(__file__).resolve().parent.parent
 A_ACCURACY = {0.01: [0.90, 0.92, 0.94], 0.003: [0.80, 0.84, 0.85], 0.1: [0.5, 0.6]}
@@ -144,7 +145,7 @@ def test_bad_input_is_one_line_naming_it_exit_2(workdirs, tmp_path, capsys):
 
 def test_command_line_writes_out_file_without_tensorflow(workdirs, tmp_path):
     out = tmp_path / "compare.md"
-    code = ("import json, sys; from lenet_bench import compare; "
+    code = ("import json, sys; from lenet_bench.reports import compare; "
             f"code = compare.main(['compare', *{list(workdirs)!r}, '--experiment=grid', "
             f"'--out={out}']); "
             "print(json.dumps([code, sorted(m for m in sys.modules "

@@ -7,11 +7,10 @@ import shutil
 
 import numpy as np
 import pytest
-
-from lenet_bench import data
-from lenet_bench.errors import DataNotFoundError, InputError
-
 from conftest import idx_bytes, write_idx_dataset
+
+from lenet_bench.errors import DataNotFoundError, InputError
+from lenet_bench.inputs import data
 
 
 @pytest.mark.parametrize("gz", [True, False])

@@ -14,13 +14,15 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import REPO_ROOT
 
 import lenet_bench
-from conftest import REPO_ROOT
-from lenet_bench import data, progress, report, results
-from lenet_bench.config import ExperimentConfig
-from lenet_bench import experiment
 from lenet_bench import runs
+from lenet_bench.config import ExperimentConfig
+from lenet_bench.inputs import data
+from lenet_bench.observers import progress
+from lenet_bench.reports import report, results
+from lenet_bench.study import experiment
 
 # Its module-scoped fixtures are built once: one worker runs the module (tests/conftest.py).
 pytestmark = pytest.mark.xdist_group(__name__)
@@ -200,7 +202,7 @@ def test_keras_models_load_in_a_fresh_process_and_predict_the_same(study, tmp_pa
     with np.load(study["dir"] / "runs" / f"{key}.predictions.npz") as stored:  # the fused trainer's
         assert (np.load(outputs["final"]).argmax(axis=1) == stored["predicted"][:20]).mean() >= 0.95
     best = keras.models.load_model(study["dir"] / "runs" / f"{key}.best.keras")
-    from lenet_bench import models
+    from lenet_bench.networks import models
 
     reference = models.build_lenet5((28, 28, 1), 10)
     reference.load_weights(study["dir"] / "runs" / f"{key}.weights.h5")
@@ -275,12 +277,14 @@ def test_package_installs_into_a_fresh_venv_with_its_console_script(tmp_path):
     from experiments import EXPERIMENTS
 
     assert [line.split()[0] for line in listing.splitlines()] == list(EXPERIMENTS)
-    where = subprocess.run([python, "-c", "import lenet_bench, lenet_bench.trainers, experiments, "
-                            "importlib.metadata as m; print(lenet_bench.__file__, "
-                            "lenet_bench.trainers.__file__, experiments.__file__, "
-                            "m.version('lenet-bench'))"],
+    subpackages = sorted(init.parent.name for init in (REPO_ROOT / "lenet_bench").glob("*/__init__.py"))
+    packages = ["lenet_bench", "experiments"] + [f"lenet_bench.{name}" for name in subpackages]
+    files = "[importlib.import_module(name).__file__ for name in " + repr(packages) + "]"
+    where = subprocess.run([python, "-c", "import importlib, importlib.metadata as m; "
+                            f"print(*{files}, m.version('lenet-bench'))"],
                            cwd=tmp_path, check=True, capture_output=True, text=True).stdout.split()
-    assert all(path.startswith(site) for path in where[:3]) and where[3] == lenet_bench.__version__
+    assert len(packages) >= 8 and where[-1] == lenet_bench.__version__
+    assert all(path.startswith(site) for path in where[:-1])
 
 
 class FailAt(keras.callbacks.Callback):

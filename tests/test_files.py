@@ -9,11 +9,10 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import REPO_ROOT
 
 from lenet_bench import files
 from lenet_bench.errors import DiskFullError, InputError
-
-from conftest import REPO_ROOT
 
 WRITERS = {
     "text": (lambda path: files.atomic_write_text(path, "new ü\n"),

@@ -5,12 +5,12 @@ import keras
 import numpy as np
 import pytest
 
-from lenet_bench import data, models
-from lenet_bench import experiment
 from lenet_bench import runs
-from lenet_bench.trainers import steps_tensorflow
-from lenet_bench.trainers import fused_tf
 from lenet_bench.files import read_json
+from lenet_bench.inputs import data
+from lenet_bench.networks import models
+from lenet_bench.study import experiment
+from lenet_bench.trainers import fused_tf, steps_tensorflow
 
 SPECS = [("glorot_uniform", 0, 0.003), ("truncated_normal", 1, 0.001), ("uniform", 2, 0.01)]
 

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from lenet_bench import models
 from lenet_bench.errors import InputError
+from lenet_bench.networks import models
 
 
 @pytest.mark.parametrize("input_shape, padding, expected", [

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from lenet_bench import noise
+from lenet_bench.inputs import noise
 
 # Its module-scoped fixtures are built once: one worker runs the module (tests/conftest.py).
 pytestmark = pytest.mark.xdist_group(__name__)

@@ -11,14 +11,13 @@ import threading
 import time
 
 import pytest
-
 from conftest import REPO_ROOT
-from lenet_bench.trainers import CPU_GROUP_SIZE
-from lenet_bench import engines
-from lenet_bench import experiment
+from test_ray_engine import (CONFIG, THREADS, assert_same_results, local_reference,  # noqa: F401
+                             run_files)
+
 from lenet_bench import runs
-from lenet_bench.trainers import group_loop
-from test_ray_engine import CONFIG, THREADS, assert_same_results, local_reference, run_files  # noqa: F401
+from lenet_bench.study import engines, experiment
+from lenet_bench.trainers import CPU_GROUP_SIZE, group_loop
 
 ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.loopback_netns

@@ -17,16 +17,14 @@ import time
 import h5py
 import numpy as np
 import pytest
-
 from conftest import REPO_ROOT
-from lenet_bench.trainers import CPU_GROUP_SIZE
-from lenet_bench import engines, machine
+
+from lenet_bench import machine, runs
 from lenet_bench.config import ExperimentConfig
 from lenet_bench.errors import InputError
-from lenet_bench import experiment
-from lenet_bench import runs
-from lenet_bench.trainers import group_loop
 from lenet_bench.files import read_json
+from lenet_bench.study import engines, experiment
+from lenet_bench.trainers import CPU_GROUP_SIZE, group_loop
 
 ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.loopback_netns

@@ -7,10 +7,13 @@ import json
 import numpy as np
 import pytest
 
-from lenet_bench import data, models, search, search_report, search_space
+from lenet_bench import runs
 from lenet_bench.config import ExperimentConfig
 from lenet_bench.errors import InputError
-from lenet_bench import runs
+from lenet_bench.inputs import data
+from lenet_bench.networks import models
+from lenet_bench.reports import search_report
+from lenet_bench.study import search, search_space
 from lenet_bench.trainers import group_loop
 
 

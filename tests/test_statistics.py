@@ -1,4 +1,4 @@
-"""lenet_bench.statistics on synthetic seed-level results with known answers."""
+"""lenet_bench.reports.statistics on synthetic seed-level results with known answers."""
 
 import itertools
 import math
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from lenet_bench import statistics
+from lenet_bench.reports import statistics
 
 
 def factorial(rng, effect_a: float, effect_b: float, seeds: int = 4, noise: float = 0.01):

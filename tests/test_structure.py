@@ -11,10 +11,12 @@ import numpy as np
 import pytest
 
 from experiments import EXPERIMENTS
-from lenet_bench import config, results, runs, workdir
+from lenet_bench import config, runs
 from lenet_bench.__main__ import OVERRIDE_FLAGS, apply_overrides
 from lenet_bench.config import ExperimentConfig, validate
 from lenet_bench.errors import InputError
+from lenet_bench.reports import results
+from lenet_bench.study import workdir
 
 PACKAGE = Path(__file__).resolve().parent.parent / "lenet_bench"
 
@@ -81,10 +83,11 @@ def test_the_circle_finder_finds_a_circle():
 
 def test_reports_and_runs_never_import_the_training_side():
     edges = module_imports()
-    training = {"lenet_bench.experiment", "lenet_bench.engines", "lenet_bench.trainers",
-                "lenet_bench.trainers.group_loop", "lenet_bench.models", "lenet_bench.search"}
-    for module in ("lenet_bench.runs", "lenet_bench.results", "lenet_bench.report",
-                   "lenet_bench.tables", "lenet_bench.config"):
+    training = {"lenet_bench.study.experiment", "lenet_bench.study.engines",
+                "lenet_bench.study.search", "lenet_bench.trainers",
+                "lenet_bench.trainers.group_loop", "lenet_bench.networks.models"}
+    reporting = [module for module in edges if module.startswith("lenet_bench.reports.")]
+    for module in ["lenet_bench.runs", "lenet_bench.config"] + reporting:
         assert not edges[module] & training, (module, edges[module] & training)
 
 

@@ -4,11 +4,11 @@ import json
 import numpy as np
 import pytest
 
-from lenet_bench import data
+from lenet_bench import runs
 from lenet_bench.config import ExperimentConfig, validate
 from lenet_bench.errors import InputError
-from lenet_bench import experiment
-from lenet_bench import runs
+from lenet_bench.inputs import data
+from lenet_bench.study import experiment
 from lenet_bench.trainers import group_loop
 
 

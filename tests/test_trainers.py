@@ -3,8 +3,10 @@
 
 import pytest
 
-from lenet_bench import data, models, runs
+from lenet_bench import runs
 from lenet_bench.errors import InputError
+from lenet_bench.inputs import data
+from lenet_bench.networks import models
 from lenet_bench.trainers import make_trainer
 from lenet_bench.trainers.fused_tf import FusedLeNet5
 from lenet_bench.trainers.keras_replicas import KerasReplicas

@@ -20,7 +20,9 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")  # As the CLI's default.
 
 import numpy as np  # noqa: E402
 
-from lenet_bench import augmentation, data, fused, models, train  # noqa: E402
+from lenet_bench import fused, train  # noqa: E402
+from lenet_bench.inputs import augmentation, data
+from lenet_bench.networks import models
 
 REPLICAS, BATCH, ROUNDS = 3, 32, 3
 ON = augmentation.AugmentSettings(translation=0.1, rotation=0.05, zoom=0.1)

@@ -22,13 +22,14 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT))
 
 from lenet_bench import backends  # noqa: E402
-from lenet_bench.compare import welch_interval  # noqa: E402
+from lenet_bench.reports.compare import welch_interval  # noqa: E402
 
 SEEDS = int(sys.argv[1]) if len(sys.argv) > 1 else 5
 CHANCE = 0.1
 TRAIN = '''
 import json, sys
-from lenet_bench import backends, data, machine, runs
+from lenet_bench import backends, machine, runs
+from lenet_bench.inputs import data
 from lenet_bench.config import ExperimentConfig
 backends.use_jax_compilation_cache(sys.argv[2])
 machine.configure_threads(1)

@@ -7,7 +7,7 @@
 # Steps, each under `timeout`, each with the seconds it took:
 #   1. install .whl/*.whl (keras, namex, optree) into a temporary folder if keras is missing;
 #   2. nvidia-smi -L, the versions JAX and Keras report;
-#   3. the speed benchmark (lenet_bench.benchmark_jax -> $OUT/speed.txt, speed.json);
+#   3. the speed benchmark (lenet_bench.bench.benchmark_jax -> $OUT/speed.txt, speed.json);
 #   4. the MNIST and Fashion-MNIST parts of the study (420 runs) with --backend=jax
 #      --trainer=fused, with their reports (rebuilt from what finished if the step ran out of time);
 #   5. a summary of the runs, then everything under $OUT/study packed into $OUT/gpu-check.tar.gz
@@ -143,7 +143,7 @@ main() {
   setup || { echo "error: setup failed"; return 1; }
   local speed=0
   if [ -z "${SKIP_SPEED:-}" ]; then
-    step speed "$T_SPEED" "$PY" -m lenet_bench.benchmark_jax --data_dir=.gpu-data \
+    step speed "$T_SPEED" "$PY" -m lenet_bench.bench.benchmark_jax --data_dir=.gpu-data \
       --out="$OUT/speed" "${SPEED_FLAGS[@]}"
     speed=$?
   fi

@@ -8,7 +8,9 @@ intra, inter = int(sys.argv[1]), int(sys.argv[2])
 tf.config.threading.set_intra_op_parallelism_threads(intra)
 tf.config.threading.set_inter_op_parallelism_threads(inter)
 import numpy as np
-from lenet_bench import data, fused, models
+from lenet_bench import fused
+from lenet_bench.inputs import data
+from lenet_bench.networks import models
 ds = data.load("fashion_mnist", "../shared/datasets")
 count = 12800; size = 12
 images, labels = ds.train_images[:count], ds.train_labels[:count]

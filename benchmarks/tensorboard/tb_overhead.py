@@ -19,9 +19,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from lenet_bench import data, train  # noqa: E402
+from lenet_bench import train  # noqa: E402
+from lenet_bench.inputs import data
 from lenet_bench.config import ExperimentConfig  # noqa: E402
-from lenet_bench.tensorboard_logging import TensorBoardLogger  # noqa: E402
+from lenet_bench.observers.tensorboard_logging import TensorBoardLogger  # noqa: E402
 
 EPOCHS, REPEATS = 2, 3
 

@@ -7,7 +7,8 @@ import jax.numpy as jnp
 import keras
 import numpy as np
 
-from lenet_bench import data, models
+from lenet_bench.inputs import data
+from lenet_bench.networks import models
 from lenet_bench.runs import RunSpec
 from lenet_bench.trainers.evaluation import EVAL_BATCH_SIZE
 from lenet_bench.trainers.steps_jax import make_eval_step, make_train_step, read_state

@@ -29,10 +29,14 @@ from pathlib import Path
 
 import numpy as np
 
-from lenet_bench import analysis, cost, data, early_stopping, hooks, machine, models, noise, runs
+from lenet_bench import machine, runs
 from lenet_bench.files import atomic_write_json, atomic_write_npz, atomic_write_with
+from lenet_bench.inputs import data, noise
+from lenet_bench.networks import models
+from lenet_bench.observers import cost, hooks
+from lenet_bench.reports import analysis
 from lenet_bench.runs import RunSpec
-from lenet_bench.trainers import make_trainer
+from lenet_bench.trainers import early_stopping, make_trainer
 
 logger = logging.getLogger("lenet_bench")
 
@@ -112,7 +116,7 @@ def train_group(specs: list[RunSpec], dataset: data.Dataset, runs_dir: Path | No
     predictions go to `<key>.predictions.npz` and its confusion matrix into the
     record. With a validation split each epoch also evaluates the hold-out, and
     with patience a run stops early and ends with its best validation epoch's
-    weights (lenet_bench.early_stopping; kept in memory and in the checkpoint).
+    weights (lenet_bench.trainers.early_stopping; kept in memory and in the checkpoint).
     The checkpoint is removed when the group ends.
 
     Args:
@@ -336,7 +340,7 @@ class GroupTraining:
         run.stamp_finished()
 
     def _measure_cost(self, run: RunState) -> dict:
-        """The run's cost figures (lenet_bench.cost), with its current weights."""
+        """The run's cost figures (lenet_bench.observers.cost), with its current weights."""
         self.template.set_weights(self.replicas.get_weights(run.index))
         if self.cost_meter is None:
             self.cost_meter = cost.CostMeter(self.template, self.dataset.test_images)

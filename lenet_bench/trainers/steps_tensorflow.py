@@ -8,9 +8,8 @@ numbers up to float rounding.
 import keras
 import tensorflow as tf
 
-from lenet_bench import augmentation
+from lenet_bench.inputs import augmentation
 from lenet_bench.trainers.evaluation import evaluate_in_batches
-
 
 
 def make_step_functions(model: keras.Model, optimizer: keras.optimizers.Optimizer,

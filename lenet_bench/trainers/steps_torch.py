@@ -15,7 +15,6 @@ from lenet_bench import backends
 from lenet_bench.trainers.evaluation import evaluate_in_batches
 
 
-
 def make_step_functions(model: keras.Model, optimizer: keras.optimizers.Optimizer,
                         num_classes: int, jit_compile: bool, augmenter=None):
     """Returns (train_epoch, evaluate) closures over eager PyTorch steps for `model`.
@@ -27,7 +26,7 @@ def make_step_functions(model: keras.Model, optimizer: keras.optimizers.Optimize
         (not measured here; on a CPU its inductor backend builds C++ kernels
         with the machine's compiler, a cost every run's first steps would pay).
       augmenter: must be None: augmentation runs TensorFlow ops
-        (lenet_bench.augmentation), so it is refused here.
+        (lenet_bench.inputs.augmentation), so it is refused here.
 
     Raises:
       InputError: an augmenter.

@@ -8,8 +8,9 @@ import keras
 import numpy as np
 import pytest
 
-from lenet_bench import models, runs
+from lenet_bench import runs
 from lenet_bench.errors import InputError
+from lenet_bench.networks import models
 from lenet_bench.trainers import steps_jax
 from lenet_bench.trainers.fused_jax import FusedKerasReplicas
 from lenet_bench.trainers.keras_replicas import KerasReplicas

@@ -6,8 +6,11 @@ import sys
 import keras
 import numpy as np
 
+from lenet_bench import runs
+from lenet_bench.networks import models
+from lenet_bench.observers import cost
+
 from backend_checks import NoTensorFlow, assert_post_passes_run
-from lenet_bench import cost, models, runs
 
 
 def test_cost_and_inspection_run_without_tensorflow(digits, tmp_path, monkeypatch):

@@ -8,11 +8,15 @@ import numpy as np
 import pytest
 import torch
 
-from backend_checks import NoTensorFlow, assert_post_passes_run
-from lenet_bench import analysis, cost, models, runs, tensorboard_logging
+from lenet_bench import runs
 from lenet_bench.errors import InputError
+from lenet_bench.networks import models
+from lenet_bench.observers import cost, tensorboard_logging
+from lenet_bench.reports import analysis
 from lenet_bench.trainers import steps_torch
 from lenet_bench.trainers.keras_replicas import KerasReplicas
+
+from backend_checks import NoTensorFlow, assert_post_passes_run
 
 TRAIN_IMAGES = 300
 BATCH = 32

@@ -195,7 +195,7 @@ class RayEngine:
             raised an exception or its worker died more than `max_retries`
             times; the message names each failed group's runs.
         """
-        from lenet_bench import hooks
+        from lenet_bench.observers import hooks
 
         if callbacks:
             raise InputError("Keras callbacks run in the training process: use the local "

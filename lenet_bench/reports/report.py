@@ -1,6 +1,6 @@
 """Tables and figures built from a workdir's run JSONs alone; never trains.
 
-    python -m lenet_bench.report WORKDIR_OR_EXPERIMENT_DIR [--rank_runs_by=final|best]
+    python -m lenet_bench.reports.report WORKDIR_OR_EXPERIMENT_DIR [--rank_runs_by=final|best]
 
 writes, per experiment, the ranked grid points (summary.{csv,md,tex}), per-epoch
 statistics (per_epoch.csv), the grid pivot (pivot.{csv,md,tex}), label-noise
@@ -16,18 +16,19 @@ from pathlib import Path
 
 import numpy as np
 
-from lenet_bench import (analysis, companion_report, noise, plots, search_report, statistics,
-                         statistics_report)
-from lenet_bench.architectures import MODEL_FIELD_DEFAULTS
 from lenet_bench.artifacts import (CONFIG_FILE, CONFUSION_EXAMPLES_FILE, PARAMETER_COUNTS_FILE,
                                    SEARCH_FILE, SKIPPED_FILE)
 from lenet_bench.files import atomic_write_text, read_json
-from lenet_bench.results import (SETTING_FIELDS, backends_text, finished_runs, format_value,
-                                 label_fields, load_runs, mean_std, setting_label, summarize,
-                                 threads_text)
-from lenet_bench.statistics_report import TIE_MARK, interval_text
-from lenet_bench.tables import (csv_text, latex_table, markdown_table, matrix_text,
-                                mean_std_text, percent, percent_nan)
+from lenet_bench.inputs import noise
+from lenet_bench.networks.architectures import MODEL_FIELD_DEFAULTS
+from lenet_bench.reports import (analysis, companion_report, plots, search_report, statistics,
+                                 statistics_report)
+from lenet_bench.reports.results import (SETTING_FIELDS, backends_text, finished_runs,
+                                         format_value, label_fields, load_runs, mean_std,
+                                         setting_label, summarize, threads_text)
+from lenet_bench.reports.statistics_report import TIE_MARK, interval_text
+from lenet_bench.reports.tables import (csv_text, latex_table, markdown_table, matrix_text,
+                                        mean_std_text, percent, percent_nan)
 
 TOP_K_CURVES = 5
 TOP_K_PAIRS = 3
@@ -55,7 +56,7 @@ SUMMARY_HEADER = ["rank", "setting", "runs done", "diverged", "final test acc %"
 # After "final test acc %" where the rows carry statistics_report.annotate_rows' figures.
 INTERVAL_HEADER = ["95% CI", "median", "IQR", "at chance"]
 EARLY_STOPPING_HEADER = ["best val acc %", "best val epoch", "stopped (epoch)"]
-# Added where the runs recorded their cost (see lenet_bench.cost).
+# Added where the runs recorded their cost (see lenet_bench.observers.cost).
 COST_HEADER = ["params", "infer ms/img (batch 1)", "infer ms/img (large batch)", ".keras KB"]
 
 
@@ -722,7 +723,7 @@ def main(argv: list[str]) -> int:
         rank_runs_by = value
     argv = argv[:2]
     if len(argv) != 2:
-        print("usage: python -m lenet_bench.report WORKDIR_OR_EXPERIMENT_DIR "
+        print("usage: python -m lenet_bench.reports.report WORKDIR_OR_EXPERIMENT_DIR "
               "[--rank_runs_by=final|best]", file=sys.stderr)
         return 2
     if not Path(argv[1]).is_dir():

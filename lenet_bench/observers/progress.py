@@ -11,7 +11,7 @@ import sys
 import time
 from typing import TextIO
 
-from lenet_bench.hooks import Observer
+from lenet_bench.observers.hooks import Observer
 
 BAR_WIDTH = 24
 

@@ -26,21 +26,23 @@ procedure (search + selection) without bias.
 The plan (trials, run keys per trial and split, the choices) is written to
 `<experiment>/search.json`; search_report builds REPORT.md from it and the
 run JSONs. The space, the trials, the splits, the scores and the choice are
-lenet_bench.search_space (no TensorFlow); this module adds the training.
+lenet_bench.study.search_space (no TensorFlow); this module adds the training.
 """
 
 import dataclasses
 import logging
 from pathlib import Path
 
-from lenet_bench import data, experiment, runs
+from lenet_bench import runs
 from lenet_bench.artifacts import SEARCH_FILE
 from lenet_bench.config import ExperimentConfig
 from lenet_bench.errors import InputError
 from lenet_bench.files import atomic_write_json, read_json
-from lenet_bench.workdir import check_workdir, experiment_lock
-from lenet_bench.search_space import (choose, outer_split, sample_trials, score_trials,
-                                      selection_splits, trial_config)
+from lenet_bench.inputs import data
+from lenet_bench.study import experiment
+from lenet_bench.study.search_space import (choose, outer_split, sample_trials, score_trials,
+                                            selection_splits, trial_config)
+from lenet_bench.study.workdir import check_workdir, experiment_lock
 
 logger = logging.getLogger("lenet_bench")
 

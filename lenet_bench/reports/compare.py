@@ -1,7 +1,7 @@
 """Two workdirs side by side: the same experiment's grid points, on two backends,
 machines or library versions.
 
-    python -m lenet_bench.compare WORKDIR_A WORKDIR_B [--experiment=NAME,...] [--out=FILE.md]
+    python -m lenet_bench.reports.compare WORKDIR_A WORKDIR_B [--experiment=NAME,...] [--out=FILE.md]
 
 For each experiment in both workdirs and each grid point in both, a Markdown row
 with the final test accuracy (mean ± std over seeds) in A and in B, the difference
@@ -20,14 +20,14 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from lenet_bench import results
 from lenet_bench.artifacts import CONFIG_FILE
 from lenet_bench.config import DEFAULTS, field_names
 from lenet_bench.errors import InputError
 from lenet_bench.files import atomic_write_text, read_json
-from lenet_bench.tables import markdown_table, percent_nan
+from lenet_bench.reports import results
+from lenet_bench.reports.tables import markdown_table, percent_nan
 
-USAGE = ("usage: python -m lenet_bench.compare WORKDIR_A WORKDIR_B "
+USAGE = ("usage: python -m lenet_bench.reports.compare WORKDIR_A WORKDIR_B "
          "[--experiment=NAME,...] [--out=FILE.md]")
 CONFIDENCE = 0.95
 # Not part of a grid point: the backend is what a comparison varies (runs written

@@ -32,7 +32,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from lenet_bench import inference
+from lenet_bench.networks import inference
 
 INFERENCE_REPEATS = 50
 LARGE_BATCH = 1000

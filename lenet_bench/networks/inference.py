@@ -2,10 +2,10 @@
 
 - `predict`: one eager call, outputs as numpy, with no gradient recorded
   (`torch.no_grad` on PyTorch): for the post-passes that run each model once
-  (lenet_bench.inspection), so nothing is compiled per model.
+  (lenet_bench.networks.inspection), so nothing is compiled per model.
 - `compiled_forward`: a forward pass compiled once per model object and
   reused with whatever weights the model holds, for timing
-  (lenet_bench.cost): `tf.function` on TensorFlow (what cost always timed),
+  (lenet_bench.observers.cost): `tf.function` on TensorFlow (what cost always timed),
   `jax.jit` of `model.stateless_call` on JAX (the variables are arguments,
   so weights set into the model later are seen without retracing), and the
   eager call under `torch.no_grad` on PyTorch (see trainers.steps_torch on

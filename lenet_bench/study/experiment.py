@@ -2,7 +2,7 @@
 
 `run_experiment` checks everything it can before it writes anything, plans the
 runs (grid points x seeds) and packs them into groups, hands the groups with
-unfinished runs to an engine (lenet_bench.engines: here, or on Ray), and at
+unfinished runs to an engine (lenet_bench.study.engines: here, or on Ray), and at
 the end writes what the report needs beside the runs: confusion examples, test
 labels, model internals and, with an OOD dataset, each run's OOD metrics.
 Everything lands in `<workdir>/<config.name>/`; a rerun skips what is done.
@@ -11,18 +11,22 @@ Everything lands in `<workdir>/<config.name>/`; a rerun skips what is done.
 import logging
 from pathlib import Path
 
-from lenet_bench import (analysis, augmentation, backends, data, early_stopping, engines, hooks,
-                         inspection, machine, models)
+from lenet_bench import backends, machine
+from lenet_bench import runs as runs_module
 from lenet_bench.artifacts import (CONFIG_FILE, CONFUSION_EXAMPLES_FILE, MODEL_INTERNALS_FILE,
                                    PARAMETER_COUNTS_FILE, RUNS_FOLDER, TEST_LABELS_FILE)
-from lenet_bench import runs as runs_module
 from lenet_bench.config import ExperimentConfig, validate
 from lenet_bench.errors import InputError
 from lenet_bench.files import atomic_write_json, read_json
+from lenet_bench.inputs import augmentation, data
+from lenet_bench.networks import inspection, models
+from lenet_bench.observers import hooks
+from lenet_bench.reports import analysis
 from lenet_bench.runs import RunSpec
+from lenet_bench.study import engines
+from lenet_bench.study.workdir import check_workdir, experiment_lock
 from lenet_bench.trainers import (check_fused_supports, check_trainer, default_group_size,
-                                  packs_across_seeds)
-from lenet_bench.workdir import check_workdir, experiment_lock
+                                  early_stopping, packs_across_seeds)
 
 logger = logging.getLogger("lenet_bench")
 
@@ -48,14 +52,14 @@ def run_experiment(config: ExperimentConfig, dataset: data.Dataset, workdir: str
         measured default for the device.
       command: the command line, recorded in config.json.
       tensorboard: write TensorBoard scalars and HParams summaries under
-        `<experiment>/tb/` (lenet_bench.tensorboard_logging).
+        `<experiment>/tb/` (lenet_bench.observers.tensorboard_logging).
       save_models: write each finished run's `<key>.final.keras` and
         `<key>.best.keras` (hooks.KerasModelSaver).
       callbacks: Keras callbacks, or a function spec -> callbacks, called per
         run at epoch ends (hooks.KerasCallbacks says which hooks, and when).
       progress: a progress.Progress (or any hooks.Observer with an
         `experiment_begin(name, groups)` method) told about every group.
-      engine: trains the groups (lenet_bench.engines): LocalEngine (None) in
+      engine: trains the groups (lenet_bench.study.engines): LocalEngine (None) in
         this process, or RayEngine on a Ray cluster; the workdir comes out the
         same either way.
       specs: the runs to train instead of `runs.run_specs(config)` (the search's trials).
@@ -174,7 +178,7 @@ def make_observers(experiment_dir: Path, config: ExperimentConfig, specs: list[R
                    groups: list, tensorboard: bool, progress) -> list[hooks.Observer]:
     observers = []
     if tensorboard:
-        from lenet_bench.tensorboard_logging import TB_FOLDER, TensorBoardLogger
+        from lenet_bench.observers.tensorboard_logging import TB_FOLDER, TensorBoardLogger
 
         observers.append(TensorBoardLogger(experiment_dir / TB_FOLDER, specs, config.grid))
         observers[-1].write_experiment_config()

@@ -4,8 +4,8 @@ import keras
 import numpy as np
 from keras import layers
 
-from lenet_bench import architectures
 from lenet_bench.errors import InputError, did_you_mean
+from lenet_bench.networks import architectures
 
 DROPOUT_SEED_STREAM = 1  # layer_seeds([seed, 1], n): the dropout layers' seeds.
 # Moving-statistics momentum of batch normalization. Keras's default, 0.99, left the

@@ -1,6 +1,6 @@
 """Speed on Keras's JAX backend: the fused JAX trainer per group size against the naive loop.
 
-    python -m lenet_bench.benchmark_jax --data_dir=.gpu-data --out=PREFIX [--dry]
+    python -m lenet_bench.bench.benchmark_jax --data_dir=.gpu-data --out=PREFIX [--dry]
     (benchmarks/gpu/run.sh runs it on the GPU machine)
 
 On the active JAX device (the GPU where there is one), per case (image shape,
@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 from absl import app, flags
 
-from lenet_bench import benchmark
+from lenet_bench.bench import benchmark
 
 FLAGS = flags.FLAGS
 flags.DEFINE_bool("dry", False, "Tiny sizes (R=1,3, a few hundred images, one naive run): "
@@ -73,7 +73,7 @@ class Case:
 
 def random_dataset(name: str, shape: tuple, train: int, test: int, seed: int = 0):
     """Random uint8 images and labels of `shape`: for speed, pixels do not matter."""
-    from lenet_bench import data
+    from lenet_bench.inputs import data
 
     rng = np.random.default_rng(seed)
     return data.Dataset(name=name,
@@ -87,7 +87,7 @@ def random_dataset(name: str, shape: tuple, train: int, test: int, seed: int = 0
 def mnist_shaped(data_dir: str | None):
     """Fashion-MNIST, else MNIST, read from `data_dir` (never downloaded: the GPU
     machine has no network); else random 28x28x1 images. Returns (dataset, origin)."""
-    from lenet_bench import data
+    from lenet_bench.inputs import data
 
     for name in ("fashion_mnist", "mnist"):
         folder = data.find_dataset_folder(name, Path(data_dir)) if data_dir else None
@@ -118,7 +118,7 @@ def replica_specs(dataset_name: str, batch_size: int, size: int, precision: str)
 def initial_weights(dataset, specs: list, distinct: int = 3) -> list:
     """Initial weights for each spec; `distinct` models are built and reused in turn
     (building hundreds of Keras models would cost more than the measurement)."""
-    from lenet_bench import models
+    from lenet_bench.networks import models
 
     built = [models.build_lenet5(dataset.image_shape, dataset.num_classes,
                                  initializer=spec.initializer, seed=spec.seed,

@@ -21,7 +21,7 @@ import dataclasses
 
 import numpy as np
 
-from lenet_bench import data
+from lenet_bench.inputs import data
 
 BEST_WEIGHTS_PREFIX = "best_val/"  # Checkpoint state entries: best_val/<replica>/<weight>.
 

@@ -2,7 +2,7 @@
 effects and interactions, split outcomes and seeds needed, from run records.
 
 Groups runs into grid points and factors and hands their final test accuracies to
-`lenet_bench.statistics`; `report` puts the results into its tables and REPORT.md.
+`lenet_bench.reports.statistics`; `report` puts the results into its tables and REPORT.md.
 """
 
 import math
@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from lenet_bench import analysis, plots, statistics
 from lenet_bench.files import atomic_write_text
-from lenet_bench.results import finished_runs, format_value, setting_label
-from lenet_bench.tables import csv_text, latex_table, markdown_table
+from lenet_bench.reports import analysis, plots, statistics
+from lenet_bench.reports.results import finished_runs, format_value, setting_label
+from lenet_bench.reports.tables import csv_text, latex_table, markdown_table
 
 TIE_MARK = "≈"
 

@@ -43,7 +43,7 @@ from tensorboard.plugins.hparams import summary_v2 as hp
 from tensorboard.plugins.scalar import metadata as scalar_metadata
 from tensorboard.summary.writer.record_writer import RecordWriter
 
-from lenet_bench.hooks import Observer
+from lenet_bench.observers.hooks import Observer
 
 TB_FOLDER = "tb"
 DEFAULT_HPARAM_FIELDS = ("initializer", "learning_rate", "lr_decay", "optimizer", "batch_size")

@@ -22,10 +22,13 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from lenet_bench import analysis, data, inference, models, runs
+from lenet_bench import runs
 from lenet_bench.artifacts import LAYER_NAMES
 from lenet_bench.errors import InputError
 from lenet_bench.files import atomic_write_json, atomic_write_npz
+from lenet_bench.inputs import data
+from lenet_bench.networks import inference, models
+from lenet_bench.reports import analysis
 
 logger = logging.getLogger("lenet_bench")
 

@@ -1,4 +1,4 @@
-"""The TensorFlow-free half of a hyperparameter search (lenet_bench.search): the
+"""The TensorFlow-free half of a hyperparameter search (lenet_bench.study.search): the
 space, the trials drawn from it, the validation splits they are scored on, the
 scores and the choice. The search report reads a finished search with these
 alone; `search.run_search` adds the training.

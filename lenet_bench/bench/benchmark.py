@@ -1,6 +1,6 @@
 """Speed: the naive one-model-at-a-time Keras loop against this project's default path.
 
-    python -m lenet_bench.benchmark --data_dir=../shared/datasets [--out=benchmarks/fused_speed]
+    python -m lenet_bench.bench.benchmark --data_dir=../shared/datasets [--out=benchmarks/fused_speed]
     make perf
 
 On the same work (10 runs x 1 epoch, each run a grid point of one seed,
@@ -25,7 +25,7 @@ With --backends=tensorflow,jax,torch both paths run on each Keras backend
 (a process per backend; on JAX and PyTorch the default path is what
 `--trainer=auto` picks there, and oneDNN does not apply):
 
-    python -m lenet_bench.benchmark --backends=tensorflow,jax,torch \
+    python -m lenet_bench.bench.benchmark --backends=tensorflow,jax,torch \
         --cases=fashion_mnist:128 --runs=10 --naive_runs=10 --group_sizes= --onednn=on
 
 Cases: Fashion-MNIST at batch 128 and 32, CIFAR-10 at batch 128. Reports
@@ -74,7 +74,7 @@ LEARNING_RATES = (0.01, 0.005, 0.003, 0.002)
 
 def flops_per_training_image(image_shape, num_classes: int = 10) -> float:
     """Multiply-adds x 2 of LeNet-5's forward pass, x 3 for forward + backward."""
-    from lenet_bench import models
+    from lenet_bench.networks import models
 
     model = models.build_lenet5(image_shape, num_classes)
     forward = 0
@@ -118,7 +118,7 @@ def time_naive(specs, dataset) -> tuple[float, list[float]]:
     import keras
     import numpy as np
 
-    from lenet_bench import models
+    from lenet_bench.networks import models
 
     train_x = dataset.train_images.astype(np.float32) / 255.0
     test_x = dataset.test_images.astype(np.float32) / 255.0
@@ -175,7 +175,7 @@ def time_group_sizes(dataset, sizes: list[int]) -> list[dict]:
     """Replica throughput of fused groups of each size (one seed, batch 128), and, for
     runs of different seeds (batch 32, as the single-setting 'best' studies), a lone
     XLA-compiled Keras run against fused groups with one data order per replica."""
-    from lenet_bench import models
+    from lenet_bench.networks import models
     from lenet_bench.trainers import fused_tf
     from lenet_bench.trainers.keras_replicas import KerasReplicas
 
@@ -220,7 +220,8 @@ def measure(what: str) -> dict:
     """One measurement in this process: 'CASE:PATH' (e.g. fashion_mnist:128:naive) or
     'group_sizes'."""
     configure_threads(FLAGS.threads)
-    from lenet_bench import data, machine
+    from lenet_bench import machine
+    from lenet_bench.inputs import data
 
     result = {"device": machine.describe_device(), "onednn": machine.onednn_setting(),
               "versions": machine.library_versions()}
@@ -253,7 +254,7 @@ def measure_in_child(what: str, onednn: str, backend: str = "tensorflow") -> dic
     environment["KERAS_BACKEND"] = backend
     if ONEDNN_ENVIRONMENT[onednn] is not None:
         environment["TF_ENABLE_ONEDNN_OPTS"] = ONEDNN_ENVIRONMENT[onednn]
-    command = [sys.executable, "-m", "lenet_bench.benchmark", f"--measure={what}",
+    command = [sys.executable, "-m", "lenet_bench.bench.benchmark", f"--measure={what}",
                f"--runs={FLAGS.runs}", f"--naive_runs={FLAGS.naive_runs}",
                f"--threads={FLAGS.threads}", f"--group_sizes={','.join(FLAGS.group_sizes)}",
                f"--precision={FLAGS.precision}"]

@@ -15,8 +15,8 @@ loop runs once per epoch for all replicas anyway):
 
 `KerasCallbacks` maps that onto user `keras.callbacks.Callback` objects;
 `KerasModelSaver` writes each finished run's `.keras` models. TensorBoard
-(lenet_bench.tensorboard_logging) and the progress display
-(lenet_bench.progress) are observers too.
+(lenet_bench.observers.tensorboard_logging) and the progress display
+(lenet_bench.observers.progress) are observers too.
 """
 
 import copy

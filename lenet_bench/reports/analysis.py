@@ -10,7 +10,7 @@ import numpy as np
 
 from lenet_bench.config import RANK_RUNS_BY
 from lenet_bench.files import atomic_write_npz
-from lenet_bench.noise import row_normalize
+from lenet_bench.inputs.noise import row_normalize
 
 
 def confusion_matrix(true_labels: np.ndarray, predicted: np.ndarray,

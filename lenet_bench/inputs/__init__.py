@@ -1,0 +1,1 @@
+"""What a trainer is fed: datasets and their splits, label noise, augmentation."""

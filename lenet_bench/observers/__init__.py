@@ -1,0 +1,3 @@
+"""What watches training without changing it: the Observer protocol, progress lines,
+TensorBoard logs, cost measurements.
+"""

@@ -1,0 +1,1 @@
+"""Run files to tables, statistics and figures; nothing here imports TensorFlow or Keras."""
