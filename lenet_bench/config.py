@@ -49,6 +49,8 @@ class Setting:
         point where it varies, but is no summary.csv column (added later, so
         reports of older runs keep their columns); None: not a setting.
       label: the prefix the report writes before its value ('lr 0.01').
+      default_label: names the runs of a single setting (no grid, nothing varies)
+        in the reports and TensorBoard's HParams table.
     """
 
     help: str
@@ -64,6 +66,7 @@ class Setting:
     group: bool = False
     report: str | None = None
     label: str = ""
+    default_label: bool = False
 
 
 def setting(default, help: str, **details):
@@ -100,14 +103,15 @@ class ExperimentConfig:
                            grid=False, group=True)
     initializer: str = setting(
         "glorot_uniform", "Kernel initializer, e.g. uniform, glorot_normal, truncated_normal, "
-        "or any Keras initializer name.", run=True, report="column")
+        "or any Keras initializer name.", run=True, report="column",
+        default_label=True)
     learning_rate: float = setting(0.001, "Start learning rate.", kind=float, check=_positive,
                                    expected="a number > 0", run=True, report="column",
-                                   label="lr ")
+                                   label="lr ", default_label=True)
     lr_decay: float = setting(1.0, "Per-epoch learning-rate decay factor, in (0, 1]: epoch e "
                               "(from 0) trains at learning_rate * lr_decay**e.", kind=float,
                               check=lambda value: 0 < value <= 1, expected="a number in (0, 1]",
-                              run=True, report="column", label="decay ")
+                              run=True, report="column", label="decay ", default_label=True)
     label_noise: float = setting(0.0, "Symmetric training-label noise eps, in [0, 1).",
                                  kind=float, check=_fraction(), expected="a number in [0, 1)",
                                  run=True, report="column", label="eps ")
@@ -116,10 +120,10 @@ class ExperimentConfig:
         "round(eps * n_c) labels flipped per class.", choices=("sampled", "exact"), run=True,
         report="column")
     optimizer: str = setting("adam", "Keras optimizer name, e.g. adam, sgd, rmsprop.", run=True,
-                             group=True, report="column")
+                             group=True, report="column", default_label=True)
     batch_size: int = setting(32, "Training batch size.", kind=int, check=lambda value: value >= 1,
                               expected="an integer >= 1", run=True, group=True, report="column",
-                              label="batch ")
+                              label="batch ", default_label=True)
     activation: str = setting("relu", "Keras activation name, for every hidden layer.", run=True,
                               group=True, report="column")
     epochs: int = setting(10, "Epochs per run.", kind=int, check=lambda value: value >= 1,
@@ -252,6 +256,7 @@ def field_names(**wanted) -> tuple[str, ...]:
 
 
 GRID_FIELDS = field_names(grid=True)
+DEFAULT_LABEL_FIELDS = field_names(default_label=True)  # A single setting's label.
 NOISE_MODES = SETTINGS["noise_mode"].choices
 RANK_RUNS_BY = SETTINGS["rank_runs_by"].choices  # Which test accuracy ranks a point's runs.
 

@@ -169,7 +169,7 @@ class GroupOptions:
     jit_compile: bool | None = None
     experiment: str = ""
     keep_best: bool = True
-    save_models: bool = False  # Each finished run's .keras models (hooks.KerasModelSaver).
+    save_models: bool = False  # Each finished run's .keras models (KerasModelSaver).
 
 
 def run_path(runs_dir: Path, spec: RunSpec, suffix: str = ".json") -> Path:

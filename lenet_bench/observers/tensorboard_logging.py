@@ -43,10 +43,10 @@ from tensorboard.plugins.hparams import summary_v2 as hp
 from tensorboard.plugins.scalar import metadata as scalar_metadata
 from tensorboard.summary.writer.record_writer import RecordWriter
 
+from lenet_bench.config import DEFAULT_LABEL_FIELDS
 from lenet_bench.observers.hooks import Observer
 
 TB_FOLDER = "tb"
-DEFAULT_HPARAM_FIELDS = ("initializer", "learning_rate", "lr_decay", "optimizer", "batch_size")
 SCALARS = {"train/loss": "train_loss", "train/accuracy": "train_accuracy",
            "train/clean_accuracy": "train_clean_accuracy", "test/loss": "test_loss",
            "test/accuracy": "test_accuracy", "learning_rate": "learning_rate"}
@@ -90,7 +90,7 @@ def hparam_fields(grid: dict, specs: list) -> tuple[str, ...]:
     if not fields:
         fields = tuple(sorted(field for field in names - {"seed"}
                               if len({repr(getattr(spec, field)) for spec in specs}) > 1))
-    return (fields or DEFAULT_HPARAM_FIELDS) + ("seed",)
+    return (fields or DEFAULT_LABEL_FIELDS) + ("seed",)
 
 
 def hparam_value(value):

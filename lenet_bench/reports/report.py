@@ -18,6 +18,7 @@ import numpy as np
 
 from lenet_bench.artifacts import (CONFIG_FILE, CONFUSION_EXAMPLES_FILE, PARAMETER_COUNTS_FILE,
                                    SEARCH_FILE, SKIPPED_FILE)
+from lenet_bench.config import DEFAULT_LABEL_FIELDS
 from lenet_bench.files import atomic_write_text, read_json
 from lenet_bench.inputs import noise
 from lenet_bench.networks.architectures import MODEL_FIELD_DEFAULTS
@@ -684,8 +685,7 @@ def _dataset_rows(experiments, summaries) -> list[list]:
     table = []
     for name, (experiment_dir, dataset, row) in sorted(best_by_dataset.items()):
         configuration = ", ".join(
-            [setting_label(row, ("initializer", "learning_rate", "lr_decay", "optimizer",
-                                 "batch_size", "epochs")),
+            [setting_label(row, DEFAULT_LABEL_FIELDS + ("epochs",)),
              f"{dataset.get('train_size', '?')} training images"]
             + ([] if row["precision"] in (None, "float32") else [str(row["precision"])])
             + [format_value(field, row[field]) for field, default in MODEL_FIELD_DEFAULTS.items()

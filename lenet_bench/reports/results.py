@@ -22,7 +22,7 @@ import pandas as pd
 
 from lenet_bench.artifacts import CONFIG_FILE, RUNS_FOLDER
 from lenet_bench.backends import DEFAULT_BACKEND
-from lenet_bench.config import SETTINGS, field_names
+from lenet_bench.config import DEFAULT_LABEL_FIELDS, SETTINGS, field_names
 from lenet_bench.files import read_json
 from lenet_bench.networks.architectures import MODEL_FIELD_DEFAULTS
 
@@ -35,7 +35,6 @@ SETTING_FIELDS = field_names(report="column")
 # Later fields that can tell grid points apart; not summary.csv columns of their own,
 # so reports of runs without them keep their columns.
 OPTIONAL_SETTING_FIELDS = field_names(report="label")
-DEFAULT_LABEL_FIELDS = ("initializer", "learning_rate", "lr_decay", "optimizer", "batch_size")
 FIELD_PREFIXES = {name: setting.label for name, setting in SETTINGS.items() if setting.label}
 
 

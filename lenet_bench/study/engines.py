@@ -71,7 +71,7 @@ class LocalEngine:
           options: trainer, XLA, experiment name, keep-best, .keras models.
           observers: hooks.Observer objects told about every group's epochs
             (TensorBoard, progress).
-          callbacks: user Keras callbacks (hooks.KerasCallbacks).
+          callbacks: user Keras callbacks (keras_callbacks.KerasCallbacks).
         """
         from lenet_bench.trainers.group_loop import train_group
 

@@ -54,9 +54,9 @@ def run_experiment(config: ExperimentConfig, dataset: data.Dataset, workdir: str
       tensorboard: write TensorBoard scalars and HParams summaries under
         `<experiment>/tb/` (lenet_bench.observers.tensorboard_logging).
       save_models: write each finished run's `<key>.final.keras` and
-        `<key>.best.keras` (hooks.KerasModelSaver).
+        `<key>.best.keras` (keras_callbacks.KerasModelSaver).
       callbacks: Keras callbacks, or a function spec -> callbacks, called per
-        run at epoch ends (hooks.KerasCallbacks says which hooks, and when).
+        run at epoch ends (keras_callbacks.KerasCallbacks says which hooks, and when).
       progress: a progress.Progress (or any hooks.Observer with an
         `experiment_begin(name, groups)` method) told about every group.
       engine: trains the groups (lenet_bench.study.engines): LocalEngine (None) in

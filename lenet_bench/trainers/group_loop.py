@@ -34,6 +34,7 @@ from lenet_bench.files import atomic_write_json, atomic_write_npz, atomic_write_
 from lenet_bench.inputs import data, noise
 from lenet_bench.networks import models
 from lenet_bench.observers import cost, hooks
+from lenet_bench.observers.keras_callbacks import KerasCallbacks, KerasModelSaver
 from lenet_bench.reports import analysis
 from lenet_bench.runs import RunSpec
 from lenet_bench.trainers import early_stopping, make_trainer
@@ -133,15 +134,15 @@ def train_group(specs: list[RunSpec], dataset: data.Dataset, runs_dir: Path | No
       finished: keys of runs already finished in `runs_dir`; they train
         along but their files are left as they are.
       save_models: write each finished run's `<key>.final.keras` and
-        `<key>.best.keras` into `runs_dir` (hooks.KerasModelSaver).
-      callbacks: Keras callbacks (see hooks.KerasCallbacks).
+        `<key>.best.keras` into `runs_dir` (keras_callbacks.KerasModelSaver).
+      callbacks: Keras callbacks (see keras_callbacks.KerasCallbacks).
       observers: told about the group's epochs (see hooks.Observer).
     """
     group = GroupTraining(specs, dataset, runs_dir, trainer=trainer, jit_compile=jit_compile,
                           experiment=experiment, keep_best=keep_best, finished=finished)
-    observers = ([hooks.KerasCallbacks(callbacks)] if callbacks else []) + list(observers)
+    observers = ([KerasCallbacks(callbacks)] if callbacks else []) + list(observers)
     if save_models and runs_dir is not None:
-        observers.append(hooks.KerasModelSaver(runs_dir))
+        observers.append(KerasModelSaver(runs_dir))
     return group.run(observers)
 
 
