@@ -28,14 +28,15 @@ DEFINE = {int: flags.DEFINE_integer, float: flags.DEFINE_float, bool: flags.DEFI
           str: flags.DEFINE_string, list: flags.DEFINE_multi_string}
 
 
-def define_flags(described: dict, defaults: dict) -> tuple[str, ...]:
+def define_flags(described: dict, defaults: dict, flag_values=FLAGS) -> tuple[str, ...]:
     """One flag per entry of a field table ({name: Setting or Option}), typed and
     documented as its entry says, with its default from `defaults` (None: unset)."""
     for name, entry in described.items():
         if entry.choices:
-            flags.DEFINE_enum(name, defaults.get(name), list(entry.choices), entry.help)
+            flags.DEFINE_enum(name, defaults.get(name), list(entry.choices), entry.help,
+                              flag_values=flag_values)
         else:
-            DEFINE[entry.kind](name, defaults.get(name), entry.help)
+            DEFINE[entry.kind](name, defaults.get(name), entry.help, flag_values=flag_values)
     return tuple(described)
 
 

@@ -49,7 +49,7 @@ class StudyResult:
       epochs: `results.load`'s table: one row per run and epoch.
       report_path: the experiment's REPORT.md (with several experiments: the
         workdir's index REPORT.md, which links theirs).
-      workdir: the workdir; each experiment is in `workdir / name`.
+      workdir: the workdir (absolute); each experiment is in `workdir / name`.
       experiment_dirs: the experiment folders that hold runs.
     """
 
@@ -87,7 +87,8 @@ def run_study(experiment_or_config, workdir: str | os.PathLike, **options) -> St
         "".join(f", {name}={value!r}" for name, value in options.items()))
     reports = run_configs(configs, Path(workdir), run_options, command=command,
                           rank_runs_by=overrides.get("rank_runs_by"))
-    return study_result(Path(workdir), configs, reports)
+    return study_result(Path(workdir).absolute(), configs,
+                        [path.absolute() for path in reports])
 
 
 def split_options(options: dict) -> tuple[RunOptions, dict, dict]:
