@@ -60,13 +60,17 @@ class StudyResult:
     experiment_dirs: tuple[Path, ...]
 
 
-def run_study(experiment_or_config, workdir: str | os.PathLike, **options) -> StudyResult:
+def run_study(experiment_or_config, workdir: str | os.PathLike, *, callbacks=None,
+              **options) -> StudyResult:
     """Trains what is not yet done in `workdir` and writes the reports, as the CLI does.
 
     Args:
       experiment_or_config: an experiment name (experiments.EXPERIMENTS), a path
         to an experiment .py file, an `ExperimentConfig`, or a list of them.
       workdir: results go to `<workdir>/<experiment name>/`.
+      callbacks: Keras callbacks called per run at epoch ends, or a function
+        spec -> callbacks (observers.keras_callbacks.KerasCallbacks says which
+        hooks, and when); local engine only.
       **options: `RunOptions` fields (trainer='fused', threads=2, progress='none',
         tensorboard=False, report_only=True, ...: lenet_bench.options), and config
         fields that override the experiment's (seeds=3, epochs=2, backend='jax', ...),
@@ -81,12 +85,14 @@ def run_study(experiment_or_config, workdir: str | os.PathLike, **options) -> St
         other than the one Keras already runs on, ...: one line, named as the flag.
     """
     run_options, overrides, grid = split_options(options)
+    if callbacks and run_options.engine != "local":
+        raise InputError("callbacks run in the training process: expected engine='local'")
     configs = resolve_configs(experiment_or_config, overrides, grid)
     command = "lenet_bench.run_study({}, {!r}{})".format(
         [config.name for config in configs], str(workdir),
         "".join(f", {name}={value!r}" for name, value in options.items()))
     reports = run_configs(configs, Path(workdir), run_options, command=command,
-                          rank_runs_by=overrides.get("rank_runs_by"))
+                          rank_runs_by=overrides.get("rank_runs_by"), callbacks=callbacks)
     return study_result(Path(workdir).absolute(), configs,
                         [path.absolute() for path in reports])
 
@@ -171,10 +177,11 @@ def list_experiments() -> str:
 
 def run_configs(configs: list[ExperimentConfig], workdir: Path, options: RunOptions, *,
                 command: str | None = None, rank_runs_by: str | None = None,
-                say: Callable[[str], None] = logger.info) -> list[Path]:
+                callbacks=None, say: Callable[[str], None] = logger.info) -> list[Path]:
     """Validates everything and loads every dataset first, then trains and writes the
     reports (or, with `options.report_only`, only rebuilds them; `rank_runs_by`:
-    None keeps what each config.json says). `say` gets each 'report: PATH' line.
+    None keeps what each config.json says). `callbacks`: as run_study's. `say` gets
+    each 'report: PATH' line.
     Returns the experiments' REPORT.md paths, then the workdir's index REPORT.md."""
     check_options(options)
     if options.report_only:
@@ -185,7 +192,8 @@ def run_configs(configs: list[ExperimentConfig], workdir: Path, options: RunOpti
     select_backend(configs)
     engine = make_engine(options)  # Before any data is loaded or anything is written.
     try:
-        return train_and_report(configs, workdir, options, engine, command, say)
+        return train_and_report(configs, workdir, options, engine,
+                                dict(command=command, callbacks=callbacks), say)
     finally:
         engine.shutdown()
 
@@ -293,9 +301,10 @@ def start_backend(options: RunOptions) -> None:
 
 
 def train_and_report(configs: list[ExperimentConfig], workdir: Path, options: RunOptions,
-                     engine, command: str | None, say: Callable[[str], None]) -> list[Path]:
+                     engine, arguments: dict, say: Callable[[str], None]) -> list[Path]:
     """Loads every dataset first, then trains each experiment with `engine` and writes
-    its report and the index; returns those reports' paths."""
+    its report and the index; returns those reports' paths. `arguments`: further
+    keyword arguments of run_experiment (command, callbacks)."""
     from lenet_bench.reports import report
     from lenet_bench.study.workdir import check_workdir
 
@@ -315,10 +324,9 @@ def train_and_report(configs: list[ExperimentConfig], workdir: Path, options: Ru
     paths = []
     for config in configs:
         runner = search.run_search if config.search else experiment.run_experiment
-        experiment_dir = runner(config, datasets[config.dataset], workdir, command=command,
-                                progress=progress, engine=engine,
-                                ood_dataset=datasets.get(config.ood_dataset),
-                                **experiment_arguments(options))
+        experiment_dir = runner(config, datasets[config.dataset], workdir, progress=progress,
+                                engine=engine, ood_dataset=datasets.get(config.ood_dataset),
+                                **experiment_arguments(options), **arguments)
         if progress:
             progress.finish()
         paths.append(report.write_experiment_report(experiment_dir))
