@@ -6,9 +6,8 @@
 # pandas DataFrame and a figure. Open this file in Jupyter (jupytext) or VS Code,
 # which read the `# %%` cells, with the package importable (`pip install -e .`, or
 # the kernel started in the repository root), or run it whole from the repository
-# root: `python -m examples.quickstart`. It takes seconds on a laptop CPU; results
-# go to `quickstart_results/` under the current folder, and a second run trains
-# nothing (the finished runs are kept).
+# root: `python -m examples.quickstart`. Results go to `results/` under
+# the current folder; a second run trains nothing (the finished runs are kept).
 
 # %%
 from pathlib import Path
@@ -17,7 +16,7 @@ from matplotlib.figure import Figure
 
 import lenet_bench
 
-WORKDIR = Path("quickstart_results")
+WORKDIR = Path("results")  # The CLI's default workdir too.
 
 # %% [markdown]
 # `run_study` takes an experiment name (or an `ExperimentConfig`), a workdir, and

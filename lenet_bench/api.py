@@ -110,7 +110,10 @@ def split_options(options: dict) -> tuple[RunOptions, dict, dict]:
     check_options(run_options)
     overrides = {name: value for name, value in options.items()
                  if name in SETTINGS and name != "grid"}
-    return run_options, overrides, options.get("grid") or {}
+    grid = options.get("grid") or {}
+    if not isinstance(grid, (dict, list, tuple)):
+        raise InputError(f"grid={grid!r} is invalid: expected a dict field -> values")
+    return run_options, overrides, grid
 
 
 def resolve_configs(experiment_or_config, overrides: dict,

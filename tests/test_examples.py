@@ -21,6 +21,6 @@ def test_quickstart_runs_a_study_and_reads_one_row_per_run(tmp_path, monkeypatch
     assert len(study.epochs) == 8  # 4 runs x 2 epochs.
     mean = cells["mean_accuracy"]
     assert list(mean.index) == [0.003, 0.01] and list(mean["count"]) == [2, 2]
-    assert study.report_path == tmp_path / "quickstart_results" / "digits_smoke" / "REPORT.md"
+    assert study.report_path == tmp_path / "results" / "digits_smoke" / "REPORT.md"
     assert study.report_path.is_file()
-    assert (tmp_path / "quickstart_results" / "quickstart_curves.png").stat().st_size > 5000
+    assert (tmp_path / "results" / "quickstart_curves.png").stat().st_size > 5000

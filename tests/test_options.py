@@ -65,6 +65,9 @@ def test_the_api_names_an_unknown_option_experiment_or_value_as_the_cli_does(tmp
         lenet_bench.run_study("digits_smoke", tmp_path, grid={"label_noise": [0, 1.2]})
     with pytest.raises(InputError, match=r"^experiment=3 is invalid: expected an experiment "):
         lenet_bench.run_study(3, tmp_path)
+    with pytest.raises(InputError, match=r"^callbacks run in the training process: expected "
+                                         r"engine='local'$"):
+        lenet_bench.run_study("digits_smoke", tmp_path, engine="ray", callbacks=[object()])
     assert not list(tmp_path.iterdir())
 
 
