@@ -201,7 +201,7 @@ def load_checkpoint(path: Path, specs: list[RunSpec]) -> tuple[int, list[dict], 
     none or it does not belong to these runs (a torn, foreign or old-format file is ignored,
     and the group starts from its first epoch)."""
     try:
-        with np.load(path) as stored:
+        with np.load(path, allow_pickle=False) as stored:
             if int(stored["results_format"]) != RESULTS_FORMAT:
                 return None
             records = json.loads(str(stored["records"]))
