@@ -5,6 +5,10 @@ applies the flag overrides, trains what is not yet done and writes reports.
 Bad input ends with a one-line `error: ...` on stderr and exit status 2.
 """
 
+from lenet_bench.interrupts import RESUME_LINE, exit_at_once_on_ctrl_c
+
+exit_at_once_on_ctrl_c()  # Before the imports below: Ctrl-C during them is one line too.
+
 import dataclasses
 import importlib.util
 import logging
@@ -365,8 +369,7 @@ def main(argv: list[str]) -> None:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
-        print("interrupted: finished epochs are saved; rerun the same command to resume",
-              file=sys.stderr)
+        print(RESUME_LINE, file=sys.stderr)
         sys.exit(130)
 
 
