@@ -25,6 +25,7 @@ import hashlib
 import os
 import pickle
 import struct
+import zipfile
 import zlib
 from pathlib import Path
 
@@ -355,7 +356,7 @@ def read_image_folder_cached(folder: Path, class_names, cache_dir=None) -> dict:
             with np.load(cache_path, allow_pickle=False) as cached:
                 return {split: (cached[f"{split}_images"], cached[f"{split}_labels"])
                         for split in files}
-        except (OSError, ValueError, KeyError, zlib.error):
+        except (OSError, ValueError, KeyError, EOFError, zlib.error, zipfile.BadZipFile):
             pass  # A damaged cache is rebuilt below.
     splits = {split: _decode_images(pairs) for split, pairs in files.items()}
     arrays = {f"{split}_{part}": array for split, (images, labels) in splits.items()
