@@ -79,7 +79,8 @@ def image_folder(root):
 
 # (dataset writer, how the chosen file is broken, what the one line says after its name)
 DATA_FAULTS = {
-    "IDX truncated to 3 bytes": (lambda r: idx_folder(r, False), lambda p: truncate(p, lambda n: 3),
+    "IDX truncated to 3 bytes": (lambda r: idx_folder(r, False),
+                                 lambda p: truncate(p, lambda n: 3),
                                  r"wrong IDX magic number \(file shorter than 4 bytes\)"),
     "IDX truncated in its header": (lambda r: idx_folder(r, False),
                                     lambda p: truncate(p, lambda n: 10),
@@ -144,8 +145,9 @@ def hostile_batches(marker):
     return {
         "os.system in the data": ("posix.system", {b"data": RunsCode(os.system, f"touch {marker}"),
                                                    b"labels": [0]}),
-        "exec in a label": ("builtins.exec", {b"data": np.zeros((1, 3072), np.uint8),
-                                              b"labels": [RunsCode(exec, f"open({str(marker)!r}, 'w')")]}),
+        "exec in a label": ("builtins.exec", {
+            b"data": np.zeros((1, 3072), np.uint8),
+            b"labels": [RunsCode(exec, f"open({str(marker)!r}, 'w')")]}),
         "subprocess in an extra key": ("subprocess.call", {
             b"data": np.zeros((1, 3072), np.uint8), b"labels": [0],
             b"batch_label": RunsCode(subprocess.call, ["touch", str(marker)])}),
@@ -203,7 +205,8 @@ def test_a_batch_as_python_2_wrote_it_is_read(tmp_path):
 
 @pytest.mark.parametrize("batch, expected", [
     ({b"data": np.zeros((2, 3072), np.float32), b"labels": [0, 1]}, r"data is ndarray float32"),
-    ({b"data": np.zeros((2, 1024), np.uint8), b"labels": [0, 1]}, r"data is ndarray uint8 of shape \(2, 1024\)"),
+    ({b"data": np.zeros((2, 1024), np.uint8), b"labels": [0, 1]},
+     r"data is ndarray uint8 of shape \(2, 1024\)"),
     ({b"data": np.zeros((2, 3072), np.uint8)}, r"not a CIFAR-10 python batch: expected a dict"),
     ({b"data": np.zeros((2, 3072), np.uint8), b"labels": [b"cat", b"dog"]}, r"labels are \|S3"),
     ([1, 2, 3], r"not a CIFAR-10 python batch: expected a dict"),
@@ -224,10 +227,10 @@ from lenet_bench.config import ExperimentConfig
 
 
 def get_config():
-    return ExperimentConfig(name="faults", dataset="digits", epochs=6, batch_size=32, seeds=1,
+    return ExperimentConfig(name="faults", dataset="digits", epochs=12, batch_size=32, seeds=1,
                             train_size=600, grid={"learning_rate": (0.005, 0.002)})
 """
-CONFIG = ExperimentConfig(name="faults", dataset="digits", epochs=6, batch_size=32, seeds=1,
+CONFIG = ExperimentConfig(name="faults", dataset="digits", epochs=12, batch_size=32, seeds=1,
                           train_size=600, grid={"learning_rate": (0.005, 0.002)})
 NEWER = runs.RESULTS_FORMAT + 1
 
@@ -363,7 +366,7 @@ def signal_mid_epoch(cmd, runs_dir, sig, after_epochs, timeout=240):
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
-            records = read_runs(runs_dir) if runs_dir.is_dir() else {}
+            records = read_runs(runs_dir.parent) if runs_dir.is_dir() else {}
             partway = [record["epochs_done"] for record in records.values()
                        if record.get("status") == "running"
                        and record.get("epochs_done", 0) >= after_epochs]
@@ -373,8 +376,8 @@ def signal_mid_epoch(cmd, runs_dir, sig, after_epochs, timeout=240):
                 _, stderr = process.communicate(timeout=60)
                 assert time.monotonic() - sent < 5, "the process did not end at once"
                 return process.returncode, stderr, min(partway)
-            assert process.poll() is None, "the study ended before the signal"
-            time.sleep(0.01)
+            assert process.poll() is None, f"the study ended before the signal ({sig.name})"
+            time.sleep(0.005)
         raise AssertionError(f"never saw a run with {after_epochs} epochs done, still running")
     finally:
         if process.poll() is None:
@@ -401,7 +404,7 @@ def test_ctrl_c_then_sigterm_mid_epoch_then_a_rerun_gives_the_uninterrupted_resu
     _, stderr = rerun.communicate(timeout=300)
     assert rerun.returncode == 0, stderr
     assert "resumed 2 runs from group-" in stderr
-    after, clean = read_runs(runs_dir), read_runs(reference_dir / "runs")
+    after, clean = read_runs(runs_dir.parent), read_runs(reference_dir)
     assert sorted(after) == sorted(clean) and len(after) == 2
     for key, run in clean.items():
         assert after[key]["status"] == run["status"] == "done"
