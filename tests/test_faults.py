@@ -1,10 +1,10 @@
 """The fault suite: every fault lenet_bench claims to survive, and the outcome it promises.
 
 Here: corrupt and truncated files of every format it reads, malicious pickles, files of
-a newer results format, Ctrl-C and SIGTERM mid-epoch (then a rerun gives the results of
-an uninterrupted study). Elsewhere, and part of the same promise (README, "What you can
-rely on"): the bad-input table (test_bad_input.py), kill -9 mid-run (test_resume.py),
-a full disk (test_files.py), two processes on one folder (test_structure.py).
+a newer results format, Ctrl-C, SIGTERM and kill -9 mid-epoch (then a rerun gives the
+results of an uninterrupted study). Elsewhere, and part of the same promise (README,
+"What you can rely on"): the bad-input table (test_bad_input.py), a full disk
+(test_files.py), two processes on one folder (test_structure.py).
 """
 
 import io
@@ -23,7 +23,6 @@ import pytest
 from conftest import REPO_ROOT, write_idx_dataset
 from test_bad_input import snapshot
 from test_data import write_cifar_pickles, write_image_folder
-from test_resume import COMPARED, read_runs
 
 from lenet_bench import interrupts, runs
 from lenet_bench.config import ExperimentConfig
@@ -220,17 +219,17 @@ def test_a_pickle_that_is_not_a_batch_says_what_was_expected(tmp_path, batch, ex
 
 # --- Files of a newer results format: never touched ----------------------------------------
 
-# The study the command-line tests run (two runs of digits_smoke's size, one group), and
-# the same config here.
+# The study the command-line tests run (four runs of digits_smoke's size in two groups,
+# one per seed), and the same config here.
 EXPERIMENT = """
 from lenet_bench.config import ExperimentConfig
 
 
 def get_config():
-    return ExperimentConfig(name="faults", dataset="digits", epochs=12, batch_size=32, seeds=1,
+    return ExperimentConfig(name="faults", dataset="digits", epochs=6, batch_size=32, seeds=2,
                             train_size=600, grid={"learning_rate": (0.005, 0.002)})
 """
-CONFIG = ExperimentConfig(name="faults", dataset="digits", epochs=12, batch_size=32, seeds=1,
+CONFIG = ExperimentConfig(name="faults", dataset="digits", epochs=6, batch_size=32, seeds=2,
                           train_size=600, grid={"learning_rate": (0.005, 0.002)})
 NEWER = runs.RESULTS_FORMAT + 1
 
@@ -358,19 +357,27 @@ def reference(tmp_path_factory):
     return cmd, tmp_path / "wd" / "faults"
 
 
-def signal_mid_epoch(cmd, runs_dir, sig, after_epochs, timeout=240):
+def read_runs(runs_dir) -> dict:
+    """{run key: its record} of the run files in `runs_dir` (never a temporary file)."""
+    return {path.stem: json.loads(path.read_text()) for path in runs_dir.glob("*.json")
+            if not path.name.startswith(".")}
+
+
+def signal_mid_epoch(cmd, runs_dir, sig, after_epochs, with_a_done_run=False, timeout=240):
     """Starts `cmd` and sends `sig` once a run has `after_epochs` or more epochs done and
-    is still running, and the group has a checkpoint; returns (exit status, stderr, epochs
-    done then)."""
+    is still running, its group has a checkpoint, and (`with_a_done_run`) another run
+    is done; returns (exit status, stderr, epochs done then)."""
     process = start(cmd)
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
-            records = read_runs(runs_dir.parent) if runs_dir.is_dir() else {}
+            records = read_runs(runs_dir) if runs_dir.is_dir() else {}
             partway = [record["epochs_done"] for record in records.values()
                        if record.get("status") == "running"
                        and record.get("epochs_done", 0) >= after_epochs]
-            if partway and list(runs_dir.glob("group-*.ckpt.npz")):
+            done = [record for record in records.values() if record.get("status") == "done"]
+            if partway and list(runs_dir.glob("group-*.ckpt.npz")) and \
+                    (done or not with_a_done_run):
                 sent = time.monotonic()
                 process.send_signal(sig)
                 _, stderr = process.communicate(timeout=60)
@@ -385,8 +392,13 @@ def signal_mid_epoch(cmd, runs_dir, sig, after_epochs, timeout=240):
             process.communicate()
 
 
-def test_ctrl_c_then_sigterm_mid_epoch_then_a_rerun_gives_the_uninterrupted_results(tmp_path,
-                                                                                     reference):
+COMPARED = ("train_loss", "train_accuracy", "train_clean_accuracy", "test_loss", "test_accuracy")
+
+
+# The fused trainer only: the signals and the resume are the group loop's (trainer-agnostic);
+# the Keras trainer's state round trip is test_architectures' exact-resume test.
+def test_ctrl_c_sigterm_and_kill_9_mid_epoch_then_a_rerun_gives_the_uninterrupted_results(
+        tmp_path, reference):
     _, reference_dir = reference
     cmd = command(tmp_path, tmp_path / "wd")
     runs_dir = tmp_path / "wd" / "faults" / "runs"
@@ -400,18 +412,27 @@ def test_ctrl_c_then_sigterm_mid_epoch_then_a_rerun_gives_the_uninterrupted_resu
     assert status == -signal.SIGTERM, stderr  # A shell reports 143.
     assert "resumed 2 runs from group-" in stderr and "Traceback" not in stderr
 
+    status, stderr, _ = signal_mid_epoch(cmd, runs_dir, signal.SIGKILL, after_epochs=1,
+                                         with_a_done_run=True)
+    assert status == -signal.SIGKILL, stderr
+    started = {key: run["started"] for key, run in read_runs(runs_dir).items()}
+    done = {path: path.read_bytes() for path in runs_dir.glob("*.json")
+            if json.loads(path.read_text())["status"] == "done"}
+
     rerun = start(cmd)
     _, stderr = rerun.communicate(timeout=300)
     assert rerun.returncode == 0, stderr
-    assert "resumed 2 runs from group-" in stderr
-    after, clean = read_runs(runs_dir.parent), read_runs(reference_dir)
-    assert sorted(after) == sorted(clean) and len(after) == 2
+    assert "resumed 2 runs from group-" in stderr  # From the checkpoint, not from epoch 0.
+    assert {path: path.read_bytes() for path in done} == done  # Finished runs are kept.
+    after, clean = read_runs(runs_dir), read_runs(reference_dir / "runs")
+    assert all(after[key]["started"] == started[key] for key in started)  # Resumed, not redone.
+    assert sorted(after) == sorted(clean) and len(after) == 4
     for key, run in clean.items():
         assert after[key]["status"] == run["status"] == "done"
         for metric in COMPARED:  # Bit-identical on CPU.
             assert after[key]["history"][metric] == run["history"][metric], (key, metric)
         assert after[key]["confusion_matrix"] == run["confusion_matrix"]
-    assert not list(runs_dir.glob("group-*.ckpt.npz"))
+    assert not list(runs_dir.glob("group-*.ckpt.npz"))  # Removed once a group ends.
 
 
 def test_ctrl_c_while_starting_is_one_line_and_exit_130(tmp_path):
