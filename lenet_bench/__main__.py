@@ -7,7 +7,8 @@ Bad input ends with a one-line `error: ...` on stderr and exit status 2.
 
 from lenet_bench.interrupts import RESUME_LINE, exit_at_once_on_ctrl_c
 
-exit_at_once_on_ctrl_c()  # Before the imports below: Ctrl-C during them is one line too.
+if __name__ == "__main__":  # Before the imports below: Ctrl-C during them is one line too.
+    exit_at_once_on_ctrl_c()
 
 import dataclasses
 import importlib.util
@@ -401,6 +402,7 @@ def parse_flags(argv: list[str]) -> list[str]:
 
 def console_main() -> None:
     """The `lenet-bench` console script: the same as `python -m lenet_bench`."""
+    exit_at_once_on_ctrl_c()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     app.run(main, flags_parser=parse_flags)
 

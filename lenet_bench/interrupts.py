@@ -11,8 +11,9 @@ way, with one line instead of a traceback from wherever Python happened to be
 ended so end with it (Ray's tasks share their owner's fate), and they never
 write into the workdir: only the driver does (lenet_bench.study.engines).
 
-Only the command line installs this; a notebook or a program that calls
-lenet_bench keeps Python's KeyboardInterrupt.
+Only the command line installs this (`python -m lenet_bench` before its first
+import, the `lenet-bench` script when it starts); a notebook or a program that
+imports lenet_bench, its `__main__` included, keeps Python's KeyboardInterrupt.
 """
 
 import os
@@ -35,7 +36,7 @@ def exit_at_once_on_ctrl_c() -> None:
     ignoring it, as it would without lenet_bench.
     """
     global _installed_by, _stderr_descriptor
-    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN or _installed_by == os.getpid():
         return
     _installed_by, _stderr_descriptor = os.getpid(), os.dup(2)
     signal.signal(signal.SIGINT, _exit_interrupted)
