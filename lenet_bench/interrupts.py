@@ -7,9 +7,12 @@ progress: the rerun of the same command resumes to the results an
 uninterrupted study gives. SIGTERM (a scheduler's stop) keeps its default
 action and ends the process at once (status 143). Ctrl-C ends it the same
 way, with one line instead of a traceback from wherever Python happened to be
-(an import, a TensorFlow op, the Ray driver's loop). The tasks of a Ray driver
-ended so end with it (Ray's tasks share their owner's fate), and they never
-write into the workdir: only the driver does (lenet_bench.study.engines).
+(an import, a TensorFlow op). On a Ray driver the first Ctrl-C unwinds instead
+(KeyboardInterrupt: the engine cancels its tasks, the CLI disconnects and stops
+the local Ray instance it started, whose agent processes an exit at once would
+leave behind), and the CLI prints the same line; a second Ctrl-C ends it at
+once. Ray tasks never write into the workdir, only the driver does
+(lenet_bench.study.engines), so a task that outlives its driver changes nothing.
 
 Only the command line installs this (`python -m lenet_bench` before its first
 import, the `lenet-bench` script when it starts); a notebook or a program that
@@ -27,6 +30,7 @@ _installed_by = None  # The pid that installed the handler (a forked child says 
 # The stderr of the start: the CLI points descriptor 2 at /dev/null while TensorFlow's
 # native code starts (__main__.import_tensorflow_quietly), and the line must still show.
 _stderr_descriptor = None
+_unwinding = False  # A Ray driver's first Ctrl-C is unwinding (KeyboardInterrupt).
 
 
 def exit_at_once_on_ctrl_c() -> None:
@@ -43,8 +47,17 @@ def exit_at_once_on_ctrl_c() -> None:
 
 
 def _exit_interrupted(signum, frame) -> None:
+    global _unwinding
+    if not _unwinding and _ray_is_connected():
+        _unwinding = True
+        raise KeyboardInterrupt  # The CLI prints RESUME_LINE once the engine has stopped.
     if os.getpid() == _installed_by:
         # A terminal shows "^C" and maybe a progress bar on the current line: start a new one.
         start = "\n" if sys.stderr is not None and sys.stderr.isatty() else ""
         os.write(_stderr_descriptor, f"{start}{RESUME_LINE}\n".encode())
     os._exit(INTERRUPTED_STATUS)
+
+
+def _ray_is_connected() -> bool:
+    ray = sys.modules.get("ray")
+    return ray is not None and ray.is_initialized()
