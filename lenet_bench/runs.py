@@ -21,6 +21,8 @@ from lenet_bench.networks import architectures
 
 RESULTS_FORMAT = 3  # Bump when a change makes old run files incomparable.
 FINISHED_STATUSES = ("done", "diverged")
+# What np.load raises on a torn or foreign .npz: such a checkpoint is ignored.
+_TORN_NPZ_ERRORS = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile)
 RUN_FIELDS = field_names(run=True)  # The config fields in RunSpec, in config order.
 HASH_OPTIONAL_FIELDS = field_names(run=True, hash_optional=True)
 GROUP_FIELDS = field_names(group=True)
@@ -231,7 +233,7 @@ def read_record(path: Path) -> dict | None:
     return record
 
 
-def check_experiment_files(experiment_dir: Path, specs: list["RunSpec"]) -> None:
+def check_experiment_files(experiment_dir: Path, specs: list[RunSpec]) -> None:
     """Raises InputError (before anything is trained or written) when a file of
     `experiment_dir` that this study would rewrite holds a results format this version
     cannot read: config.json, a run's record, or a group checkpoint
@@ -279,9 +281,6 @@ def load_checkpoint(path: Path, specs: list[RunSpec]) -> tuple[int, list[dict], 
     if [record.get("key") for record in records] != [spec.key for spec in specs]:
         return None
     return epochs_done, records, state
-
-
-_TORN_NPZ_ERRORS = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile)
 
 
 def _checkpoint_format(path: Path) -> int | None:
