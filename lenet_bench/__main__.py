@@ -7,6 +7,11 @@ the command line's, lenet_bench.options), parsed into config overrides and a
 Bad input ends with a one-line `error: ...` on stderr and exit status 2.
 """
 
+from lenet_bench.interrupts import RESUME_LINE, exit_at_once_on_ctrl_c
+
+if __name__ == "__main__":  # Before the imports below: Ctrl-C during them is one line too.
+    exit_at_once_on_ctrl_c()
+
 import dataclasses
 import logging
 import os
@@ -88,8 +93,7 @@ def main(argv: list[str]) -> None:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
-        print("interrupted: finished epochs are saved; rerun the same command to resume",
-              file=sys.stderr)
+        print(RESUME_LINE, file=sys.stderr)
         sys.exit(130)
 
 
@@ -121,6 +125,7 @@ def parse_flags(argv: list[str]) -> list[str]:
 
 def console_main() -> None:
     """The `lenet-bench` console script: the same as `python -m lenet_bench`."""
+    exit_at_once_on_ctrl_c()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     app.run(main, flags_parser=parse_flags)
 

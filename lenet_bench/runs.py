@@ -13,12 +13,16 @@ from pathlib import Path
 
 import numpy as np
 
+from lenet_bench.artifacts import CONFIG_FILE, RUNS_FOLDER
 from lenet_bench.config import DEFAULTS, SETTINGS, ExperimentConfig, field_names
-from lenet_bench.files import atomic_write_npz, read_json
+from lenet_bench.errors import InputError
+from lenet_bench.files import atomic_write_npz
 from lenet_bench.networks import architectures
 
 RESULTS_FORMAT = 3  # Bump when a change makes old run files incomparable.
 FINISHED_STATUSES = ("done", "diverged")
+# What np.load raises on a torn or foreign .npz: such a checkpoint is ignored.
+_TORN_NPZ_ERRORS = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile)
 RUN_FIELDS = field_names(run=True)  # The config fields in RunSpec, in config order.
 HASH_OPTIONAL_FIELDS = field_names(run=True, hash_optional=True)
 GROUP_FIELDS = field_names(group=True)
@@ -177,10 +181,70 @@ def run_path(runs_dir: Path, spec: RunSpec, suffix: str = ".json") -> Path:
 
 
 def is_finished(run_file: Path) -> bool:
-    """True for a run record of this results format that is done or diverged."""
-    record = read_json(run_file)
+    """True for a run record of this results format that is done or diverged.
+
+    Raises:
+      InputError: a record this version must leave alone (`read_record`).
+    """
+    record = read_record(run_file)
     return bool(record) and record.get("status") in FINISHED_STATUSES and \
         record.get("results_format") == RESULTS_FORMAT
+
+
+def check_results_format(path: Path, stored) -> None:
+    """Raises InputError, naming `path` and both formats, when a file holds a results format
+    this version cannot read: a newer one, or no format number at all. Such a file is
+    left exactly as it is (never trained again or rewritten in place): it may be the
+    work of a newer lenet_bench sharing the workdir. An older format is not refused:
+    its runs have other keys (the format is in the key's hash) and train beside it."""
+    if isinstance(stored, (bool, np.bool_)) or not isinstance(stored, (int, np.integer)):
+        raise InputError(f"{path}: results_format {stored!r} is not a format number: expected "
+                         f"an integer up to {RESULTS_FORMAT} (this version's); the file is "
+                         "left as it is: move it away or use another --workdir")
+    if stored > RESULTS_FORMAT:
+        raise InputError(f"{path}: written by a newer lenet_bench (results format {stored}; "
+                         f"this version reads up to {RESULTS_FORMAT}): the file is left as it "
+                         "is: run that newer version, or use another --workdir")
+
+
+def read_record(path: Path) -> dict | None:
+    """The run record (or config.json) in `path`, or None where there is nothing to keep:
+    no file, or a torn or corrupt one (not a JSON object with a results_format), whose
+    run then trains again from its checkpoint or its first epoch.
+
+    Raises:
+      InputError: the file exists but cannot be read (permissions, a folder in its
+        place), or holds a format this version cannot read (`check_results_format`).
+    """
+    try:
+        text = Path(path).read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise InputError(f"{path}: cannot be read ({error.strerror}): expected a readable "
+                         "file; it is left as it is") from None
+    try:
+        record = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(record, dict) or "results_format" not in record:
+        return None
+    check_results_format(path, record["results_format"])
+    return record
+
+
+def check_experiment_files(experiment_dir: Path, specs: list[RunSpec]) -> None:
+    """Raises InputError (before anything is trained or written) when a file of
+    `experiment_dir` that this study would rewrite holds a results format this version
+    cannot read: config.json, a run's record, or a group checkpoint
+    (`check_results_format`)."""
+    experiment_dir = Path(experiment_dir)
+    read_record(experiment_dir / CONFIG_FILE)
+    runs_dir = experiment_dir / RUNS_FOLDER
+    for spec in specs:
+        read_record(run_path(runs_dir, spec))
+    for checkpoint in sorted(runs_dir.glob("group-*.ckpt.npz")):
+        _checkpoint_format(checkpoint)
 
 
 def checkpoint_path(runs_dir: Path, specs: list[RunSpec]) -> Path:
@@ -199,17 +263,42 @@ def save_checkpoint(path: Path, epochs_done: int, records: list[dict], state: di
 def load_checkpoint(path: Path, specs: list[RunSpec]) -> tuple[int, list[dict], dict] | None:
     """(epochs done, records, trainer state) of a group's checkpoint, or None if there is
     none or it does not belong to these runs (a torn, foreign or old-format file is ignored,
-    and the group starts from its first epoch)."""
+    and the group starts from its first epoch).
+
+    Raises:
+      InputError: a checkpoint of a newer results format (`check_results_format`).
+    """
+    if _checkpoint_format(path) != RESULTS_FORMAT:
+        return None
     try:
-        with np.load(path) as stored:
-            if int(stored["results_format"]) != RESULTS_FORMAT:
-                return None
+        with np.load(path, allow_pickle=False) as stored:
             records = json.loads(str(stored["records"]))
             state = {name.split("/", 1)[1]: stored[name] for name in stored.files
                      if name.startswith("state/")}
             epochs_done = int(stored["epochs_done"])
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+    except _TORN_NPZ_ERRORS:
         return None
     if [record.get("key") for record in records] != [spec.key for spec in specs]:
         return None
     return epochs_done, records, state
+
+
+def _checkpoint_format(path: Path) -> int | None:
+    """The results format of the checkpoint in `path`; None when it is missing or torn.
+
+    Raises:
+      InputError: a newer format, or none this version knows (`check_results_format`).
+    """
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            stored_format = stored["results_format"]
+    except FileNotFoundError:
+        return None
+    except PermissionError as error:
+        raise InputError(f"{path}: cannot be read ({error.strerror}): expected a readable "
+                         "file; it is left as it is") from None
+    except _TORN_NPZ_ERRORS:
+        return None
+    stored_format = stored_format.item() if stored_format.ndim == 0 else stored_format
+    check_results_format(path, stored_format)
+    return int(stored_format)

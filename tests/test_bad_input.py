@@ -71,6 +71,28 @@ def cifar_folder(tmp_path, break_it):
     return f"--data_dir={tmp_path / 'data'}"
 
 
+class TouchesMarker:
+    """A pickle of this runs `touch <marker>` when unpickled."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+def hostile_cifar(tmp_path):
+    """A CIFAR-10 folder whose first batch would create wd/marker; the workdir snapshot
+    shows it was not created."""
+    import pickle
+    root = tmp_path / "data" / "cifar10"
+    root.mkdir(parents=True)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        (root / name).write_bytes(pickle.dumps({b"data": TouchesMarker(tmp_path / "wd" / "marker"),
+                                                b"labels": [0]}))
+    return f"--data_dir={tmp_path / 'data'}"
+
+
 def experiment_file(tmp_path, **fields):
     body = ", ".join(f"{key}={value!r}" for key, value in fields.items())
     path = tmp_path / "my_experiment.py"
@@ -108,6 +130,10 @@ CASES = {
         t, lambda root: shutil.rmtree(root / "test" / "truck"))],
                              r"error: .*test/truck is missing: expected one folder per class: "
                              r"airplane, .*, truck$"),
+    "malicious CIFAR pickle": (lambda t: ["--experiment=cifar10_best", hostile_cifar(t)],
+                               r"error: .*cifar10/data_batch_1: refused: the pickle calls "
+                               r"'(posix|nt)\.system', which a CIFAR-10 batch never holds .*; "
+                               r"nothing in it was run$"),
     "unknown dataset": (lambda t: [experiment_file(t, name="x", dataset="imagenet")],
                         r"error: --dataset='imagenet' is invalid: expected one of mnist, "),
     "unknown experiment": (lambda t: ["--experiment=mnist_bset"],

@@ -103,7 +103,7 @@ def write_cifar_pickles(folder, per_batch=4):
     batches = {}
     for name in data.CIFAR_PICKLES["train"] + data.CIFAR_PICKLES["test"]:
         rows = rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8)
-        labels = list(rng.integers(0, 10, per_batch))
+        labels = rng.integers(0, 10, per_batch).tolist()  # Python ints, as in CIFAR-10
         with open(folder / name, "wb") as file:
             pickle.dump({b"data": rows, b"labels": labels, b"batch_label": name.encode()}, file)
         batches[name] = rows, labels

@@ -13,7 +13,10 @@ synthetic (tests). Where a real dataset is looked for, in order:
    (~/.keras/datasets) and otherwise downloads.
 
 Everything read is checked (magic numbers, counts, label range, image size);
-a bad file raises InputError naming the file and what was expected.
+a bad file raises InputError naming the file and what was expected. Files
+are only data: CIFAR-10 pickles go through an unpickler that builds nothing
+but a batch's dict, bytes, ints and uint8 array, and .npz files are read
+without pickles.
 """
 
 import dataclasses
@@ -22,6 +25,7 @@ import hashlib
 import os
 import pickle
 import struct
+import zipfile
 import zlib
 from pathlib import Path
 
@@ -245,24 +249,80 @@ def _checked_split(images, labels, num_classes, images_source, labels_source):
 
 # --------------------------------------------------------- CIFAR-10 pickles
 
+# The globals a CIFAR-10 python batch needs: numpy's array reconstruction for its uint8
+# data (numpy 1.x and 2.x spell the module differently; protocol 5 pickles go through
+# _frombuffer). The dict, the label list and the bytes need none. A pickle can run any
+# function it names, so every other global is refused and the file is not read.
+CIFAR_PICKLE_GLOBALS = {
+    **{(module, "_reconstruct"): ("multiarray", "_reconstruct")
+       for module in ("numpy.core.multiarray", "numpy._core.multiarray")},
+    **{(module, "_frombuffer"): ("numeric", "_frombuffer")
+       for module in ("numpy.core.numeric", "numpy._core.numeric")},
+    ("numpy", "ndarray"): None,
+    ("numpy", "dtype"): None,
+}
+
+
+class _CifarUnpickler(pickle.Unpickler):
+    """Unpickles only what a CIFAR-10 batch holds (CIFAR_PICKLE_GLOBALS)."""
+
+    def __init__(self, file, path: Path):
+        super().__init__(file, encoding="bytes")
+        self.path = path
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in CIFAR_PICKLE_GLOBALS:
+            called = ascii(f"{module}.{name}")  # From the file: one line, whatever it holds.
+            raise InputError(f"{self.path}: refused: the pickle calls {called}, which a "
+                             "CIFAR-10 batch never holds (expected only a dict of bytes, int "
+                             "labels and a uint8 array); nothing in it was run")
+        where = CIFAR_PICKLE_GLOBALS[(module, name)]
+        if where is None:
+            return getattr(np, name)
+        return getattr(getattr(_numpy_core(), where[0]), where[1])
+
+
+def _numpy_core():
+    """numpy's core package, without numpy 2's deprecation warning for `numpy.core`."""
+    core = getattr(np, "_core", None)
+    if core is None:  # numpy 1.x
+        import numpy.core as core
+    return core
+
+
+def read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """One official CIFAR-10 python batch: its data rows (N, 3072) uint8 and its labels,
+    read by a restricted unpickler (a batch is data; its file cannot run code)."""
+    if not path.is_file():
+        raise InputError(f"{path}: missing (expected the CIFAR-10 python batches "
+                         "data_batch_1..5 and test_batch)")
+    try:
+        with open(path, "rb") as file:
+            batch = _CifarUnpickler(file, path).load()
+    except InputError:
+        raise
+    except Exception as error:  # pickle raises many types on corrupt input
+        raise InputError(f"{path}: not a CIFAR-10 python batch "
+                         f"({type(error).__name__}: {error})") from None
+    expected = "expected a dict with b'data' (uint8, N x 3072) and b'labels' (N ints)"
+    if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
+        raise InputError(f"{path}: not a CIFAR-10 python batch: {expected}")
+    data, labels = batch[b"data"], np.asarray(batch[b"labels"])
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 \
+            or data.shape[1] != 32 * 32 * 3:
+        shape = getattr(data, "shape", None)
+        raise InputError(f"{path}: data is {type(data).__name__} "
+                         f"{getattr(data, 'dtype', '')} of shape {shape}: {expected}")
+    if labels.ndim != 1 or labels.dtype.kind not in "iu":
+        raise InputError(f"{path}: labels are {labels.dtype} of shape {labels.shape}: {expected}")
+    return data, labels
+
 
 def read_cifar_pickles(paths: list[Path]):
     """Reads official CIFAR-10 python batches into (N, 32, 32, 3) uint8 + labels."""
     images, labels = [], []
     for path in paths:
-        if not path.is_file():
-            raise InputError(f"{path}: missing (expected the CIFAR-10 python batches "
-                             "data_batch_1..5 and test_batch)")
-        try:
-            with open(path, "rb") as file:
-                batch = pickle.load(file, encoding="bytes")
-            data = np.asarray(batch[b"data"], dtype=np.uint8)
-            batch_labels = np.asarray(batch[b"labels"])
-        except Exception as error:  # pickle raises many types on corrupt input
-            raise InputError(f"{path}: not a CIFAR-10 python batch "
-                             f"({type(error).__name__}: {error})") from None
-        if data.ndim != 2 or data.shape[1] != 32 * 32 * 3:
-            raise InputError(f"{path}: data has shape {data.shape}, expected (N, 3072)")
+        data, batch_labels = read_cifar_batch(path)
         data = data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
         images.append(data)
         labels.append(_checked_split(data, batch_labels, 10, path, path)[1])
@@ -293,10 +353,10 @@ def read_image_folder_cached(folder: Path, class_names, cache_dir=None) -> dict:
     cache_path = _cache_dir(cache_dir) / f"{folder_prefix}{digest.hexdigest()[:16]}.npz"
     if cache_path.is_file():
         try:
-            with np.load(cache_path) as cached:
+            with np.load(cache_path, allow_pickle=False) as cached:
                 return {split: (cached[f"{split}_images"], cached[f"{split}_labels"])
                         for split in files}
-        except (OSError, ValueError, KeyError, zlib.error):
+        except (OSError, ValueError, KeyError, EOFError, zlib.error, zipfile.BadZipFile):
             pass  # A damaged cache is rebuilt below.
     splits = {split: _decode_images(pairs) for split, pairs in files.items()}
     arrays = {f"{split}_{part}": array for split, (images, labels) in splits.items()

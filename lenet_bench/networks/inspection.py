@@ -107,7 +107,7 @@ def write_model_internals(path: Path, runs: list[dict], runs_dir: Path, dataset:
                  for label, run in chosen]
     if path.is_file():
         try:
-            with np.load(path) as stored:
+            with np.load(path, allow_pickle=False) as stored:
                 if json.loads(str(stored["runs"])) == described:
                     return True
         except (OSError, ValueError, KeyError, EOFError):

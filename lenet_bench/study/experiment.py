@@ -114,6 +114,7 @@ def check_experiment(config: ExperimentConfig, dataset: data.Dataset, workdir: s
         inspection.check_ood_dataset(dataset, ood_dataset)
     check_trainer(trainer)
     specs = runs_module.run_specs(config) if specs is None else specs
+    runs_module.check_experiment_files(Path(workdir) / config.name, specs)
     if trainer == "fused":
         for spec in specs:
             check_fused_supports(spec)
