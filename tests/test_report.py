@@ -62,9 +62,11 @@ def test_experiment_report_from_run_files_alone(tmp_path, runs):
     assert report.main(["report", str(tmp_path)]) == 0
     text = (tmp_path / "exp" / "REPORT.md").read_text()
     assert "runs: 6 finished of 8 (rerun the same command to finish the rest)" in text
-    # One finished run: no interval, no test against the best (no tie mark); no soft accuracy.
-    assert "| 2 | lr 0.1 | 1/2 | 1 | 35.00 | – | 35.00 | 0.00 | 0 | – | 40.00 | 40.00 |" in text
-    assert "| 1 (best) | lr 0.01 | 4/4 | 0 |" in text
+    # One finished run: no interval, no verdict against the best; no soft accuracy.
+    assert ("| 2 | lr 0.1 | untested | 1/2 | 1 | 35.00 | – | 35.00 | 0.00 | 0 | – | 40.00 | "
+            "40.00 |") in text
+    assert "| 1 | lr 0.01 | best | 4/4 | 0 |" in text
+    assert "margin ±0.5 points" in text
     csv_lines = (tmp_path / "exp" / "summary.csv").read_text().splitlines()
     assert len(csv_lines) == 3
     assert (tmp_path / "exp" / "figures" / "accuracy_curves.png").stat().st_size > 1000

@@ -26,7 +26,7 @@ from lenet_bench.reports import (analysis, companion_report, plots, search_repor
 from lenet_bench.reports.results import (SETTING_FIELDS, backends_text, finished_runs,
                                          format_value, label_fields, load_runs, mean_std,
                                          setting_label, summarize, threads_text)
-from lenet_bench.reports.statistics_report import TIE_MARK, interval_text
+from lenet_bench.reports.statistics_report import interval_text, margin_text, verdict_legend
 from lenet_bench.reports.tables import (csv_text, latex_table, markdown_table, matrix_text,
                                         mean_std_text, percent, percent_nan)
 
@@ -66,15 +66,18 @@ def summary_header(rows: list[dict]) -> list[str]:
     has_validation = bool(rows) and "best_val_epoch_mean" in rows[0]
     has_cost = any("keras_file_bytes_mean" in row for row in rows)
     header = list(SUMMARY_HEADER)
-    if rows and "tie" in rows[0]:
+    if rows and "verdict" in rows[0]:
         header[5:5] = INTERVAL_HEADER
+        header[2:2] = ["verdict"]
     return (header + (EARLY_STOPPING_HEADER if has_validation else [])
             + (COST_HEADER if has_cost else []))
 
 
-def rank_text(rank: int, row: dict) -> str:
-    """The rank, with '(best)' or the tie mark."""
-    return f"{rank}" + {"best": " (best)", "tied": f" {TIE_MARK}"}.get(row.get("tie"), "")
+def verdict_cell(row: dict) -> list[str]:
+    """The row's verdict against the best, as a one-cell list ([] without verdicts)."""
+    if "verdict" not in row:
+        return []
+    return [row["verdict"] or "untested"]
 
 
 def interval_cells(row: dict) -> list[str]:
@@ -90,10 +93,10 @@ def interval_cells(row: dict) -> list[str]:
 def summary_table_rows(rows: list[dict]) -> list[list]:
     table = []
     for rank, row in enumerate(rows, start=1):
-        line = [rank_text(rank, row), row["setting"], f"{row['done']}/{row['runs']}",
+        line = [rank, row["setting"], *verdict_cell(row), f"{row['done']}/{row['runs']}",
                 row["diverged"], percent(row["final_test_accuracy_mean"],
                                          row["final_test_accuracy_std"]),
-                *(interval_cells(row) if "tie" in row else []),
+                *(interval_cells(row) if "verdict" in row else []),
                 percent(row["final_test_soft_accuracy_mean"], row["final_test_soft_accuracy_std"]),
                 percent(row["best_test_accuracy_mean"], row["best_test_accuracy_std"]),
                 percent(row["best_test_accuracy_max"]),
@@ -161,11 +164,11 @@ def pivot(rows: list[dict], fields: tuple[str, ...], runs: list[dict]):
 
 
 def pivot_cell(row: dict | None) -> str:
-    """mean ± std of the final test accuracy, marked best or tied with it, and how
-    many seeds diverged or stayed at chance, if any."""
+    """mean ± std of the final test accuracy, its verdict against the best in
+    brackets, and how many seeds diverged or stayed at chance, if any."""
     if row is None:
         return "–"
-    text = {"best": "(best) ", "tied": f"{TIE_MARK} "}.get(row.get("tie"), "")
+    text = f"({row['verdict']}) " if row.get("verdict") else ""
     text += percent(row["final_test_accuracy_mean"], row["final_test_accuracy_std"])
     if row["diverged"]:
         text += f" ({row['diverged']}/{row['runs']} diverged)"
@@ -200,17 +203,19 @@ def write_tables(experiment_dir: Path, name: str, rows: list[dict], fields: tupl
          for label, line in zip(row_labels, cells)]))
     values = np.array([[np.nan if cell is None else cell["final_test_accuracy_mean"]
                         for cell in line] for line in cells])
-    ties = np.array([[cell is not None and cell.get("tie") in ("best", "tied") for cell in line]
-                     for line in cells])
-    best = np.array([[cell is not None and cell.get("tie") == "best" for cell in line]
-                     for line in cells])
+    masks = {verdict: np.array([[cell is not None and cell.get("verdict") == verdict
+                                 for cell in line] for line in cells])
+             for verdict in ("best", "equivalent", "undecided")}
+    judged = any(cell is not None and cell.get("verdict") for line in cells for cell in line)
+    margin = next((cell["margin"] for line in cells for cell in line
+                   if cell is not None and "margin" in cell), None)
     plots.plot_heatmap(values, row_labels, column_labels, experiment_dir / "figures" / "heatmap.png",
                        f"{name}: final-epoch test accuracy, mean over seeds"
-                       + ("\n(outlined: not significantly worse than the best, red)"
-                          if ties.any() else ""), outlined=ties, best=best)
-    legend = ([f"(best): the highest mean; {TIE_MARK}: not significantly worse than it (see "
-               "[Which differences are real](#which-differences-are-real)).", ""]
-              if ties.any() else [])
+                       + (f"\n(red: best; white: equivalent, {margin_text(margin)}; dashed: "
+                          "undecided; unframed: worse)" if judged else ""),
+                       outlined=masks["equivalent"], best=masks["best"],
+                       dashed=masks["undecided"])
+    legend = [verdict_legend(margin), ""] if judged else []
     return ["## Grid (final-epoch test accuracy %, mean ± std over seeds)", "",
             markdown_table(header, table), *legend, "![heat map](figures/heatmap.png)", "",
             "Tables: [pivot.csv](pivot.csv), [pivot.md](pivot.md), [pivot.tex](pivot.tex).", ""]
@@ -479,8 +484,7 @@ def write_experiment_report(experiment_dir: Path, rank_runs_by: str | None = Non
               "95% CI: the t interval of the mean final test accuracy over seeds; median and "
               "IQR (interquartile range, points) over seeds; "
               f"{statistics_report.chance_text(classes)}."
-              + (f" (best): the highest mean; {TIE_MARK}: not significantly worse than it."
-                 if grid["ties"] else ""),
+              + (" " + verdict_legend(grid["margin"]) if grid["verdicts"] else ""),
               "Tables: [summary.csv](summary.csv), [summary.md](summary.md), "
               "[summary.tex](summary.tex); per epoch (mean, std, min, max): "
               "[per_epoch.csv](per_epoch.csv).", ""]
@@ -635,33 +639,40 @@ def write_index(workdir: Path) -> Path:
     return index_path
 
 
-def _honest_summary(experiments, summaries) -> list[str]:
+def _honest_summary(experiments, summaries, margin: float = statistics.MARGIN) -> list[str]:
     """The index's first section: per experiment, the best setting with its 95% interval
-    and how many settings are not significantly worse than it."""
+    and how many of the other settings are worse, equivalent and undecided."""
     table = []
     for (experiment_dir, config, runs), rows in zip(experiments, summaries):
         if not rows or not rows[0]["done"]:
             continue
         dataset = config.get("dataset", {})
         classes = statistics_report.num_classes(dataset, runs)
-        grid = statistics_report.grid_statistics(runs, rows, label_fields(runs, config), classes)
-        best = rows[0]["setting"] if not grid["ties"] else grid["settings"][grid["ties"]["best"]]
+        grid = statistics_report.grid_statistics(runs, rows, label_fields(runs, config), classes,
+                                                 margin)
+        result = grid["verdicts"]
+        best = rows[0]["setting"] if not result else grid["settings"][result["best"]]
         found = grid["by_setting"][best]
-        ties = grid["ties"]
+        counts = ([str(result["counts"][verdict]) for verdict in statistics.VERDICTS]
+                  + [f"{len(result['best_set'])} of {len(grid['settings'])}"]
+                  if result else ["–"] * 4)
         table.append([_experiment_link(experiment_dir), dataset.get("name", "?"), best,
                       f"{100 * found['mean']:.2f} {interval_text(found['ci_low'], found['ci_high'])}",
-                      f"{found['n']}", f"{ties['tied']} of {len(grid['settings']) - 1}"
-                      if ties else "–",
+                      f"{found['n']}", f"{found['failed']}/{found['n'] + found['diverged']}",
+                      *counts,
                       str(sum(f["at_chance"] for f in grid["by_setting"].values()))])
     if not table:
         return []
     return ["## What the results support (final test accuracy %, mean and 95% CI over seeds)", "",
             markdown_table(["experiment", "dataset", "best setting", "mean [95% CI]", "seeds",
-                            "settings tied with it", "runs at chance"], table),
-            f"Tied: not significantly worse than the best ({statistics.TIE_METHOD}). "
-            f"At chance: within {100 * statistics.CHANCE_MARGIN:g} points of 1/K. Each "
-            "experiment's report has the tests, the ANOVA over its grid factors and the seeds "
-            "a smaller difference would need.", ""]
+                            "failed", "worse", "equivalent", "undecided", "best set",
+                            "runs at chance"], table),
+            f"Each other setting against the best, margin {margin_text(margin)}: "
+            f"{statistics.verdict_method(margin)}. Holm's correction runs separately over the "
+            "\"worse\" and the \"equivalent\" family. Failed: runs at chance (within "
+            f"{100 * statistics.CHANCE_MARGIN:g} points of 1/K) or diverged. Each experiment's "
+            "report has every point's verdict, its tests, the ANOVA over its grid factors and "
+            "the seeds an undecided point would need.", ""]
 
 
 def _experiment_link(experiment_dir: Path) -> str:
