@@ -205,3 +205,47 @@ def test_a_grid_over_later_fields_is_pivoted_by_their_values():
     assert len(row_labels) == 2 and len(column_labels) == 2
     assert rows[0]["setting"] == "translate 0.1, rotate 0.05"
     assert rows[0]["final_test_accuracy_mean"] == pytest.approx(0.655)
+
+
+def test_every_point_gets_a_verdict_and_the_index_leads_with_the_counts(tmp_path, capsys):
+    """Four learning rates, 5 seeds each: the best, one as good (within 0.5 points), one 5
+    points worse, one with 3 of 5 runs at chance (never equivalent)."""
+    finals = {0.01: [0.955, 0.956, 0.957, 0.958, 0.959],
+              0.02: [0.9545, 0.9555, 0.9565, 0.9575, 0.9585],
+              0.03: [0.905, 0.906, 0.907, 0.908, 0.909],
+              0.04: [0.10, 0.10, 0.10, 0.955, 0.957]}
+    runs_dir = tmp_path / "grid" / "runs"
+    runs_dir.mkdir(parents=True)
+    keys = []
+    for learning_rate, accuracies in finals.items():
+        for seed, accuracy in enumerate(accuracies):
+            run = fake_run(f"lr{learning_rate}s{seed}", seed, [0.5, accuracy],
+                           learning_rate=learning_rate, planned_epochs=2)
+            keys.append(run["key"])
+            atomic_write_json(runs_dir / f"{run['key']}.json", run)
+    atomic_write_json(tmp_path / "grid" / "config.json", {
+        "experiment": "grid", "run_keys": keys,
+        "dataset": {"name": "digits", "class_names": [str(i) for i in range(10)]}})
+    assert report.main(["report", str(tmp_path)]) == 0
+    text = (tmp_path / "grid" / "REPORT.md").read_text()
+    verdicts = {line.split(" | ")[0].strip("| "): line.split(" | ")[1]
+                for line in (tmp_path / "grid" / "verdicts.md").read_text().splitlines()[2:]}
+    assert verdicts == {"lr 0.01": "best", "lr 0.02": "equivalent", "lr 0.03": "worse",
+                        "lr 0.04": "undecided"}
+    assert "| 0.88 [0.64, 1.00] | 3/5 [15, 95] |" in text  # P(best > it), failed, intervals.
+    assert "margin ±0.5 points" in text
+    assert "1 are worse, 1 equivalent (within ±0.5 points) and 1 undecided" in text
+    for word in ("≈", "tied", "not significantly worse"):
+        assert word not in text
+    index = (tmp_path / "REPORT.md").read_text()
+    assert "| [grid](grid/REPORT.md) | digits | lr 0.01 | 95.70 [" in index
+    # Seeds, failed, worse, equivalent, undecided, best set (3 of 5 failed is not shown
+    # below the best at 5 seeds: it stays in the set), runs at chance.
+    assert "| 5 | 0/5 | 1 | 1 | 1 | 3 of 4 | 3 |" in index
+    assert report.main(["report", str(tmp_path), "--margin=0.01"]) == 0
+    assert "margin ±0.01 points" in (tmp_path / "grid" / "REPORT.md").read_text()
+    assert "| lr 0.02 | undecided |" in (tmp_path / "grid" / "verdicts.md").read_text()
+    capsys.readouterr()
+    assert report.main(["report", str(tmp_path), "--margin=-1"]) == 2
+    assert capsys.readouterr().err.startswith(
+        "error: --margin=-1: expected --margin=POINTS, the equivalence margin in accuracy points")

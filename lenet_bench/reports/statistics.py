@@ -234,6 +234,12 @@ def _against(groups: list, best: int, margin: float, confidence: float) -> dict:
             "tost": np.where(tested, tost, np.nan)}
 
 
+def unseen_failure_rate(runs: int, alpha: float = ALPHA) -> float:
+    """The highest failure rate that `runs` runs without a failure do not rule out:
+    the one-sided Clopper-Pearson upper bound for 0 of runs, 1 - alpha^(1/runs)."""
+    return 1 - alpha ** (1 / runs) if runs else 1.0
+
+
 def tost_p(values, best, margin: float = MARGIN) -> float:
     """Two one-sided Welch tests that mean(values) - mean(best) lies within ±margin:
     the larger p-value, as statsmodels' ttost_ind(usevar='unequal') (NaN for n < 2).

@@ -130,7 +130,8 @@ def verdict_sentence(grid: dict) -> str:
                else "")
             + f". The best set (points not shown below any other) has {len(members)} of the "
             f"{others + 1} points" + (f": {'; '.join(members)}" if len(members) <= 6 else "")
-            + f". Method: {statistics.verdict_method(grid['margin'])}. Holm's correction runs "
+            + f". Method: {statistics.verdict_method(grid['margin'])}. {_unseen_text(grid)} "
+            "Holm's correction runs "
             "separately over the \"worse\" family and the \"equivalent\" family. Failed: runs "
             "at chance or diverged, with the Clopper-Pearson 95% interval of the rate. "
             "P(best > it): the probability that a run of the best beats a run of the point "
@@ -144,6 +145,16 @@ def verdict_sentence(grid: dict) -> str:
             "approximation on Cohen's h). With every run of one side above every run of the "
             "other, the bootstrap interval of P(best > it) closes on the estimate: read it "
             "with the seed count.")
+
+
+def _unseen_text(grid: dict) -> str:
+    """What 'no failure seen' cannot rule out at this study's seed count."""
+    runs = min(found["n"] + found["diverged"] for found in grid["by_setting"].values())
+    runs = max(runs, 1)
+    return ("Equivalence needs no more failures than the best; a failure rate too rare to "
+            f"show is not ruled out: {runs} runs without a failure still allow one up to "
+            f"{100 * statistics.unseen_failure_rate(runs):.0f}% (one-sided Clopper-Pearson "
+            f"at {statistics.ALPHA:g}).")
 
 
 def _p_cell(p: float) -> str:
