@@ -80,7 +80,8 @@ def test_normal_runs_error_rates_stay_at_alpha():
     assert rate(verdicts["L fails 1 in 10, else as the best"], "equivalent") <= (
         0.9 ** SEEDS + SLACK)
     assert rate(verdicts["F worse by 2 points"], "worse") > 0.9  # The power to decide.
-    print(f"  truly best called equivalent (power at 5 seeds): {rate(not_worse, 'equivalent'):.3f}")
+    print("  truly best called equivalent (the power at 5 seeds): "
+          f"{rate(not_worse, 'equivalent'):.3f}")
 
 
 def test_bimodal_runs_error_rates_stay_at_alpha():

@@ -400,7 +400,8 @@ def _point_tests(values, best_values, found: dict, i: int, failed: list[int],
     return {"welch_p": welch, "failure_p": failure, "worse_p": _combined_worse_p(welch, failure),
             "equivalence_p": float(found["tost"][i]), "difference": float(found["difference"][i]),
             "difference_low": float(found["low"][i]), "difference_high": float(found["high"][i]),
-            "spread": spread, "failure_not_higher": failed[i] * runs[best] <= failed[best] * runs[i]}
+            "spread": spread,
+            "failure_not_higher": failed[i] * runs[best] <= failed[best] * runs[i]}
 
 
 def _seeds_to_decide_point(point: dict, best_rate: float, margin: float, comparisons: int,
