@@ -234,7 +234,7 @@ def test_every_point_gets_a_verdict_and_the_index_leads_with_the_counts(tmp_path
                         "lr 0.04": "undecided"}
     assert "| 0.88 [0.64, 1.00] | 3/5 [15, 95] |" in text  # P(best > it), failed, intervals.
     assert "margin ±0.5 points" in text
-    assert "1 are worse, 1 equivalent (within ±0.5 points) and 1 undecided" in text
+    assert "1 worse, 1 equivalent (within ±0.5 points), 1 undecided" in text
     for word in ("≈", "tied", "not significantly worse"):
         assert word not in text
     index = (tmp_path / "REPORT.md").read_text()

@@ -123,9 +123,9 @@ def verdict_sentence(grid: dict) -> str:
     members = [grid["settings"][i] for i in result["best_set"]]
     return (f"**Best: {best_setting}**: {100 * best['mean']:.2f}%, 95% CI "
             f"{interval_text(best['ci_low'], best['ci_high'])}, {best['n']} seeds, "
-            f"{best['failed']} failed. **Of the other {others} grid points, {counts['worse']} "
-            f"are worse, {counts['equivalent']} equivalent (within {margin_text(grid['margin'])}"
-            f") and {counts['undecided']} undecided**"
+            f"{best['failed']} failed. **Of the other {others} grid points: {counts['worse']} "
+            f"worse, {counts['equivalent']} equivalent (within {margin_text(grid['margin'])}"
+            f"), {counts['undecided']} undecided**"
             + (f"; {untested} could not be tested (fewer than 2 finished runs)" if untested
                else "")
             + f". The best set (points not shown below any other) has {len(members)} of the "
