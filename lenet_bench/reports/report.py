@@ -70,16 +70,18 @@ def summary_header(rows: list[dict]) -> list[str]:
     header = list(SUMMARY_HEADER)
     if rows and "verdict" in rows[0]:
         header[5:5] = INTERVAL_HEADER
+    if any(row.get("verdict") for row in rows):
         header[2:2] = ["verdict"]
     return (header + (EARLY_STOPPING_HEADER if has_validation else [])
             + (COST_HEADER if has_cost else []))
 
 
-def verdict_cell(row: dict) -> list[str]:
-    """The row's verdict against the best, as a one-cell list ([] without verdicts)."""
-    if "verdict" not in row:
-        return []
-    return [row["verdict"] or "untested"]
+def verdict_cells(rows: list[dict]) -> list[list[str]]:
+    """Per row, its verdict against the best as a one-cell list; [] for every row when
+    no row has a verdict (one grid point, or none with 2 finished runs)."""
+    if not any(row.get("verdict") for row in rows):
+        return [[] for _ in rows]
+    return [[row["verdict"] or "untested"] for row in rows]
 
 
 def interval_cells(row: dict) -> list[str]:
@@ -94,8 +96,8 @@ def interval_cells(row: dict) -> list[str]:
 
 def summary_table_rows(rows: list[dict]) -> list[list]:
     table = []
-    for rank, row in enumerate(rows, start=1):
-        line = [rank, row["setting"], *verdict_cell(row), f"{row['done']}/{row['runs']}",
+    for rank, (row, verdict) in enumerate(zip(rows, verdict_cells(rows)), start=1):
+        line = [rank, row["setting"], *verdict, f"{row['done']}/{row['runs']}",
                 row["diverged"], percent(row["final_test_accuracy_mean"],
                                          row["final_test_accuracy_std"]),
                 *(interval_cells(row) if "verdict" in row else []),
