@@ -249,3 +249,20 @@ def test_every_point_gets_a_verdict_and_the_index_leads_with_the_counts(tmp_path
     assert report.main(["report", str(tmp_path), "--margin=-1"]) == 2
     assert capsys.readouterr().err.startswith(
         "error: --margin=-1: expected --margin=POINTS, the equivalence margin in accuracy points")
+
+
+def test_a_checkout_without_predictions_keeps_the_stored_classification_report(tmp_path):
+    """Predictions are not committed: a rebuilt report reads the tables written before."""
+    from lenet_bench.reports import companion_report
+
+    (tmp_path / "classification_report.txt").write_text(
+        f"{companion_report.CLASSIFICATION_TITLE}lr 0.01, seed 0 (the median run)\n"
+        "              precision    recall  f1-score   support\n\n"
+        "    accuracy                         0.9844       450\n")
+    (tmp_path / "classification_report.csv").write_text(
+        "class,precision,recall,f1-score,support\n0,1.0,0.5,0.6667,4.0\n")
+    lines = companion_report.stored_classification_lines(tmp_path)
+    assert lines[2].startswith("lr 0.01, seed 0 (the median run); accuracy 98.44%.")
+    assert "| 0 | 100.00 | 50.00 | 66.67 | 4 |" in lines[-1]
+    (tmp_path / "classification_report.csv").unlink()
+    assert companion_report.stored_classification_lines(tmp_path) == []
