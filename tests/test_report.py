@@ -62,9 +62,11 @@ def test_experiment_report_from_run_files_alone(tmp_path, runs):
     assert report.main(["report", str(tmp_path)]) == 0
     text = (tmp_path / "exp" / "REPORT.md").read_text()
     assert "runs: 6 finished of 8 (rerun the same command to finish the rest)" in text
-    # One finished run: no interval, no test against the best (no tie mark); no soft accuracy.
-    assert "| 2 | lr 0.1 | 1/2 | 1 | 35.00 | – | 35.00 | 0.00 | 0 | – | 40.00 | 40.00 |" in text
-    assert "| 1 (best) | lr 0.01 | 4/4 | 0 |" in text
+    # One finished run: no interval, no verdict against the best; no soft accuracy.
+    assert ("| 2 | lr 0.1 | untested | 1/2 | 1 | 35.00 | – | 35.00 | 0.00 | 0 | – | 40.00 | "
+            "40.00 |") in text
+    assert "| 1 | lr 0.01 | best | 4/4 | 0 |" in text
+    assert "margin ±0.5 points" in text
     csv_lines = (tmp_path / "exp" / "summary.csv").read_text().splitlines()
     assert len(csv_lines) == 3
     assert (tmp_path / "exp" / "figures" / "accuracy_curves.png").stat().st_size > 1000
@@ -203,3 +205,64 @@ def test_a_grid_over_later_fields_is_pivoted_by_their_values():
     assert len(row_labels) == 2 and len(column_labels) == 2
     assert rows[0]["setting"] == "translate 0.1, rotate 0.05"
     assert rows[0]["final_test_accuracy_mean"] == pytest.approx(0.655)
+
+
+def test_every_point_gets_a_verdict_and_the_index_leads_with_the_counts(tmp_path, capsys):
+    """Four learning rates, 5 seeds each: the best, one as good (within 0.5 points), one 5
+    points worse, one with 3 of 5 runs at chance (never equivalent)."""
+    finals = {0.01: [0.955, 0.956, 0.957, 0.958, 0.959],
+              0.02: [0.9545, 0.9555, 0.9565, 0.9575, 0.9585],
+              0.03: [0.905, 0.906, 0.907, 0.908, 0.909],
+              0.04: [0.10, 0.10, 0.10, 0.955, 0.957]}
+    runs_dir = tmp_path / "grid" / "runs"
+    runs_dir.mkdir(parents=True)
+    keys = []
+    for learning_rate, accuracies in finals.items():
+        for seed, accuracy in enumerate(accuracies):
+            run = fake_run(f"lr{learning_rate}s{seed}", seed, [0.5, accuracy],
+                           learning_rate=learning_rate, planned_epochs=2)
+            keys.append(run["key"])
+            atomic_write_json(runs_dir / f"{run['key']}.json", run)
+    atomic_write_json(tmp_path / "grid" / "config.json", {
+        "experiment": "grid", "run_keys": keys,
+        "dataset": {"name": "digits", "class_names": [str(i) for i in range(10)]}})
+    assert report.main(["report", str(tmp_path)]) == 0
+    text = (tmp_path / "grid" / "REPORT.md").read_text()
+    verdicts = {line.split(" | ")[0].strip("| "): line.split(" | ")[1]
+                for line in (tmp_path / "grid" / "verdicts.md").read_text().splitlines()[2:]}
+    assert verdicts == {"lr 0.01": "best", "lr 0.02": "equivalent", "lr 0.03": "worse",
+                        "lr 0.04": "undecided"}
+    assert "| 0.88 [0.64, 1.00] | 3/5 [15, 95] |" in text  # P(best > it), failed, intervals.
+    assert "margin ±0.5 points" in text
+    assert "1 worse, 1 equivalent (within ±0.5 points), 1 undecided" in text
+    for word in ("≈", "tied", "not significantly worse"):
+        assert word not in text
+    index = (tmp_path / "REPORT.md").read_text()
+    assert "| [grid](grid/REPORT.md) | digits | lr 0.01 | 95.70 [" in index
+    # Seeds, failed, worse, equivalent, undecided, best set (3 of 5 failed is not shown
+    # below the best at 5 seeds: it stays in the set), runs at chance.
+    assert "| 5 | 0/5 | 1 | 1 | 1 | 3 of 4 | 3 |" in index
+    assert report.main(["report", str(tmp_path), "--margin=0.01"]) == 0
+    assert "margin ±0.01 points" in (tmp_path / "grid" / "REPORT.md").read_text()
+    assert "| lr 0.02 | undecided |" in (tmp_path / "grid" / "verdicts.md").read_text()
+    capsys.readouterr()
+    assert report.main(["report", str(tmp_path), "--margin=-1"]) == 2
+    assert capsys.readouterr().err.startswith(
+        "error: --margin=-1: expected --margin=POINTS, the equivalence margin in accuracy points")
+
+
+def test_a_checkout_without_predictions_keeps_the_stored_classification_report(tmp_path):
+    """Predictions are not committed: a rebuilt report reads the tables written before."""
+    from lenet_bench.reports import companion_report
+
+    (tmp_path / "classification_report.txt").write_text(
+        f"{companion_report.CLASSIFICATION_TITLE}lr 0.01, seed 0 (the median run)\n"
+        "              precision    recall  f1-score   support\n\n"
+        "    accuracy                         0.9844       450\n")
+    (tmp_path / "classification_report.csv").write_text(
+        "class,precision,recall,f1-score,support\n0,1.0,0.5,0.6667,4.0\n")
+    lines = companion_report.stored_classification_lines(tmp_path)
+    assert lines[2].startswith("lr 0.01, seed 0 (the median run); accuracy 98.44%.")
+    assert "| 0 | 100.00 | 50.00 | 66.67 | 4 |" in lines[-1]
+    (tmp_path / "classification_report.csv").unlink()
+    assert companion_report.stored_classification_lines(tmp_path) == []

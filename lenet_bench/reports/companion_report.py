@@ -13,7 +13,9 @@ there (old workdirs lack them and get none of them):
 - the out-of-distribution test from each run's 'ood'.
 """
 
+import csv
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +28,7 @@ from lenet_bench.reports.tables import (csv_text, markdown_table, matrix_text, m
                                         percent)
 
 MAX_RANKED_POINTS = 3  # Up to this many grid points: every point's best/worst/median.
+CLASSIFICATION_TITLE = "# scikit-learn classification report: "
 
 
 def soft_confusion_lines(experiment_dir: Path, best: list[dict], class_names: list[str],
@@ -108,8 +111,8 @@ def classification_section(experiment_dir: Path, runs: list[dict], class_names: 
     if median is None or not labels_path.is_file():
         return []
     predictions_path = experiment_dir / RUNS_FOLDER / f"{median['key']}.predictions.npz"
-    if not predictions_path.is_file():
-        return []
+    if not predictions_path.is_file():  # Not committed: the tables written when it was here.
+        return stored_classification_lines(experiment_dir)
     with np.load(labels_path) as stored:
         labels = stored["labels"]
     with np.load(predictions_path) as stored:
@@ -121,18 +124,41 @@ def classification_section(experiment_dir: Path, runs: list[dict], class_names: 
     what = (f"{setting_label(median['spec'], fields)}, seed {median['spec']['seed']} "
             f"(the median run by {rank_by} test accuracy), final epoch")
     atomic_write_text(experiment_dir / "classification_report.txt",
-                      f"# scikit-learn classification report: {what}\n{text}")
+                      f"{CLASSIFICATION_TITLE}{what}\n{text}")
     table_rows = [{"class": name, **{metric: scores[name][metric] for metric in
                                      ("precision", "recall", "f1-score", "support")}}
                   for name in list(class_names) + ["macro avg", "weighted avg"]]
     atomic_write_text(experiment_dir / "classification_report.csv", csv_text(table_rows))
-    table = [[row["class"], f"{100 * row['precision']:.2f}", f"{100 * row['recall']:.2f}",
-              f"{100 * row['f1-score']:.2f}", int(row["support"])] for row in table_rows]
+    return classification_lines(what, scores["accuracy"], table_rows)
+
+
+def classification_lines(what: str, accuracy: float, table_rows: list[dict]) -> list[str]:
+    """The classification report's section from its per-class rows."""
+    table = [[row["class"], f"{100 * float(row['precision']):.2f}",
+              f"{100 * float(row['recall']):.2f}", f"{100 * float(row['f1-score']):.2f}",
+              int(float(row["support"]))] for row in table_rows]
     return ["## Classification report (scikit-learn)", "",
-            f"{what}; accuracy {100 * scores['accuracy']:.2f}%. Files: "
+            f"{what}; accuracy {100 * accuracy:.2f}%. Files: "
             "[classification_report.txt](classification_report.txt), "
             "[classification_report.csv](classification_report.csv).", "",
             markdown_table(["class", "precision %", "recall %", "F1 %", "support"], table)]
+
+
+def stored_classification_lines(experiment_dir: Path) -> list[str]:
+    """The section from classification_report.{txt,csv} written by an earlier report,
+    for a checkout without the run's predictions (not committed); [] without them."""
+    text_path = experiment_dir / "classification_report.txt"
+    csv_path = experiment_dir / "classification_report.csv"
+    if not (text_path.is_file() and csv_path.is_file()):
+        return []
+    text = text_path.read_text(encoding="utf-8")
+    found = re.search(r"^\s*accuracy\s+([0-9.]+)", text, re.MULTILINE)
+    if not text.startswith(CLASSIFICATION_TITLE) or not found:
+        return []
+    with open(csv_path, encoding="utf-8", newline="") as file:
+        table_rows = list(csv.DictReader(file))
+    what = text.splitlines()[0][len(CLASSIFICATION_TITLE):]
+    return classification_lines(what, float(found.group(1)), table_rows)
 
 
 def internals_section(experiment_dir: Path, dataset: dict) -> list[str]:

@@ -112,9 +112,10 @@ def plot_top_k(groups: list[tuple[str, list[dict]]], path: Path, title: str) -> 
 
 def plot_heatmap(values: np.ndarray, row_labels: list[str], column_labels: list[str],
                  path: Path, title: str, outlined: np.ndarray | None = None,
-                 best: np.ndarray | None = None) -> None:
+                 best: np.ndarray | None = None, dashed: np.ndarray | None = None) -> None:
     """A grid of accuracies (fractions; NaN blank), annotated in percent; cells where
-    `outlined` is true get a white frame (a thicker red one where `best` is)."""
+    `outlined` is true get a white frame, where `dashed` is a dashed one (a thicker
+    red one where `best` is)."""
     figure = _figure(max(5, 0.75 * len(column_labels) + 2.5), max(2.5, 0.5 * len(row_labels) + 1.5))
     axes = figure.add_subplot()
     image = axes.imshow(100 * values, cmap="viridis", aspect="auto")
@@ -125,6 +126,7 @@ def plot_heatmap(values: np.ndarray, row_labels: list[str], column_labels: list[
         axes.text(column, row, text, ha="center", va="center", fontsize=7,
                   color="white" if np.isfinite(value) and 100 * value < middle else "black")
     _outline(axes, outlined, "white", 1.5)
+    _outline(axes, dashed, "white", 1.5, "--")
     _outline(axes, best, "red", 3)
     axes.set_xticks(range(len(column_labels)), column_labels, rotation=45, ha="right", fontsize=7)
     axes.set_yticks(range(len(row_labels)), row_labels, fontsize=8)
@@ -133,14 +135,15 @@ def plot_heatmap(values: np.ndarray, row_labels: list[str], column_labels: list[
     _save(figure, path)
 
 
-def _outline(axes, mask: np.ndarray | None, color: str, width: float) -> None:
+def _outline(axes, mask: np.ndarray | None, color: str, width: float,
+             style: str = "-") -> None:
     from matplotlib.patches import Rectangle
 
     if mask is None:
         return
     for row, column in zip(*np.nonzero(mask)):
         axes.add_patch(Rectangle((column - 0.46, row - 0.46), 0.92, 0.92, fill=False,
-                                 edgecolor=color, linewidth=width))
+                                 edgecolor=color, linewidth=width, linestyle=style))
 
 
 def _interval_bars(axes, x, rows: list[dict], color: str, label: str | None = None) -> None:

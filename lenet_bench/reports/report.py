@@ -1,9 +1,11 @@
 """Tables and figures built from a workdir's run JSONs alone; never trains.
 
     python -m lenet_bench.reports.report WORKDIR_OR_EXPERIMENT_DIR [--rank_runs_by=final|best]
+        [--margin=POINTS]
 
 writes, per experiment, the ranked grid points (summary.{csv,md,tex}), per-epoch
-statistics (per_epoch.csv), the grid pivot (pivot.{csv,md,tex}), label-noise
+statistics (per_epoch.csv), the grid pivot (pivot.{csv,md,tex}), each point's verdict
+against the best within the equivalence margin (verdicts.{csv,md,tex}), label-noise
 tables, confusion matrices and pairs, figures/*.png and REPORT.md; for a
 workdir, an index REPORT.md that opens with the one-screen summary.
 """
@@ -27,7 +29,7 @@ from lenet_bench.reports import (analysis, companion_report, plots, search_repor
 from lenet_bench.reports.results import (SETTING_FIELDS, backends_text, finished_runs,
                                          format_value, label_fields, load_runs, mean_std,
                                          setting_label, summarize, threads_text)
-from lenet_bench.reports.statistics_report import TIE_MARK, interval_text
+from lenet_bench.reports.statistics_report import interval_text, margin_text, verdict_legend
 from lenet_bench.reports.tables import (csv_text, latex_table, markdown_table, matrix_text,
                                         mean_std_text, percent, percent_nan)
 
@@ -67,15 +69,20 @@ def summary_header(rows: list[dict]) -> list[str]:
     has_validation = bool(rows) and "best_val_epoch_mean" in rows[0]
     has_cost = any("keras_file_bytes_mean" in row for row in rows)
     header = list(SUMMARY_HEADER)
-    if rows and "tie" in rows[0]:
+    if rows and "verdict" in rows[0]:
         header[5:5] = INTERVAL_HEADER
+    if any(row.get("verdict") for row in rows):
+        header[2:2] = ["verdict"]
     return (header + (EARLY_STOPPING_HEADER if has_validation else [])
             + (COST_HEADER if has_cost else []))
 
 
-def rank_text(rank: int, row: dict) -> str:
-    """The rank, with '(best)' or the tie mark."""
-    return f"{rank}" + {"best": " (best)", "tied": f" {TIE_MARK}"}.get(row.get("tie"), "")
+def verdict_cells(rows: list[dict]) -> list[list[str]]:
+    """Per row, its verdict against the best as a one-cell list; [] for every row when
+    no row has a verdict (one grid point, or none with 2 finished runs)."""
+    if not any(row.get("verdict") for row in rows):
+        return [[] for _ in rows]
+    return [[row["verdict"] or "untested"] for row in rows]
 
 
 def interval_cells(row: dict) -> list[str]:
@@ -90,11 +97,11 @@ def interval_cells(row: dict) -> list[str]:
 
 def summary_table_rows(rows: list[dict]) -> list[list]:
     table = []
-    for rank, row in enumerate(rows, start=1):
-        line = [rank_text(rank, row), row["setting"], f"{row['done']}/{row['runs']}",
+    for rank, (row, verdict) in enumerate(zip(rows, verdict_cells(rows)), start=1):
+        line = [rank, row["setting"], *verdict, f"{row['done']}/{row['runs']}",
                 row["diverged"], percent(row["final_test_accuracy_mean"],
                                          row["final_test_accuracy_std"]),
-                *(interval_cells(row) if "tie" in row else []),
+                *(interval_cells(row) if "verdict" in row else []),
                 percent(row["final_test_soft_accuracy_mean"], row["final_test_soft_accuracy_std"]),
                 percent(row["best_test_accuracy_mean"], row["best_test_accuracy_std"]),
                 percent(row["best_test_accuracy_max"]),
@@ -162,11 +169,11 @@ def pivot(rows: list[dict], fields: tuple[str, ...], runs: list[dict]):
 
 
 def pivot_cell(row: dict | None) -> str:
-    """mean ± std of the final test accuracy, marked best or tied with it, and how
-    many seeds diverged or stayed at chance, if any."""
+    """mean ± std of the final test accuracy, its verdict against the best in
+    brackets, and how many seeds diverged or stayed at chance, if any."""
     if row is None:
         return "–"
-    text = {"best": "(best) ", "tied": f"{TIE_MARK} "}.get(row.get("tie"), "")
+    text = f"({row['verdict']}) " if row.get("verdict") else ""
     text += percent(row["final_test_accuracy_mean"], row["final_test_accuracy_std"])
     if row["diverged"]:
         text += f" ({row['diverged']}/{row['runs']} diverged)"
@@ -201,17 +208,19 @@ def write_tables(experiment_dir: Path, name: str, rows: list[dict], fields: tupl
          for label, line in zip(row_labels, cells)]))
     values = np.array([[np.nan if cell is None else cell["final_test_accuracy_mean"]
                         for cell in line] for line in cells])
-    ties = np.array([[cell is not None and cell.get("tie") in ("best", "tied") for cell in line]
-                     for line in cells])
-    best = np.array([[cell is not None and cell.get("tie") == "best" for cell in line]
-                     for line in cells])
+    masks = {verdict: np.array([[cell is not None and cell.get("verdict") == verdict
+                                 for cell in line] for line in cells])
+             for verdict in ("best", "equivalent", "undecided")}
+    judged = any(cell is not None and cell.get("verdict") for line in cells for cell in line)
+    margin = next((cell["margin"] for line in cells for cell in line
+                   if cell is not None and "margin" in cell), None)
     plots.plot_heatmap(values, row_labels, column_labels, experiment_dir / "figures" / "heatmap.png",
                        f"{name}: final-epoch test accuracy, mean over seeds"
-                       + ("\n(outlined: not significantly worse than the best, red)"
-                          if ties.any() else ""), outlined=ties, best=best)
-    legend = ([f"(best): the highest mean; {TIE_MARK}: not significantly worse than it (see "
-               "[Which differences are real](#which-differences-are-real)).", ""]
-              if ties.any() else [])
+                       + (f"\n(red: best; white: equivalent, {margin_text(margin)}; dashed: "
+                          "undecided; unframed: worse)" if judged else ""),
+                       outlined=masks["equivalent"], best=masks["best"],
+                       dashed=masks["undecided"])
+    legend = [verdict_legend(margin), ""] if judged else []
     return ["## Grid (final-epoch test accuracy %, mean ± std over seeds)", "",
             markdown_table(header, table), *legend, "![heat map](figures/heatmap.png)", "",
             "Tables: [pivot.csv](pivot.csv), [pivot.md](pivot.md), [pivot.tex](pivot.tex).", ""]
@@ -328,42 +337,42 @@ def noise_rows(noise_groups: list[tuple[tuple[float, str], list[dict]]],
     return rows
 
 
-def noise_section(experiment_dir: Path, name: str, runs: list[dict], dataset: dict) -> list[str]:
-    if not any(run["spec"].get("label_noise") for run in runs):
-        return []
-    num_classes = len(dataset.get("class_names") or runs[0]["noise"]["transition_counts"])
-    class_names = dataset.get("class_names") or [str(i) for i in range(num_classes)]
-    noise_groups = group_by_noise(runs)
-    rows = noise_rows(noise_groups, num_classes)
-    atomic_write_text(experiment_dir / "noise.csv", csv_text(rows))
-    header = ["eps", "mode", "runs done", "best-epoch test acc %", "final test acc %",
-              "at chance", "median %", "learned runs' mean %", "final train acc % (noisy labels)", "final train acc % (clean labels)",
-              "realized flip rate %", "largest deviation (points, clean → noisy)", "within error"]
+NOISE_HEADER = ["eps", "mode", "runs done", "best-epoch test acc %", "final test acc %",
+                "at chance", "median %", "learned runs' mean %",
+                "final train acc % (noisy labels)", "final train acc % (clean labels)",
+                "realized flip rate %", "largest deviation (points, clean → noisy)",
+                "within error"]
 
-    def largest_deviation(row: dict) -> str:
-        if row["max_deviation_cell"] is None:
-            return "–"
-        if row["max_abs_deviation"] == 0:
-            return "0.00"
-        true, noisy = row["max_deviation_cell"]
-        text = f"{100 * row['max_abs_deviation']:.2f} ({class_names[true]} → {class_names[noisy]})"
-        return text + ("" if math.isnan(row["max_z"]) else f"; max abs z over cells {row['max_z']:.2f}")
 
-    table = [[f"{row['eps']:g}" + (" ⚠" if row["degenerate"] else ""), row["mode"],
-              f"{row['done']}/{row['runs']}",
-              percent(row["best_test_accuracy_mean"], row["best_test_accuracy_std"]),
-              percent(row["final_test_accuracy_mean"], row["final_test_accuracy_std"]),
-              f"{row['at_chance']} of {row['done']}", percent_nan(row["final_test_accuracy_median"]),
-              percent_nan(row["learned_test_accuracy_mean"]),
-              percent(row["final_train_accuracy_mean"], row["final_train_accuracy_std"]),
-              percent(row["final_train_clean_accuracy_mean"], row["final_train_clean_accuracy_std"]),
-              percent(row["realized_flip_rate_mean"]), largest_deviation(row),
-              row["within_sampling_error"]] for row in rows]
-    atomic_write_text(experiment_dir / "noise.md", markdown_table(header, table))
-    atomic_write_text(experiment_dir / "noise.tex", latex_table(
-        header, table, f"{name}: test accuracy under symmetric label noise, mean ± std over seeds"))
-    several_modes = len({mode for (_, mode), _ in noise_groups}) > 1
-    labels = [f"eps {eps:g}" + (f" {mode}" if several_modes else "") for (eps, mode), _ in noise_groups]
+def _largest_deviation(row: dict, class_names: list[str]) -> str:
+    """A noise level's largest realized-minus-expected cell, with its largest |z|."""
+    if row["max_deviation_cell"] is None:
+        return "–"
+    if row["max_abs_deviation"] == 0:
+        return "0.00"
+    true, noisy = row["max_deviation_cell"]
+    text = f"{100 * row['max_abs_deviation']:.2f} ({class_names[true]} → {class_names[noisy]})"
+    return text + ("" if math.isnan(row["max_z"]) else f"; max abs z over cells {row['max_z']:.2f}")
+
+
+def noise_table(rows: list[dict], class_names: list[str]) -> list[list]:
+    """The label-noise table's cells, one line per noise level."""
+    return [[f"{row['eps']:g}" + (" ⚠" if row["degenerate"] else ""), row["mode"],
+             f"{row['done']}/{row['runs']}",
+             percent(row["best_test_accuracy_mean"], row["best_test_accuracy_std"]),
+             percent(row["final_test_accuracy_mean"], row["final_test_accuracy_std"]),
+             f"{row['at_chance']} of {row['done']}", percent_nan(row["final_test_accuracy_median"]),
+             percent_nan(row["learned_test_accuracy_mean"]),
+             percent(row["final_train_accuracy_mean"], row["final_train_accuracy_std"]),
+             percent(row["final_train_clean_accuracy_mean"],
+                     row["final_train_clean_accuracy_std"]),
+             percent(row["realized_flip_rate_mean"]), _largest_deviation(row, class_names),
+             row["within_sampling_error"]] for row in rows]
+
+
+def noise_figures(experiment_dir: Path, name: str, noise_groups: list, labels: list[str],
+                  num_classes: int) -> None:
+    """The accuracy curves per noise level, a split level's runs at chance dotted."""
     curve_groups = [(label, finished) for label, (_, members) in zip(labels, noise_groups)
                     if (finished := finished_runs(members))]
     stuck = [[run for run in finished if statistics.is_split(
@@ -374,84 +383,88 @@ def noise_section(experiment_dir: Path, name: str, runs: list[dict], dataset: di
                             f"{name}: accuracy per label-noise level eps, mean ± std over seeds"
                             + ("; a split level's runs at chance dotted" if any(stuck) else ""),
                             stuck)
-    matrices, matrix_links = [], []
+
+
+def noise_matrix_files(experiment_dir: Path, noise_groups: list, labels: list[str],
+                       class_names: list[str], several_modes: bool) -> list[str]:
+    """Per noise level, the realized, expected and difference matrices of the lowest
+    seed (a text file each) and their figure; returns the files' links."""
+    num_classes = len(class_names)
+    matrices, links = [], []
     for label, ((eps, mode), members) in zip(labels, noise_groups):
         first = min(members, key=lambda run: run["spec"]["seed"])
         counts = np.asarray(first["noise"]["transition_counts"])
         realized, expected = noise.row_normalize(counts), noise.expected_matrix(num_classes, eps)
         matrices.append((eps, realized, expected))
         file_name = f"noise_matrix_eps{eps:g}" + (f"_{mode}" if several_modes else "") + ".txt"
-        matrix_links.append(f"[{label}]({file_name})")
+        links.append(f"[{label}]({file_name})")
         atomic_write_text(experiment_dir / file_name, "\n".join([
             matrix_text(100 * realized, class_names, f"realized training-label transition "
-                         f"matrix (%), clean down, noisy across; eps {eps:g}, {mode}, seed "
-                         f"{first['spec']['seed']}"),
+                        f"matrix (%), clean down, noisy across; eps {eps:g}, {mode}, seed "
+                        f"{first['spec']['seed']}"),
             matrix_text(100 * expected, class_names, f"expected (%): {100 * (1 - eps):.2f} on "
-                         f"the diagonal, {100 * eps / (num_classes - 1):.2f} elsewhere"),
+                        f"the diagonal, {100 * eps / (num_classes - 1):.2f} elsewhere"),
             matrix_text(100 * (realized - expected), class_names,
-                         "realized - expected (percentage points)")]))
-    plots.plot_noise_matrices(matrices, class_names, experiment_dir / "figures" / "noise_matrices.png",
+                        "realized - expected (percentage points)")]))
+    plots.plot_noise_matrices(matrices, class_names,
+                              experiment_dir / "figures" / "noise_matrices.png",
                               "training-label transition matrices, clean → noisy (lowest seed)")
+    return links
+
+
+def noise_section(experiment_dir: Path, name: str, runs: list[dict], dataset: dict) -> list[str]:
+    """'## Label noise': the table per noise level (noise.{csv,md,tex}), the curves,
+    the realized transition matrices and how to read them; [] without label noise."""
+    if not any(run["spec"].get("label_noise") for run in runs):
+        return []
+    num_classes = len(dataset.get("class_names") or runs[0]["noise"]["transition_counts"])
+    class_names = dataset.get("class_names") or [str(i) for i in range(num_classes)]
+    noise_groups = group_by_noise(runs)
+    rows = noise_rows(noise_groups, num_classes)
+    table = noise_table(rows, class_names)
+    atomic_write_text(experiment_dir / "noise.csv", csv_text(rows))
+    atomic_write_text(experiment_dir / "noise.md", markdown_table(NOISE_HEADER, table))
+    atomic_write_text(experiment_dir / "noise.tex", latex_table(
+        NOISE_HEADER, table,
+        f"{name}: test accuracy under symmetric label noise, mean ± std over seeds"))
+    several_modes = len({mode for (_, mode), _ in noise_groups}) > 1
+    labels = [f"eps {eps:g}" + (f" {mode}" if several_modes else "")
+              for (eps, mode), _ in noise_groups]
+    noise_figures(experiment_dir, name, noise_groups, labels, num_classes)
+    matrix_links = noise_matrix_files(experiment_dir, noise_groups, labels, class_names,
+                                      several_modes)
     pooled = [field for field in SETTING_FIELDS if field not in ("label_noise", "noise_mode")
               and len({json.dumps(run["spec"].get(field)) for run in runs}) > 1]
     lines = ["## Label noise", "",
              "Training labels only (the test set is clean): kept with probability 1 - eps, "
              f"else each other class with eps/{num_classes - 1}."
              + (f" Each row pools the runs of every {', '.join(pooled)}." if pooled else ""), "",
-             markdown_table(header, table)]
+             markdown_table(NOISE_HEADER, table)]
     if any(row["degenerate"] for row in rows):
         lines += [f"⚠ eps >= {(num_classes - 1) / num_classes:g} = (K-1)/K: the noisy label is "
                   "no more likely than another class, so the labels carry no majority signal.", ""]
-    bounds = "; ".join(dict.fromkeys(f"{row['mode']}: {row['bound']}" for row in rows if row["bound"]))
-    lines += [f"At chance, median, learned runs' mean: the final test accuracy; "
-              f"{statistics_report.chance_text(num_classes)}; the learned runs are the others. "
-              "Where a level's seeds split (some at chance, some learned), its mean ± std "
-              "describes no run: read the count at chance and the learned runs' mean. "
-              f"Realized-noise check per seed ({bounds}): 'within error' counts the seeds "
-              "inside the bound (for sampled noise about 1 seed in 20 falls outside by chance "
-              "alone); the largest deviation is over all seeds, in percentage points of the "
-              "clean class, with its cell. Matrices (realized, expected, difference): "
-              + ", ".join(matrix_links)
-              + ". Tables: [noise.csv](noise.csv), [noise.md](noise.md), [noise.tex](noise.tex).", "",
-              "![noise curves](figures/noise_curves.png)", "",
-              "![noise matrices](figures/noise_matrices.png)", ""]
-    return lines
+    bounds = "; ".join(dict.fromkeys(f"{row['mode']}: {row['bound']}" for row in rows
+                                     if row["bound"]))
+    return lines + [
+        f"At chance, median, learned runs' mean: the final test accuracy; "
+        f"{statistics_report.chance_text(num_classes)}; the learned runs are the others. "
+        "Where a level's seeds split (some at chance, some learned), its mean ± std "
+        "describes no run: read the count at chance and the learned runs' mean. "
+        f"Realized-noise check per seed ({bounds}): 'within error' counts the seeds "
+        "inside the bound (for sampled noise about 1 seed in 20 falls outside by chance "
+        "alone); the largest deviation is over all seeds, in percentage points of the "
+        "clean class, with its cell. Matrices (realized, expected, difference): "
+        + ", ".join(matrix_links)
+        + ". Tables: [noise.csv](noise.csv), [noise.md](noise.md), [noise.tex](noise.tex).", "",
+        "![noise curves](figures/noise_curves.png)", "",
+        "![noise matrices](figures/noise_matrices.png)", ""]
 
 
-def write_experiment_report(experiment_dir: Path, rank_runs_by: str | None = None) -> Path:
-    """Writes the tables, figures/ and REPORT.md of one experiment from its run files
-    (a hyperparameter search's own report when the folder holds a search).
-
-    Args:
-      experiment_dir: the experiment's folder.
-      rank_runs_by: 'final' or 'best': which test accuracy picks a grid point's best,
-        worst and median run; None: as config.json says (else 'final').
-    """
-    experiment_dir = Path(experiment_dir)
-    if (experiment_dir / SEARCH_FILE).is_file():
-        return search_report.write_search_report(experiment_dir)
-    config, runs = load_runs(experiment_dir)
-    rank_runs_by = rank_runs_by or (config.get("config") or {}).get("rank_runs_by") or "final"
-    fields = label_fields(runs, config)
-    rows = summarize(runs, fields)
-    name = config.get("experiment", experiment_dir.name)
+def experiment_header(name: str, config: dict, runs: list[dict], rows: list[dict],
+                      fields: tuple[str, ...]) -> list[str]:
+    """The report's title and what was run: dataset, runs, time, machine, versions."""
     dataset = config.get("dataset", {})
-    classes = statistics_report.num_classes(dataset, runs)
-    grid = statistics_report.grid_statistics(runs, rows, fields, classes)
-    statistics_report.annotate_rows(rows, grid)
-    pivot_lines = write_tables(experiment_dir, name, rows, fields, runs)
-    members_by_setting = {setting_label(members[0]["spec"], fields): members
-                          for members in analysis.group_by_point(finished_runs(runs)).values()}
-    groups = [(row["setting"], members_by_setting[row["setting"]]) for row in rows
-              if row["setting"] in members_by_setting]
-    if groups:
-        plots.plot_curves(groups, experiment_dir / "figures" / "accuracy_curves.png",
-                          f"{name}: {dataset.get('name', '?')}, mean ± std over seeds")
-        if len(groups) > TOP_K_CURVES:
-            plots.plot_top_k(groups[:TOP_K_CURVES], experiment_dir / "figures" / "top_k.png",
-                             f"{name}: top {TOP_K_CURVES} by final test accuracy, mean ± std")
     machine = config.get("machine", {})
-    versions = config.get("versions", {})
     expected = len(config.get("run_keys", runs))
     finished = sum(run["status"] != "running" for run in runs)
     threads = threads_text(runs)  # '' for runs that predate the record (their text unchanged).
@@ -467,53 +480,65 @@ def write_experiment_report(experiment_dir: Path, rank_runs_by: str | None = Non
         f"- training time: {sum(run['wall_seconds'] for run in runs):.0f} s in total",
         f"- machine: {machine.get('cpu', '?')}, {machine.get('cores', '?')} cores; "
         + (f"{threads}; " if threads else "")
-        + f"device: {runs[0]['device'] if runs else '?'}; backend: {backends_text(runs)}; trainer: "
-        + ", ".join(sorted({str(run.get('trainer', '?')) for run in runs}))
+        + f"device: {runs[0]['device'] if runs else '?'}; backend: {backends_text(runs)}; "
+        "trainer: " + ", ".join(sorted({str(run.get('trainer', '?')) for run in runs}))
         + "; precision: " + ", ".join(sorted({run["spec"]["precision"] for run in runs}))
         + "; oneDNN: " + ", ".join(sorted({run.get("onednn", "not recorded") for run in runs})),
-        "- versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()),
+        "- versions: " + ", ".join(f"{k} {v}" for k, v in config.get("versions", {}).items()),
     ]
-    if config.get("command"):
-        lines.append(f"- command: `{config['command']}`")
-    lines += ["", "## Grid points ranked (test accuracy %, mean ± std over seeds)", "",
-              summary_markdown(rows),
-              "95% CI: the t interval of the mean final test accuracy over seeds; median and "
-              "IQR (interquartile range, points) over seeds; "
-              f"{statistics_report.chance_text(classes)}."
-              + (f" (best): the highest mean; {TIE_MARK}: not significantly worse than it."
-                 if grid["ties"] else ""),
-              "Tables: [summary.csv](summary.csv), [summary.md](summary.md), "
-              "[summary.tex](summary.tex); per epoch (mean, std, min, max): "
-              "[per_epoch.csv](per_epoch.csv).", ""]
+    return lines + ([f"- command: `{config['command']}`"] if config.get("command") else [])
+
+
+def ranked_section(rows: list[dict], classes: int, grid: dict) -> list[str]:
+    """'## Grid points ranked': the summary table and how to read it."""
+    lines = ["", "## Grid points ranked (test accuracy %, mean ± std over seeds)", "",
+             summary_markdown(rows),
+             "95% CI: the t interval of the mean final test accuracy over seeds; median and "
+             "IQR (interquartile range, points) over seeds; "
+             f"{statistics_report.chance_text(classes)}."
+             + (" " + verdict_legend(grid["margin"]) if grid["verdicts"] else ""),
+             "Tables: [summary.csv](summary.csv), [summary.md](summary.md), "
+             "[summary.tex](summary.tex); per epoch (mean, std, min, max): "
+             "[per_epoch.csv](per_epoch.csv).", ""]
     if "keras_file_bytes_mean" in (rows[0] if rows else {}):
         lines += ["Cost columns (means over finished seeds, measured after training on the final "
                   "model): inference ms per image through a compiled forward pass, median of 50 "
                   "single images and of 5 large test batches (size in brackets); .keras: the "
                   "saved model (architecture and weights) in KB.", ""]
-    lines += parameter_count_section(experiment_dir)
-    lines += pivot_lines
-    lines += statistics_report.statistics_section(experiment_dir, name, runs, rows, fields,
-                                                  classes, grid)
-    if groups:
-        lines += ["## Curves (finished runs)", "", "![accuracy curves](figures/accuracy_curves.png)", ""]
-        if len(groups) > TOP_K_CURVES:
-            lines += ["![top k](figures/top_k.png)", ""]
-    lines += noise_section(experiment_dir, name, runs, dataset)
-    lines += confusion_section(experiment_dir, runs, dataset, fields)
-    class_names = dataset.get("class_names") or [str(i) for i in range(10)]
-    lines += companion_report.rank_section(experiment_dir, runs, rows, fields, class_names,
-                                           rank_runs_by)
-    lines += companion_report.classification_section(experiment_dir, runs, class_names,
-                                                     rank_runs_by, fields)
-    lines += companion_report.internals_section(experiment_dir, dataset)
-    lines += companion_report.ood_section(experiment_dir, runs, rows, fields)
+    return lines
+
+
+def curves_section(experiment_dir: Path, name: str, dataset: dict, runs: list[dict],
+                   rows: list[dict], fields: tuple[str, ...]) -> list[str]:
+    """The accuracy curves of every grid point (and of the top k when there are more)."""
+    members_by_setting = {setting_label(members[0]["spec"], fields): members
+                          for members in analysis.group_by_point(finished_runs(runs)).values()}
+    groups = [(row["setting"], members_by_setting[row["setting"]]) for row in rows
+              if row["setting"] in members_by_setting]
+    if not groups:
+        return []
+    plots.plot_curves(groups, experiment_dir / "figures" / "accuracy_curves.png",
+                      f"{name}: {dataset.get('name', '?')}, mean ± std over seeds")
+    lines = ["## Curves (finished runs)", "", "![accuracy curves](figures/accuracy_curves.png)",
+             ""]
+    if len(groups) > TOP_K_CURVES:
+        plots.plot_top_k(groups[:TOP_K_CURVES], experiment_dir / "figures" / "top_k.png",
+                         f"{name}: top {TOP_K_CURVES} by final test accuracy, mean ± std")
+        lines += ["![top k](figures/top_k.png)", ""]
+    return lines
+
+
+def runs_section(runs: list[dict]) -> list[str]:
+    """'## Runs': one line per run file, then how to read the accuracies."""
+    lines = []
     if runs:
         lines += ["## Runs", "",
                   markdown_table(
                       ["run", "status", "best epoch", "best test acc %", "final test acc %",
                        "final train acc %", "seconds"],
                       [[f"[{run['key']}](runs/{run['key']}.json)", run["status"]
-                        + (f" (epoch {run['diverged_epoch']})" if run.get("diverged_epoch") else ""),
+                        + (f" (epoch {run['diverged_epoch']})" if run.get("diverged_epoch")
+                           else ""),
                         run["best_epoch"], percent(run["best_test_accuracy"] or math.nan),
                         percent(run["final_test_accuracy"] if run.get("final_test_accuracy")
                                 is not None else _last(run, "test_accuracy")),
@@ -528,6 +553,50 @@ def write_experiment_report(experiment_dir: Path, rank_runs_by: str | None = Non
                         "early stopping (patience) a run's final model is its best validation "
                         "epoch's, restored, and its test accuracy is the final figure: chosen "
                         "without the test set, unlike keep-best's best-epoch figure."]
+    return lines
+
+
+def write_experiment_report(experiment_dir: Path, rank_runs_by: str | None = None,
+                            margin: float = statistics.MARGIN) -> Path:
+    """Writes the tables, figures/ and REPORT.md of one experiment from its run files
+    (a hyperparameter search's own report when the folder holds a search).
+
+    Args:
+      experiment_dir: the experiment's folder.
+      rank_runs_by: 'final' or 'best': which test accuracy picks a grid point's best,
+        worst and median run; None: as config.json says (else 'final').
+      margin: the equivalence margin of the verdicts (accuracy units).
+    """
+    experiment_dir = Path(experiment_dir)
+    if (experiment_dir / SEARCH_FILE).is_file():
+        return search_report.write_search_report(experiment_dir)
+    config, runs = load_runs(experiment_dir)
+    rank_runs_by = rank_runs_by or (config.get("config") or {}).get("rank_runs_by") or "final"
+    fields = label_fields(runs, config)
+    rows = summarize(runs, fields)
+    name = config.get("experiment", experiment_dir.name)
+    dataset = config.get("dataset", {})
+    classes = statistics_report.num_classes(dataset, runs)
+    grid = statistics_report.grid_statistics(runs, rows, fields, classes, margin)
+    statistics_report.annotate_rows(rows, grid)
+    pivot_lines = write_tables(experiment_dir, name, rows, fields, runs)
+    lines = experiment_header(name, config, runs, rows, fields)
+    lines += ranked_section(rows, classes, grid)
+    lines += parameter_count_section(experiment_dir)
+    lines += pivot_lines
+    lines += statistics_report.statistics_section(experiment_dir, name, runs, rows, fields,
+                                                  classes, grid)
+    lines += curves_section(experiment_dir, name, dataset, runs, rows, fields)
+    lines += noise_section(experiment_dir, name, runs, dataset)
+    lines += confusion_section(experiment_dir, runs, dataset, fields)
+    class_names = dataset.get("class_names") or [str(i) for i in range(10)]
+    lines += companion_report.rank_section(experiment_dir, runs, rows, fields, class_names,
+                                           rank_runs_by)
+    lines += companion_report.classification_section(experiment_dir, runs, class_names,
+                                                     rank_runs_by, fields)
+    lines += companion_report.internals_section(experiment_dir, dataset)
+    lines += companion_report.ood_section(experiment_dir, runs, rows, fields)
+    lines += runs_section(runs)
     report_path = experiment_dir / "REPORT.md"
     atomic_write_text(report_path, "\n".join(lines))
     return report_path
@@ -553,40 +622,8 @@ def record_skipped(workdir: Path, skipped: dict[str, str], found: list[str]) -> 
 INDEX_FIGURES = ("heatmap.png", "noise_curves.png", "accuracy_curves.png", "search_scores.png")
 
 
-def write_index(workdir: Path) -> Path:
-    """Writes `<workdir>/REPORT.md`: the one-screen summary of every experiment found
-    (best configuration per dataset and per experiment, label noise, confusion pairs,
-    time and machine, what was skipped), then each experiment's main figure."""
-    workdir = Path(workdir)
-    experiments = [(p.parent, *load_runs(p.parent)) for p in sorted(workdir.glob(f"*/{CONFIG_FILE}"))]
-    # A search's selection runs score validation folds, not the test set: left out here.
-    experiments = [(path, {**config, "run_keys": [key for key in config.get("run_keys", [])
-                                                  if not re.search(r"_(kfold|holdout)-", key)]},
-                    [run for run in runs if not run["spec"].get("split")])
-                   for path, config, runs in experiments]
-    summaries = [summarize(runs, label_fields(runs, config)) for _, config, runs in experiments]
-    total_seconds = sum(run["wall_seconds"] for _, _, runs in experiments for run in runs)
-    machine = next((config.get("machine") for _, config, _ in experiments if config.get("machine")), {})
-    all_runs = [run for _, _, runs in experiments for run in runs]
-    devices = sorted({run["device"] for run in all_runs})
-    threads = threads_text(all_runs)
-    lines = ["# lenet_bench results", "",
-             f"Training time {total_seconds / 3600:.2f} h (the runs' epoch times summed; data "
-             f"loading and reports not counted); machine: {machine.get('cpu', '?')}, "
-             f"{machine.get('cores', '?')} cores; "
-             + (f"{threads}; " if threads else "")
-             + f"device: {', '.join(devices) or '?'}; Keras backend: {backends_text(all_runs)}.",
-             "",
-             *_honest_summary(experiments, summaries),
-             "## Best configuration per dataset (clean labels; test accuracy %, mean ± std over "
-             "seeds)", "",
-             markdown_table(["dataset", "configuration", "experiment", "final", "best-epoch acc",
-                             "seeds done"], _dataset_rows(experiments, summaries)),
-             "Experiments differ in epochs and training images; the configuration says "
-             "which budget won.", "",
-             "## Best grid point per experiment (test accuracy %, mean ± std over seeds)", "",
-             markdown_table(["experiment", "dataset", "best setting", "final", "best-epoch acc",
-                             "seeds done", "runs done"], _index_rows(experiments, summaries))]
+def _index_noise_lines(experiments) -> list[str]:
+    """The index's label-noise table: per experiment with noise, each level's accuracy."""
     noise_lines, any_degenerate = [], False
     for experiment_dir, config, runs in experiments:
         if any(run["spec"].get("label_noise") for run in runs):
@@ -599,12 +636,18 @@ def write_index(workdir: Path) -> Path:
                         f"{100 * row['learned_test_accuracy_mean']:.2f})"
                         if row["split"] else "") for row in rows]
             noise_lines.append([_experiment_link(experiment_dir), "; ".join(cells)])
-    if noise_lines:
-        lines += ["## Label noise (final test accuracy %, mean ± std over seeds)", "",
-                  markdown_table(["experiment", "per eps"], noise_lines)]
-        if any_degenerate:
-            lines += ["⚠: eps >= (K-1)/K, where the noisy label is no more likely than another "
-                      "class.", ""]
+    if not noise_lines:
+        return []
+    lines = ["## Label noise (final test accuracy %, mean ± std over seeds)", "",
+             markdown_table(["experiment", "per eps"], noise_lines)]
+    if any_degenerate:
+        lines += ["⚠: eps >= (K-1)/K, where the noisy label is no more likely than another "
+                  "class.", ""]
+    return lines
+
+
+def _index_pair_lines(experiments) -> list[str]:
+    """The index's top confusion pairs of each experiment's best grid point."""
     pair_lines = []
     for experiment_dir, config, runs in experiments:
         best = analysis.best_point_runs(runs)
@@ -614,55 +657,109 @@ def write_index(workdir: Path) -> Path:
             pair_lines.append([_experiment_link(experiment_dir), ", ".join(
                 f"{names[p['true']]}→{names[p['predicted']]} ({100 * p['rate']:.1f}%)"
                 for p in analysis.top_pairs(counts, TOP_K_PAIRS))])
-    if pair_lines:
-        lines += [f"## Top {TOP_K_PAIRS} confusion pairs (best grid point, seeds summed; ranked "
-                  "by count, with the % of the true class)", "",
-                  markdown_table(["experiment", "pairs"], pair_lines)]
+    if not pair_lines:
+        return []
+    return [f"## Top {TOP_K_PAIRS} confusion pairs (best grid point, seeds summed; ranked "
+            "by count, with the % of the true class)", "",
+            markdown_table(["experiment", "pairs"], pair_lines)]
+
+
+def _index_figure_lines(experiments) -> list[str]:
+    """Per experiment, the first of INDEX_FIGURES it has."""
+    figures = []
+    for experiment_dir, _, _ in experiments:
+        found = next((f for f in INDEX_FIGURES if (experiment_dir / "figures" / f).is_file()),
+                     None)
+        if found:
+            figures.append((experiment_dir.name, found))
+    if not figures:
+        return []
+    return ["## Figures", ""] + [f"**{name}**\n\n![{name}]({name}/figures/{figure})\n"
+                                 for name, figure in figures]
+
+
+def write_index(workdir: Path, margin: float = statistics.MARGIN) -> Path:
+    """Writes `<workdir>/REPORT.md`: the one-screen summary of every experiment found
+    (the best setting per experiment with its interval and the verdicts of the others,
+    best configuration per dataset and per experiment, label noise, confusion pairs,
+    time and machine, what was skipped), then each experiment's main figure."""
+    workdir = Path(workdir)
+    experiments = [(p.parent, *load_runs(p.parent))
+                   for p in sorted(workdir.glob(f"*/{CONFIG_FILE}"))]
+    # A search's selection runs score validation folds, not the test set: left out here.
+    experiments = [(path, {**config, "run_keys": [key for key in config.get("run_keys", [])
+                                                  if not re.search(r"_(kfold|holdout)-", key)]},
+                    [run for run in runs if not run["spec"].get("split")])
+                   for path, config, runs in experiments]
+    summaries = [summarize(runs, label_fields(runs, config)) for _, config, runs in experiments]
+    total_seconds = sum(run["wall_seconds"] for _, _, runs in experiments for run in runs)
+    machine = next((config.get("machine") for _, config, _ in experiments
+                    if config.get("machine")), {})
+    all_runs = [run for _, _, runs in experiments for run in runs]
+    devices = sorted({run["device"] for run in all_runs})
+    threads = threads_text(all_runs)
+    lines = ["# lenet_bench results", "",
+             f"Training time {total_seconds / 3600:.2f} h (the runs' epoch times summed; data "
+             f"loading and reports not counted); machine: {machine.get('cpu', '?')}, "
+             f"{machine.get('cores', '?')} cores; "
+             + (f"{threads}; " if threads else "")
+             + f"device: {', '.join(devices) or '?'}; Keras backend: {backends_text(all_runs)}.",
+             "",
+             *_honest_summary(experiments, summaries, margin),
+             "## Best configuration per dataset (clean labels; test accuracy %, mean ± std over "
+             "seeds)", "",
+             markdown_table(["dataset", "configuration", "experiment", "final", "best-epoch acc",
+                             "seeds done"], _dataset_rows(experiments, summaries)),
+             "Experiments differ in epochs and training images; the configuration says "
+             "which budget won.", "",
+             "## Best grid point per experiment (test accuracy %, mean ± std over seeds)", "",
+             markdown_table(["experiment", "dataset", "best setting", "final", "best-epoch acc",
+                             "seeds done", "runs done"], _index_rows(experiments, summaries))]
+    lines += _index_noise_lines(experiments) + _index_pair_lines(experiments)
     skipped = read_json(workdir / SKIPPED_FILE) or {}
     if skipped:
         lines += ["## Skipped", ""] + [f"- **{name}**: {reason}" for name, reason in skipped.items()]
         lines.append("")
-    figures = []  # Per experiment, the first of INDEX_FIGURES it has.
-    for experiment_dir, _, _ in experiments:
-        found = next((f for f in INDEX_FIGURES if (experiment_dir / "figures" / f).is_file()), None)
-        if found:
-            figures.append((experiment_dir.name, found))
-    if figures:
-        lines += ["## Figures", ""]
-        lines += [f"**{name}**\n\n![{name}]({name}/figures/{figure})\n" for name, figure in figures]
-    lines.append("")
+    lines += _index_figure_lines(experiments) + [""]
     index_path = workdir / "REPORT.md"
     atomic_write_text(index_path, "\n".join(lines))
     return index_path
 
 
-def _honest_summary(experiments, summaries) -> list[str]:
+def _honest_summary(experiments, summaries, margin: float = statistics.MARGIN) -> list[str]:
     """The index's first section: per experiment, the best setting with its 95% interval
-    and how many settings are not significantly worse than it."""
+    and how many of the other settings are worse, equivalent and undecided."""
     table = []
     for (experiment_dir, config, runs), rows in zip(experiments, summaries):
         if not rows or not rows[0]["done"]:
             continue
         dataset = config.get("dataset", {})
         classes = statistics_report.num_classes(dataset, runs)
-        grid = statistics_report.grid_statistics(runs, rows, label_fields(runs, config), classes)
-        best = rows[0]["setting"] if not grid["ties"] else grid["settings"][grid["ties"]["best"]]
+        grid = statistics_report.grid_statistics(runs, rows, label_fields(runs, config), classes,
+                                                 margin)
+        result = grid["verdicts"]
+        best = rows[0]["setting"] if not result else grid["settings"][result["best"]]
         found = grid["by_setting"][best]
-        ties = grid["ties"]
+        counts = ([str(result["counts"][verdict]) for verdict in statistics.VERDICTS]
+                  + [f"{len(result['best_set'])} of {len(grid['settings'])}"]
+                  if result else ["–"] * 4)
         table.append([_experiment_link(experiment_dir), dataset.get("name", "?"), best,
                       f"{100 * found['mean']:.2f} {interval_text(found['ci_low'], found['ci_high'])}",
-                      f"{found['n']}", f"{ties['tied']} of {len(grid['settings']) - 1}"
-                      if ties else "–",
+                      f"{found['n']}", f"{found['failed']}/{found['n'] + found['diverged']}",
+                      *counts,
                       str(sum(f["at_chance"] for f in grid["by_setting"].values()))])
     if not table:
         return []
     return ["## What the results support (final test accuracy %, mean and 95% CI over seeds)", "",
             markdown_table(["experiment", "dataset", "best setting", "mean [95% CI]", "seeds",
-                            "settings tied with it", "runs at chance"], table),
-            f"Tied: not significantly worse than the best ({statistics.TIE_METHOD}). "
-            f"At chance: within {100 * statistics.CHANCE_MARGIN:g} points of 1/K. Each "
-            "experiment's report has the tests, the ANOVA over its grid factors and the seeds "
-            "a smaller difference would need.", ""]
+                            "failed", "worse", "equivalent", "undecided", "best set",
+                            "runs at chance"], table),
+            f"Each other setting against the best, margin {margin_text(margin)}: "
+            f"{statistics.verdict_method(margin)}. Holm's correction runs separately over the "
+            "\"worse\" and the \"equivalent\" family. Failed: runs at chance (within "
+            f"{100 * statistics.CHANCE_MARGIN:g} points of 1/K) or diverged. Each experiment's "
+            "report has every point's verdict, its tests, the ANOVA over its grid factors and "
+            "the seeds an undecided point would need.", ""]
 
 
 def _experiment_link(experiment_dir: Path) -> str:
@@ -712,19 +809,39 @@ def _index_rows(experiments, summaries) -> list[list]:
     return rows
 
 
+def _margin_value(argument: str, value: str) -> float | None:
+    """--margin=POINTS as accuracy units (0.5 -> 0.005); None (after a one-line error)
+    unless POINTS is a number above 0 and below 100."""
+    try:
+        points = float(value)
+    except ValueError:
+        points = math.nan
+    if not 0 < points < 100:
+        print(f"error: {argument}: expected --margin=POINTS, the equivalence margin in "
+              "accuracy points, above 0 and below 100 (default "
+              f"{100 * statistics.MARGIN:g})", file=sys.stderr)
+        return None
+    return points / 100
+
+
 def main(argv: list[str]) -> int:
-    rank_runs_by = None
+    rank_runs_by, margin = None, statistics.MARGIN
     for argument in argv[2:]:
         option, _, value = argument.partition("=")
+        if option == "--margin":
+            margin = _margin_value(argument, value)
+            if margin is None:
+                return 2
+            continue
         if option != "--rank_runs_by" or value not in analysis.RANK_RUNS_BY:
-            print(f"error: {argument}: expected --rank_runs_by=final or --rank_runs_by=best",
-                  file=sys.stderr)
+            print(f"error: {argument}: expected --rank_runs_by=final or --rank_runs_by=best, "
+                  "or --margin=POINTS", file=sys.stderr)
             return 2
         rank_runs_by = value
     argv = argv[:2]
     if len(argv) != 2:
         print("usage: python -m lenet_bench.reports.report WORKDIR_OR_EXPERIMENT_DIR "
-              "[--rank_runs_by=final|best]", file=sys.stderr)
+              "[--rank_runs_by=final|best] [--margin=POINTS]", file=sys.stderr)
         return 2
     if not Path(argv[1]).is_dir():
         print(f"error: {argv[1]}: no such directory: expected a workdir or experiment folder",
@@ -732,15 +849,15 @@ def main(argv: list[str]) -> int:
         return 2
     target = Path(argv[1])
     if (target / CONFIG_FILE).is_file():
-        print(write_experiment_report(target, rank_runs_by))
+        print(write_experiment_report(target, rank_runs_by, margin))
         return 0
     experiment_dirs = sorted(p.parent for p in target.glob(f"*/{CONFIG_FILE}"))
     if not experiment_dirs:
         print(f"{target}: holds no experiment (no */config.json): expected a workdir", file=sys.stderr)
         return 2
     for experiment_dir in experiment_dirs:
-        write_experiment_report(experiment_dir, rank_runs_by)
-    print(write_index(target))
+        write_experiment_report(experiment_dir, rank_runs_by, margin)
+    print(write_index(target, margin))
     return 0
 
 

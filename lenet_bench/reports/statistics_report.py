@@ -1,5 +1,7 @@
-"""The report's statistics: per-point intervals and tie marks, the ANOVA table, main
-effects and interactions, split outcomes and seeds needed, from run records.
+"""The report's statistics: per-point intervals, each point's verdict against the best
+(worse, equivalent or undecided) with its failure rate, probability of improvement and
+seeds to decide, the ANOVA table, main effects and interactions, split outcomes and
+seeds needed, from run records.
 
 Groups runs into grid points and factors and hands their final test accuracies to
 `lenet_bench.reports.statistics`; `report` puts the results into its tables and REPORT.md.
@@ -14,9 +16,6 @@ from lenet_bench.files import atomic_write_text
 from lenet_bench.reports import analysis, plots, statistics
 from lenet_bench.reports.results import finished_runs, format_value, setting_label
 from lenet_bench.reports.tables import csv_text, latex_table, markdown_table
-
-TIE_MARK = "≈"
-
 
 def num_classes(dataset: dict, runs: list[dict]) -> int:
     """K: the dataset's class count, else the runs' confusion-matrix size, else 10."""
@@ -39,73 +38,196 @@ def point_values(runs: list[dict], fields: tuple) -> dict[str, np.ndarray]:
             for members in analysis.group_by_point(finished_runs(runs)).values()}
 
 
-def grid_statistics(runs: list[dict], rows: list[dict], fields: tuple, classes: int) -> dict:
-    """Per summary row (by setting): its statistics.group_summary and its tie status
-    ('best', 'tied', 'worse', or '' when untested); plus the ties result and the
-    settings in the order the tests saw them."""
+def grid_statistics(runs: list[dict], rows: list[dict], fields: tuple, classes: int,
+                    margin: float = statistics.MARGIN) -> dict:
+    """Per summary row (by setting): its statistics.group_summary, its verdict ('best',
+    'worse', 'equivalent', 'undecided', or '' when untested), its tests against the
+    best ('test') and its probability of improvement ('improvement': P(best > it) and
+    its interval); plus the verdicts result, the margin and the settings in the order
+    the tests saw them."""
     values = point_values(runs, fields)
     settings = [row["setting"] for row in rows if row["setting"] in values]
+    diverged = {row["setting"]: row["diverged"] for row in rows}
     by_setting = {row["setting"]: {**statistics.group_summary(values.get(row["setting"], []),
                                                               classes, row["diverged"]),
-                                   "tie": ""} for row in rows}
-    ties = None
+                                   "verdict": ""} for row in rows}
+    result = None
     if len(settings) > 1:
-        ties = statistics.ties_with_best([values[s] for s in settings], classes)
-        for setting, point in zip(settings, ties["points"]):
-            by_setting[setting]["tie"] = ("" if point["tied"] is None
-                                          else "tied" if point["tied"] else "worse")
-            by_setting[setting]["test"] = point
-        by_setting[settings[ties["best"]]]["tie"] = "best"
-    return {"by_setting": by_setting, "ties": ties, "settings": settings, "values": values}
+        result = statistics.verdicts([values[s] for s in settings], classes,
+                                     [diverged[s] for s in settings], margin)
+        best_values = values[settings[result["best"]]]
+        for setting, point in zip(settings, result["points"]):
+            by_setting[setting].update(verdict=point["verdict"], test=point)
+            if point["verdict"] != "best":
+                by_setting[setting]["improvement"] = statistics.probability_of_improvement(
+                    best_values, values[setting])
+    return {"by_setting": by_setting, "verdicts": result, "settings": settings,
+            "values": values, "margin": margin}
 
 
 def annotate_rows(rows: list[dict], grid: dict) -> None:
-    """Adds the interval, median, IQR, at-chance count and tie status to summary rows
+    """Adds the interval, median, IQR, failures, verdict and its figures to summary rows
     (so summary.csv has them)."""
+    nan = math.nan
     for row in rows:
         found = grid["by_setting"][row["setting"]]
+        test = found.get("test", {})
+        improvement = found.get("improvement", (nan, nan, nan))
         row.update({"final_test_accuracy_ci_low": found["ci_low"],
                     "final_test_accuracy_ci_high": found["ci_high"],
                     "final_test_accuracy_median": found["median"],
                     "final_test_accuracy_q1": found["q1"], "final_test_accuracy_q3": found["q3"],
                     "final_test_accuracy_min": found["min"], "at_chance": found["at_chance"],
-                    "learned_mean": found["learned_mean"], "tie": found["tie"]})
+                    "learned_mean": found["learned_mean"], "failed": found["failed"],
+                    "failed_rate_ci_low": found["failed_low"],
+                    "failed_rate_ci_high": found["failed_high"], "verdict": found["verdict"],
+                    "margin": grid["margin"], "in_best_set": test.get("in_best_set", ""),
+                    "best_minus_this": test.get("difference", nan),
+                    "best_minus_this_ci_low": test.get("difference_low", nan),
+                    "best_minus_this_ci_high": test.get("difference_high", nan),
+                    "p_improvement": improvement[0], "p_improvement_ci_low": improvement[1],
+                    "p_improvement_ci_high": improvement[2],
+                    "worse_p_holm": test.get("worse_p_holm", nan),
+                    "equivalence_p_holm": test.get("equivalence_p_holm", nan),
+                    "failure_p": test.get("failure_p", nan),
+                    "seeds_to_decide": test.get("seeds_to_decide") or ""})
 
 
-def interval_text(low: float, high: float) -> str:
+def interval_text(low: float, high: float, scale: float = 100, digits: int = 2) -> str:
     """'[96.41, 97.35]' in percent ('–' when undefined)."""
-    return "–" if not math.isfinite(low) else f"[{100 * low:.2f}, {100 * high:.2f}]"
+    return ("–" if not math.isfinite(low)
+            else f"[{scale * low:.{digits}f}, {scale * high:.{digits}f}]")
 
 
-def tie_sentence(grid: dict, rows: list[dict]) -> str:
-    """'N of the other M points are not significantly worse than the best (...)'."""
-    ties = grid["ties"]
-    best = grid["by_setting"][grid["settings"][ties["best"]]]
+def margin_text(margin: float) -> str:
+    """'±0.5 points'."""
+    return f"±{100 * margin:g} points"
+
+
+def verdict_legend(margin: float) -> str:
+    """One sentence naming the three verdicts, for every table that shows them."""
+    return (f"Verdicts against the best (the highest mean), margin {margin_text(margin)}: "
+            "**worse** (shown below it), **equivalent** (shown within the margin, with no "
+            "higher failure rate), **undecided** (neither yet); see [Which differences are "
+            "real](#which-differences-are-real).")
+
+
+def verdict_sentence(grid: dict) -> str:
+    """'Best: ... Of the other M points: W worse, E equivalent, U undecided ...'."""
+    result = grid["verdicts"]
+    best_setting = grid["settings"][result["best"]]
+    best = grid["by_setting"][best_setting]
+    counts = result["counts"]
     others = len(grid["settings"]) - 1
-    untested = others - ties["tested"]
-    return (f"**{ties['tied']} of the other {others} grid points are not significantly worse "
-            f"than the best** ({grid['settings'][ties['best']]}: {100 * best['mean']:.2f}%, 95% CI "
-            f"{interval_text(best['ci_low'], best['ci_high'])}, {best['n']} seeds)"
-            + (f"; {untested} could not be tested (fewer than 2 finished runs)" if untested else "")
-            + f". Method: {statistics.TIE_METHOD}. {TIE_MARK} marks them in the tables; "
-            "outlined cells in the heat map.")
+    untested = others - sum(counts.values())
+    members = [grid["settings"][i] for i in result["best_set"]]
+    return (f"**Best: {best_setting}**: {100 * best['mean']:.2f}%, 95% CI "
+            f"{interval_text(best['ci_low'], best['ci_high'])}, {best['n']} seeds, "
+            f"{best['failed']} failed. **Of the other {others} grid points: {counts['worse']} "
+            f"worse, {counts['equivalent']} equivalent (within {margin_text(grid['margin'])}"
+            f"), {counts['undecided']} undecided**"
+            + (f"; {untested} could not be tested (fewer than 2 finished runs)" if untested
+               else "")
+            + f". The best set (points not shown below any other) has {len(members)} of the "
+            f"{others + 1} points" + (f": {'; '.join(members)}" if len(members) <= 6 else "")
+            + f". Method: {statistics.verdict_method(grid['margin'])}. {_unseen_text(grid)} "
+            "Holm's correction runs "
+            "separately over the \"worse\" family and the \"equivalent\" family. Failed: runs "
+            "at chance or diverged, with the Clopper-Pearson 95% interval of the rate. "
+            "P(best > it): the probability that a run of the best beats a run of the point "
+            "(Mann-Whitney U / (n m), ties half, as rliable defines it), with a percentile "
+            f"bootstrap 95% interval ({statistics.BOOTSTRAP_RESAMPLES} resamples, seeded). "
+            "Seeds to decide (undecided points, seeds per point): the fewer of what the "
+            f"one-sided t-test at {statistics.ALPHA:g}/(points - 1) needs to tell a difference "
+            f"of the margin with {statistics.POWER:.0%} power at the spread of the point and "
+            "the best (statsmodels' TTestIndPower), and, where the point fails more often, "
+            "what a one-sided test of the failure rates needs at the observed rates (normal "
+            "approximation on Cohen's h). With every run of one side above every run of the "
+            "other, the bootstrap interval of P(best > it) closes on the estimate: read it "
+            "with the seed count.")
 
 
-def rank_floor_note(grid: dict) -> str:
-    """A sentence when the rank test cannot reject anything at these sample sizes."""
-    ties = grid["ties"]
-    sizes = [len(grid["values"][s]) for s in grid["settings"]]
-    best = sizes[ties["best"]]
-    floors = [1 / math.comb(n + best, n) for i, n in enumerate(sizes) if i != ties["best"] and n > 1]
-    if not floors or ties["tested"] == 0:
+def _unseen_text(grid: dict) -> str:
+    """What 'no failure seen' cannot rule out at this study's seed count."""
+    runs = min(found["n"] + found["diverged"] for found in grid["by_setting"].values())
+    runs = max(runs, 1)
+    return ("Equivalence needs no more failures than the best; a failure rate too rare to "
+            f"show is not ruled out: {runs} runs without a failure still allow one up to "
+            f"{100 * statistics.unseen_failure_rate(runs):.0f}% (one-sided Clopper-Pearson "
+            f"at {statistics.ALPHA:g}).")
+
+
+def _p_cell(p: float) -> str:
+    return "–" if not math.isfinite(p) else _p_text(p)
+
+
+def verdict_rows(grid: dict) -> list[dict]:
+    """One record per tested point (best first, then by mean): verdict, figures, tests."""
+    order = sorted(grid["settings"], key=lambda s: (grid["by_setting"][s]["verdict"] != "best",
+                                                    -grid["by_setting"][s]["mean"]))
+    records = []
+    for setting in order:
+        found = grid["by_setting"][setting]
+        test = found.get("test", {})
+        improvement = found.get("improvement", (math.nan,) * 3)
+        records.append({
+            "setting": setting, "verdict": found["verdict"] or "untested", "mean": found["mean"],
+            "best_minus_this": test.get("difference", math.nan),
+            "best_minus_this_ci_low": test.get("difference_low", math.nan),
+            "best_minus_this_ci_high": test.get("difference_high", math.nan),
+            "p_improvement": improvement[0], "p_improvement_ci_low": improvement[1],
+            "p_improvement_ci_high": improvement[2], "failed": found["failed"],
+            "runs": found["n"] + found["diverged"], "failed_rate_ci_low": found["failed_low"],
+            "failed_rate_ci_high": found["failed_high"],
+            "worse_p_holm": test.get("worse_p_holm", math.nan),
+            "equivalence_p_holm": test.get("equivalence_p_holm", math.nan),
+            "failure_p": test.get("failure_p", math.nan),
+            "in_best_set": bool(test.get("in_best_set")),
+            "seeds_to_decide": test.get("seeds_to_decide")})
+    return records
+
+
+def _seeds_cell(record: dict) -> str:
+    if record["verdict"] != "undecided":
         return ""
-    threshold = statistics.ALPHA / ties["tested"]
-    if min(floors) <= threshold:
-        return ""
-    return (f"With these seed counts the rank test cannot reject anything: its smallest "
-            f"possible one-sided p ({min(floors):.4f}, every run below every run of the best) "
-            f"is above Holm's first threshold {statistics.ALPHA:g}/{ties['tested']} = "
-            f"{threshold:.4f}; the Welch test decides here.")
+    seeds = record["seeds_to_decide"]
+    return str(seeds) if seeds else f"> {statistics.SEEDS_LIMIT:,}"
+
+
+def verdict_table(records: list[dict]) -> tuple[list[str], list[list]]:
+    """The verdict table's header and cells (percent and points)."""
+    header = ["setting", "verdict", "mean %", "best − it, points [95% CI]",
+              "P(best > it) [95% CI]", "failed [95% CI of rate, %]", "p worse (Holm)",
+              "p equivalent (Holm)", "p failure higher (Fisher)", "best set",
+              "seeds to decide"]
+    body = [[r["setting"], r["verdict"], f"{100 * r['mean']:.2f}",
+             "" if r["verdict"] == "best" else
+             f"{100 * r['best_minus_this']:.2f} "
+             f"{interval_text(r['best_minus_this_ci_low'], r['best_minus_this_ci_high'])}",
+             "" if not math.isfinite(r["p_improvement"]) else
+             f"{r['p_improvement']:.2f} "
+             + interval_text(r["p_improvement_ci_low"], r["p_improvement_ci_high"], 1),
+             f"{r['failed']}/{r['runs']} "
+             + interval_text(r["failed_rate_ci_low"], r["failed_rate_ci_high"], 100, 0),
+             _p_cell(r["worse_p_holm"]), _p_cell(r["equivalence_p_holm"]),
+             _p_cell(r["failure_p"]), "yes" if r["in_best_set"] else "", _seeds_cell(r)]
+            for r in records]
+    return header, body
+
+
+def verdict_lines(experiment_dir: Path, name: str, grid: dict) -> list[str]:
+    """The verdict sentence and table; verdicts.{csv,md,tex} beside the report."""
+    records = verdict_rows(grid)
+    header, body = verdict_table(records)
+    atomic_write_text(experiment_dir / "verdicts.csv", csv_text(
+        [{**record, "margin": grid["margin"]} for record in records]))
+    atomic_write_text(experiment_dir / "verdicts.md", markdown_table(header, body))
+    atomic_write_text(experiment_dir / "verdicts.tex", latex_table(
+        header, body, f"{name}: each grid point against the best, margin "
+        f"{margin_text(grid['margin'])}"))
+    return [verdict_sentence(grid), "", markdown_table(header, body),
+            "Tables: [verdicts.csv](verdicts.csv), [verdicts.md](verdicts.md), "
+            "[verdicts.tex](verdicts.tex).", ""]
 
 
 def split_lines(grid: dict, classes: int) -> list[str]:
@@ -124,24 +246,27 @@ def split_lines(grid: dict, classes: int) -> list[str]:
 
 
 def seeds_line(grid: dict, classes: int) -> str:
-    """How many seeds per point would detect 0.5 and 1 point at 80% power."""
+    """How many seeds per point the report's test needs to tell the margin and 1 point."""
     groups = [grid["values"][s] for s in grid["settings"]]
     std, df = statistics.pooled_std([statistics.learned(g, classes) for g in groups])
     if not math.isfinite(std):
         return ""
     stuck = sum(int(statistics.at_chance(g, classes).sum()) for g in groups)
     all_std, _ = statistics.pooled_std(groups)
-    needed = [(d, statistics.seeds_needed(std, d)) for d in statistics.DETECTABLE_DIFFERENCES]
+    comparisons = max(1, len(groups) - 1)
+    differences = dict.fromkeys((grid["margin"], 0.01))
+    needed = [(d, statistics.seeds_needed(std, d, comparisons)) for d in differences]
     seeds = {len(g) for g in groups}
     return ("**Seeds needed.** Pooled within-point std "
             f"{100 * std:.2f} points (df {df}"
             + (f"; the {stuck} runs at chance left out, with them {100 * all_std:.2f}" if stuck
-               else "") + "): detecting a difference of "
-            + ", of ".join(f"{100 * d:g} point{'s' if d != 0.01 else ''} "
-                           + ("between two grid points needs " if i == 0 else "")
-                           + f"{n if n else 'more than 1,000,000'} seeds per point"
-                           for i, (d, n) in enumerate(needed))
-            + f" ({statistics.SEEDS_METHOD}); this study has "
+               else "") + "): telling a difference of "
+            + ", of ".join(f"{100 * d:g} point{'s' if d != 0.01 else ''}"
+                           + (" (the margin)" if d == grid["margin"] else "")
+                           + (" from the best needs " if i == 0 else " ")
+                           + (f"{n}" if n else f"more than {statistics.SEEDS_LIMIT:,}")
+                           + " seeds per point" for i, (d, n) in enumerate(needed))
+            + f" ({statistics.SEEDS_METHOD}, {comparisons} comparisons); this study has "
             + "/".join(str(n) for n in sorted(seeds)) + ".")
 
 
@@ -250,16 +375,14 @@ def effects_lines(experiment_dir: Path, name: str, values: np.ndarray, factors: 
 
 def statistics_section(experiment_dir: Path, name: str, runs: list[dict], rows: list[dict],
                        fields: tuple, classes: int, grid: dict) -> list[str]:
-    """'## Which differences are real': ties, splits, seeds needed, ANOVA, effects."""
-    if not grid["ties"]:
+    """'## Which differences are real': verdicts, splits, seeds needed, ANOVA, effects."""
+    if not grid["verdicts"]:
         return []
-    if not grid["ties"]["tested"]:
-        return ["## Which differences are real", "",
-                "No grid point can be tested against the best: a test needs 2+ finished runs "
-                "on both sides.", ""]
-    lines = ["## Which differences are real", "", tie_sentence(grid, rows)]
-    note = rank_floor_note(grid)
-    lines += ([note] if note else []) + [""]
+    lines = ["## Which differences are real", ""]
+    if not any(grid["verdicts"]["counts"].values()):
+        return lines + ["No grid point can be tested against the best: a test needs 2+ "
+                        "finished runs on both sides.", ""]
+    lines += verdict_lines(experiment_dir, name, grid)
     lines += split_lines(grid, classes)
     seeds = seeds_line(grid, classes)
     lines += [seeds, ""] if seeds else []
