@@ -112,10 +112,11 @@ def apply_overrides(config, overrides: dict, grid_flags: list[str]):
 def list_experiments() -> str:
     from experiments import EXPERIMENTS
 
+    width = max(map(len, EXPERIMENTS))
     lines = []
     for name, module in EXPERIMENTS.items():
         summary = (module.__doc__ or "").strip().splitlines()[0] if module.__doc__ else ""
-        lines.append(f"{name:20s} {summary}")
+        lines.append(f"{name:{width}s}  {summary}")
     return "\n".join(lines)
 
 

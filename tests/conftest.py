@@ -124,7 +124,7 @@ def netns_unavailable() -> str | None:
     probe = subprocess.run([*NETNS_UNSHARE, "sh", "-c", NETNS_SCRIPT, "sh", "true"],
                            capture_output=True, text=True)
     if probe.returncode != 0:
-        return (f"cannot make a network namespace with `{' '.join(NETNS_UNSHARE)}`: "
+        return (f"cannot make a network namespace with {' '.join(NETNS_UNSHARE)}: "
                 f"{probe.stderr.strip() or probe.returncode}")
     return None
 
