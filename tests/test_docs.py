@@ -78,7 +78,7 @@ def test_no_doc_docstring_or_comment_names_a_machine_path_or_a_tracker_reference
     found = []
     for path in tracked:
         file = REPO / path
-        if kind(path) and file.is_file():
+        if kind(path) and file.is_file() and path != "tests/test_docs.py":  # it names the rule
             found += violations(path, file.read_text(errors="replace"))
     assert found == []
 
