@@ -156,9 +156,12 @@ PYEOF
 }
 
 pack() {  # $OUT's results in one tarball, without models, weights and checkpoints
-  local tarball="$OUT/gpu-check.tar.gz"
+  local tarball="$OUT/gpu-check.tar.gz" members=() name
+  for name in speed.txt speed.json study; do
+    if [ -e "$OUT/$name" ]; then members+=("$name"); fi
+  done
   step pack tar czf "$tarball" -C "$OUT" --exclude='*.keras' --exclude='*.weights.h5' \
-    --exclude='*.ckpt.npz' --exclude=gpu-check.tar.gz --exclude=gpu-check.log .
+    --exclude='*.ckpt.npz' "${members[@]}"
   echo "packed: $(du -h "$tarball" | cut -f1) $tarball"
 }
 
