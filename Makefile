@@ -1,16 +1,29 @@
-# make test   create .venv, install requirements.txt and the optional requirements-ray/jax/
-#             torch.txt, run the tests: one pytest session per Keras backend
-#             (PYTEST_ARGS=... passes more, e.g. --durations=25)
-# make bench  the same install, then the benchmark on every dataset found
-#             (DATA_DIR=... PROFILE=quick|full WORKDIR=... BACKEND=tensorflow|jax|torch)
-# make report rebuild the reports of WORKDIR from its run files
-# make perf   the speed benchmark: naive Keras fit loop vs the default path
+# make install  create .venv and install requirements.txt and the optional
+#               requirements-ray/jax/torch.txt into it (GPU=tf|jax: the CUDA build as well)
+# make test     the install, then the tests: one pytest session per Keras backend
+#               (PYTEST_ARGS=... passes more, e.g. --durations=25)
+# make bench    the install, then the study on every dataset found
+#               (DATA_DIR=... PROFILE=quick|full WORKDIR=... BACKEND=tensorflow|jax|torch);
+#               GPU=tf or GPU=jax: on an NVIDIA GPU with that backend's CUDA build and its
+#               fastest trainer (the fused one)
+# make report   rebuild the reports of WORKDIR from its run files
+# make perf     the speed benchmark (naive Keras fit loop vs the default path), written to
+#               results/fused_speed-<date>.{txt,json}, never over the committed figures
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PROFILE ?= full
-BACKEND ?= tensorflow
-WORKDIR ?= results/$(PROFILE)$(if $(filter-out tensorflow,$(BACKEND)),-$(BACKEND))
+# GPU=tf|jax: install requirements-gpu-$(GPU).txt and run `make bench` on the GPU with that
+# backend's fused trainer (both train many runs at once; BUILD_NOTES.md says why it is faster).
+GPU ?=
+ifneq ($(filter-out tf jax,$(GPU)),)
+$(error GPU=$(GPU) is unknown: expected tf or jax)
+endif
+GPU_BACKEND_tf := tensorflow
+GPU_BACKEND_jax := jax
+BACKEND ?= $(or $(GPU_BACKEND_$(GPU)),tensorflow)
+TRAINER := $(if $(GPU),--trainer=fused)
+WORKDIR ?= results/$(PROFILE)$(if $(filter-out tensorflow,$(BACKEND)),-$(BACKEND))$(if $(GPU),-gpu)
 # Data root: DATA_DIR, else $LENET_BENCH_DATA, else ../shared/datasets if present;
 # with none, the keras cache and download are tried.
 DATA_DIR ?= $(or $(LENET_BENCH_DATA),$(wildcard ../shared/datasets))
@@ -22,19 +35,22 @@ PROFILE_FLAGS_quick := --epochs=2 --train_size=2000 --seeds=2
 # installed here so that `make test` runs their tests too (REQUIREMENTS=requirements.txt
 # leaves them out). A changed file reinstalls.
 REQUIREMENTS ?= requirements.txt requirements-ray.txt requirements-jax.txt requirements-torch.txt
-TF_VERSION := $(shell sed -n 's/^tensorflow-cpu==\([0-9.]*\).*/\1/p' requirements.txt)
+INSTALLED := $(VENV)/.installed $(if $(GPU),$(VENV)/.installed-gpu-$(GPU))
 
 .PHONY: test bench report perf install
-install: $(VENV)/.installed
+install: $(INSTALLED)
 
 $(VENV)/.installed: $(REQUIREMENTS)
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install -q $(addprefix -r ,$(REQUIREMENTS))
-	@if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then \
-	  echo "CUDA GPU found: installing tensorflow[and-cuda]==$(TF_VERSION)"; \
-	  $(VENV)/bin/python -m pip uninstall -q -y tensorflow-cpu; \
-	  $(VENV)/bin/python -m pip install -q "tensorflow[and-cuda]==$(TF_VERSION)"; \
-	fi
+	touch $@
+
+# The CUDA build on top: TensorFlow's replaces tensorflow-cpu (both install the `tensorflow`
+# module, so both are removed first, which also repairs a reinstall of requirements.txt over
+# it); JAX's adds the CUDA plugin to the jaxlib already there.
+$(VENV)/.installed-gpu-%: requirements-gpu-%.txt $(VENV)/.installed
+	$(if $(filter tf,$*),$(VENV)/bin/python -m pip uninstall -q -y tensorflow-cpu tensorflow)
+	$(VENV)/bin/python -m pip install -q -r requirements-gpu-$*.txt
 	touch $@
 
 # Two pytest-xdist workers (one per core here), a test module per worker at a time;
@@ -42,7 +58,7 @@ $(VENV)/.installed: $(REQUIREMENTS)
 # once per process, so tests/backend_jax and tests/backend_torch are sessions of their
 # own, each run when its backend is installed.
 PYTEST := $(VENV)/bin/python -m pytest -q -n 2 --dist loadgroup tests $(PYTEST_ARGS)
-test: $(VENV)/.installed
+test: $(INSTALLED)
 	$(PYTEST)
 	@for backend in jax torch; do \
 	  if $(VENV)/bin/python -c "import $$backend" 2>/dev/null; then \
@@ -50,15 +66,17 @@ test: $(VENV)/.installed
 	  else echo "$$backend is not installed: tests/backend_$$backend skipped"; fi; \
 	done
 
-bench: $(VENV)/.installed
+bench: $(INSTALLED)
 	@test -n "$(PROFILE_FLAGS_$(PROFILE))" -o "$(PROFILE)" = full || \
 	  { echo "error: PROFILE=$(PROFILE) is unknown: expected quick or full" >&2; exit 2; }
 	$(VENV)/bin/python -m lenet_bench --experiment=$(BENCH_EXPERIMENTS) --workdir=$(WORKDIR) \
-	  --backend=$(BACKEND) --skip_missing_data $(if $(DATA_DIR),--data_dir=$(DATA_DIR)) $(PROFILE_FLAGS_$(PROFILE))
+	  --backend=$(BACKEND) $(TRAINER) --skip_missing_data $(if $(DATA_DIR),--data_dir=$(DATA_DIR)) $(PROFILE_FLAGS_$(PROFILE))
 
 report: $(VENV)/.installed
 	$(VENV)/bin/python -m lenet_bench.reports.report $(WORKDIR)
 
+PERF_OUT ?= results/fused_speed-$(shell date -u +%Y-%m-%dT%H%M%S)
 perf: $(VENV)/.installed
+	@mkdir -p $(dir $(PERF_OUT))
 	$(VENV)/bin/python -m lenet_bench.bench.benchmark $(if $(DATA_DIR),--data_dir=$(DATA_DIR)) \
-	  --out=benchmarks/fused_speed $(PERF_FLAGS)
+	  --out=$(PERF_OUT) $(PERF_FLAGS)

@@ -10,10 +10,12 @@ Run (repo root), the TensorFlow process first:
 VARIANT: plain, l2 or batch_norm.
 """
 import sys
+import tempfile
+from pathlib import Path
 
 import numpy as np
 
-WEIGHTS = "/tmp/steps_agreement_{}.npz"
+WEIGHTS = str(Path(tempfile.gettempdir()) / "steps_agreement_{}.npz")
 VARIANTS = {"plain": {}, "l2": {"l2": 1e-3}, "batch_norm": {"batch_norm": True}}
 
 

@@ -1,6 +1,6 @@
 """CIFAR-10 with and without augmentation: translation x horizontal flip, 10,000 images, 3 seeds.
 
-    python -m lenet_bench --experiment=cifar10_augmentation --workdir=benchmarks/augmentation --data_dir=/work/shared/datasets
+    python -m lenet_bench --experiment=cifar10_augmentation --workdir=benchmarks/augmentation --data_dir=../shared/datasets
 
 The cifar10_best setting (glorot_normal, lr 0.002, decay 0.9, batch 128) on
 a stratified 10,000-image training subset, 12 epochs; random translation up

@@ -1,6 +1,6 @@
 """The original study's best CIFAR-10 setting: glorot normal, lr 0.002, decay 0.9, batch 128.
 
-    python -m lenet_bench --experiment=cifar10_best --workdir=/tmp/wd --data_dir=../shared/datasets
+    python -m lenet_bench --experiment=cifar10_best --workdir=results/wd --data_dir=../shared/datasets
 
 32x32x3 input with a 'valid' first convolution (62,006 parameters). With
 decay 0.9 the learning rate has fallen to 1e-4 by epoch 30 (see cifar10_tuned).

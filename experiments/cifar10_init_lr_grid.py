@@ -1,6 +1,6 @@
 """CIFAR-10: initializer x start learning rate x decay, 36 grid points x 5 seeds, 5 epochs.
 
-    python -m lenet_bench --experiment=cifar10_init_lr_grid --workdir=/tmp/wd --data_dir=../shared/datasets
+    python -m lenet_bench --experiment=cifar10_init_lr_grid --workdir=results/wd --data_dir=../shared/datasets
 
 The original study's grid on CIFAR-10 (50,000 training images): uniform,
 glorot normal and truncated normal kernels, start lr 0.01/0.005/0.003/0.002,

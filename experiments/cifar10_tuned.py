@@ -1,6 +1,6 @@
 """cifar10_best with a slower decay (0.95 instead of 0.9), so the learning rate is still useful late.
 
-    python -m lenet_bench --experiment=cifar10_tuned --workdir=/tmp/wd --data_dir=../shared/datasets
+    python -m lenet_bench --experiment=cifar10_tuned --workdir=results/wd --data_dir=../shared/datasets
 
 With decay 0.9, cifar10_best's learning rate is 1e-4 by epoch 30 and it
 underfits. Only the decay changes here.

@@ -1,6 +1,6 @@
 """LeNet-5 on scikit-learn's digits (upscaled to 28x28): seconds, no data needed.
 
-    python -m lenet_bench --experiment=digits_smoke --workdir=/tmp/wd
+    python -m lenet_bench --experiment=digits_smoke --workdir=results/wd
 
 The zero-setup default of the CLI, and the data the tests train on; one
 run, 5 epochs. What it reaches and how long it takes:

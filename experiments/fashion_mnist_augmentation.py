@@ -1,6 +1,6 @@
 """Fashion-MNIST with and without augmentation: translation x rotation, 10,000 images, 3 seeds.
 
-    python -m lenet_bench --experiment=fashion_mnist_augmentation --workdir=benchmarks/augmentation --data_dir=/work/shared/datasets
+    python -m lenet_bench --experiment=fashion_mnist_augmentation --workdir=benchmarks/augmentation --data_dir=../shared/datasets
 
 The fashion_mnist_best setting (glorot_normal, lr 0.005, decay 0.95) on a
 stratified 10,000-image training subset (where it overfits, so augmentation

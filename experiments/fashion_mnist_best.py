@@ -1,6 +1,6 @@
 """The original study's best Fashion-MNIST setting: glorot normal, lr 0.005, decay 0.95.
 
-    python -m lenet_bench --experiment=fashion_mnist_best --workdir=/tmp/wd --data_dir=../shared/datasets
+    python -m lenet_bench --experiment=fashion_mnist_best --workdir=results/wd --data_dir=../shared/datasets
 
 The full 60,000-image training set, 30 epochs, batch 32. Keep-best saves the
 best test epoch's weights (an optimistic figure; the reports show the final

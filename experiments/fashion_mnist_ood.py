@@ -1,6 +1,6 @@
 """Out-of-distribution test the other way round: Fashion-MNIST model, MNIST test images.
 
-    python -m lenet_bench --experiment=fashion_mnist_ood --workdir=/tmp/wd --data_dir=../shared/datasets
+    python -m lenet_bench --experiment=fashion_mnist_ood --workdir=results/wd --data_dir=../shared/datasets
 
 fashion_mnist_best's setting (glorot normal, lr 0.005, decay 0.95, batch 32)
 on a class-stratified 10,000-image training subset for 5 epochs over 3 seeds;

@@ -1,6 +1,6 @@
 """Fashion-MNIST: random search (8 trials) with stratified 3-fold CV on 10,000 images; test once.
 
-    .venv/bin/python -m lenet_bench --experiment=fashion_mnist_random_search --workdir=benchmarks/search --data_dir=/work/shared/datasets
+    .venv/bin/python -m lenet_bench --experiment=fashion_mnist_random_search --workdir=benchmarks/search --data_dir=../shared/datasets
 
 The space of mnist_random_search (optimizer {sgd_momentum, rmsprop, adam},
 learning rate log-uniform in [3e-4, 3e-2], decay uniform in [0.8, 1], batch

@@ -1,6 +1,6 @@
 """MNIST with and without augmentation: translation x rotation (off/on), 3 seeds, 20 epochs.
 
-    python -m lenet_bench --experiment=mnist_augmentation --workdir=benchmarks/augmentation --data_dir=/work/shared/datasets
+    python -m lenet_bench --experiment=mnist_augmentation --workdir=benchmarks/augmentation --data_dir=../shared/datasets
 
 The mnist_best setting (truncated_normal, lr 0.005, decay 0.9) on the 5,000
 training images; augmentation is random translation up to 10% of the size

@@ -1,6 +1,6 @@
 """The original study's best MNIST setting: truncated normal, lr 0.005, decay 0.9.
 
-    python -m lenet_bench --experiment=mnist_best --workdir=/tmp/wd --data_dir=../shared/datasets
+    python -m lenet_bench --experiment=mnist_best --workdir=results/wd --data_dir=../shared/datasets
 
 20 epochs, batch 32, on the 5,000-image MNIST training subset in
 ../shared/datasets. What it reaches and how long it takes: benchmarks/RESULTS.md#the-full-study

@@ -1,6 +1,6 @@
 """MNIST: initializer x start learning rate x decay, 36 grid points x 5 seeds, 5 epochs.
 
-    python -m lenet_bench --experiment=mnist_init_lr_grid --workdir=/tmp/wd --data_dir=../shared/datasets
+    python -m lenet_bench --experiment=mnist_init_lr_grid --workdir=results/wd --data_dir=../shared/datasets
 
 The original study's grid on MNIST (the 5,000-image training subset in
 ../shared/datasets): uniform, glorot normal and truncated normal kernels,

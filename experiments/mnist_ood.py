@@ -1,6 +1,6 @@
 """Out-of-distribution test: LeNet-5 trained on MNIST, shown Fashion-MNIST test images.
 
-    python -m lenet_bench --experiment=mnist_ood --workdir=/tmp/wd --data_dir=../shared/datasets
+    python -m lenet_bench --experiment=mnist_ood --workdir=results/wd --data_dir=../shared/datasets
 
 mnist_best's setting (truncated normal, lr 0.005, decay 0.9, batch 32) for
 10 epochs over 3 seeds. After training, each run's best-epoch model sees the

@@ -1,6 +1,6 @@
 """MNIST: random search (10 trials) with stratified 3-fold CV; the test set used once.
 
-    .venv/bin/python -m lenet_bench --experiment=mnist_random_search --workdir=benchmarks/search --data_dir=/work/shared/datasets
+    .venv/bin/python -m lenet_bench --experiment=mnist_random_search --workdir=benchmarks/search --data_dir=../shared/datasets
 
 Random search (seed 0) over optimizer {sgd_momentum (SGD, momentum 0.9),
 rmsprop, adam}, start learning rate log-uniform in [3e-4, 3e-2], per-epoch

@@ -97,32 +97,35 @@ def trained_experiment(tmp_path_factory):
 # Outside one, Ray binds its nodes to the machine's network address whatever
 # --node-ip-address says; in a namespace holding only loopback, to 127.0.0.1. A module
 # marked `loopback_netns` is collected here as usual, but its tests run in one pytest
-# subprocess under `unshare --net` (after `ip link set lo up`); each test here reports
+# subprocess under `unshare --net` (after `ip link set lo up`; as a normal user inside a user
+# namespace too, `--map-root-user`, where the kernel allows those); each test here reports
 # the outcome it had there. NETNS_ENV, set in that subprocess, names the file where it
 # writes the outcomes (and tells this file it is inside).
 NETNS_ENV = "LENET_BENCH_TEST_NETNS_RESULTS"
 NETNS_MARK = "loopback_netns"
 NETNS_SCRIPT = 'ip link set lo up && exec "$@"'
+# Root makes the namespace as is; a normal user in a user namespace of its own, where it is
+# root (the kernel's unprivileged user namespaces: on by default in most Linux distributions).
+NETNS_UNSHARE = ["unshare", "--net"] + (["--map-root-user"] if os.geteuid() != 0 else [])
 NETNS_TIMEOUT = 1800  # Seconds for every marked test together.
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", f"{NETNS_MARK}: runs in a network namespace of its own "
-                                       "holding only loopback (a root subprocess under unshare)")
+                                       "holding only loopback (a subprocess under unshare)")
 
 
 def netns_unavailable() -> str | None:
     """Why no loopback-only network namespace can be made here; None when one can."""
-    if os.geteuid() != 0:
-        return "needs root to make a network namespace (unshare --net)"
     missing = [tool for tool in ("unshare", "ip") if shutil.which(tool) is None]
     if missing:
         return (f"cannot make a network namespace: {' and '.join(missing)} not found "
                 "(util-linux, iproute2)")
-    probe = subprocess.run(["unshare", "--net", "sh", "-c", NETNS_SCRIPT, "sh", "true"],
+    probe = subprocess.run([*NETNS_UNSHARE, "sh", "-c", NETNS_SCRIPT, "sh", "true"],
                            capture_output=True, text=True)
     if probe.returncode != 0:
-        return f"cannot make a network namespace: {probe.stderr.strip() or probe.returncode}"
+        return (f"cannot make a network namespace with {' '.join(NETNS_UNSHARE)}: "
+                f"{probe.stderr.strip() or probe.returncode}")
     return None
 
 
@@ -160,7 +163,7 @@ class NetnsRun:
         with tempfile.TemporaryDirectory(prefix="lenet_bench_netns_") as folder:
             results = Path(folder) / "outcomes.json"
             root = self.config.rootpath
-            command = ["unshare", "--net", "sh", "-c", NETNS_SCRIPT, "sh", sys.executable,
+            command = [*NETNS_UNSHARE, "sh", "-c", NETNS_SCRIPT, "sh", sys.executable,
                        "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--rootdir={root}",
                        *(f"{root}/{nodeid}" for nodeid in self.nodeids)]
             try:

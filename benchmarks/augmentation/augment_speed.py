@@ -1,6 +1,6 @@
 """Seconds per epoch on the fused path with and without augmentation, on real MNIST.
 
-    .venv/bin/python benchmarks/augmentation/augment_speed.py /work/shared/datasets \
+    .venv/bin/python benchmarks/augmentation/augment_speed.py ../shared/datasets \
         > benchmarks/augmentation/augment_speed.txt
 
 Trains R=3 LeNet-5 replicas (Adam, batch 32) on the 5,000-image MNIST training

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=benchmarks/ray_engine
-WORK=${WORK:-/tmp/lenet_bench_ray_engine}
+WORK=${WORK:-results/ray_engine}
 rm -rf "$WORK"
 GRID="--experiment=mnist_init_lr_grid --epochs=1 --train_size=1000 --seeds=1 --data_dir=../shared/datasets"
 # The Keras path (one task per run): 4 runs of the grid.

@@ -1,7 +1,7 @@
 """The notebook API on the quick study's workdir: rows, a summary, and a check
 against the report's summary.csv.
 
-    .venv/bin/python benchmarks/tensorboard/results_api_demo.py /tmp/quick_tb > benchmarks/tensorboard/results_api_demo.txt
+    .venv/bin/python benchmarks/tensorboard/results_api_demo.py results/quick_tb > benchmarks/tensorboard/results_api_demo.txt
 """
 
 import csv
