@@ -45,7 +45,8 @@ def define_config_flags() -> tuple[str, ...]:
         if described.choices:
             flags.DEFINE_enum(name, None, list(described.choices), described.help)
         else:
-            define.get(described.kind, flags.DEFINE_string)(name, None, described.help)
+            kind = str if described.words else described.kind  # --seeds=auto
+            define.get(kind, flags.DEFINE_string)(name, None, described.help)
     return names
 
 
@@ -284,7 +285,7 @@ def train_and_report(configs: list, workdir: Path, engine) -> int:
     backends.use_jax_compilation_cache(data.cache_root() / "jax")
     machine.configure_threads(FLAGS.threads or machine.default_threads(), FLAGS.deterministic)
     backends.keep_keras_off_tensorflow()  # JAX and PyTorch runs never load TensorFlow.
-    from lenet_bench.study import experiment, search
+    from lenet_bench.study import experiment, racing, search
     for config in configs:
         experiment.check_runnable(config, datasets[config.dataset])
         if config.search:
@@ -295,6 +296,7 @@ def train_and_report(configs: list, workdir: Path, engine) -> int:
     progress = make_progress(FLAGS.progress, configs, workdir)
     for config in configs:
         runner = search.run_search if config.search else experiment.run_experiment
+        runner = racing.run_race if config.seeds == "auto" else runner
         experiment_dir = runner(config, datasets[config.dataset], workdir,
                                 trainer=FLAGS.trainer, group_size=FLAGS.group_size,
                                 jit_compile=jit_compile, command=command,
