@@ -21,8 +21,8 @@ from lenet_bench.artifacts import (CONFIG_FILE, CONFUSION_EXAMPLES_FILE, PARAMET
 from lenet_bench.files import atomic_write_text, read_json
 from lenet_bench.inputs import noise
 from lenet_bench.networks.architectures import MODEL_FIELD_DEFAULTS
-from lenet_bench.reports import (analysis, companion_report, plots, search_report, statistics,
-                                 statistics_report)
+from lenet_bench.reports import (analysis, companion_report, plots, race_report, search_report,
+                                 statistics, statistics_report)
 from lenet_bench.reports.results import (SETTING_FIELDS, backends_text, finished_runs,
                                          format_value, label_fields, load_runs, mean_std,
                                          setting_label, summarize, threads_text)
@@ -490,6 +490,7 @@ def write_experiment_report(experiment_dir: Path, rank_runs_by: str | None = Non
                   "single images and of 5 large test batches (size in brackets); .keras: the "
                   "saved model (architecture and weights) in KB.", ""]
     lines += parameter_count_section(experiment_dir)
+    lines += race_report.race_section(experiment_dir, config, fields)
     lines += pivot_lines
     lines += statistics_report.statistics_section(experiment_dir, name, runs, rows, fields,
                                                   classes, grid)

@@ -133,7 +133,7 @@ class Race:
             if verdict in (WORSE, EQUIVALENT):
                 texts.append(f"{verdict} at look {look + 1} ({seeds} seeds)")
             elif verdict == BEST:
-                texts.append("the best: gains seeds while any point is open")
+                texts.append("the best (highest mean at the last look)")
             elif seeds >= plan.max_seeds:
                 texts.append(f"undecided at max seeds ({plan.max_seeds})")
             else:
