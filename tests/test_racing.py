@@ -1,12 +1,11 @@
 """--seeds=auto: the race's error rates by simulation, its tests against scipy/statsmodels,
-and a race on digits end to end, killed between rounds and resumed."""
+and a race on digits end to end, resumed from its first round's run files."""
 
 import json
 import os
-import signal
+import shutil
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -164,33 +163,6 @@ def race_command(workdir):
     return [sys.executable, "-m", "lenet_bench", *RACE_FLAGS, f"--workdir={workdir}"]
 
 
-def finished_runs(experiment_dir) -> int:
-    count = 0
-    for path in (experiment_dir / "runs").glob("*.json"):
-        try:
-            count += json.loads(path.read_text()).get("status") == "done"
-        except ValueError:
-            pass
-    return count
-
-
-def kill_after_first_round(workdir, timeout=240):
-    """Starts the race and SIGKILLs it once the first round's 9 runs are done."""
-    process = subprocess.Popen(race_command(workdir), cwd=REPO_ROOT,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    experiment_dir = workdir / "digits_smoke"
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline and process.poll() is None:
-            if (experiment_dir / "runs").is_dir() and finished_runs(experiment_dir) >= 9:
-                process.send_signal(signal.SIGKILL)
-                break
-            time.sleep(0.05)
-    finally:
-        process.kill()
-        process.wait()
-
-
 def race_result(workdir):
     race = json.loads((workdir / "digits_smoke" / "race.json").read_text())
     report_text = (workdir / "digits_smoke" / "REPORT.md").read_text()
@@ -198,18 +170,26 @@ def race_result(workdir):
     return race, section[:section.index("\n## ", 1)]
 
 
-def test_a_race_drops_the_hopeless_point_and_resumes_after_kill_9(tmp_path):
+def test_a_race_drops_the_hopeless_point_and_resumes_from_its_first_round(tmp_path):
+    """The race end to end; then a workdir left as a kill -9 between the rounds leaves
+    it (the first round's run files alone) resumes to the same race and report."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     straight = subprocess.run(race_command(tmp_path / "straight"), cwd=REPO_ROOT, env=env,
                               capture_output=True, text=True)
     assert straight.returncode == 0, straight.stderr[-2000:]
-    kill_after_first_round(tmp_path / "killed")
-    resumed = subprocess.run(race_command(tmp_path / "killed"), cwd=REPO_ROOT, env=env,
-                             capture_output=True, text=True)
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
     race, section = race_result(tmp_path / "straight")
     assert race["finished"]
     seeds = {point["point"].split("_")[2]: point["seeds"] for point in race["points"]}
     assert seeds["lr10"] == 3 < max(seeds["lr0.005"], seeds["lr0.004"]) == 5
     assert [p["verdict"] for p in race["points"] if "lr10" in p["point"]] == ["worse"]
+
+    killed_runs = tmp_path / "killed" / "digits_smoke" / "runs"
+    killed_runs.mkdir(parents=True)
+    for path in (tmp_path / "straight" / "digits_smoke" / "runs").glob("*_seed[012]_*.json"):
+        shutil.copy(path, killed_runs / path.name)
+    assert len(list(killed_runs.glob("*.json"))) == 9
+    resumed = subprocess.run(race_command(tmp_path / "killed"), cwd=REPO_ROOT, env=env,
+                             capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "9 already finished, 4 to train" in resumed.stderr
     assert race_result(tmp_path / "killed") == (race, section)
