@@ -372,6 +372,9 @@ def _check_combinations(config: ExperimentConfig) -> None:
         raise InputError(f"--patience={config.patience!r} is invalid: expected 0 without "
                          "--validation_split (early stopping watches the validation set: set "
                          "--validation_split, e.g. 0.1)")
+    if config.seeds == "auto" and config.search:
+        raise InputError("--seeds='auto' is invalid with a search: expected an integer "
+                         "(a race compares the points of a grid)")
     if config.seeds == "auto" and config.max_seeds < config.min_seeds:
         raise InputError(f"--max_seeds={config.max_seeds!r} is invalid: expected at least "
                          f"--min_seeds={config.min_seeds!r}")

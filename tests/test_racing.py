@@ -118,7 +118,7 @@ def test_each_p_value_is_scipys_or_statsmodels():
     assert racing.equivalent_p(point, ~best_failed[:6], best, best_failed, 0.02) == 1.0
     assert racing.equivalent_p(point, np.zeros(6, bool), best, best_failed, 0.02) == \
         pytest.approx(ttost_ind(point, best, -0.02, 0.02, usevar="unequal")[0])
-    for trial in range(200):
+    for trial in range(20):  # multipletests takes 0.1 s a call (gc.collect)
         p_values = list(np.random.default_rng(trial).random(6) ** 3)
         assert racing.holm_rejects(p_values, 0.05) == \
             list(multipletests(p_values, alpha=0.05, method="holm")[0])
@@ -149,6 +149,9 @@ def test_seeds_takes_auto_or_an_integer_and_the_race_fields_are_checked():
     with pytest.raises(InputError, match=r"--max_seeds=2 is invalid: expected at least "
                                          r"--min_seeds=3"):
         validate(ExperimentConfig(name="x", dataset="digits", seeds="auto", max_seeds=2))
+    with pytest.raises(InputError, match=r"--seeds='auto' is invalid with a search"):
+        validate(ExperimentConfig(name="x", dataset="digits", seeds="auto",
+                                  search={"learning_rate": {"uniform": [0.001, 0.01]}}))
     with pytest.raises(InputError, match=r"--margin=0 is invalid"):
         validate(ExperimentConfig(name="x", dataset="digits", margin=0))
 
