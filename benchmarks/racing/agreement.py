@@ -13,6 +13,8 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from lenet_bench.config import ExperimentConfig  # noqa: E402
@@ -23,20 +25,22 @@ FIXED_DIR = Path("benchmarks/make_bench_full_study/mnist_init_lr_grid")
 DECIDED = (racing.WORSE, racing.EQUIVALENT)
 
 
-def verdicts(experiment_dir: Path, plan: racing.RacePlan | None) -> tuple[dict, racing.Race]:
-    """{point label: verdict} and the race, replayed from the folder's run files."""
+def verdicts(experiment_dir: Path,
+             plan: racing.RacePlan | None) -> tuple[dict, racing.Race, racing.RacePlan]:
+    """{point label: verdict}, the race and its plan, replayed from the folder's run files."""
     config = ExperimentConfig(**json.loads((experiment_dir / "config.json").read_text())["config"])
     points = config.grid_points()
     accuracies, failed = racing.point_results(experiment_dir / "runs", points,
                                               config.first_seed, 10)
-    race = racing.advance(accuracies, failed, plan or racing.RacePlan.of(config))
+    plan = plan or racing.RacePlan.of(config)
+    race = racing.advance(accuracies, failed, plan)
     labels = [f"{p.initializer} lr {p.learning_rate:g} decay {p.lr_decay:g}" for p in points]
-    return dict(zip(labels, race.verdicts)), race
+    return dict(zip(labels, race.verdicts)), race, plan
 
 
 def main() -> None:
-    race_verdicts, race = verdicts(RACE_DIR, None)
-    fixed_verdicts, _ = verdicts(FIXED_DIR, racing.RacePlan(min_seeds=5, max_seeds=5,
+    race_verdicts, race, plan = verdicts(RACE_DIR, None)
+    fixed_verdicts, _, _ = verdicts(FIXED_DIR, racing.RacePlan(min_seeds=5, max_seeds=5,
                                                             margin=0.005))
     print(f"race: {'finished' if race.finished else 'not finished'} after {race.looks} looks; "
           f"{sum(race.seeds)} runs counted (the seeds its looks use)")
@@ -55,6 +59,10 @@ def main() -> None:
     for verdict in (racing.WORSE, racing.EQUIVALENT, racing.UNDECIDED, racing.BEST):
         print(f"{verdict}: race {list(race_verdicts.values()).count(verdict)}, "
               f"fixed {list(fixed_verdicts.values()).count(verdict)}")
+    hypotheses = 2 * sum(not np.isnan(p) for p in race.last.p_worse)
+    print(f"race's last look: smallest p of worse {np.nanmin(race.last.p_worse):.2g}, of "
+          f"equivalent {np.nanmin(race.last.p_equivalent):.2g}; Holm's first threshold "
+          f"{plan.alpha_per_look:g} / {hypotheses} = {plan.alpha_per_look / hypotheses:.2g}")
 
 
 if __name__ == "__main__":

@@ -28,6 +28,10 @@ def main() -> None:
     config = ExperimentConfig(**json.loads((FIXED_DIR / "config.json").read_text())["config"])
     points = config.grid_points()
     accuracies, failed = racing.point_results(FIXED_DIR / "runs", points, 0, 10)
+    spreads = [100 * values[~fails].std(ddof=1) for values, fails in zip(accuracies, failed)]
+    means = [100 * values[~fails].mean() for values, fails in zip(accuracies, failed)]
+    print(f"5-seed study, learned runs: point means {min(means):.2f} to {max(means):.2f}%, "
+          f"standard deviations {min(spreads):.2f} to {max(spreads):.2f} points")
     for max_seeds in (8, 20):
         simulate(accuracies, failed, racing.RacePlan(min_seeds=3, max_seeds=max_seeds,
                                                      margin=0.005))
