@@ -41,7 +41,8 @@ def define_flags(described: dict, defaults: dict, flag_values=FLAGS) -> tuple[st
             flags.DEFINE_enum(name, defaults.get(name), list(entry.choices), entry.help,
                               flag_values=flag_values)
         else:
-            DEFINE[entry.kind](name, defaults.get(name), entry.help, flag_values=flag_values)
+            kind = str if getattr(entry, "words", ()) else entry.kind  # --seeds=auto
+            DEFINE[kind](name, defaults.get(name), entry.help, flag_values=flag_values)
     return tuple(described)
 
 

@@ -316,7 +316,7 @@ def train_and_report(configs: list[ExperimentConfig], workdir: Path, options: Ru
     for config in configs:  # Checks that need no TensorFlow first: bad input fails fast.
         check_workdir(config.name, datasets[config.dataset].name, workdir)
     start_backend(options)
-    from lenet_bench.study import experiment, search
+    from lenet_bench.study import experiment, racing, search
 
     for config in configs:
         experiment.check_runnable(config, datasets[config.dataset])
@@ -326,7 +326,8 @@ def train_and_report(configs: list[ExperimentConfig], workdir: Path, options: Ru
     progress = make_progress(options.progress, configs, workdir)
     paths = []
     for config in configs:
-        runner = search.run_search if config.search else experiment.run_experiment
+        runner = (search.run_search if config.search else
+                  racing.run_race if config.seeds == "auto" else experiment.run_experiment)
         experiment_dir = runner(config, datasets[config.dataset], workdir, progress=progress,
                                 engine=engine, ood_dataset=datasets.get(config.ood_dataset),
                                 **experiment_arguments(options), **arguments)

@@ -51,6 +51,8 @@ class Setting:
       label: the prefix the report writes before its value ('lr 0.01').
       default_label: names the runs of a single setting (no grid, nothing varies)
         in the reports and TensorBoard's HParams table.
+      words: text values valid besides a value of `kind` (seeds: 'auto'); its flag
+        then takes text, and the config turns other text into `kind`.
     """
 
     help: str
@@ -67,6 +69,7 @@ class Setting:
     report: str | None = None
     label: str = ""
     default_label: bool = False
+    words: tuple = ()
 
 
 def setting(default, help: str, **details):
@@ -203,8 +206,21 @@ class ExperimentConfig:
     # test set (lenet_bench.inputs.data.parse_split); '' is the test set. The search sets it.
     split: str = setting("", "Validation split evaluated instead of the test set.", flag=False,
                          run=True, grid=False, hash_optional=True, group=True)
-    seeds: int = setting(5, "Repeated runs per configuration (seeds first_seed..).", kind=int,
-                         check=lambda value: value >= 1, expected="an integer >= 1")
+    seeds: int | str = setting(
+        5, "Repeated runs per configuration (seeds first_seed..); auto: a race that starts "
+        "every grid point at --min_seeds seeds and adds seeds only where the verdict (worse "
+        "or equivalent within --margin of the best) is still open, up to --max_seeds.",
+        kind=int, check=lambda value: value >= 1, expected="an integer >= 1 or auto",
+        words=("auto",))
+    min_seeds: int = setting(3, "With --seeds=auto: the seeds every grid point starts with.",
+                             kind=int, check=lambda value: value >= 2,
+                             expected="an integer >= 2")
+    max_seeds: int = setting(20, "With --seeds=auto: the most seeds a grid point gets.",
+                             kind=int, check=lambda value: value >= 2,
+                             expected="an integer >= 2")
+    margin: float = setting(0.5, "With --seeds=auto: equivalent means within this many test "
+                            "accuracy points of the best (an equivalence test).", kind=float,
+                            check=_positive, expected="a number > 0 (accuracy points)")
     first_seed: int = setting(0, "Seed of the first repeated run.", kind=int)
     keep_best: bool = setting(True, "Save the best-test-epoch weights of each run.", kind=bool)
     # Neither changes a run's result, so neither is in its key:
@@ -231,6 +247,17 @@ class ExperimentConfig:
     holdout_fraction: float = setting(0.2, "Share of the training set a search holds out when "
                                       "cv_folds is 1.", kind=float)
     nested_folds: int = setting(0, "Outer folds of nested cross-validation; 0: off.", kind=int)
+
+    def __post_init__(self):
+        """Flag text of a field that also takes words ('--seeds=5' beside '--seeds=auto')
+        becomes a value of its kind; other text stays for validate() to name."""
+        for name in field_names(flag=True):
+            value, described = getattr(self, name), SETTINGS[name]
+            if described.words and isinstance(value, str) and value not in described.words:
+                try:
+                    object.__setattr__(self, name, described.kind(value))
+                except ValueError:
+                    pass
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -265,6 +292,8 @@ def parse_value(field: str, text: str, flag: str):
     """A field's value from text, typed like the field ('0.01' -> 0.01); `flag` is
     the flag text an error message names."""
     kind = SETTINGS[field].kind
+    if text in SETTINGS[field].words:
+        return text
     if kind is bool:
         if text.lower() not in BOOL_TEXT:
             raise InputError(f"{flag} is invalid: expected true or false")
@@ -295,7 +324,7 @@ def parse_grid_flag(text: str) -> tuple[str, tuple]:
 def check_value(field: str, value) -> None:
     """Raises InputError when `value` is not valid for `field` (type, choices, range)."""
     described = SETTINGS[field]
-    if value is None and described.optional:
+    if (value is None and described.optional) or value in described.words:
         return
     kind = described.kind
     type_ok = (isinstance(value, bool) if kind is bool
@@ -348,6 +377,12 @@ def _check_combinations(config: ExperimentConfig) -> None:
         raise InputError(f"--patience={config.patience!r} is invalid: expected 0 without "
                          "--validation_split (early stopping watches the validation set: set "
                          "--validation_split, e.g. 0.1)")
+    if config.seeds == "auto" and config.search:
+        raise InputError("--seeds='auto' is invalid with a search: expected an integer "
+                         "(a race compares the points of a grid)")
+    if config.seeds == "auto" and config.max_seeds < config.min_seeds:
+        raise InputError(f"--max_seeds={config.max_seeds!r} is invalid: expected at least "
+                         f"--min_seeds={config.min_seeds!r}")
     if config.augment_flip and config.dataset not in FLIP_DATASETS:
         raise InputError(f"--augment_flip={config.augment_flip!r} is invalid: expected false "
                          f"for {config.dataset}: horizontal flip is for cifar10 only")

@@ -102,21 +102,26 @@ RunSpec.__doc__ = ("Everything that changes one run's result (the config's run f
 
 
 def run_specs(config: ExperimentConfig) -> list[RunSpec]:
-    """The runs of an experiment: every grid point, repeated over `seeds` seeds.
+    """The runs of an experiment: every grid point, repeated over `seeds` seeds (with
+    seeds 'auto', a race's first round: `min_seeds` seeds; lenet_bench.study.racing).
 
     Seed-major: all grid points of the first seed come first, so a study cut
     short still covers the whole grid.
     """
-    specs = []
-    for seed in range(config.first_seed, config.first_seed + config.seeds):
-        for point in config.grid_points():
-            fields = {name: getattr(point, name) for name in RUN_FIELDS}
-            if not fields["label_noise"]:
-                fields["noise_mode"] = "sampled"  # eps = 0 is the same run in either mode.
-            if not fields["patience"]:
-                fields["monitor"] = "val_loss"  # Without early stopping nothing is monitored.
-            specs.append(RunSpec(**fields, seed=seed))
-    return specs
+    count = config.min_seeds if config.seeds == "auto" else config.seeds
+    return [point_spec(point, seed)
+            for seed in range(config.first_seed, config.first_seed + count)
+            for point in config.grid_points()]
+
+
+def point_spec(point: ExperimentConfig, seed: int) -> RunSpec:
+    """The run of one grid point (a config without a grid) with one seed."""
+    fields = {name: getattr(point, name) for name in RUN_FIELDS}
+    if not fields["label_noise"]:
+        fields["noise_mode"] = "sampled"  # eps = 0 is the same run in either mode.
+    if not fields["patience"]:
+        fields["monitor"] = "val_loss"  # Without early stopping nothing is monitored.
+    return RunSpec(**fields, seed=seed)
 
 
 def spec_from_record(spec: dict) -> RunSpec:

@@ -157,7 +157,7 @@ CASES = {
     "decay > 1": (lambda t: ["--lr_decay=1.01"],
                   r"error: --lr_decay=1\.01 is invalid: expected a number in \(0, 1\]$"),
     "epochs 0": (lambda t: ["--epochs=0"], r"error: --epochs=0 is invalid: expected an integer >= 1$"),
-    "seeds 0": (lambda t: ["--seeds=0"], r"error: --seeds=0 is invalid: expected an integer >= 1$"),
+    "seeds 0": (lambda t: ["--seeds=0"], r"error: --seeds=0 is invalid: expected an integer >= 1 or auto$"),
     "batch 0": (lambda t: ["--batch_size=0"],
                 r"error: --batch_size=0 is invalid: expected an integer >= 1$"),
     "batch > training set": (lambda t: ["--train_size=100", "--batch_size=101"],

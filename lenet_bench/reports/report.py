@@ -24,8 +24,8 @@ from lenet_bench.config import DEFAULT_LABEL_FIELDS
 from lenet_bench.files import atomic_write_text, read_json
 from lenet_bench.inputs import noise
 from lenet_bench.networks.architectures import MODEL_FIELD_DEFAULTS
-from lenet_bench.reports import (analysis, companion_report, plots, search_report, statistics,
-                                 statistics_report)
+from lenet_bench.reports import (analysis, companion_report, plots, race_report, search_report,
+                                 statistics, statistics_report)
 from lenet_bench.reports.results import (SETTING_FIELDS, backends_text, finished_runs,
                                          format_value, label_fields, load_runs, mean_std,
                                          setting_label, summarize, threads_text)
@@ -556,8 +556,15 @@ def runs_section(runs: list[dict]) -> list[str]:
     return lines
 
 
+def config_margin(config: dict) -> float:
+    """The equivalence margin (accuracy units) the experiment's config.json names in
+    points (`--margin`), else statistics.MARGIN."""
+    points = (config.get("config") or {}).get("margin")
+    return statistics.MARGIN if points is None else points / 100
+
+
 def write_experiment_report(experiment_dir: Path, rank_runs_by: str | None = None,
-                            margin: float = statistics.MARGIN) -> Path:
+                            margin: float | None = None) -> Path:
     """Writes the tables, figures/ and REPORT.md of one experiment from its run files
     (a hyperparameter search's own report when the folder holds a search).
 
@@ -565,13 +572,15 @@ def write_experiment_report(experiment_dir: Path, rank_runs_by: str | None = Non
       experiment_dir: the experiment's folder.
       rank_runs_by: 'final' or 'best': which test accuracy picks a grid point's best,
         worst and median run; None: as config.json says (else 'final').
-      margin: the equivalence margin of the verdicts (accuracy units).
+      margin: the equivalence margin of the verdicts (accuracy units); None: the
+        config's `margin` (points), else statistics.MARGIN.
     """
     experiment_dir = Path(experiment_dir)
     if (experiment_dir / SEARCH_FILE).is_file():
         return search_report.write_search_report(experiment_dir)
     config, runs = load_runs(experiment_dir)
     rank_runs_by = rank_runs_by or (config.get("config") or {}).get("rank_runs_by") or "final"
+    margin = margin if margin is not None else config_margin(config)
     fields = label_fields(runs, config)
     rows = summarize(runs, fields)
     name = config.get("experiment", experiment_dir.name)
@@ -583,6 +592,7 @@ def write_experiment_report(experiment_dir: Path, rank_runs_by: str | None = Non
     lines = experiment_header(name, config, runs, rows, fields)
     lines += ranked_section(rows, classes, grid)
     lines += parameter_count_section(experiment_dir)
+    lines += race_report.race_section(experiment_dir, config, fields)
     lines += pivot_lines
     lines += statistics_report.statistics_section(experiment_dir, name, runs, rows, fields,
                                                   classes, grid)
