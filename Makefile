@@ -70,7 +70,7 @@ bench: $(INSTALLED)
 	@test -n "$(PROFILE_FLAGS_$(PROFILE))" -o "$(PROFILE)" = full || \
 	  { echo "error: PROFILE=$(PROFILE) is unknown: expected quick or full" >&2; exit 2; }
 	$(VENV)/bin/python -m lenet_bench --experiment=$(BENCH_EXPERIMENTS) --workdir=$(WORKDIR) \
-	  --backend=$(BACKEND) $(TRAINER) --skip_missing_data $(if $(DATA_DIR),--data_dir=$(DATA_DIR)) $(PROFILE_FLAGS_$(PROFILE))
+	  --backend=$(BACKEND) $(TRAINER) --skip_missing_data $(if $(DATA_DIR),--data_dir=$(DATA_DIR)) $(PROFILE_FLAGS_$(PROFILE)) $(if $(SEEDS),--seeds=$(SEEDS))
 
 report: $(VENV)/.installed
 	$(VENV)/bin/python -m lenet_bench.reports.report $(WORKDIR)
