@@ -1,4 +1,5 @@
-"""The JAX trainers: the per-run Keras steps (steps_jax) and the fused replicas (fused_jax).
+"""The JAX trainers: the per-run Keras steps (steps_jax) and the fused replicas (fused_jax),
+the latter in both formulations (vmap of the Keras model, batched matrix products).
 
 Every group here has the same shapes (3 replicas, 200 digits, batch 32: six full
 batches and one of 8), so each program compiles once per session.
@@ -11,7 +12,7 @@ import pytest
 from lenet_bench import runs
 from lenet_bench.errors import InputError
 from lenet_bench.networks import models
-from lenet_bench.trainers import steps_jax
+from lenet_bench.trainers import fused_jax, steps_jax
 from lenet_bench.trainers.fused_jax import FusedKerasReplicas
 from lenet_bench.trainers.keras_replicas import KerasReplicas
 
@@ -52,12 +53,11 @@ def weights_of(trainer):
     return [trainer.get_weights(replica) for replica in range(trainer.num_replicas)]
 
 
-@pytest.fixture(scope="module")
-def fused_run(tiny):
-    """The fused group trained 2 epochs: per-epoch metrics, state after epoch 1, final
+def trained_fused_group(tiny, formulation):
+    """A fused group trained 2 epochs: per-epoch metrics, state after epoch 1, final
     weights and test evaluation."""
     dataset = tiny[0]
-    trainer = FusedKerasReplicas(*reversed(group(dataset)), dataset)
+    trainer = FusedKerasReplicas(*reversed(group(dataset)), dataset, formulation)
     first = train_epoch(trainer, tiny, 0)
     state = trainer.get_state()
     second = train_epoch(trainer, tiny, 1)
@@ -65,8 +65,18 @@ def fused_run(tiny):
             "test": trainer.evaluate(dataset.test_images, dataset.test_labels)}
 
 
-def test_a_fused_replica_trains_as_its_run_does_alone(tiny, fused_run):
+@pytest.fixture(scope="module")
+def fused_run(tiny):
+    """The group trained by the formulation 'auto' picks on this CPU: batched products."""
+    assert fused_jax.FASTER_FORMULATION["cpu"] == "matmul"
+    return trained_fused_group(tiny, "auto")
+
+
+@pytest.mark.parametrize("formulation", ["matmul", "vmap"])
+def test_a_fused_replica_trains_as_its_run_does_alone(tiny, fused_run, formulation):
     dataset = tiny[0]
+    if formulation == "vmap":
+        fused_run = trained_fused_group(tiny, "vmap")
     specs, weights = group(dataset)
     alone = KerasReplicas(weights, specs, dataset)  # each run trained by itself, on steps_jax
     for epoch in range(EPOCHS):
@@ -86,6 +96,34 @@ def test_a_fused_replica_trains_as_its_run_does_alone(tiny, fused_run):
     # The replicas differ (rates, labels, orders): the test compares something.
     assert len(set(np.round(fused_run["epochs"][1]["loss"], 6))) == 3
     assert fused_run["epochs"][1]["accuracy"][2] < fused_run["epochs"][1]["clean_accuracy"][2]
+
+
+def test_three_steps_of_the_batched_products_match_lone_runs_of_another_model(tiny):
+    """Within 1e-5 after 3 steps, for knobs the batched formulation supports beyond plain
+    LeNet-5: stride-2 convolutions with no pooling, L2 on the kernels, tanh."""
+    dataset = tiny[0]
+    specs, weights = group(dataset, architecture="lenet5_strided", l2=1e-3, activation="tanh")
+    batched = FusedKerasReplicas(weights, specs, dataset, "matmul")
+    alone = KerasReplicas(weights, specs, dataset)
+    for trainer in (batched, alone):
+        train_epoch(trainer, tiny, 0, count=3 * BATCH)
+    for fused, lone, initial in zip(weights_of(batched), weights_of(alone), weights):
+        for a, b in zip(fused, lone):
+            np.testing.assert_allclose(a, b, atol=1e-5, rtol=0)
+        assert not np.allclose(fused[0], initial[0])  # They trained.
+
+
+def test_the_formulation_is_chosen_by_model_and_refused_where_unsupported(tiny):
+    dataset = tiny[0]
+    plain = runs.RunSpec(dataset="digits", seed=0)
+    normalized = runs.RunSpec(dataset="digits", seed=0, batch_norm=True)
+    assert fused_jax.choose_formulation("auto", plain) == "matmul"  # On this CPU.
+    assert fused_jax.choose_formulation("auto", normalized) == "vmap"
+    with pytest.raises(InputError, match=r"formulation='matmul' cannot train .*"
+                                         r"--batch_norm=true"):
+        fused_jax.choose_formulation("matmul", normalized)
+    with pytest.raises(InputError, match=r"formulation='grouped' is invalid: expected one of"):
+        FusedKerasReplicas(*reversed(group(dataset)), dataset, "grouped")
 
 
 def test_a_diverging_replica_leaves_the_others_as_they_were(tiny, fused_run):
