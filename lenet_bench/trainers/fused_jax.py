@@ -53,7 +53,7 @@ class FusedKerasReplicas:
     a replica matches its lone run on a GPU too. Replicas share no arithmetic:
     one whose loss goes NaN leaves the others as they would be without it.
     On a CPU, XLA runs the vmapped convolutions slowly
-    (benchmarks/jax_cpu_speed.txt).
+    (benchmarks/jax_cpu_speed.txt), and their gradients slower still.
 
     formulation='matmul' computes the same steps with the replicas' layers as
     batched matrix products (trainers.lenet_matmul_jax: the same weights, the

@@ -12,7 +12,7 @@ import pytest
 from lenet_bench import runs
 from lenet_bench.errors import InputError
 from lenet_bench.networks import models
-from lenet_bench.trainers import fused_jax, steps_jax
+from lenet_bench.trainers import fused_jax, make_trainer, steps_jax
 from lenet_bench.trainers.fused_jax import FusedKerasReplicas
 from lenet_bench.trainers.keras_replicas import KerasReplicas
 
@@ -72,24 +72,32 @@ def fused_run(tiny):
     return trained_fused_group(tiny, "auto")
 
 
-@pytest.mark.parametrize("formulation", ["matmul", "vmap"])
-def test_a_fused_replica_trains_as_its_run_does_alone(tiny, fused_run, formulation):
+@pytest.fixture(scope="module")
+def lone_runs(tiny):
+    """Each run of the group trained by itself (KerasReplicas, on steps_jax) 2 epochs:
+    per-epoch metrics, final weights and test evaluation."""
     dataset = tiny[0]
+    specs, weights = group(dataset)
+    alone = KerasReplicas(weights, specs, dataset)
+    epochs = [train_epoch(alone, tiny, epoch) for epoch in range(EPOCHS)]
+    return {"epochs": epochs, "weights": weights_of(alone),
+            "test": alone.evaluate(dataset.test_images, dataset.test_labels)}
+
+
+@pytest.mark.parametrize("formulation", ["matmul", "vmap"])
+def test_a_fused_replica_trains_as_its_run_does_alone(tiny, fused_run, lone_runs, formulation):
     if formulation == "vmap":
         fused_run = trained_fused_group(tiny, "vmap")
-    specs, weights = group(dataset)
-    alone = KerasReplicas(weights, specs, dataset)  # each run trained by itself, on steps_jax
     for epoch in range(EPOCHS):
-        expected = train_epoch(alone, tiny, epoch)
         for name in METRICS:
-            np.testing.assert_allclose(fused_run["epochs"][epoch][name], expected[name],
-                                       atol=1e-5)
-    for fused, lone in zip(fused_run["weights"], weights_of(alone)):
+            np.testing.assert_allclose(fused_run["epochs"][epoch][name],
+                                       lone_runs["epochs"][epoch][name], atol=1e-5)
+    for fused, lone in zip(fused_run["weights"], lone_runs["weights"]):
         for a, b in zip(fused, lone):
             # Adam's step m / (sqrt(v) + eps) turns rounding apart (vmapped and single
             # convolutions add up in other orders) into up to 2e-5 where v is near 0.
             np.testing.assert_allclose(a, b, atol=1e-4)
-    test = alone.evaluate(dataset.test_images, dataset.test_labels)
+    test = lone_runs["test"]
     for name in ("loss", "accuracy", "confidence", "soft_accuracy", "soft_confusion_sums"):
         np.testing.assert_allclose(fused_run["test"][name], test[name], atol=1e-4)
     np.testing.assert_array_equal(fused_run["test"]["predictions"], test["predictions"])
@@ -101,12 +109,13 @@ def test_a_fused_replica_trains_as_its_run_does_alone(tiny, fused_run, formulati
 def test_three_steps_of_the_batched_products_match_lone_runs_of_another_model(tiny):
     """Within 1e-5 after 3 steps, for knobs the batched formulation supports beyond plain
     LeNet-5: stride-2 convolutions with no pooling, L2 on the kernels, tanh."""
-    dataset = tiny[0]
-    specs, weights = group(dataset, architecture="lenet5_strided", l2=1e-3, activation="tanh")
+    dataset, rates = tiny[0], RATES[:1]  # One replica: one program each to compile.
+    specs, weights = group(dataset, rates, architecture="lenet5_strided", l2=1e-3,
+                           activation="tanh")
     batched = FusedKerasReplicas(weights, specs, dataset, "matmul")
     alone = KerasReplicas(weights, specs, dataset)
     for trainer in (batched, alone):
-        train_epoch(trainer, tiny, 0, count=3 * BATCH)
+        train_epoch(trainer, tiny, 0, rates, count=3 * BATCH)
     for fused, lone, initial in zip(weights_of(batched), weights_of(alone), weights):
         for a, b in zip(fused, lone):
             np.testing.assert_allclose(a, b, atol=1e-5, rtol=0)
@@ -124,6 +133,17 @@ def test_the_formulation_is_chosen_by_model_and_refused_where_unsupported(tiny):
         fused_jax.choose_formulation("matmul", normalized)
     with pytest.raises(InputError, match=r"formulation='grouped' is invalid: expected one of"):
         FusedKerasReplicas(*reversed(group(dataset)), dataset, "grouped")
+
+
+def test_auto_trains_cpu_groups_fused_in_batched_products_and_a_lone_run_alone(tiny):
+    dataset = tiny[0]
+    specs, weights = group(dataset)
+    fused = make_trainer("auto", specs, weights, dataset, jit_compile=None)
+    assert type(fused) is FusedKerasReplicas and fused.formulation == "matmul"
+    lone = make_trainer("auto", specs[:1], weights[:1], dataset, jit_compile=None)
+    assert type(lone) is KerasReplicas
+    specs, weights = group(dataset, dropout=0.3)
+    assert type(make_trainer("auto", specs, weights, dataset, jit_compile=None)) is KerasReplicas
 
 
 def test_a_diverging_replica_leaves_the_others_as_they_were(tiny, fused_run):
