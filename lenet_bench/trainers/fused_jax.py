@@ -12,7 +12,8 @@ from lenet_bench.networks import models
 from lenet_bench.runs import RunSpec
 from lenet_bench import machine
 from lenet_bench.errors import InputError
-from lenet_bench.trainers import lenet_matmul_jax
+from lenet_bench.trainers.lenet_matmul_jax import make_batched_eval_step, make_batched_train_step
+from lenet_bench.trainers.lenet_matmul_jax import network_of, supports
 from lenet_bench.trainers.evaluation import EVAL_BATCH_SIZE
 from lenet_bench.trainers.steps_jax import (full_precision, make_eval_step, make_train_step,
                                             read_state)
@@ -83,10 +84,10 @@ class FusedKerasReplicas:
     def _steps(self, spec: RunSpec, image_shape) -> tuple:
         """(train step, eval step) over the replica axis, in self.formulation."""
         if self.formulation == "matmul":
-            network = lenet_matmul_jax.network_of(spec, image_shape)
-            return (full_precision(lenet_matmul_jax.make_train_step(
-                        network, self.optimizer, self.num_classes)),
-                    full_precision(lenet_matmul_jax.make_eval_step(network, self.num_classes)))
+            network = network_of(spec, image_shape)
+            return (full_precision(make_batched_train_step(network, self.optimizer,
+                                                           self.num_classes)),
+                    full_precision(make_batched_eval_step(network, self.num_classes)))
         return (jax.vmap(make_train_step(self.model, self.optimizer, self.num_classes)),
                 jax.vmap(make_eval_step(self.model, self.num_classes),
                          in_axes=(0, 0, None, None)))
@@ -194,7 +195,7 @@ def choose_formulation(formulation: str, spec: RunSpec) -> str:
     if formulation not in FORMULATIONS:
         raise InputError(f"formulation={formulation!r} is invalid: expected one of "
                          f"{', '.join(FORMULATIONS)}")
-    supported = lenet_matmul_jax.supports(spec)
+    supported = supports(spec)
     if formulation == "matmul" and not supported:
         raise InputError(f"formulation='matmul' cannot train --architecture={spec.architecture} "
                          f"--dropout={spec.dropout:g} --batch_norm={str(spec.batch_norm).lower()}"

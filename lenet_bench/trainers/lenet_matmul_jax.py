@@ -5,8 +5,12 @@ grouped convolution (one group per replica, 1-16 channels each), which XLA
 runs slowly on a CPU and under-fills on a GPU. Here a convolution is what it
 is arithmetically: image patches (B*H*W, k*k*C) times a kernel (k*k*C, F),
 and R replicas are one `einsum` with the replica axis as a batch dimension.
-Patches come from strided slices (cheap to differentiate: the transpose of
-a slice is a pad), max pooling is a reshape and a max.
+Patches come from strided slices in a channels-first layout (cheap to
+differentiate: the transpose of a slice is a pad), max pooling is the
+maximum of strided slices (at a tie the gradient is split between the tied
+inputs where Keras's pooling picks one; the weight gradients agree where
+tied windows see equal patches, as zero borders and backgrounds do, and
+differ by float rounding otherwise).
 
 The network is the Keras model's (models.build_model), weight for weight,
 for the architectures `supports` accepts: convolutions with any kernel,
@@ -177,7 +181,8 @@ def _correct(probabilities, labels):
     return jnp.sum(jnp.argmax(probabilities, axis=-1) == labels, axis=-1, dtype=jnp.int32)
 
 
-def make_train_step(network: Network, optimizer: keras.optimizers.Optimizer, num_classes: int):
+def make_batched_train_step(network: Network, optimizer: keras.optimizers.Optimizer,
+                            num_classes: int):
     """A pure, untraced train step of R replicas, the contract of `jax.vmap` of
     steps_jax.make_train_step: step(state, images uint8 (R, B, H, W, C), labels (R, B),
     clean_labels (R, B)) -> (state, (cross-entropy sums, correct, clean correct), each (R,)).
@@ -208,7 +213,7 @@ def make_train_step(network: Network, optimizer: keras.optimizers.Optimizer, num
     return step
 
 
-def make_eval_step(network: Network, num_classes: int):
+def make_batched_eval_step(network: Network, num_classes: int):
     """A pure eval step of R replicas on shared images, the contract of `jax.vmap` of
     steps_jax.make_eval_step with in_axes (0, 0, None, None): eval_step(trainable,
     non_trainable, images uint8 (B, H, W, C), labels (B,)) -> per replica (leading R):
