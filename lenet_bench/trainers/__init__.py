@@ -32,9 +32,6 @@ from lenet_bench.errors import InputError
 TRAINERS = ("auto", "fused", "keras")
 CPU_GROUP_SIZE = 12  # Fused TF: flat from 12 replicas on (benchmarks/fused_speed.txt).
 GPU_JAX_GROUP_SIZE = 512  # A whole grid; about 6 MB per replica at batch 128.
-# Fused JAX on a CPU (batched matrix products) from this many runs a group on: one
-# replica alone trains faster on the Keras trainer (benchmarks/jax_cpu_speed.txt).
-CPU_JAX_FUSED_FROM = 2
 
 
 def default_group_size() -> int:
@@ -95,13 +92,13 @@ def make_trainer(kind: str, specs: list, initial_weights: list, dataset, jit_com
 
 
 def _jax_fused(kind: str, specs: list, initial_weights: list, dataset):
-    """The fused JAX trainer for 'fused', and for 'auto' where a GPU runs the group or,
-    on a CPU, a group of CPU_JAX_FUSED_FROM runs or more (there the fused trainer
-    runs batched matrix products, faster than each run alone; vmapped convolutions
-    were slower: BUILD_NOTES.md, "Backends"); None: the Keras trainer."""
-    on_gpu = bool(machine.accelerators())
+    """The fused JAX trainer for 'fused', and for 'auto' where a GPU runs the group.
+    On a CPU each run alone on the Keras trainer measured fastest: 1.4x the fused
+    group's batched matrix products and 5.5x its vmapped convolutions at 12 replicas
+    (benchmarks/jax_cpu_speed.txt; BUILD_NOTES.md, "Backends"). None: the Keras
+    trainer."""
     wants_fused = kind == "fused" or (kind == "auto" and specs[0].is_plain_lenet5
-                                      and (on_gpu or len(specs) >= CPU_JAX_FUSED_FROM))
+                                      and machine.accelerators())
     if not wants_fused:
         return None
     from lenet_bench.trainers import fused_jax

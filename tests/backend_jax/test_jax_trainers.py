@@ -135,15 +135,12 @@ def test_the_formulation_is_chosen_by_model_and_refused_where_unsupported(tiny):
         FusedKerasReplicas(*reversed(group(dataset)), dataset, "grouped")
 
 
-def test_auto_trains_cpu_groups_fused_in_batched_products_and_a_lone_run_alone(tiny):
+def test_auto_trains_each_run_alone_on_a_cpu_and_fused_asks_for_the_products(tiny):
     dataset = tiny[0]
     specs, weights = group(dataset)
-    fused = make_trainer("auto", specs, weights, dataset, jit_compile=None)
-    assert type(fused) is FusedKerasReplicas and fused.formulation == "matmul"
-    lone = make_trainer("auto", specs[:1], weights[:1], dataset, jit_compile=None)
-    assert type(lone) is KerasReplicas
-    specs, weights = group(dataset, dropout=0.3)
     assert type(make_trainer("auto", specs, weights, dataset, jit_compile=None)) is KerasReplicas
+    fused = make_trainer("fused", specs, weights, dataset, jit_compile=None)
+    assert type(fused) is FusedKerasReplicas and fused.formulation == "matmul"
 
 
 def test_a_diverging_replica_leaves_the_others_as_they_were(tiny, fused_run):
