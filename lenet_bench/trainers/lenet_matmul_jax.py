@@ -119,32 +119,11 @@ def max_pool(x, size: int):
     return pooled
 
 
-DATA_PATCHES = "slices"
-
-
-def data_patches(x, layer: ConvLayer):
-    """Patches of images x (R, C, B, H, W) that need no gradient: (R, C*k*k, B, Ho*Wo)
-    by lax.conv_general_dilated_patches."""
-    span = (layer.kernel_size - 1) * layer.dilation + 1
-    pads = ([_same_padding(size, span, layer.stride) for size in x.shape[-2:]]
-            if layer.padding == "same" else [(0, 0), (0, 0)])
-    replicas, channels, batch = x.shape[:3]
-    images = jnp.swapaxes(x, 1, 2).reshape(replicas * batch, channels, *x.shape[-2:])
-    out = jax.lax.conv_general_dilated_patches(
-        images, (layer.kernel_size,) * 2, (layer.stride,) * 2, pads,
-        rhs_dilation=(layer.dilation,) * 2, dimension_numbers=("NCHW", "OIHW", "NCHW"))
-    return out.reshape(replicas, batch, out.shape[1], -1), out.shape[-2:]
-
-
-def conv(layer: ConvLayer, x, kernel, shared_images: bool = False, data: bool = False):
+def conv(layer: ConvLayer, x, kernel, shared_images: bool = False):
     """Replica r's convolution of x[r] (C, B, H, W) with kernel[r] (k, k, C, F), no
     bias: (R, F, B, Ho, Wo). With shared_images, x (C, B, H, W) is every replica's."""
-    rows = jnp.transpose(kernel, (0, 4, 3, 1, 2)).reshape(kernel.shape[0], kernel.shape[-1], -1)
-    if data and not shared_images and DATA_PATCHES == "dilated":
-        columns, (height, width) = data_patches(x, layer)
-        out = jnp.einsum("rfk,rbkp->rfbp", rows, columns)
-        return out.reshape(*out.shape[:3], height, width)
     columns, (height, width) = patches(x, layer)
+    rows = jnp.transpose(kernel, (0, 4, 3, 1, 2)).reshape(kernel.shape[0], kernel.shape[-1], -1)
     out = jnp.einsum("rfk,kn->rfn" if shared_images else "rfk,rkn->rfn", rows, columns)
     return out.reshape(*out.shape[:2], x.shape[-3], height, width)
 
@@ -165,8 +144,7 @@ def forward(network: Network, weights, images, shared_images: bool = False):
     x = jnp.moveaxis(images, -1, -4)  # (..., C, B, H, W)
     for number, layer in enumerate(network.convs):
         kernel, bias = next(weights), next(weights)
-        x = conv(layer, x, kernel, shared_images=number == 0 and shared_images,
-                 data=number == 0)
+        x = conv(layer, x, kernel, shared_images=number == 0 and shared_images)
         x = max_pool(activation(x + bias[:, :, None, None, None]), network.pool_size)
     if shared_images and not network.convs:
         x = jnp.broadcast_to(x, (replicas,) + x.shape)
