@@ -7,10 +7,10 @@ is arithmetically: image patches (B*H*W, k*k*C) times a kernel (k*k*C, F),
 and R replicas are one `einsum` with the replica axis as a batch dimension.
 Patches come from strided slices in a channels-first layout (cheap to
 differentiate: the transpose of a slice is a pad), max pooling is the
-maximum of strided slices (at a tie the gradient is split between the tied
-inputs where Keras's pooling picks one; the weight gradients agree where
-tied windows see equal patches, as zero borders and backgrounds do, and
-differ by float rounding otherwise).
+maximum of strided slices. At a tie the gradient is split between the tied
+inputs where Keras's pooling gives it to one; the weight gradients still
+agree where the tied inputs come from equal patches (zero borders and
+backgrounds), and ties between different patches are float coincidences.
 
 The network is the Keras model's (models.build_model), weight for weight,
 for the architectures `supports` accepts: convolutions with any kernel,
