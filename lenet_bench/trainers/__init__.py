@@ -93,8 +93,8 @@ def make_trainer(kind: str, specs: list, initial_weights: list, dataset, jit_com
 
 def _jax_fused(kind: str, specs: list, initial_weights: list, dataset):
     """The fused JAX trainer for 'fused', and for 'auto' where a GPU runs the group.
-    On a CPU each run alone on the Keras trainer measured fastest: 1.4x the fused
-    group's batched matrix products and 5.5x its vmapped convolutions at 12 replicas
+    On a CPU each run alone on the Keras trainer measured fastest: 1.25x the fused
+    group's batched matrix products and 4x its vmapped convolutions at 12 replicas
     (benchmarks/jax_cpu_speed.txt; BUILD_NOTES.md, "Backends"). None: the Keras
     trainer."""
     wants_fused = kind == "fused" or (kind == "auto" and specs[0].is_plain_lenet5
