@@ -13,7 +13,7 @@ from lenet_bench.runs import RunSpec
 from lenet_bench import machine
 from lenet_bench.errors import InputError
 from lenet_bench.trainers.lenet_matmul_jax import make_batched_eval_step, make_batched_train_step
-from lenet_bench.trainers.lenet_matmul_jax import network_of, supports
+from lenet_bench.trainers.lenet_matmul_jax import in_chunks, network_of, supports
 from lenet_bench.trainers.evaluation import EVAL_BATCH_SIZE
 from lenet_bench.trainers.steps_jax import (full_precision, make_eval_step, make_train_step,
                                             read_state)
@@ -24,6 +24,9 @@ FORMULATIONS = ("auto", "vmap", "matmul")
 # (BUILD_NOTES.md, "Fused JAX formulations"; benchmarks/jax_cpu_speed.txt for the CPU).
 # A GPU keeps vmap until the batched products are measured there.
 FASTER_FORMULATION = {"cpu": "matmul", "gpu": "vmap"}
+# Replicas per batched product, one chunk after another (None: all at once). On a CPU
+# 2 at a time trained 1.57x all 12 at once (benchmarks/profile/jax_replica_chunks.txt).
+REPLICA_CHUNK = {"cpu": 2, "gpu": None}
 
 
 class FusedKerasReplicas:
@@ -85,8 +88,11 @@ class FusedKerasReplicas:
         """(train step, eval step) over the replica axis, in self.formulation."""
         if self.formulation == "matmul":
             network = network_of(spec, image_shape)
-            return (full_precision(make_batched_train_step(network, self.optimizer,
-                                                           self.num_classes)),
+            step = make_batched_train_step(network, self.optimizer, self.num_classes)
+            chunk = REPLICA_CHUNK["gpu" if machine.accelerators() else "cpu"]
+            if chunk:
+                step = in_chunks(step, self.num_replicas, chunk)
+            return (full_precision(step),
                     full_precision(make_batched_eval_step(network, self.num_classes)))
         return (jax.vmap(make_train_step(self.model, self.optimizer, self.num_classes)),
                 jax.vmap(make_eval_step(self.model, self.num_classes),

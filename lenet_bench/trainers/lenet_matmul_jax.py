@@ -230,3 +230,24 @@ def make_batched_eval_step(network: Network, num_classes: int):
                 jnp.einsum("bk,rbl->rkl", one_hot, probabilities))
 
     return eval_step
+
+
+def in_chunks(step, replicas: int, chunk: int):
+    """`step` (a batched train step) run on `chunk` replicas at a time, one chunk after
+    another (`lax.map`), when `chunk` divides `replicas`; else one replica at a time.
+
+    Why: on a CPU, 12 replicas in one product trained 0.64x the rate of 2 at a time
+    (benchmarks/profile/jax_replica_chunks.txt): a chunk's patches stay in the caches.
+    The arithmetic of each replica is unchanged.
+    """
+    chunk = chunk if replicas % chunk == 0 else 1
+    if chunk >= replicas:
+        return step
+
+    def chunked_step(*arguments):
+        split = jax.tree.map(lambda x: x.reshape(replicas // chunk, chunk, *x.shape[1:]),
+                             arguments)
+        out = jax.lax.map(lambda pieces: step(*pieces), split)
+        return jax.tree.map(lambda x: x.reshape(replicas, *x.shape[2:]), out)
+
+    return chunked_step
