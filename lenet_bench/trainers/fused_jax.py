@@ -25,7 +25,7 @@ FORMULATIONS = ("auto", "vmap", "matmul")
 # A GPU keeps vmap until the batched products are measured there.
 FASTER_FORMULATION = {"cpu": "matmul", "gpu": "vmap"}
 # Replicas per batched product, one chunk after another (None: all at once). On a CPU
-# 2 at a time trained 1.57x all 12 at once (benchmarks/profile/jax_replica_chunks.txt).
+# 2 at a time trained 1.55x all 12 at once (benchmarks/profile/jax_replica_chunks.txt).
 REPLICA_CHUNK = {"cpu": 2, "gpu": None}
 
 

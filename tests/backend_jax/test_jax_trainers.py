@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 
-from lenet_bench import runs
+from lenet_bench import runs, trainers
 from lenet_bench.errors import InputError
 from lenet_bench.networks import models
 from lenet_bench.trainers import fused_jax, make_trainer, steps_jax
@@ -135,12 +135,15 @@ def test_the_formulation_is_chosen_by_model_and_refused_where_unsupported(tiny):
         FusedKerasReplicas(*reversed(group(dataset)), dataset, "grouped")
 
 
-def test_auto_trains_each_run_alone_on_a_cpu_and_fused_asks_for_the_products(tiny):
+def test_auto_trains_twelve_runs_fused_in_batched_products_on_a_cpu_and_three_alone(tiny):
     dataset = tiny[0]
     specs, weights = group(dataset)
     assert type(make_trainer("auto", specs, weights, dataset, jit_compile=None)) is KerasReplicas
-    fused = make_trainer("fused", specs, weights, dataset, jit_compile=None)
+    assert trainers.CPU_JAX_FUSED_FROM == 12
+    twelve = [runs.RunSpec(dataset="digits", seed=seed) for seed in range(12)]
+    fused = make_trainer("auto", twelve, weights * 4, dataset, jit_compile=None)
     assert type(fused) is FusedKerasReplicas and fused.formulation == "matmul"
+    assert fused.num_replicas == 12
 
 
 def test_a_diverging_replica_leaves_the_others_as_they_were(tiny, fused_run):
