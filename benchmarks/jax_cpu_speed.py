@@ -1,75 +1,146 @@
-"""Training speed of the two JAX trainers on this CPU: steps_jax (per run) vs fused_jax.
+"""Training speed of the replica trainers on this CPU, side by side in one run.
 
-    KERAS_BACKEND=jax nice python benchmarks/jax_cpu_speed.py [--train 2560] [--replicas 1,4,12]
+    nice -n 0 python benchmarks/jax_cpu_speed.py [--train 1280] [--replicas 1,12] [--batch 128]
 
-For each group size R: R runs of plain LeNet-5 (Adam, batch 128) on random
-Fashion-MNIST-shaped images (28x28x1; speed does not depend on pixel values),
-trained by KerasReplicas (each run alone, its steps from steps_jax) and by
-FusedKerasReplicas (the R runs vmapped). The first epoch compiles; the second
-is timed. Prints replica-images/s of the timed epoch (training only). JAX's
-compilation cache is on (in a temporary folder), so the per-run trainer's R
-identical models compile once, not R times.
+Trainers, each on R runs of plain LeNet-5 (Adam) over random Fashion-MNIST-shaped
+images (28x28x1; speed does not depend on pixel values), each replica with its
+own data order:
+
+- jax per-run: steps_jax, each run alone (KerasReplicas), the lone-replica rate;
+- jax vmap: fused_jax with jax.vmap of the Keras model (grouped convolutions);
+- jax matmul: fused_jax with the layers as batched matrix products
+  (trainers.lenet_matmul_jax);
+- tf fused: the TensorFlow fused trainer (fused_tf, oneDNN on), in a child
+  process (one process has one Keras backend).
+
+Every trainer runs whole epochs of the same images; the first compiles (its
+excess over a timed epoch is reported as compile time), the best of the timed
+epochs gives replica-images/s. % peak: the training arithmetic (TRAIN_FLOP per
+image) against float32 matmul GFLOP/s measured here with numpy in the same run.
 """
 
 import argparse
+import json
 import os
+import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("KERAS_BACKEND", "jax")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
-from lenet_bench import machine, runs  # noqa: E402
-from lenet_bench.inputs import data
-from lenet_bench.networks import models
-from lenet_bench.trainers.fused_jax import FusedKerasReplicas  # noqa: E402
-from lenet_bench.trainers.keras_replicas import KerasReplicas  # noqa: E402
-
-BATCH = 128
+# Forward multiply-adds x 2 of LeNet-5 at 28x28 ('same' first conv): conv1 784*25*6,
+# conv2 100*150*16, dense 400*120 + 120*84 + 84*10; training is about 3x the forward.
+TRAIN_FLOP = 3 * 2 * (784 * 25 * 6 + 100 * 150 * 16 + 400 * 120 + 120 * 84 + 84 * 10)
 
 
-def timed_epochs(trainer, dataset, count):
-    """(seconds of epoch 1 with its compiling, seconds of epoch 2)."""
+def matmul_peak_gflops(size: int = 1024, repeats: int = 10) -> float:
+    """Best float32 matmul GFLOP/s of numpy on this machine."""
+    a = np.random.default_rng(0).random((size, size), dtype=np.float32)
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        a @ a
+        best = min(best, time.perf_counter() - started)
+    return 2 * size ** 3 / best / 1e9
+
+
+def timed_epochs(trainer, dataset, count: int, batch: int, epochs: int) -> list[float]:
+    """Seconds of each epoch; replica r shuffles with seed r."""
     labels = np.stack([dataset.train_labels] * count)
     seconds = []
-    for epoch in range(2):
+    for epoch in range(epochs):
         orders = np.stack([np.random.default_rng([seed, epoch]).permutation(len(labels[0]))
                            for seed in range(count)])
         started = time.perf_counter()
-        result = trainer.train_epoch(dataset.train_images, labels, orders, BATCH,
+        result = trainer.train_epoch(dataset.train_images, labels, orders, batch,
                                      [0.001] * count, dataset.train_labels)
         seconds.append(time.perf_counter() - started)
     assert np.isfinite(result["loss"]).all()
     return seconds
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--train", type=int, default=2560)
-    parser.add_argument("--replicas", default="1,4,12")
-    args = parser.parse_args()
-    jax.config.update("jax_compilation_cache_dir", tempfile.mkdtemp(prefix="jax_cache_"))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+def trainers_of(backend: str):
+    """{name: make(weights, specs, dataset)} of the trainers on `backend`."""
+    if backend == "tensorflow":
+        from lenet_bench.trainers import fused_tf
+
+        return {"tf fused": lambda weights, specs, dataset: fused_tf.FusedLeNet5(
+            weights, dataset.image_shape, dataset.num_classes)}
+    from lenet_bench.trainers.fused_jax import FusedKerasReplicas
+    from lenet_bench.trainers.keras_replicas import KerasReplicas
+
+    return {"jax per-run": KerasReplicas,
+            "jax vmap": lambda *args: FusedKerasReplicas(*args, formulation="vmap"),
+            "jax matmul": lambda *args: FusedKerasReplicas(*args, formulation="matmul")}
+
+
+def measure(backend: str, args) -> list[dict]:
+    """Rows of every trainer on `backend` (this process's) for every R."""
+    from lenet_bench import runs
+    from lenet_bench.inputs import data
+    from lenet_bench.networks import models
+
     dataset = data.make_synthetic(args.train, 100)
-    print(f"device: {machine.describe_device()}; cores: {os.cpu_count()}; "
-          f"load average: {os.getloadavg()[0]:.2f}")
-    print(f"versions: {machine.library_versions()}")
-    print(f"work: R runs x 2 epochs of {args.train} images 28x28x1, batch {BATCH}, adam; "
-          "epoch 2 timed (epoch 1 compiles)")
-    print(f"{'trainer':10s} {'R':>3s} {'epoch 1 s':>10s} {'epoch 2 s':>10s} {'images/s':>9s}")
+    rows = []
     for count in [int(r) for r in args.replicas.split(",")]:
-        specs = [runs.RunSpec(dataset="synthetic", seed=seed, batch_size=BATCH)
+        specs = [runs.RunSpec(dataset="synthetic", seed=seed, batch_size=args.batch)
                  for seed in range(count)]
         weights = [models.build_run_model(spec, dataset).get_weights() for spec in specs]
-        for name, make in (("per-run", KerasReplicas), ("fused", FusedKerasReplicas)):
-            first, second = timed_epochs(make(weights, specs, dataset), dataset, count)
-            print(f"{name:10s} {count:3d} {first:10.2f} {second:10.2f} "
-                  f"{count * args.train / second:9.0f}", flush=True)
+        for name, make in trainers_of(backend).items():
+            if name == "jax per-run" and count != 1:
+                continue  # Each run alone: the R=1 row is its rate for any R.
+            seconds = timed_epochs(make(weights, specs, dataset), dataset, count, args.batch,
+                                   args.epochs)
+            best = min(seconds[1:])
+            rows.append({"trainer": name, "R": count, "first": seconds[0], "epoch": best,
+                         "rate": count * args.train / best})
+            print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    return rows
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--train", type=int, default=1280, help="images per epoch")
+    parser.add_argument("--replicas", default="1,12")
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--epochs", type=int, default=3, help="the first one compiles")
+    parser.add_argument("--child", choices=["tensorflow"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(measure(args.child, args)))
+        return
+    os.environ["KERAS_BACKEND"] = "jax"
+    from lenet_bench import machine
+
+    peak = matmul_peak_gflops()
+    print(f"device: {machine.describe_device()}; cores: {os.cpu_count()}; "
+          f"load average at start: {os.getloadavg()[0]:.2f}")
+    print(f"versions: {machine.library_versions()}")
+    print(f"work: each trainer R runs x {args.epochs} epochs of {args.train} images 28x28x1, "
+          f"batch {args.batch}, adam, own data order per replica; epoch 1 compiles, the best "
+          "later epoch is timed")
+    rows = measure("jax", args)
+    child = subprocess.run(
+        [sys.executable, __file__, "--child=tensorflow", f"--train={args.train}",
+         f"--replicas={args.replicas}", f"--batch={args.batch}", f"--epochs={args.epochs}"],
+        env=os.environ | {"KERAS_BACKEND": "tensorflow", "TF_ENABLE_ONEDNN_OPTS": "1"},
+        check=True, stdout=subprocess.PIPE, text=True)
+    rows += json.loads(child.stdout.strip().splitlines()[-1])
+    peak = max(peak, matmul_peak_gflops())
+    print(f"float32 matmul peak (numpy, 1024^3, best of the start and the end): {peak:.0f} "
+          f"GFLOP/s; training arithmetic {TRAIN_FLOP / 1e6:.2f} MFLOP per image")
+    print(f"load average at the end: {os.getloadavg()[0]:.2f}")
+    lone = next(row["rate"] for row in rows if row["trainer"] == "jax per-run")
+    print(f"{'trainer':12s} {'R':>3s} {'compile s':>9s} {'epoch s':>8s} {'img/s':>8s} "
+          f"{'GFLOP/s':>8s} {'% peak':>7s} {'x lone':>7s}")
+    for row in rows:
+        gflops = row["rate"] * TRAIN_FLOP / 1e9
+        print(f"{row['trainer']:12s} {row['R']:3d} {row['first'] - row['epoch']:9.2f} "
+              f"{row['epoch']:8.2f} {row['rate']:8.0f} {gflops:8.1f} {100 * gflops / peak:6.1f}% "
+              f"{row['rate'] / lone:6.2f}x")
 
 
 if __name__ == "__main__":

@@ -8,10 +8,14 @@ batch size):
 
 1. fused: `trainers.fused_jax.FusedKerasReplicas`, R LeNet-5 replicas of the
    Keras model (each its own initial weights, learning rate and data order)
-   trained on a slice of `--scan_images` training images. The first epoch
-   includes XLA's compilation (its time is shown); the second is timed:
-   replica-images/s = R x images / seconds. R grows through `--replicas` and
-   stops at the first out-of-memory error; the largest R that fit is reported.
+   trained on a slice of `--scan_images` training images, in each of
+   `--formulations`: 'vmap' (jax.vmap of the Keras model: grouped
+   convolutions) and 'matmul' (the layers as batched matrix products,
+   trainers.lenet_matmul_jax). The first epoch includes XLA's compilation
+   (its time is shown); the second is timed: replica-images/s = R x images /
+   seconds. R grows through `--replicas` and stops at the first out-of-memory
+   error; the largest R that fit is reported. A table of both formulations
+   per batch size and R ends the output.
 2. naive: benchmark.time_naive, as `make perf` times it on TensorFlow: per
    run a fresh Keras model, compile + fit one epoch + evaluate, one run after
    another, here on the same JAX device. images/s = runs x train images /
@@ -46,12 +50,14 @@ from lenet_bench.bench import benchmark
 FLAGS = flags.FLAGS
 flags.DEFINE_bool("dry", False, "Tiny sizes (R=1,3, a few hundred images, one naive run): "
                   "checks the code paths on a CPU in about a minute.")
-flags.DEFINE_list("replicas", ["1", "12", "48", "180", "360"],
+flags.DEFINE_list("replicas", ["1", "12", "48", "180"],
                   "Fused group sizes R to time on MNIST shapes, growing until one does not fit.")
 flags.DEFINE_list("cifar_replicas", ["1", "48", "180"],
                   "Fused group sizes R to time on CIFAR shapes (batch 128).")
 flags.DEFINE_list("batch_sizes", ["128", "32"], "Batch sizes of the MNIST-shaped cases.")
 flags.DEFINE_integer("scan_images", 6400, "Training images per timed fused epoch.")
+flags.DEFINE_list("formulations", ["vmap", "matmul"],
+                  "Fused JAX formulations to time (trainers.fused_jax.FORMULATIONS but auto).")
 
 DRY = {"replicas": [1, 3], "cifar_replicas": [1, 3], "scan_images": 256, "naive_runs": 1,
        "train": 1024, "test": 256}
@@ -127,13 +133,15 @@ def initial_weights(dataset, specs: list, distinct: int = 3) -> list:
     return [built[r % len(built)] for r in range(len(specs))]
 
 
-def time_fused(dataset, size: int, batch_size: int, images: int, precision: str) -> dict:
+def time_fused(dataset, size: int, batch_size: int, images: int, precision: str,
+               formulation: str = "vmap") -> dict:
     """One group of `size` replicas: a compiling epoch, then a timed one, over the
     first `images` training images, each replica in its own data order."""
     from lenet_bench.trainers import fused_jax
 
     specs = replica_specs(dataset.name, batch_size, size, precision)
-    trainer = fused_jax.FusedKerasReplicas(initial_weights(dataset, specs), specs, dataset)
+    trainer = fused_jax.FusedKerasReplicas(initial_weights(dataset, specs), specs, dataset,
+                                           formulation)
     x = dataset.train_images[:images]
     labels = np.stack([dataset.train_labels[:images]] * size)
     orders = np.stack([np.random.default_rng(r).permutation(images) for r in range(size)])
@@ -145,7 +153,8 @@ def time_fused(dataset, size: int, batch_size: int, images: int, precision: str)
                                       seeds=list(range(size)), epoch=epoch)
         loss = np.asarray(metrics["loss"])  # Waits for the device.
         seconds.append(time.perf_counter() - started)
-    return {"group_size": size, "first_epoch_seconds": seconds[0], "epoch_seconds": seconds[1],
+    return {"formulation": formulation, "group_size": size,
+            "first_epoch_seconds": seconds[0], "epoch_seconds": seconds[1],
             "replica_images_per_second": size * images / seconds[1],
             "last_loss_replica0": float(loss[0])}
 
@@ -164,8 +173,9 @@ def is_out_of_memory(error: Exception) -> bool:
 
 
 def measure_case(case: Case, scan_images: int, naive_runs: int, precision: str,
-                 say) -> dict:
-    """The naive loop, then fused groups of growing size until one does not fit."""
+                 formulations: list[str], say) -> dict:
+    """The naive loop, then per formulation fused groups of growing size until one
+    does not fit."""
     dataset = case.dataset
     images = min(scan_images, len(dataset.train_labels))
     flops = benchmark.flops_per_training_image(dataset.image_shape)
@@ -178,24 +188,8 @@ def measure_case(case: Case, scan_images: int, naive_runs: int, precision: str,
     runs = f"{naive['runs']} run" + ("s" if naive["runs"] != 1 else "")
     say(f"  naive Keras loop ({runs} x compile + fit 1 epoch of "
         f"{naive['train_images']:,} + evaluate): {naive['images_per_second']:12,.0f} images/s")
-    for size in case.replicas:
-        try:
-            row = time_fused(dataset, size, case.batch_size, images, precision)
-        except Exception as error:  # noqa: BLE001 -- reported, and ends this case's growth
-            first_line = (str(error).strip().splitlines() or [""])[0][:300]
-            kind = "out of memory" if is_out_of_memory(error) else "error"
-            result["errors"].append({"group_size": size, "kind": kind,
-                                     "message": f"{type(error).__name__}: {first_line}"})
-            say(f"  fused R={size:4d}: {kind}: {type(error).__name__}: {first_line}")
-            if kind == "error":
-                traceback.print_exc()
-            break
-        row["ratio_to_naive"] = row["replica_images_per_second"] / naive["images_per_second"]
-        row["gflops"] = row["replica_images_per_second"] * flops / 1e9
-        result["fused"].append(row)
-        say(f"  fused R={size:4d}: first epoch (with compile) {row['first_epoch_seconds']:6.1f} s, "
-            f"epoch {row['epoch_seconds']:7.3f} s, {row['replica_images_per_second']:12,.0f} "
-            f"replica-images/s ({row['gflops']:,.0f} GFLOP/s), {row['ratio_to_naive']:5.1f}x naive")
+    for formulation in formulations:
+        grow_group(case, formulation, images, precision, result, say)
     fitted = [row["group_size"] for row in result["fused"]]
     oom = [e["group_size"] for e in result["errors"] if e["kind"] == "out of memory"]
     result["largest_group_that_fit"] = max(fitted, default=None)
@@ -203,9 +197,53 @@ def measure_case(case: Case, scan_images: int, naive_runs: int, precision: str,
     result["best"] = best
     say(f"  largest group that fit: R={result['largest_group_that_fit']}"
         + (f" (R={oom[0]} ran out of memory)" if oom else " (none ran out of memory)")
-        + (f"; best R={best['group_size']}: {best['ratio_to_naive']:.1f}x the naive loop"
-           if best else ""))
+        + (f"; best: {best['formulation']} R={best['group_size']}, "
+           f"{best['ratio_to_naive']:.1f}x the naive loop" if best else ""))
     return result
+
+
+def grow_group(case: Case, formulation: str, images: int, precision: str, result: dict,
+               say) -> None:
+    """Fused groups of `formulation` through case.replicas, into result['fused'], until
+    one fails (out of memory or an error, into result['errors'])."""
+    naive, flops = result["naive"], result["flops_per_image"]
+    for size in case.replicas:
+        try:
+            row = time_fused(case.dataset, size, case.batch_size, images, precision,
+                             formulation)
+        except Exception as error:  # noqa: BLE001 -- reported, and ends this growth
+            first_line = (str(error).strip().splitlines() or [""])[0][:300]
+            kind = "out of memory" if is_out_of_memory(error) else "error"
+            result["errors"].append({"formulation": formulation, "group_size": size,
+                                     "kind": kind,
+                                     "message": f"{type(error).__name__}: {first_line}"})
+            say(f"  {formulation:6s} R={size:4d}: {kind}: {type(error).__name__}: {first_line}")
+            if kind == "error":
+                traceback.print_exc()
+            return
+        row["ratio_to_naive"] = row["replica_images_per_second"] / naive["images_per_second"]
+        row["gflops"] = row["replica_images_per_second"] * flops / 1e9
+        result["fused"].append(row)
+        say(f"  {formulation:6s} R={size:4d}: first epoch (with compile) "
+            f"{row['first_epoch_seconds']:6.1f} s, epoch {row['epoch_seconds']:7.3f} s, "
+            f"{row['replica_images_per_second']:12,.0f} replica-images/s "
+            f"({row['gflops']:,.0f} GFLOP/s), {row['ratio_to_naive']:5.1f}x naive")
+
+
+def formulation_table(cases: list[dict], formulations: list[str]) -> list[str]:
+    """One line per (case, batch size, R): replica-images/s of each formulation."""
+    lines = ["replica-images/s per formulation (timed epoch; '-': not run or did not fit)",
+             f"{'case':14s} {'batch':>5s} {'R':>4s} "
+             + " ".join(f"{name:>12s}" for name in formulations)]
+    for case in cases:
+        rates = {(row["formulation"], row["group_size"]): row["replica_images_per_second"]
+                 for row in case["fused"]}
+        for size in sorted({size for _, size in rates}):
+            cells = [f"{rates[name, size]:12,.0f}" if (name, size) in rates else f"{'-':>12s}"
+                     for name in formulations]
+            lines.append(f"{case['case']:14s} {case['batch_size']:5d} {size:4d} "
+                         + " ".join(cells))
+    return lines
 
 
 def make_cases(data_dir: str | None, batch_sizes: list[int], replicas: list[int],
@@ -237,7 +275,7 @@ def header_lines(results: dict) -> list[str]:
 
 def run(data_dir: str | None, out: str | None, *, dry: bool, batch_sizes: list[int],
         replicas: list[int], cifar_replicas: list[int], scan_images: int, naive_runs: int,
-        precision: str) -> dict:
+        precision: str, formulations: tuple[str, ...] = ("vmap", "matmul")) -> dict:
     """Measures every case; writes `out`.txt/.json after each. Returns the results."""
     from lenet_bench import machine
 
@@ -256,8 +294,13 @@ def run(data_dir: str | None, out: str | None, *, dry: bool, batch_sizes: list[i
         lines.append(line)
 
     for case in make_cases(data_dir, batch_sizes, replicas, cifar_replicas, dry):
-        results["cases"].append(measure_case(case, scan_images, naive_runs, precision, say))
+        results["cases"].append(measure_case(case, scan_images, naive_runs, precision,
+                                             list(formulations), say))
         write(out, lines, results)
+    say("")
+    for line in formulation_table(results["cases"], list(formulations)):
+        say(line)
+    write(out, lines, results)
     return results
 
 
@@ -287,6 +330,10 @@ def main(argv: list[str]) -> int:
             raise InputError(f"unexpected arguments {argv[1:]}: expected only --flags")
         sizes = {name: positive_integers(name, FLAGS[name].value)
                  for name in ("replicas", "cifar_replicas", "batch_sizes")}
+        formulations = FLAGS.formulations
+        if not formulations or not set(formulations) <= {"vmap", "matmul"}:
+            raise InputError(f"--formulations={','.join(formulations)}: expected vmap, matmul "
+                             "or both, comma-separated")
         if FLAGS.scan_images < 1 or FLAGS.naive_runs < 1:
             raise InputError(f"--scan_images={FLAGS.scan_images} --naive_runs={FLAGS.naive_runs}: "
                              "expected both positive")
@@ -298,7 +345,8 @@ def main(argv: list[str]) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     results = run(FLAGS.data_dir, FLAGS.out, dry=FLAGS.dry, scan_images=FLAGS.scan_images,
-                  naive_runs=FLAGS.naive_runs, precision=FLAGS.precision, **sizes)
+                  naive_runs=FLAGS.naive_runs, precision=FLAGS.precision,
+                  formulations=tuple(formulations), **sizes)
     errors = [e for case in results["cases"] for e in case["errors"] if e["kind"] == "error"]
     return 1 if errors else 0
 

@@ -16,7 +16,8 @@ A trainer holds R runs' models and optimizers and offers:
   TensorFlow graph (adam, sgd, sgd_momentum).
 - fused_jax.FusedKerasReplicas: the group's runs as replicas of the Keras
   model itself on the JAX backend: jax.vmap over stateless_call and the
-  optimizer's stateless_apply, an epoch one jitted lax.scan on the device.
+  optimizer's stateless_apply, or the layers as batched matrix products
+  (lenet_matmul_jax), an epoch one jitted lax.scan on the device.
 
 Which one trains is decided per backend (lenet_bench.backends) and device by
 `make_trainer`: the Keras trainer runs on every backend; 'fused' is fused_tf
@@ -31,6 +32,10 @@ from lenet_bench.errors import InputError
 TRAINERS = ("auto", "fused", "keras")
 CPU_GROUP_SIZE = 12  # Fused TF: flat from 12 replicas on (benchmarks/fused_speed.txt).
 GPU_JAX_GROUP_SIZE = 512  # A whole grid; about 6 MB per replica at batch 128.
+# Fused JAX on a CPU from this many runs a group on: at 12, batch 128, its batched
+# products trained 1.09x each run alone on the Keras trainer, at 1 0.83x
+# (benchmarks/jax_cpu_speed.txt); sizes in between were not measured.
+CPU_JAX_FUSED_FROM = 12
 
 
 def default_group_size() -> int:
@@ -91,11 +96,13 @@ def make_trainer(kind: str, specs: list, initial_weights: list, dataset, jit_com
 
 
 def _jax_fused(kind: str, specs: list, initial_weights: list, dataset):
-    """The fused JAX trainer for 'fused', and for 'auto' where a GPU runs the group
-    (on a CPU, XLA runs vmapped convolutions slowly: BUILD_NOTES.md, "Backends");
-    None: the Keras trainer."""
+    """The fused JAX trainer for 'fused', and for 'auto' where a GPU runs the group or,
+    on a CPU, a group of CPU_JAX_FUSED_FROM runs or more (then its batched products
+    measured faster than each run alone, and 5x its vmapped convolutions:
+    BUILD_NOTES.md, "Backends"); None: the Keras trainer."""
+    on_gpu = bool(machine.accelerators())
     wants_fused = kind == "fused" or (kind == "auto" and specs[0].is_plain_lenet5
-                                      and machine.accelerators())
+                                      and (on_gpu or len(specs) >= CPU_JAX_FUSED_FROM))
     if not wants_fused:
         return None
     from lenet_bench.trainers import fused_jax

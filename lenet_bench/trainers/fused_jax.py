@@ -10,10 +10,23 @@ import numpy as np
 from lenet_bench.inputs import data
 from lenet_bench.networks import models
 from lenet_bench.runs import RunSpec
+from lenet_bench import machine
+from lenet_bench.errors import InputError
+from lenet_bench.trainers.lenet_matmul_jax import make_batched_eval_step, make_batched_train_step
+from lenet_bench.trainers.lenet_matmul_jax import in_chunks, network_of, supports
 from lenet_bench.trainers.evaluation import EVAL_BATCH_SIZE
-from lenet_bench.trainers.steps_jax import make_eval_step, make_train_step, read_state
+from lenet_bench.trainers.steps_jax import (full_precision, make_eval_step, make_train_step,
+                                            read_state)
 
 DEVICE_ARRAYS_KEPT = 4  # Image arrays kept on the device: training, test, validation, one spare.
+FORMULATIONS = ("auto", "vmap", "matmul")
+# The faster formulation per device kind, where lenet_matmul_jax supports the model
+# (BUILD_NOTES.md, "Fused JAX formulations"; benchmarks/jax_cpu_speed.txt for the CPU).
+# A GPU keeps vmap until the batched products are measured there.
+FASTER_FORMULATION = {"cpu": "matmul", "gpu": "vmap"}
+# Replicas per batched product, one chunk after another (None: all at once). On a CPU
+# 2 at a time trained 1.55x all 12 at once (benchmarks/profile/jax_replica_chunks.txt).
+REPLICA_CHUNK = {"cpu": 2, "gpu": None}
 
 
 class FusedKerasReplicas:
@@ -44,25 +57,46 @@ class FusedKerasReplicas:
     a replica matches its lone run on a GPU too. Replicas share no arithmetic:
     one whose loss goes NaN leaves the others as they would be without it.
     On a CPU, XLA runs the vmapped convolutions slowly
-    (benchmarks/jax_cpu_speed.txt).
+    (benchmarks/jax_cpu_speed.txt), and their gradients slower still.
+
+    formulation='matmul' computes the same steps with the replicas' layers as
+    batched matrix products (trainers.lenet_matmul_jax: the same weights, the
+    same optimizer, a different order of float additions); 'auto' picks it
+    where FASTER_FORMULATION says so and the model allows (no batch
+    normalization, no dropout, float32).
     """
 
-    def __init__(self, initial_weights: list, specs: list[RunSpec], dataset: data.Dataset):
+    def __init__(self, initial_weights: list, specs: list[RunSpec], dataset: data.Dataset,
+                 formulation: str = "auto"):
         self.model = models.build_run_model(specs[0], dataset)
         self.optimizer = models.make_optimizer(specs[0].optimizer, specs[0].learning_rate)
         self.optimizer.build(self.model.trainable_variables)
         self.num_classes = dataset.num_classes
+        self.formulation = choose_formulation(formulation, specs[0])
         self._weight_places = _weight_places(self.model)
         self._learning_rate_index = _learning_rate_index(self.optimizer)
         self.state = _stacked_state(self.model, self.optimizer, initial_weights,
                                     self._weight_places)
-        step = jax.vmap(make_train_step(self.model, self.optimizer, self.num_classes))
+        step, eval_step = self._steps(specs[0], dataset.image_shape)
         self._epoch = jax.jit(functools.partial(_scan_epoch, step), static_argnums=4,
                               donate_argnums=0)
         self._last_batch = jax.jit(functools.partial(_gathered_step, step), donate_argnums=0)
-        eval_step = make_eval_step(self.model, self.num_classes)
-        self._eval_step = jax.jit(jax.vmap(eval_step, in_axes=(0, 0, None, None)))
+        self._eval_step = jax.jit(eval_step)
         self._device_images = {}
+
+    def _steps(self, spec: RunSpec, image_shape) -> tuple:
+        """(train step, eval step) over the replica axis, in self.formulation."""
+        if self.formulation == "matmul":
+            network = network_of(spec, image_shape)
+            step = make_batched_train_step(network, self.optimizer, self.num_classes)
+            chunk = REPLICA_CHUNK["gpu" if machine.accelerators() else "cpu"]
+            if chunk:
+                step = in_chunks(step, self.num_replicas, chunk)
+            return (full_precision(step),
+                    full_precision(make_batched_eval_step(network, self.num_classes)))
+        return (jax.vmap(make_train_step(self.model, self.optimizer, self.num_classes)),
+                jax.vmap(make_eval_step(self.model, self.num_classes),
+                         in_axes=(0, 0, None, None)))
 
     @property
     def num_replicas(self) -> int:
@@ -156,6 +190,27 @@ class FusedKerasReplicas:
 
 
 STATE_GROUPS = ("trainable", "non_trainable", "optimizer")
+
+
+def choose_formulation(formulation: str, spec: RunSpec) -> str:
+    """'vmap' or 'matmul' for a group whose first run is `spec`.
+
+    Raises:
+      InputError: an unknown formulation, or 'matmul' for a model it lacks.
+    """
+    if formulation not in FORMULATIONS:
+        raise InputError(f"formulation={formulation!r} is invalid: expected one of "
+                         f"{', '.join(FORMULATIONS)}")
+    supported = supports(spec)
+    if formulation == "matmul" and not supported:
+        raise InputError(f"formulation='matmul' cannot train --architecture={spec.architecture} "
+                         f"--dropout={spec.dropout:g} --batch_norm={str(spec.batch_norm).lower()}"
+                         f" --precision={spec.precision}: expected no batch normalization, no "
+                         "dropout and float32 (or formulation='vmap')")
+    if formulation == "auto":
+        device = "gpu" if machine.accelerators() else "cpu"
+        return FASTER_FORMULATION[device] if supported else "vmap"
+    return formulation
 
 
 def _weight_places(model: keras.Model) -> list[tuple[int, int]]:
