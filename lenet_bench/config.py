@@ -323,8 +323,13 @@ def parse_grid_flag(text: str) -> tuple[str, tuple]:
 
 def check_value(field: str, value) -> None:
     """Raises InputError when `value` is not valid for `field` (type, choices, range)."""
-    described = SETTINGS[field]
-    if (value is None and described.optional) or value in described.words:
+    check_described(field, value, SETTINGS[field])
+
+
+def check_described(name: str, value, described) -> None:
+    """Raises InputError naming --`name` when `value` does not fit `described` (a Setting
+    or an options.Option: its kind, choices, check; None where it is optional)."""
+    if (value is None and described.optional) or value in getattr(described, "words", ()):
         return
     kind = described.kind
     type_ok = (isinstance(value, bool) if kind is bool
@@ -334,12 +339,12 @@ def check_value(field: str, value) -> None:
     if not type_ok:
         expected = {bool: "true or false", int: "an integer", float: "a number",
                     str: "a string", dict: "a dict"}[kind]
-        raise InputError(f"--{field}={value!r} is invalid: expected {described.expected or expected}")
+        raise InputError(f"--{name}={value!r} is invalid: expected {described.expected or expected}")
     if described.choices and value not in described.choices:
-        raise InputError(f"--{field}={value!r} is invalid: expected one of "
+        raise InputError(f"--{name}={value!r} is invalid: expected one of "
                          + ", ".join(described.choices))
     if described.check is not None and not described.check(value):
-        raise InputError(f"--{field}={value!r} is invalid: expected {described.expected}")
+        raise InputError(f"--{name}={value!r} is invalid: expected {described.expected}")
 
 
 def validate(config: ExperimentConfig) -> None:

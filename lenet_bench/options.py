@@ -13,6 +13,7 @@ here imports TensorFlow or Keras.
 import dataclasses
 from typing import Any, Callable
 
+from lenet_bench.config import check_described
 from lenet_bench.errors import InputError
 
 AUTO_ON_OFF = ("auto", "on", "off")
@@ -150,26 +151,7 @@ COMMAND_LINE = options_of(CommandLine)
 
 def check_option(name: str, value) -> None:
     """Raises InputError when `value` is not valid for run option `name`."""
-    described = RUN_OPTIONS[name]
-    if value is None and described.optional:
-        return
-    kind = described.kind
-    if kind is bool:
-        type_ok = isinstance(value, bool)
-    elif kind in (int, float):
-        type_ok = (isinstance(value, (int, float)) and not isinstance(value, bool)
-                   and (kind is float or isinstance(value, int)))
-    else:
-        type_ok = isinstance(value, kind)
-    if not type_ok:
-        expected = {bool: "true or false", int: "an integer", float: "a number",
-                    str: "a string"}[kind]
-        raise InputError(f"--{name}={value!r} is invalid: expected {expected}")
-    if described.choices and value not in described.choices:
-        raise InputError(f"--{name}={value!r} is invalid: expected one of "
-                         + ", ".join(described.choices))
-    if described.check is not None and not described.check(value):
-        raise InputError(f"--{name}={value!r} is invalid: expected {described.expected}")
+    check_described(name, value, RUN_OPTIONS[name])
 
 
 def check_options(options: RunOptions) -> None:

@@ -43,7 +43,7 @@ def test_a_field_added_to_a_table_adds_its_flag_with_no_other_edit():
 @pytest.mark.parametrize("name, value, expected", [
     ("group_size", 0, r"^--group_size=0 is invalid: expected an integer >= 1$"),
     ("trainer", "fast", r"^--trainer='fast' is invalid: expected one of auto, fused, keras$"),
-    ("threads", 1.5, r"^--threads=1.5 is invalid: expected an integer$"),
+    ("threads", 1.5, r"^--threads=1.5 is invalid: expected an integer >= 0 \(0: one per core\)$"),
     ("tensorboard", "yes", r"^--tensorboard='yes' is invalid: expected true or false$"),
     ("ray_address", "auto", r"^--ray_address is only used with --engine=ray$"),
 ])

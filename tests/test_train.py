@@ -95,7 +95,7 @@ def test_exploding_learning_rate_is_marked_diverged(tmp_path, digits):
     ({"learning_rate": 0.0}, r"^--learning_rate=0.0 is invalid: expected a number > 0$"),
     ({"lr_decay": 1.5}, r"^--lr_decay=1.5 is invalid: expected a number in \(0, 1\]$"),
     ({"epochs": 0}, r"^--epochs=0 is invalid: expected an integer >= 1$"),
-    ({"seeds": 0}, r"^--seeds=0 is invalid: expected an integer >= 1$"),
+    ({"seeds": 0}, r"^--seeds=0 is invalid: expected an integer >= 1 or auto$"),
     ({"batch_size": 0}, r"^--batch_size=0 is invalid: expected an integer >= 1$"),
     ({"dataset": "imagenet"}, r"^--dataset='imagenet' is invalid: expected one of mnist, "),
     ({"train_size": 0}, r"^--train_size=0 is invalid: expected an integer >= 1$"),

@@ -27,6 +27,7 @@ import jax.numpy as jnp
 import keras
 
 from lenet_bench.networks import architectures
+from lenet_bench.trainers.steps_jax import correct_count, cross_entropy, scaled_images
 
 
 @dataclasses.dataclass(frozen=True)
@@ -166,21 +167,6 @@ def l2_penalty(network: Network, weights):
                for kernel in kernels)
 
 
-def _scaled(images):
-    return images.astype(jnp.float32) / 255.0
-
-
-def _cross_entropy(probabilities, labels, num_classes: int):
-    """Keras's categorical cross-entropy of each sample: (R, B)."""
-    return keras.losses.categorical_crossentropy(jax.nn.one_hot(labels, num_classes),
-                                                 probabilities)
-
-
-def _correct(probabilities, labels):
-    """Per replica (R,): how many samples' argmax is their label."""
-    return jnp.sum(jnp.argmax(probabilities, axis=-1) == labels, axis=-1, dtype=jnp.int32)
-
-
 def make_batched_train_step(network: Network, optimizer: keras.optimizers.Optimizer,
                             num_classes: int):
     """A pure, untraced train step of R replicas, the contract of `jax.vmap` of
@@ -195,11 +181,11 @@ def make_batched_train_step(network: Network, optimizer: keras.optimizers.Optimi
 
     def step(state, images, labels, clean_labels):
         trainable, non_trainable, optimizer_values = state
-        inputs = _scaled(images)
+        inputs = scaled_images(images)
 
         def objective(trainable):
             probabilities = forward(network, trainable, inputs)
-            losses = _cross_entropy(probabilities, labels, num_classes)
+            losses = cross_entropy(probabilities, labels, num_classes)
             loss = jnp.mean(losses, axis=1) + l2_penalty(network, trainable)
             return jnp.sum(loss), (probabilities, jnp.sum(losses, axis=1))
 
@@ -207,8 +193,8 @@ def make_batched_train_step(network: Network, optimizer: keras.optimizers.Optimi
             objective, has_aux=True)(trainable)
         trainable, optimizer_values = apply(optimizer_values, gradients, trainable)
         return ((trainable, non_trainable, optimizer_values),
-                (loss_sums, _correct(probabilities, labels),
-                 _correct(probabilities, clean_labels)))
+                (loss_sums, correct_count(probabilities, labels),
+                 correct_count(probabilities, clean_labels)))
 
     return step
 
@@ -221,11 +207,11 @@ def make_batched_eval_step(network: Network, num_classes: int):
     probabilities at the true labels, KxK one_hot(labels)^T @ probabilities."""
 
     def eval_step(trainable, non_trainable, images, labels):
-        probabilities = forward(network, trainable, _scaled(images), shared_images=True)
+        probabilities = forward(network, trainable, scaled_images(images), shared_images=True)
         one_hot = jax.nn.one_hot(labels, num_classes)
         every_label = jnp.broadcast_to(labels, probabilities.shape[:2])
-        return (jnp.sum(_cross_entropy(probabilities, every_label, num_classes), axis=1),
-                _correct(probabilities, labels), jnp.argmax(probabilities, axis=-1),
+        return (jnp.sum(cross_entropy(probabilities, every_label, num_classes), axis=1),
+                correct_count(probabilities, labels), jnp.argmax(probabilities, axis=-1),
                 jnp.max(probabilities, axis=-1), jnp.sum(one_hot * probabilities, axis=(1, 2)),
                 jnp.einsum("bk,rbl->rkl", one_hot, probabilities))
 

@@ -52,17 +52,21 @@ def write_state(model: keras.Model, optimizer: keras.optimizers.Optimizer, state
             variable.assign(value)
 
 
-def _scaled(images):
+def scaled_images(images):
+    """uint8 images as float32 in [0, 1], inside the compiled step."""
     return images.astype(jnp.float32) / 255.0
 
 
-def _cross_entropy(probabilities, labels, num_classes: int):
+def cross_entropy(probabilities, labels, num_classes: int):
+    """Keras's categorical cross-entropy of each sample (any leading axes)."""
     return keras.losses.categorical_crossentropy(jax.nn.one_hot(labels, num_classes),
                                                  probabilities)
 
 
-def _correct(probabilities, labels):
-    return jnp.sum(jnp.argmax(probabilities, axis=-1) == labels, dtype=jnp.int32)
+def correct_count(probabilities, labels):
+    """How many samples' argmax is their label, over the last axis (per replica where
+    a replica axis leads)."""
+    return jnp.sum(jnp.argmax(probabilities, axis=-1) == labels, axis=-1, dtype=jnp.int32)
 
 
 def make_train_step(model: keras.Model, optimizer: keras.optimizers.Optimizer,
@@ -78,12 +82,12 @@ def make_train_step(model: keras.Model, optimizer: keras.optimizers.Optimizer,
 
     def step(state, images, labels, clean_labels):
         trainable, non_trainable, optimizer_values = state
-        inputs = _scaled(images)
+        inputs = scaled_images(images)
 
         def objective(trainable):
             probabilities, new_non_trainable, model_losses = model.stateless_call(
                 trainable, non_trainable, inputs, training=True, return_losses=True)
-            losses = _cross_entropy(probabilities, labels, num_classes)
+            losses = cross_entropy(probabilities, labels, num_classes)
             loss = jnp.mean(losses) + sum(model_losses)
             return loss, (probabilities, new_non_trainable, jnp.sum(losses))
 
@@ -92,7 +96,7 @@ def make_train_step(model: keras.Model, optimizer: keras.optimizers.Optimizer,
         trainable, optimizer_values = optimizer.stateless_apply(optimizer_values, gradients,
                                                                 trainable)
         return ((trainable, non_trainable, optimizer_values),
-                (loss_sum, _correct(probabilities, labels), _correct(probabilities, clean_labels)))
+                (loss_sum, correct_count(probabilities, labels), correct_count(probabilities, clean_labels)))
 
     return full_precision(step)
 
@@ -106,11 +110,11 @@ def make_eval_step(model: keras.Model, num_classes: int):
     """
 
     def eval_step(trainable, non_trainable, images, labels):
-        probabilities, _ = model.stateless_call(trainable, non_trainable, _scaled(images),
+        probabilities, _ = model.stateless_call(trainable, non_trainable, scaled_images(images),
                                                 training=False)
         one_hot = jax.nn.one_hot(labels, num_classes)
-        return (jnp.sum(_cross_entropy(probabilities, labels, num_classes)),
-                _correct(probabilities, labels), jnp.argmax(probabilities, axis=-1),
+        return (jnp.sum(cross_entropy(probabilities, labels, num_classes)),
+                correct_count(probabilities, labels), jnp.argmax(probabilities, axis=-1),
                 jnp.max(probabilities, axis=-1), jnp.sum(one_hot * probabilities),
                 one_hot.T @ probabilities)
 
