@@ -24,29 +24,6 @@ OFFLINE_KERAS_ENV = {"HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://
                      "NO_PROXY": "", "no_proxy": ""}
 
 
-def test_digits_one_epoch_end_to_end(tmp_path):
-    result = run_cli("--experiment=digits_smoke", "--epochs=1", "--seeds=2",
-                     f"--workdir={tmp_path}", "--train_size=400")
-    assert result.returncode == 0, result.stderr
-    experiment_dir = tmp_path / "digits_smoke"
-    assert f"report: {experiment_dir / 'REPORT.md'}" in result.stdout
-    config = json.loads((experiment_dir / "config.json").read_text())
-    assert config["config"]["epochs"] == 1 and config["config"]["seeds"] == 2
-    assert "--train_size=400" in config["command"]
-    runs = sorted((experiment_dir / "runs").glob("*.json"))
-    assert [json.loads(p.read_text())["status"] for p in runs] == ["done", "done"]
-    summary = (experiment_dir / "summary.csv").read_text().splitlines()
-    assert summary[0].startswith("initializer,learning_rate,lr_decay")
-    assert len(summary) == 2  # one setting, two seeds aggregated
-    report = (experiment_dir / "REPORT.md").read_text()
-    assert "## Grid points ranked (test accuracy %, mean ± std over seeds)" in report
-    assert "| 2/2 |" in report
-    assert (experiment_dir / "figures" / "accuracy_curves.png").stat().st_size > 1000
-    assert "digits_smoke" in (tmp_path / "REPORT.md").read_text()
-    # A rerun of the same command trains nothing: tests/backend_jax/test_without_tensorflow.py
-    # (through the CLI) and test_train.test_rerun_skips_finished_runs.
-
-
 def test_list_experiments_one_line_each():
     result = run_cli("--list_experiments")
     assert result.returncode == 0
@@ -66,11 +43,32 @@ def test_help_lists_the_flags_and_exits_0():
         assert flag in result.stdout
 
 
-def test_missing_dataset_is_skipped_and_reported_when_asked(tmp_path):
-    result = run_cli("--experiment=cifar10_best,digits_smoke", "--epochs=1", "--train_size=200",
-                     "--skip_missing_data", f"--data_dir={tmp_path}", f"--workdir={tmp_path / 'wd'}",
+# One CLI run for both (each start-up of TensorFlow in a subprocess costs ~10 s): the
+# digits study end to end, and a missing dataset beside it skipped and reported.
+def test_digits_one_epoch_end_to_end_and_a_missing_dataset_skipped_and_reported(tmp_path):
+    result = run_cli("--experiment=cifar10_best,digits_smoke", "--epochs=1", "--seeds=2",
+                     "--train_size=400", "--skip_missing_data", f"--data_dir={tmp_path}",
+                     f"--workdir={tmp_path / 'wd'}",
                      env_extra=OFFLINE_KERAS_ENV | {"KERAS_HOME": str(tmp_path / "keras_home")})
     assert result.returncode == 0, result.stderr
+    experiment_dir = tmp_path / "wd" / "digits_smoke"
+    assert f"report: {experiment_dir / 'REPORT.md'}" in result.stdout
+    config = json.loads((experiment_dir / "config.json").read_text())
+    assert config["config"]["epochs"] == 1 and config["config"]["seeds"] == 2
+    assert "--train_size=400" in config["command"]
+    runs = sorted((experiment_dir / "runs").glob("*.json"))
+    assert [json.loads(p.read_text())["status"] for p in runs] == ["done", "done"]
+    summary = (experiment_dir / "summary.csv").read_text().splitlines()
+    assert summary[0].startswith("initializer,learning_rate,lr_decay")
+    assert len(summary) == 2  # one setting, two seeds aggregated
+    report_text = (experiment_dir / "REPORT.md").read_text()
+    assert "## Grid points ranked (test accuracy %, mean ± std over seeds)" in report_text
+    assert "| 2/2 |" in report_text
+    assert (experiment_dir / "figures" / "accuracy_curves.png").stat().st_size > 1000
+    assert "digits_smoke" in (tmp_path / "wd" / "REPORT.md").read_text()
+    # A rerun of the same command trains nothing: tests/backend_jax/test_without_tensorflow.py
+    # (through the CLI) and test_train.test_rerun_skips_finished_runs.
+
     index = (tmp_path / "wd" / "REPORT.md").read_text()
     assert "## Skipped" in index and "**cifar10_best**: cifar10: nothing under --data_dir=" in index
     assert "[digits_smoke](digits_smoke/REPORT.md)" in index

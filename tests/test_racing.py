@@ -157,7 +157,7 @@ def test_seeds_takes_auto_or_an_integer_and_the_race_fields_are_checked():
 
 
 # End to end: lr 10 never learns; the two good rates stay open past the first look.
-RACE_FLAGS = ["--experiment=digits_smoke", "--seeds=auto", "--max_seeds=5", "--epochs=1",
+RACE_FLAGS = ["--experiment=digits_smoke", "--seeds=auto", "--max_seeds=4", "--epochs=1",
               "--grid=learning_rate=0.005,0.004,10.0", "--jit=off", "--threads=1",
               "--tensorboard=false", "--keras_models=false", "--progress=none"]
 
@@ -183,7 +183,7 @@ def test_a_race_drops_the_hopeless_point_and_resumes_from_its_first_round(tmp_pa
     race, section = race_result(tmp_path / "straight")
     assert race["finished"]
     seeds = {point["point"].split("_")[2]: point["seeds"] for point in race["points"]}
-    assert seeds["lr10"] == 3 < max(seeds["lr0.005"], seeds["lr0.004"]) == 5
+    assert seeds["lr10"] == 3 < max(seeds["lr0.005"], seeds["lr0.004"]) == 4
     assert [p["verdict"] for p in race["points"] if "lr10" in p["point"]] == ["worse"]
 
     killed_runs = tmp_path / "killed" / "digits_smoke" / "runs"
@@ -194,5 +194,5 @@ def test_a_race_drops_the_hopeless_point_and_resumes_from_its_first_round(tmp_pa
     resumed = subprocess.run(race_command(tmp_path / "killed"), cwd=REPO_ROOT, env=env,
                              capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert "9 already finished, 4 to train" in resumed.stderr
+    assert "9 already finished, 2 to train" in resumed.stderr
     assert race_result(tmp_path / "killed") == (race, section)
