@@ -21,6 +21,23 @@ def _figure(width: float, height: float):
     return Figure(figsize=(width, height), layout="constrained")
 
 
+def _grid_figure(rows: int, columns: int, panel_width: float, panel_height: float, *,
+                 left: float, right: float, top: float, bottom: float, column_gap: float = 0.0,
+                 row_gap: float = 0.0, **subplots_options):
+    """A figure with no layout engine holding a rows x columns grid of axes, each
+    panel_width x panel_height inches, with fixed margins and gaps in inches; returns
+    the figure and the (rows, columns) array of axes."""
+    from matplotlib.figure import Figure
+
+    width = left + right + columns * panel_width + (columns - 1) * column_gap
+    height = top + bottom + rows * panel_height + (rows - 1) * row_gap
+    figure = Figure(figsize=(width, height))
+    grid = figure.subplots(rows, columns, squeeze=False, **subplots_options, gridspec_kw=dict(
+        left=left / width, right=1 - right / width, bottom=bottom / height, top=1 - top / height,
+        wspace=column_gap / panel_width, hspace=row_gap / panel_height))
+    return figure, grid
+
+
 def _save(figure, path: Path) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -65,8 +82,8 @@ def plot_curves(groups: list[tuple[str, list[dict]]], path: Path, title: str) ->
     shared y) for more, so bands stay readable for a 36-point grid.
     """
     if len(groups) <= 4:
-        figure = _figure(7, 4.5)
-        axes = figure.add_subplot()
+        figure, grid = _grid_figure(1, 1, 6.05, 3.6, left=0.75, right=0.2, top=0.4, bottom=0.5)
+        axes = grid[0, 0]
         for index, (label, members) in enumerate(groups):
             color = f"C{index % 10}"
             _plot_band(axes, curve_matrix(members, "test_accuracy"), color,
@@ -80,8 +97,9 @@ def plot_curves(groups: list[tuple[str, list[dict]]], path: Path, title: str) ->
     else:
         columns = min(6, math.ceil(math.sqrt(len(groups))))
         rows = math.ceil(len(groups) / columns)
-        figure = _figure(2.4 * columns, 1.9 * rows + 0.5)
-        grid = figure.subplots(rows, columns, sharex=True, sharey=True, squeeze=False)
+        figure, grid = _grid_figure(rows, columns, 2.1, 1.55, left=0.55, right=0.1, top=0.5,
+                                    bottom=0.45, column_gap=0.15, row_gap=0.35, sharex=True,
+                                    sharey=True)
         for axes, (label, members) in zip(grid.flat, groups):
             _plot_band(axes, curve_matrix(members, "test_accuracy"), "C0", "test")
             _plot_band(axes, curve_matrix(members, "train_accuracy"), "C1", "train", "--")
@@ -98,8 +116,8 @@ def plot_curves(groups: list[tuple[str, list[dict]]], path: Path, title: str) ->
 
 def plot_top_k(groups: list[tuple[str, list[dict]]], path: Path, title: str) -> None:
     """Test accuracy of the given (best) grid points overlaid, mean ± std."""
-    figure = _figure(7, 4.5)
-    axes = figure.add_subplot()
+    figure, grid = _grid_figure(1, 1, 6.05, 3.6, left=0.75, right=0.2, top=0.4, bottom=0.5)
+    axes = grid[0, 0]
     for index, (label, members) in enumerate(groups):
         _plot_band(axes, curve_matrix(members, "test_accuracy"), f"C{index % 10}",
                    f"{index + 1}. {label} (n={len(members)})")
@@ -205,8 +223,12 @@ def _plot_off_diagonal(percentages: np.ndarray, class_names: list[str], path: Pa
     """A class x class matrix in percent, diagonal left out and the rest annotated."""
     errors = np.array(percentages, dtype=float)
     np.fill_diagonal(errors, np.nan)
-    figure = _figure(7, 6)
-    axes = figure.add_subplot()
+    names_inches = _label_inches(class_names, 7)
+    left, right = names_inches + 0.35, 1.2
+    widening = max(0.0, _label_inches([title], 9) - (left + 5.0 + right)) / 2
+    figure, grid = _grid_figure(1, 1, 5.0, 5.0, left=left + widening, right=right + widening,
+                                top=0.4, bottom=0.75 * names_inches + 0.4)
+    axes = grid[0, 0]
     image = axes.imshow(errors, cmap=cmap)
     top = np.nanmax(errors) if np.isfinite(errors).any() else 0
     for (row, column), value in np.ndenumerate(errors):
@@ -217,30 +239,11 @@ def _plot_off_diagonal(percentages: np.ndarray, class_names: list[str], path: Pa
     axes.set_yticks(range(len(class_names)), class_names, fontsize=7)
     axes.set_xlabel(xlabel)
     axes.set_ylabel("true")
-    axes.set_title(title, fontsize=9)
-    figure.colorbar(image, ax=axes, label=colorbar_label)
-    _save(figure, path)
-
-
-def plot_examples(images: np.ndarray, confidence: np.ndarray, pairs: np.ndarray,
-                  class_names: list[str], path: Path, title: str) -> None:
-    """One row per confusion pair: its most confident mistakes, captioned."""
-    rows, per_row = images.shape[:2]
-    figure = _figure(1.3 * per_row, 1.55 * rows + 0.4)
-    grid = figure.subplots(rows, per_row, squeeze=False)
-    for row in range(rows):
-        true_name, predicted_name = (class_names[i] for i in pairs[row])
-        for column in range(per_row):
-            axes = grid[row, column]
-            axes.set_axis_off()
-            if not np.isfinite(confidence[row, column]):
-                continue
-            image = images[row, column]
-            axes.imshow(image[..., 0] if image.shape[-1] == 1 else image,
-                        cmap="gray" if image.shape[-1] == 1 else None, vmin=0, vmax=255)
-            axes.set_title(f"{true_name}→{predicted_name}\n{100 * confidence[row, column]:.0f}%",
-                           fontsize=6)
-    figure.suptitle(title + " (true→predicted, confidence)", fontsize=9)
+    figure.suptitle(title, fontsize=9)
+    left, bottom, width, height = axes.get_position().bounds
+    colorbar_axes = figure.add_axes((left + width + 0.2 / figure.get_figwidth(), bottom,
+                                     0.2 / figure.get_figwidth(), height))
+    figure.colorbar(image, cax=colorbar_axes, label=colorbar_label)
     _save(figure, path)
 
 
@@ -324,8 +327,9 @@ def plot_best_worst_median(entries: list[tuple[str, dict]], class_names: list[st
                            title: str) -> None:
     """One column per (role, run): its accuracy curves (test, train, soft test) above its
     row-normalized confusion matrix."""
-    figure = _figure(4.2 * len(entries), 8)
-    panels = figure.subplots(2, len(entries), squeeze=False)
+    figure, panels = _grid_figure(2, len(entries), 3.5, 3.4, left=0.6, right=0.15, top=0.55,
+                                  bottom=_label_inches(class_names, 6) + 0.35, column_gap=0.7,
+                                  row_gap=0.65)
     for column, (role, run) in enumerate(entries):
         top, bottom = panels[:, column]
         for metric, style, label in (("test_accuracy", "-", "test"), ("train_accuracy", "--", "train"),
@@ -358,8 +362,9 @@ def plot_weight_histograms(panels: list[tuple[str, list[tuple[str, np.ndarray, n
     """One row per run (label, [(layer, initial, trained), ...]): each layer's kernel
     weights at initialization and after training, as overlaid density histograms."""
     columns = max(len(layers) for _, layers in panels)
-    figure = _figure(2.6 * columns, 2.2 * len(panels) + 0.6)
-    grid = figure.subplots(len(panels), columns, squeeze=False)
+    overhang = (_label_inches([label for label, _ in panels], 7) - 2.2) / 2
+    figure, grid = _grid_figure(len(panels), columns, 2.2, 1.75, left=max(0.35, overhang + 0.05),
+                                right=0.1, top=0.65, bottom=0.25, column_gap=0.35, row_gap=0.6)
     for row, (label, layers) in enumerate(panels):
         for column, (layer, initial, trained) in enumerate(layers):
             axes = grid[row, column]
@@ -367,8 +372,10 @@ def plot_weight_histograms(panels: list[tuple[str, list[tuple[str, np.ndarray, n
             low = float(min(initial.min(), trained.min()))
             high = float(max(initial.max(), trained.max()))
             bins = np.linspace(low, high if high > low else low + 1e-6, 50)
-            axes.hist(initial, bins, density=True, alpha=0.5, color="C0", label="initial")
-            axes.hist(trained, bins, density=True, alpha=0.5, color="C3", label="trained")
+            axes.hist(initial, bins, density=True, histtype="stepfilled", alpha=0.5, color="C0",
+                      label="initial")
+            axes.hist(trained, bins, density=True, histtype="stepfilled", alpha=0.5, color="C3",
+                      label="trained")
             axes.set_title(f"{layer}" + (f"\n{label}" if column == 0 else ""), fontsize=7)
             axes.tick_params(labelsize=6)
         grid[row, 0].legend(fontsize=6)
@@ -376,52 +383,149 @@ def plot_weight_histograms(panels: list[tuple[str, list[tuple[str, np.ndarray, n
     _save(figure, path)
 
 
+def _tile_rgba(tile: np.ndarray, cmap: str = "gray", vmin: float | None = None,
+               vmax: float | None = None) -> np.ndarray:
+    """One image as (h, w, 4) RGBA floats, colored as imshow colors it: a one-channel
+    image through `cmap` on its own range (unless vmin/vmax are given), NaN transparent;
+    a three-channel one as RGB (uint8 0-255, or floats clipped to [0, 1])."""
+    from matplotlib import colormaps
+
+    tile = np.asarray(tile)
+    if tile.ndim == 3 and tile.shape[-1] == 1:
+        tile = tile[..., 0]
+    if tile.ndim == 3:
+        rgb = tile / 255 if tile.dtype == np.uint8 else np.clip(tile.astype(np.float64), 0, 1)
+        return np.concatenate([rgb, np.ones(rgb.shape[:2] + (1,))], axis=-1)
+    values = np.ma.masked_invalid(tile.astype(np.float64))
+    if values.count() == 0:
+        return np.zeros(tile.shape + (4,))
+    low = float(values.min()) if vmin is None else vmin
+    high = float(values.max()) if vmax is None else vmax
+    scaled = (values - low) / (high - low) if high > low else values * 0
+    return colormaps[cmap](np.ma.clip(scaled, 0, 1))
+
+
+def _common_size(sizes: set[int], least: int = 40) -> int:
+    """A tile size in pixels that every size in `sizes` scales to by whole pixels where
+    that stays small, and at least `least`."""
+    size = math.lcm(*sizes)
+    if size > 4 * max(sizes):
+        size = max(sizes)
+    return size * math.ceil(least / size)
+
+
+def _montage(tiles: list[list[np.ndarray | None]], row_gap: float, column_gap: float):
+    """RGBA tiles (None: left blank) laid out in one image, a row of the list per row,
+    each scaled (nearest pixel) to a common size, with transparent gaps (fractions of a
+    tile). Returns the image, the tile size (h, w), and the tiles' left and top edges."""
+    present = [tile for row in tiles for tile in row if tile is not None]
+    height = _common_size({tile.shape[0] for tile in present})
+    width = _common_size({tile.shape[1] for tile in present})
+    lefts = np.arange(max(len(row) for row in tiles)) * (width + max(1, round(column_gap * width)))
+    tops = np.arange(len(tiles)) * (height + max(1, round(row_gap * height)))
+    image = np.zeros((tops[-1] + height, lefts[-1] + width, 4))
+    for top, row in zip(tops, tiles):
+        for left, tile in zip(lefts, row):
+            if tile is not None:
+                ys = np.arange(height) * tile.shape[0] // height
+                xs = np.arange(width) * tile.shape[1] // width
+                image[top:top + height, left:left + width] = tile[ys][:, xs]
+    return image, (height, width), lefts, tops
+
+
+def _montage_figure(tiles: list[list[np.ndarray | None]], tile_inches: float, *, left: float,
+                    top: float, bottom: float = 0.08, right: float = 0.08,
+                    row_gap: float = 0.08, column_gap: float = 0.08, framed: bool = False):
+    """A figure (no layout engine) with one axes showing the tiles as a montage, each
+    `tile_inches` wide, margins in inches around it; `framed` draws a thin dark frame
+    around every tile that is there. Returns the figure, the axes, and the tiles'
+    centers (x per column, y per row) and top edges in the axes' data coordinates."""
+    from matplotlib.collections import PatchCollection
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
+
+    image, (height, width), lefts, tops = _montage(tiles, row_gap, column_gap)
+    image_width, image_height = (tile_inches / width * size for size in image.shape[1::-1])
+    figure_width, figure_height = image_width + left + right, image_height + top + bottom
+    figure = Figure(figsize=(figure_width, figure_height))
+    axes = figure.add_axes((left / figure_width, bottom / figure_height,
+                            image_width / figure_width, image_height / figure_height))
+    axes.imshow(image, interpolation="nearest", aspect="auto")
+    axes.set_frame_on(False)
+    axes.set_xticks([])
+    axes.set_yticks([])
+    axes.tick_params(length=0, pad=2)
+    if framed:
+        frames = [Rectangle((x - 0.5, y - 0.5), width, height)
+                  for y, row in zip(tops, tiles) for x, tile in zip(lefts, row) if tile is not None]
+        axes.add_collection(PatchCollection(frames, facecolor="none", edgecolor="0.2",
+                                            linewidth=0.8, clip_on=False))
+    return figure, axes, lefts + (width - 1) / 2, tops + (height - 1) / 2, tops - 0.5
+
+
+def _label_inches(labels: list[str], fontsize: float) -> float:
+    """A generous estimate of the widest label's width in inches."""
+    return 0.62 * fontsize / 72 * max((len(label) for label in labels), default=0) + 0.1
+
+
+def plot_examples(images: np.ndarray, confidence: np.ndarray, pairs: np.ndarray,
+                  class_names: list[str], path: Path, title: str) -> None:
+    """One row per confusion pair (true→predicted, at the left): its most confident
+    mistakes, each captioned with the model's confidence."""
+    tiles = [[_tile_rgba(image, vmin=0, vmax=255) if np.isfinite(score) else None
+              for image, score in zip(row_images, row_scores)]
+             for row_images, row_scores in zip(images, confidence)]
+    row_labels = [f"{class_names[true]}→{class_names[predicted]}" for true, predicted in pairs]
+    figure, axes, x_centers, y_centers, tops = _montage_figure(
+        tiles, 1.1, left=_label_inches(row_labels, 7), top=0.45, row_gap=0.2, column_gap=0.12)
+    axes.set_yticks(y_centers, row_labels, fontsize=7)
+    for row, top in enumerate(tops):
+        for column, x in enumerate(x_centers[:confidence.shape[1]]):
+            if np.isfinite(confidence[row, column]):
+                axes.text(x, top, f"{100 * confidence[row, column]:.0f}%", ha="center",
+                          va="bottom", fontsize=6)
+    figure.suptitle(title + " (true→predicted, confidence)", fontsize=9)
+    _save(figure, path)
+
+
 def _kernel_image(kernel: np.ndarray) -> np.ndarray:
-    """(5, 5, C) -> an image: gray for one channel, RGB scaled to [0, 1] for three."""
+    """(5, 5, C) -> RGBA: gray on its own scale for one channel, RGB scaled to [0, 1]
+    for three."""
     if kernel.shape[-1] == 1:
-        return kernel[..., 0]
+        return _tile_rgba(kernel[..., 0], cmap="gray")
     low, high = kernel.min(), kernel.max()
-    return (kernel - low) / (high - low if high > low else 1)
+    return _tile_rgba((kernel - low) / (high - low if high > low else 1))
 
 
 def plot_kernels(rows: list[tuple[str, np.ndarray]], path: Path, title: str) -> None:
     """One row per (label, kernel (h, w, C, F)): its F filters as images, each on its
     own color scale (gray: dark negative, light positive)."""
-    filters = max(kernel.shape[-1] for _, kernel in rows)
-    figure = _figure(1.1 * filters + 1.5, 1.25 * len(rows) + 0.5)
-    grid = figure.subplots(len(rows), filters, squeeze=False)
-    for row, (label, kernel) in enumerate(rows):
-        for column in range(filters):
-            axes = grid[row, column]
-            axes.set_xticks([])
-            axes.set_yticks([])
-            if column < kernel.shape[-1]:
-                axes.imshow(_kernel_image(kernel[..., column]), cmap="gray")
-            if column == 0:
-                axes.set_ylabel(label, fontsize=6, rotation=0, ha="right", va="center")
+    tiles = [[_kernel_image(kernel[..., index]) for index in range(kernel.shape[-1])]
+             for _, kernel in rows]
+    labels = [label for label, _ in rows]
+    figure, axes, _, y_centers, _ = _montage_figure(
+        tiles, 1.0, left=_label_inches(labels, 6), top=0.45, row_gap=0.15, column_gap=0.1,
+        framed=True)
+    axes.set_yticks(y_centers, labels, fontsize=6)
     figure.suptitle(title, fontsize=9)
     _save(figure, path)
 
 
 def plot_feature_maps(images: np.ndarray, maps: np.ndarray, labels: list[str], path: Path,
                       title: str) -> None:
-    """One row per image: the input, then every channel of its feature maps (N, h, w, F)."""
+    """One row per image: the input, then every channel of its feature maps (N, h, w, F),
+    each on its own color scale."""
     count, channels = maps.shape[0], maps.shape[-1]
-    columns = channels + 1
-    figure = _figure(0.9 * columns + 0.4, 1.0 * count + 0.6)
-    grid = figure.subplots(count, columns, squeeze=False)
-    for row in range(count):
-        image = images[row]
-        grid[row, 0].imshow(image[..., 0] if image.shape[-1] == 1 else image,
-                            cmap="gray" if image.shape[-1] == 1 else None)
-        grid[row, 0].set_title(f"input: {labels[row]}", fontsize=6)
-        for channel in range(channels):
-            grid[row, channel + 1].imshow(np.asarray(maps[row, ..., channel], dtype=np.float32),
-                                          cmap="viridis")
-            if row == 0:
-                grid[row, channel + 1].set_title(f"channel {channel}", fontsize=6)
-        for axes in grid[row]:
-            axes.set_axis_off()
+    tiles = [[_tile_rgba(images[row])]
+             + [_tile_rgba(np.asarray(maps[row, ..., channel], dtype=np.float32), cmap="viridis")
+                for channel in range(channels)] for row in range(count)]
+    row_labels = [f"input: {label}" for label in labels]
+    figure, axes, x_centers, y_centers, _ = _montage_figure(
+        tiles, 0.85, left=_label_inches(row_labels, 6), top=0.5)
+    axes.xaxis.tick_top()
+    axes.set_xticks(x_centers, ["input"] + [f"channel {channel}" for channel in range(channels)],
+                    fontsize=6)
+    axes.set_yticks(y_centers, row_labels, fontsize=6)
     figure.suptitle(title, fontsize=9)
     _save(figure, path)
 
@@ -432,8 +536,8 @@ def plot_ood_histogram(in_counts: np.ndarray, out_counts: np.ndarray, in_name: s
     its images (log scale: most images of both sit near 1)."""
     in_counts, out_counts = (np.asarray(c, dtype=float) for c in (in_counts, out_counts))
     edges = np.linspace(0, 1, len(in_counts) + 1)
-    figure = _figure(7, 4)
-    axes = figure.add_subplot()
+    figure, grid = _grid_figure(1, 1, 6.05, 3.15, left=0.75, right=0.2, top=0.35, bottom=0.5)
+    axes = grid[0, 0]
     for counts, color, label in ((in_counts, "C0", f"{in_name} test (in distribution)"),
                                  (out_counts, "C3", f"{out_name} test (out of distribution)")):
         axes.stairs(100 * counts / max(counts.sum(), 1), edges, color=color, label=label,
