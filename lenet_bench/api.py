@@ -190,8 +190,11 @@ def run_configs(configs: list[ExperimentConfig], workdir: Path, options: RunOpti
     if options.report_only:
         return rebuild_reports(configs, workdir, rank_runs_by, say)
     select_onednn(options.onednn)  # Before anything imports TensorFlow.
-    for config in configs:
+    from lenet_bench.trainers import check_trainer_fits
+
+    for config in configs:  # Checks by name alone: refused before TensorFlow is imported.
         validate(config)
+        check_trainer_fits(options.trainer, config)
     select_backend(configs)
     engine = make_engine(options)  # Before any data is loaded or anything is written.
     try:
@@ -308,14 +311,16 @@ def train_and_report(configs: list[ExperimentConfig], workdir: Path, options: Ru
     """Loads every dataset first, then trains each experiment with `engine` and writes
     its report and the index; returns those reports' paths. `arguments`: further
     keyword arguments of run_experiment (command, callbacks)."""
-    from lenet_bench.reports import report
     from lenet_bench.study.workdir import check_workdir
+    from lenet_bench.trainers import early_stopping
 
     datasets, skipped = load_datasets(configs, options.data_dir, options.skip_missing_data)
     configs = [config for config in configs if config.name not in skipped]
     for config in configs:  # Checks that need no TensorFlow first: bad input fails fast.
         check_workdir(config.name, datasets[config.dataset].name, workdir)
+        early_stopping.check_batch_size(config, datasets[config.dataset])
     start_backend(options)
+    from lenet_bench.reports import report
     from lenet_bench.study import experiment, racing, search
 
     for config in configs:

@@ -109,9 +109,10 @@ def keep_keras_off_tensorflow() -> None:
         lazy_tensorflow._available = False
 
 
-def require_tensorflow(feature: str) -> None:
-    """Raises InputError when `feature` (a flag text) is asked for on another backend."""
-    running = active()
+def require_tensorflow(feature: str, backend: str | None = None) -> None:
+    """Raises InputError when `feature` (a flag text) is asked for on another backend:
+    `backend` (a config's, checked before Keras starts), else the one Keras runs on."""
+    running = backend or active()
     if running != "tensorflow":
         raise InputError(f"{feature} needs --backend=tensorflow (it runs TensorFlow ops): "
                          f"expected it off on --backend={running}")

@@ -18,9 +18,9 @@ import itertools
 import math
 from typing import Any, Callable
 
-from lenet_bench.backends import BACKENDS
+from lenet_bench.backends import BACKENDS, require_tensorflow
 from lenet_bench.errors import InputError
-from lenet_bench.networks import architectures
+from lenet_bench.networks import architectures, keras_names
 
 DATASET_NAMES = ("mnist", "fashion_mnist", "cifar10", "digits", "synthetic")
 FLIP_DATASETS = ("cifar10", "synthetic")  # Horizontal flip keeps these images' meaning.
@@ -285,6 +285,7 @@ def field_names(**wanted) -> tuple[str, ...]:
 GRID_FIELDS = field_names(grid=True)
 DEFAULT_LABEL_FIELDS = field_names(default_label=True)  # A single setting's label.
 NOISE_MODES = SETTINGS["noise_mode"].choices
+AUGMENT_FIELDS = ("augment_translation", "augment_rotation", "augment_zoom", "augment_flip")
 RANK_RUNS_BY = SETTINGS["rank_runs_by"].choices  # Which test accuracy ranks a point's runs.
 
 
@@ -368,7 +369,9 @@ def validate(config: ExperimentConfig) -> None:
 
 
 def _check_combinations(config: ExperimentConfig) -> None:
-    """The checks that involve more than one field."""
+    """The checks that involve more than one field, or Keras names (by name alone: no
+    Keras is imported)."""
+    keras_names.check_names(config.initializer, config.optimizer, config.activation)
     architectures.check_knobs(config.architecture, config.activation, config.dropout, config.l2,
                               config.batch_norm)
     if config.ood_dataset is not None:
@@ -388,6 +391,8 @@ def _check_combinations(config: ExperimentConfig) -> None:
     if config.seeds == "auto" and config.max_seeds < config.min_seeds:
         raise InputError(f"--max_seeds={config.max_seeds!r} is invalid: expected at least "
                          f"--min_seeds={config.min_seeds!r}")
+    if any(getattr(config, name) for name in AUGMENT_FIELDS):
+        require_tensorflow("--augment_translation/rotation/zoom/flip", config.backend)
     if config.augment_flip and config.dataset not in FLIP_DATASETS:
         raise InputError(f"--augment_flip={config.augment_flip!r} is invalid: expected false "
                          f"for {config.dataset}: horizontal flip is for cifar10 only")

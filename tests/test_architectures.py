@@ -3,14 +3,12 @@
 import dataclasses
 import json
 import math
-import os
 import re
-import subprocess
-import sys
 
 import keras
 import numpy as np
 import pytest
+from cli_runner import run_cli
 from conftest import REPO_ROOT
 from keras import layers
 
@@ -303,11 +301,10 @@ def test_summary_shows_cost_and_model_columns_only_where_runs_have_them():
     (["--architecture=mlp", "--trainer=fused"],
      r"^error: --trainer=fused trains plain LeNet-5 only, not --architecture=mlp "),
 ])
-def test_cli_refuses_bad_model_flags_in_one_line(tmp_path, flags, message):
-    result = subprocess.run(
-        [sys.executable, "-m", "lenet_bench", "--experiment=digits_smoke",
-         f"--workdir={tmp_path / 'wd'}", *flags], cwd=REPO_ROOT, capture_output=True, text=True,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}, timeout=300)
+def test_cli_refuses_bad_model_flags_in_one_line(tmp_path, flags, message, monkeypatch, capfd):
+    result = run_cli(["--experiment=digits_smoke", f"--workdir={tmp_path / 'wd'}", *flags],
+                     monkeypatch=monkeypatch, capfd=capfd, env={"TF_CPP_MIN_LOG_LEVEL": "2"},
+                     cwd=REPO_ROOT)
     assert result.returncode == 2 and re.match(message, result.stderr.strip()), result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "wd" / "digits_smoke" / "runs").exists()

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_runner import run_cli
 from conftest import REPO_ROOT, idx_bytes, write_idx_dataset
 
 OFFLINE_KERAS_ENV = {"HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9",
@@ -226,9 +227,19 @@ CASES["workdir not writable"] = (
     lambda t: [], r"error: --workdir=.*: .*digits_smoke/runs is not writable$")
 
 
+# The cases run as `python -m lenet_bench` in a process of their own; the others run
+# the same code in the test process (cli_runner.run_cli), without 2-10 s of start-up.
+SUBPROCESS_CASES = {
+    "workdir not writable": "started under `unshare --mount` (WRAPPERS)",
+    "empty data dir": "Keras reads $KERAS_HOME (where its failed download goes) once, "
+                      "when imported: a fresh process keeps it in tmp_path",
+    "unknown experiment": "the entry point itself: app.run, parse_flags, main's InputError",
+}
+
+
 @pytest.mark.parametrize("case", list(CASES))
 def test_bad_input_is_one_line_exit_2_and_the_workdir_is_unchanged(tmp_path, workdir_with_results,
-                                                                     case):
+                                                                     case, monkeypatch, capfd):
     make_args, expected = CASES[case]
     (tmp_path / "data").mkdir(exist_ok=True)
     args = make_args(tmp_path)
@@ -236,12 +247,68 @@ def test_bad_input_is_one_line_exit_2_and_the_workdir_is_unchanged(tmp_path, wor
         args.append(f"--workdir={workdir_with_results}")
     wrapper = WRAPPERS[case](tmp_path) if case in WRAPPERS else []
     before = snapshot(tmp_path / "wd")
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **OFFLINE_KERAS_ENV,
-           "KERAS_HOME": str(tmp_path / "keras_home"), "LENET_BENCH_CACHE": str(tmp_path / "cache")}
-    env.pop("LENET_BENCH_DATA", None)
-    result = subprocess.run([*wrapper, sys.executable, "-m", "lenet_bench", *args], cwd=REPO_ROOT, env=env,
-                            capture_output=True, text=True, timeout=300)
+    env = {"TF_CPP_MIN_LOG_LEVEL": "2", **OFFLINE_KERAS_ENV,
+           "KERAS_HOME": str(tmp_path / "keras_home"), "LENET_BENCH_CACHE": str(tmp_path / "cache"),
+           "LENET_BENCH_DATA": None}
+    assert not wrapper or case in SUBPROCESS_CASES, "a wrapper needs a process of its own"
+    if case in SUBPROCESS_CASES:
+        environ = {**os.environ, **env}
+        environ.pop("LENET_BENCH_DATA", None)
+        result = subprocess.run([*wrapper, sys.executable, "-m", "lenet_bench", *args], cwd=REPO_ROOT,
+                                env=environ, capture_output=True, text=True, timeout=300)
+    else:
+        result = run_cli(args, monkeypatch=monkeypatch, capfd=capfd, env=env, cwd=REPO_ROOT)
     assert result.returncode == 2, result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
     assert re.match(expected, result.stderr), result.stderr
     assert snapshot(tmp_path / "wd") == before
+
+
+# Input refused from names (and, for the batch size, the dataset) alone: before
+# TensorFlow, Keras, JAX or PyTorch is imported.
+REFUSED_BEFORE_KERAS = {
+    "unknown initializer": CASES["unknown initializer"],
+    "unknown optimizer": CASES["unknown optimizer"],
+    "unknown activation": (lambda t: ["--activation=relux"],
+                           r"error: --activation='relux' is unknown: expected a Keras activation"),
+    "fused trainer, not LeNet-5": (
+        lambda t: ["--trainer=fused", "--architecture=mlp"],
+        r"error: --trainer=fused trains plain LeNet-5 only, not --architecture=mlp "),
+    "batch > training set": (  # Synthetic data: no sklearn to import (digits).
+        lambda t: [experiment_file(t, name="x", dataset="synthetic"), "--train_size=100",
+                   "--batch_size=101"], CASES["batch > training set"][1]),
+    "augmentation on jax": CASES["augmentation on jax"],
+}
+HEAVY_MODULES = ("tensorflow", "keras", "jax", "torch")
+CHILD = """
+import contextlib, io, json, sys
+from lenet_bench import __main__ as cli
+results = {}
+for case, args in json.loads(sys.argv[1]).items():
+    cli.FLAGS.unparse_flags()
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr):
+        try:
+            cli.main(cli.parse_flags(["lenet_bench", *args]))
+        except SystemExit as done:
+            results[case] = [done.code, stderr.getvalue()]
+heavy = sorted(name for name in sys.modules if name.split(".")[0] in %r)
+print(json.dumps({"results": results, "heavy": heavy}))
+""" % (HEAVY_MODULES,)
+
+
+def test_cheap_bad_input_is_refused_before_keras_is_imported(tmp_path):
+    """One child process runs every case, then lists the heavy modules it has loaded."""
+    workdir = f"--workdir={tmp_path / 'wd'}"
+    cases = {case: make_args(tmp_path) + [workdir]
+             for case, (make_args, _) in REFUSED_BEFORE_KERAS.items()}
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "LENET_BENCH_CACHE": str(tmp_path / "cache")}
+    env.pop("KERAS_BACKEND", None)
+    done = subprocess.run([sys.executable, "-c", CHILD, json.dumps(cases)], cwd=REPO_ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    for case, (_, expected) in REFUSED_BEFORE_KERAS.items():
+        code, stderr = report["results"][case]
+        assert code == 2 and stderr.count("\n") == 1 and re.match(expected, stderr), (case, stderr)
+    assert report["heavy"] == []

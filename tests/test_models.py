@@ -1,8 +1,9 @@
+import keras
 import numpy as np
 import pytest
 
 from lenet_bench.errors import InputError
-from lenet_bench.networks import models
+from lenet_bench.networks import keras_names, models
 
 
 @pytest.mark.parametrize("input_shape, padding, expected", [
@@ -56,3 +57,21 @@ def test_misspelled_initializer_gets_a_suggestion():
     with pytest.raises(InputError, match=r"^--initializer='glorot_normall' is unknown "
                        r"\(did you mean glorot_normal\?\): expected"):
         models.make_initializer("glorot_normall", 0)
+
+
+def test_the_keras_names_checked_before_keras_starts_are_keras_s_own():
+    """networks.keras_names lists the names Keras looks initializers, optimizers and
+    activations up in (so the CLI checks them without importing Keras): the same sets,
+    and every alias names one."""
+    from keras.src import activations, initializers, optimizers
+
+    assert keras_names.KERAS_INITIALIZERS == set(initializers.ALL_OBJECTS_DICT)
+    assert keras_names.KERAS_OPTIMIZERS == set(optimizers.ALL_OBJECTS_DICT)
+    assert keras_names.KERAS_ACTIVATIONS == set(activations.ALL_OBJECTS_DICT)
+    assert set(keras_names.INITIALIZER_ALIASES.values()) <= keras_names.KERAS_INITIALIZERS
+    for name in ("GlorotNormal", "he_uniform", "zeros", *keras_names.INITIALIZER_ALIASES):
+        assert isinstance(models.make_initializer(name, 0), keras.initializers.Initializer)
+    for name in ("adam", "Adam", "RMSprop", "nadam", "sgd", "sgd_momentum", "adamw"):
+        assert isinstance(models.make_optimizer(name, 0.1), keras.optimizers.Optimizer)
+    for name in sorted(keras_names.KERAS_ACTIVATIONS):
+        assert callable(keras.activations.get(name))

@@ -4,8 +4,9 @@ import keras
 import numpy as np
 from keras import layers
 
-from lenet_bench.errors import InputError, did_you_mean
 from lenet_bench.networks import architectures
+from lenet_bench.networks.keras_names import (  # noqa: F401  (INITIALIZER_ALIASES: re-exported)
+    INITIALIZER_ALIASES, SGD_MOMENTUM_NAME, check_activation, check_optimizer, initializer_name)
 
 DROPOUT_SEED_STREAM = 1  # layer_seeds([seed, 1], n): the dropout layers' seeds.
 # Moving-statistics momentum of batch normalization. Keras's default, 0.99, left the
@@ -14,19 +15,6 @@ DROPOUT_SEED_STREAM = 1  # layer_seeds([seed, 1], n): the dropout layers' seeds.
 # default (its momentum=0.1). BUILD_NOTES.md, "Architecture variants and cost".
 BATCH_NORM_MOMENTUM = 0.9
 
-# Short names used by the studies; any other Keras initializer name works too.
-INITIALIZER_ALIASES = {
-    "uniform": "RandomUniform",
-    "normal": "RandomNormal",
-    "truncated_normal": "TruncatedNormal",
-    "glorot_normal": "GlorotNormal",
-    "glorot_uniform": "GlorotUniform",
-    "he_normal": "HeNormal",
-    "he_uniform": "HeUniform",
-    "lecun_normal": "LecunNormal",
-    "lecun_uniform": "LecunUniform",
-}
-
 
 def make_initializer(name: str, seed: int) -> keras.initializers.Initializer:
     """A seeded Keras initializer from a name such as 'truncated_normal'.
@@ -34,13 +22,7 @@ def make_initializer(name: str, seed: int) -> keras.initializers.Initializer:
     Raises:
       InputError: the name is not a Keras initializer.
     """
-    try:
-        initializer = keras.initializers.get(INITIALIZER_ALIASES.get(name, name))
-    except ValueError:
-        initializer = None
-    if not isinstance(initializer, keras.initializers.Initializer):
-        raise InputError(f"--initializer={name!r} is unknown{did_you_mean(name, INITIALIZER_ALIASES)}: "
-                         f"expected a Keras initializer name such as {', '.join(INITIALIZER_ALIASES)}")
+    initializer = keras.initializers.get(initializer_name(name))
     config = initializer.get_config()
     if "seed" in config:
         config["seed"] = seed
@@ -57,24 +39,12 @@ def make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimize
     Raises:
       InputError: the name is not a Keras optimizer.
     """
-    if name == "sgd_momentum":
+    check_optimizer(name)
+    if name == SGD_MOMENTUM_NAME:
         return keras.optimizers.SGD(learning_rate=learning_rate, momentum=SGD_MOMENTUM)
-    try:
-        optimizer = keras.optimizers.get({"class_name": name, "config": {}})
-    except ValueError:
-        raise InputError(f"--optimizer={name!r} is unknown: expected a Keras optimizer "
-                         "name such as adam, sgd, sgd_momentum, rmsprop, adamw") from None
+    optimizer = keras.optimizers.get({"class_name": name, "config": {}})
     optimizer.learning_rate = learning_rate
     return optimizer
-
-
-def check_activation(name: str) -> None:
-    """Raises InputError unless `name` is a Keras activation."""
-    try:
-        keras.activations.get(name)
-    except ValueError:
-        raise InputError(f"--activation={name!r} is unknown: expected a Keras activation "
-                         "name such as relu, elu, tanh, sigmoid") from None
 
 
 def layer_seeds(seed: int | list[int], count: int) -> list[int]:

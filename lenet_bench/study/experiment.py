@@ -18,7 +18,7 @@ from lenet_bench.artifacts import (CONFIG_FILE, CONFUSION_EXAMPLES_FILE, MODEL_I
 from lenet_bench.config import ExperimentConfig, validate
 from lenet_bench.errors import InputError
 from lenet_bench.files import atomic_write_json, read_json
-from lenet_bench.inputs import augmentation, data
+from lenet_bench.inputs import data
 from lenet_bench.networks import inspection, models
 from lenet_bench.observers import hooks
 from lenet_bench.reports import analysis
@@ -125,18 +125,9 @@ def check_runnable(config: ExperimentConfig, dataset: data.Dataset) -> None:
     """Raises InputError for any value that would fail later, before anything is written."""
     validate(config)
     backends.check_running(config.backend)
-    for point in config.grid_points():
-        if augmentation.AugmentSettings.of(point).on:
-            backends.require_tensorflow("--augment_translation/rotation/zoom/flip")
-        models.make_initializer(point.initializer, 0)
-        models.make_optimizer(point.optimizer, point.learning_rate)
-        models.check_activation(point.activation)
+    for point in config.grid_points():  # Keras names and augmentation: validate() checked.
         data.parse_split(point.split)
-        train_count = point.train_size or len(dataset.train_labels)
-        train_count -= early_stopping.validation_count(train_count, point.validation_split)
-        if point.batch_size > train_count:
-            raise InputError(f"--batch_size={point.batch_size} is invalid: expected at most "
-                             f"{train_count} (the training images used)")
+    early_stopping.check_batch_size(config, dataset)
 
 
 def group_datasets(specs: list[RunSpec], dataset: data.Dataset) -> tuple[dict, dict]:

@@ -28,6 +28,7 @@ on TensorFlow, fused_jax on JAX, and refused on PyTorch.
 
 from lenet_bench import backends, machine
 from lenet_bench.errors import InputError
+from lenet_bench.networks import architectures
 
 TRAINERS = ("auto", "fused", "keras")
 CPU_GROUP_SIZE = 12  # Fused TF: flat from 12 replicas on (benchmarks/fused_speed.txt).
@@ -54,8 +55,10 @@ def packs_across_seeds(kind: str) -> bool:
 
 
 def check_fused_supports(spec) -> None:
-    """Raises InputError when the fused trainer cannot train `spec`'s model."""
-    if not spec.is_plain_lenet5:
+    """Raises InputError when the fused trainer cannot train `spec`'s model (a RunSpec,
+    or a config's grid point: by its model fields alone, before Keras is imported)."""
+    if not architectures.is_plain_lenet5(spec.architecture, spec.dropout, spec.l2,
+                                         spec.batch_norm):
         raise InputError(f"--trainer=fused trains plain LeNet-5 only, not --architecture="
                          f"{spec.architecture} --dropout={spec.dropout:g} --l2={spec.l2:g} "
                          f"--batch_norm={str(spec.batch_norm).lower()}: expected "
@@ -65,6 +68,16 @@ def check_fused_supports(spec) -> None:
 def check_trainer(kind: str) -> None:
     if kind not in TRAINERS:
         raise InputError(f"--trainer={kind!r} is invalid: expected one of {', '.join(TRAINERS)}")
+
+
+def check_trainer_fits(kind: str, config) -> None:
+    """Raises InputError when trainer `kind` cannot train a grid point of `config` (an
+    ExperimentConfig): the checks that need no data and no Keras, so that the command
+    line refuses such input before TensorFlow is imported."""
+    check_trainer(kind)
+    if kind == "fused":
+        for point in config.grid_points():
+            check_fused_supports(point)
 
 
 def make_trainer(kind: str, specs: list, initial_weights: list, dataset, jit_compile: bool | None):

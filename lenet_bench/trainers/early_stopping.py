@@ -21,6 +21,7 @@ import dataclasses
 
 import numpy as np
 
+from lenet_bench.errors import InputError
 from lenet_bench.inputs import data
 
 BEST_WEIGHTS_PREFIX = "best_val/"  # Checkpoint state entries: best_val/<replica>/<weight>.
@@ -45,6 +46,19 @@ def split_validation(dataset: data.Dataset, fraction: float, seed: int
 def validation_count(train_count: int, fraction: float) -> int:
     """How many of `train_count` images `split_validation` holds out (0 without a split)."""
     return max(1, int(round(fraction * train_count))) if fraction else 0
+
+
+def check_batch_size(config, dataset: data.Dataset) -> None:
+    """Raises InputError when a grid point of `config` (an ExperimentConfig) asks for a
+    batch larger than the training images it uses (its train_size, or the dataset's,
+    less its validation hold-out). Needs the dataset, not Keras: checked before
+    TensorFlow is imported."""
+    for point in config.grid_points():
+        train_count = point.train_size or len(dataset.train_labels)
+        train_count -= validation_count(train_count, point.validation_split)
+        if point.batch_size > train_count:
+            raise InputError(f"--batch_size={point.batch_size} is invalid: expected at most "
+                             f"{train_count} (the training images used)")
 
 
 def new_fields(validation_size: int) -> dict:

@@ -1,0 +1,82 @@
+"""The Keras initializer, optimizer and activation names a config may use, checked by
+name alone, so that a typo is refused before TensorFlow or Keras is imported.
+
+Keras knows these names only once it is imported (its `ALL_OBJECTS_DICT`s, which
+`keras.initializers.get` and friends look names up in), which costs seconds; so
+they are listed here, and tests/test_models.py compares each list with Keras's own
+(a Keras upgrade that adds or drops a name fails that test, not a user's run).
+`networks.models` builds the objects and asks these checks first.
+"""
+
+from lenet_bench.errors import InputError, did_you_mean
+
+# keras.src.initializers.ALL_OBJECTS_DICT (Keras 3.15).
+KERAS_INITIALIZERS = frozenset({
+    "Constant", "GlorotNormal", "GlorotUniform", "HeNormal", "HeUniform", "Identity",
+    "IdentityInitializer", "Initializer", "LecunNormal", "LecunUniform", "Ones", "Orthogonal",
+    "OrthogonalInitializer", "RandomNormal", "RandomUniform", "STFT", "STFTInitializer",
+    "TruncatedNormal", "VarianceScaling", "Zeros", "constant", "glorot_normal",
+    "glorot_uniform", "he_normal", "he_uniform", "identity", "initializer", "lecun_normal",
+    "lecun_uniform", "normal", "one", "ones", "orthogonal", "random_normal", "random_uniform",
+    "stft", "truncated_normal", "uniform", "variance_scaling", "zero", "zeros"})
+# keras.src.optimizers.ALL_OBJECTS_DICT (Keras 3.15); Keras looks them up lower-cased.
+KERAS_OPTIMIZERS = frozenset({
+    "adadelta", "adafactor", "adagrad", "adam", "adamax", "adamw", "ftrl", "lion",
+    "lossscaleoptimizer", "multioptimizer", "muon", "nadam", "optimizer", "optimizermap",
+    "rmsprop", "schedulefreeadamw", "sgd"})
+# keras.src.activations.ALL_OBJECTS_DICT (Keras 3.15).
+KERAS_ACTIVATIONS = frozenset({
+    "celu", "elu", "exponential", "gelu", "glu", "hard_shrink", "hard_sigmoid", "hard_silu",
+    "hard_swish", "hard_tanh", "leaky_relu", "linear", "log_sigmoid", "log_softmax", "mish",
+    "relu", "relu6", "selu", "sigmoid", "silu", "soft_shrink", "softmax", "softplus",
+    "softsign", "sparse_plus", "sparse_sigmoid", "sparsemax", "squareplus", "swish", "tanh",
+    "tanh_shrink", "threshold"})
+
+# Short names used by the studies; any other Keras initializer name works too.
+INITIALIZER_ALIASES = {
+    "uniform": "RandomUniform",
+    "normal": "RandomNormal",
+    "truncated_normal": "TruncatedNormal",
+    "glorot_normal": "GlorotNormal",
+    "glorot_uniform": "GlorotUniform",
+    "he_normal": "HeNormal",
+    "he_uniform": "HeUniform",
+    "lecun_normal": "LecunNormal",
+    "lecun_uniform": "LecunUniform",
+}
+SGD_MOMENTUM_NAME = "sgd_momentum"  # Keras SGD with momentum (networks.models.SGD_MOMENTUM).
+
+
+def initializer_name(name: str) -> str:
+    """The Keras name of initializer `name` (an alias resolved).
+
+    Raises:
+      InputError: the name is not a Keras initializer.
+    """
+    keras_name = INITIALIZER_ALIASES.get(name, name) if isinstance(name, str) else None
+    if keras_name not in KERAS_INITIALIZERS:
+        raise InputError(f"--initializer={name!r} is unknown{did_you_mean(name, INITIALIZER_ALIASES)}: "
+                         f"expected a Keras initializer name such as {', '.join(INITIALIZER_ALIASES)}")
+    return keras_name
+
+
+def check_optimizer(name: str) -> None:
+    """Raises InputError unless `name` is a Keras optimizer name or 'sgd_momentum'."""
+    if name != SGD_MOMENTUM_NAME and not (isinstance(name, str)
+                                          and name.lower() in KERAS_OPTIMIZERS):
+        raise InputError(f"--optimizer={name!r} is unknown: expected a Keras optimizer "
+                         "name such as adam, sgd, sgd_momentum, rmsprop, adamw")
+
+
+def check_activation(name: str) -> None:
+    """Raises InputError unless `name` is a Keras activation."""
+    if name not in KERAS_ACTIVATIONS:
+        raise InputError(f"--activation={name!r} is unknown: expected a Keras activation "
+                         "name such as relu, elu, tanh, sigmoid")
+
+
+def check_names(initializer: str, optimizer: str, activation: str) -> None:
+    """The checks above, in the order a config's fields come."""
+    initializer_name(initializer)
+    check_optimizer(optimizer)
+    check_activation(activation)
