@@ -134,8 +134,13 @@ def plot_heatmap(values: np.ndarray, row_labels: list[str], column_labels: list[
     """A grid of accuracies (fractions; NaN blank), annotated in percent; cells where
     `outlined` is true get a white frame, where `dashed` is a dashed one (a thicker
     red one where `best` is)."""
-    figure = _figure(max(5, 0.75 * len(column_labels) + 2.5), max(2.5, 0.5 * len(row_labels) + 1.5))
-    axes = figure.add_subplot()
+    left, right = _label_inches(row_labels, 8) + 0.3, 1.2
+    panel_width = max(2.5, 0.75 * len(column_labels))
+    widening = max(0.0, _label_inches([title], 9) - (left + panel_width + right)) / 2
+    figure, grid = _grid_figure(1, 1, panel_width, max(1.0, 0.5 * len(row_labels)),
+                                left=left + widening, right=right + widening, top=0.4,
+                                bottom=0.75 * _label_inches(column_labels, 7) + 0.3)
+    axes = grid[0, 0]
     image = axes.imshow(100 * values, cmap="viridis", aspect="auto")
     finite = values[np.isfinite(values)]
     middle = 100 * (finite.min() + finite.max()) / 2 if finite.size else 0
@@ -149,7 +154,7 @@ def plot_heatmap(values: np.ndarray, row_labels: list[str], column_labels: list[
     axes.set_xticks(range(len(column_labels)), column_labels, rotation=45, ha="right", fontsize=7)
     axes.set_yticks(range(len(row_labels)), row_labels, fontsize=8)
     axes.set_title(title, fontsize=9)
-    figure.colorbar(image, ax=axes, label="accuracy (%)")
+    _colorbar_beside(figure, image, [axes], "accuracy (%)")
     _save(figure, path)
 
 
@@ -240,11 +245,19 @@ def _plot_off_diagonal(percentages: np.ndarray, class_names: list[str], path: Pa
     axes.set_xlabel(xlabel)
     axes.set_ylabel("true")
     figure.suptitle(title, fontsize=9)
-    left, bottom, width, height = axes.get_position().bounds
-    colorbar_axes = figure.add_axes((left + width + 0.2 / figure.get_figwidth(), bottom,
-                                     0.2 / figure.get_figwidth(), height))
-    figure.colorbar(image, cax=colorbar_axes, label=colorbar_label)
+    _colorbar_beside(figure, image, [axes], colorbar_label)
     _save(figure, path)
+
+
+def _colorbar_beside(figure, image, panels: list, label: str) -> None:
+    """A colorbar 0.2 inch wide, 0.2 inch right of the rightmost of `panels`, as tall as
+    they span (a figure without a layout engine)."""
+    boxes = [axes.get_position() for axes in panels]
+    right = max(box.x1 for box in boxes)
+    bottom, top = min(box.y0 for box in boxes), max(box.y1 for box in boxes)
+    inch = 1 / figure.get_figwidth()
+    colorbar_axes = figure.add_axes((right + 0.2 * inch, bottom, 0.2 * inch, top - bottom))
+    figure.colorbar(image, cax=colorbar_axes, label=label)
 
 
 def plot_noise_curves(groups: list[tuple[str, list[dict]]], path: Path, title: str,
@@ -282,8 +295,11 @@ def plot_noise_matrices(matrices: list[tuple[float, np.ndarray, np.ndarray]],
     """One column per eps: the expected row-normalized transition matrix (clean ->
     noisy), the realized one beneath it, and their difference in percentage points
     (a shared symmetric scale, so a column that is uniformly pale is within noise)."""
-    figure = _figure(2.6 * len(matrices) + 1.2, 7.8)
-    panels = figure.subplots(3, len(matrices), squeeze=False)
+    columns = len(matrices)
+    widening = max(0.0, _label_inches([title], 9) - (1.85 + 2.45 * columns)) / 2
+    figure, panels = _grid_figure(3, columns, 2.0, 2.0, left=0.55 + widening,
+                                  right=1.3 + widening, top=0.75, bottom=0.45, column_gap=0.45,
+                                  row_gap=0.6)
     differences = [100 * (realized - expected) for _, realized, expected in matrices]
     limit = max(max(float(np.abs(d).max()) for d in differences), 0.01)
     ticks = range(len(class_names))
@@ -302,8 +318,8 @@ def plot_noise_matrices(matrices: list[tuple[float, np.ndarray, np.ndarray]],
             axes.set_yticks(ticks, ticks, fontsize=6)
             axes.set_ylabel("clean label", fontsize=7)
         bottom.set_xlabel("noisy label", fontsize=7)
-    figure.colorbar(rates, ax=list(panels[:2].ravel()), shrink=0.8, label="fraction of the clean class")
-    figure.colorbar(deviation, ax=list(panels[2]), shrink=0.8, label="percentage points")
+    _colorbar_beside(figure, rates, list(panels[:2].ravel()), "fraction of the clean class")
+    _colorbar_beside(figure, deviation, list(panels[2]), "percentage points")
     figure.suptitle(title, fontsize=9)
     _save(figure, path)
 
