@@ -19,6 +19,12 @@ def small_config(**changes) -> ExperimentConfig:
     return dataclasses.replace(config, **changes)
 
 
+# On a CPU, XLA's compile costs a Keras-path run ~6 s. The tests that are not about the
+# default path's settings train without it; test_same_seed_gives_identical_numbers keeps
+# every default (the Keras path with XLA, as `python -m lenet_bench` runs one seed).
+WITHOUT_XLA = {"jit_compile": False}
+
+
 def test_experiment_writes_run_files_and_learns(tmp_path, digits):
     experiment_dir = experiment.run_experiment(small_config(), digits, tmp_path)
     saved = json.loads((experiment_dir / "config.json").read_text())
@@ -52,15 +58,16 @@ def test_same_seed_gives_identical_numbers(tmp_path, digits, trainer, grid):
 
 
 def test_rerun_skips_finished_runs(tmp_path, digits, monkeypatch):
-    experiment.run_experiment(small_config(seeds=1), digits, tmp_path)
+    experiment.run_experiment(small_config(seeds=1), digits, tmp_path, **WITHOUT_XLA)
 
     def must_not_train(*args, **kwargs):
         raise AssertionError("a finished run was trained again")
 
     monkeypatch.setattr(group_loop, "train_group", must_not_train)
-    experiment.run_experiment(small_config(seeds=1), digits, tmp_path)
+    experiment.run_experiment(small_config(seeds=1), digits, tmp_path, **WITHOUT_XLA)
     with pytest.raises(AssertionError, match="trained again"):
-        experiment.run_experiment(small_config(seeds=1, learning_rate=0.004), digits, tmp_path)
+        experiment.run_experiment(small_config(seeds=1, learning_rate=0.004), digits, tmp_path,
+                                  **WITHOUT_XLA)
 
 
 def test_run_key_changes_with_anything_that_changes_results():
@@ -85,7 +92,7 @@ def test_precision_float32_keeps_the_keys_runs_had_before_it_existed():
 def test_exploding_learning_rate_is_marked_diverged(tmp_path, digits):
     config = small_config(seeds=1, optimizer="sgd", learning_rate=1e6, lr_decay=1.0, epochs=3,
                           keep_best=False)
-    experiment_dir = experiment.run_experiment(config, digits, tmp_path)
+    experiment_dir = experiment.run_experiment(config, digits, tmp_path, **WITHOUT_XLA)
     run = json.loads(next((experiment_dir / "runs").glob("*.json")).read_text())
     assert run["status"] == "diverged" and run["diverged_epoch"] == 1
     assert run["history"]["train_loss"] == [None]
@@ -124,7 +131,7 @@ def test_training_order_is_reshuffled_each_epoch_with_the_seed(digits):
     sorted_digits = dataclasses.replace(digits, train_images=digits.train_images[order],
                                         train_labels=digits.train_labels[order])
     spec = runs.run_specs(small_config(seeds=1, epochs=2, train_size=None))[0]
-    record = group_loop.train_run(spec, sorted_digits)
+    record = group_loop.train_run(spec, sorted_digits, **WITHOUT_XLA)
     assert record["history"]["test_accuracy"][-1] > 0.8
 
 
@@ -173,7 +180,7 @@ def test_label_noise_is_in_the_key_and_eps_zero_ignores_the_mode():
 
 def test_noisy_run_records_realized_noise_clean_accuracy_and_confusion(tmp_path, digits):
     config = small_config(seeds=1, label_noise=0.4, epochs=1)
-    experiment_dir = experiment.run_experiment(config, digits, tmp_path)
+    experiment_dir = experiment.run_experiment(config, digits, tmp_path, **WITHOUT_XLA)
     run = json.loads(next((experiment_dir / "runs").glob("*.json")).read_text())
     counts = np.array(run["noise"]["transition_counts"])
     assert counts.sum() == 300 and 0.3 < 1 - np.trace(counts) / 300 < 0.5
