@@ -13,10 +13,15 @@ a traceback with status 1.
 
 What a process gives each run and a test process shares is reset around every call:
 absl's FLAGS (unparsed before and after), sys.argv, the working directory, os.environ
-(set with `monkeypatch`; whatever the CLI sets in it is undone), the root and
+(set with `monkeypatch`; whatever the CLI sets in it is undone, but for
+$TF_ENABLE_ONEDNN_OPTS as the CLI set it when it imported TensorFlow: what TensorFlow
+runs with in this process from then on, as in the CLI's own), the root and
 lenet_bench loggers' levels and handlers. What it cannot reset: modules already
 imported (Keras's backend and $KERAS_HOME are read once, at import): a case that
-depends on those, or on the entry point itself, runs `python -m lenet_bench`.
+depends on those, or on the entry point itself, runs `python -m lenet_bench`. Nor
+TensorFlow's thread pools, fixed at its first op, and its oneDNN setting, read when
+imported: `one_thread_here()` and `onednn_here()` say what a `--threads=1` run here
+trains with.
 """
 
 import contextlib
@@ -32,6 +37,7 @@ from absl import logging as absl_logging
 
 from lenet_bench import __main__ as cli
 
+ONEDNN_ENV = "TF_ENABLE_ONEDNN_OPTS"
 # CPython's default warning filters (what `python -m` starts with, without -W).
 DEFAULT_WARNING_FILTERS = (("default", DeprecationWarning, "__main__"),
                            ("ignore", DeprecationWarning, ""),
@@ -55,16 +61,53 @@ def run_cli(args, *, monkeypatch, capfd, env=None, cwd=None) -> subprocess.Compl
     monkeypatch.setattr(sys, "argv", argv)
     capfd.readouterr()  # What the test printed before is not the command's.
     saved_environ = dict(os.environ)
+    tensorflow_imported = "tensorflow" in sys.modules
     with _process_like_logging(), _process_like_warnings():
         cli.FLAGS.unparse_flags()
         try:
             returncode = _exit_status(argv)
         finally:
             cli.FLAGS.unparse_flags()
+            onednn = os.environ.get(ONEDNN_ENV)
             os.environ.clear()
             os.environ.update(saved_environ)
+            if not tensorflow_imported and "tensorflow" in sys.modules and onednn is not None:
+                # TensorFlow read it when this run imported it: what it runs with from now
+                # on, for every test after this one too (not undone with `monkeypatch`).
+                os.environ[ONEDNN_ENV] = onednn
     out, err = capfd.readouterr()
     return subprocess.CompletedProcess(argv, returncode, out, err)
+
+
+def one_thread_here() -> bool:
+    """Whether TensorFlow in this process runs (or will, once started) one intra- and one
+    inter-op thread whatever ran before: $TF_NUM_INTRAOP_THREADS and
+    $TF_NUM_INTEROP_THREADS at 1 (pytest-xdist workers: tests/conftest.py sets them before
+    TensorFlow is imported), or its pools already fixed at 1. Then a `--threads=1` run
+    here trains as one in a new process, and leaves the threads as they were for the
+    tests after it. Otherwise (a plain `pytest`: TensorFlow at one thread per core, or
+    not yet started and then fixed at 1 for the rest of the session) such a run belongs
+    in a process of its own."""
+    if all(os.environ.get(name) == "1"
+           for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")):
+        return True
+    tf = sys.modules.get("tensorflow")
+    return tf is not None and tf.config.threading.get_intra_op_parallelism_threads() == 1 \
+        and tf.config.threading.get_inter_op_parallelism_threads() == 1
+
+
+def onednn_here() -> dict[str, str] | None:
+    """{$TF_ENABLE_ONEDNN_OPTS: "1" or "0"}: TensorFlow's oneDNN kernels as this process
+    runs them (read once, when it started; no run here changes them), for new processes
+    to compute as it does; {} where TensorFlow is not imported yet (a run here imports it
+    as the CLI does: --onednn=auto); None where it is but its setting is unknown."""
+    if "tensorflow" not in sys.modules:
+        return {}
+    try:
+        from tensorflow.python.util._pywrap_util_port import IsMklEnabled
+    except ImportError:
+        return None
+    return {ONEDNN_ENV: "1" if IsMklEnabled() else "0"}
 
 
 def _exit_status(argv: list[str]) -> int:

@@ -1,10 +1,12 @@
-"""The command line end to end, in subprocesses, as a user runs it."""
+"""The command line end to end, in subprocesses, as a user runs it (a --report_only run
+after one, on its workdir, in this process: cli_runner.run_cli)."""
 
 import json
 import os
 import subprocess
 import sys
 
+from cli_runner import run_cli as run_cli_here
 from conftest import REPO_ROOT
 
 
@@ -45,7 +47,8 @@ def test_help_lists_the_flags_and_exits_0():
 
 # One CLI run for both (each start-up of TensorFlow in a subprocess costs ~10 s): the
 # digits study end to end, and a missing dataset beside it skipped and reported.
-def test_digits_one_epoch_end_to_end_and_a_missing_dataset_skipped_and_reported(tmp_path):
+def test_digits_one_epoch_end_to_end_and_a_missing_dataset_skipped_and_reported(tmp_path,
+                                                                                monkeypatch, capfd):
     result = run_cli("--experiment=cifar10_best,digits_smoke", "--epochs=1", "--seeds=2",
                      "--train_size=400", "--skip_missing_data", f"--data_dir={tmp_path}",
                      f"--workdir={tmp_path / 'wd'}",
@@ -80,8 +83,9 @@ def test_digits_one_epoch_end_to_end_and_a_missing_dataset_skipped_and_reported(
 
     assert report.main(["report", str(tmp_path / "wd")]) == 0
     assert "**cifar10_best**: cifar10: nothing under" in (tmp_path / "wd" / "REPORT.md").read_text()
-    report_only = run_cli("--experiment=cifar10_best,digits_smoke", "--report_only",
-                          f"--workdir={tmp_path / 'wd'}")
+    report_only = run_cli_here(["--experiment=cifar10_best,digits_smoke", "--report_only",
+                                f"--workdir={tmp_path / 'wd'}"], monkeypatch=monkeypatch,
+                               capfd=capfd, env={"LENET_BENCH_DATA": None}, cwd=REPO_ROOT)
     assert report_only.returncode == 0, report_only.stderr
     assert "report: cifar10_best: not started in" in report_only.stdout
     assert "## Skipped" in (tmp_path / "wd" / "REPORT.md").read_text()

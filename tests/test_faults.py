@@ -20,6 +20,7 @@ import time
 
 import numpy as np
 import pytest
+from cli_runner import onednn_here, one_thread_here, run_cli
 from conftest import REPO_ROOT, write_idx_dataset
 from test_bad_input import snapshot
 from test_data import write_cifar_pickles, write_image_folder
@@ -339,22 +340,53 @@ def command(tmp_path, workdir_path):
             f"--workdir={workdir_path}", *FLAGS]
 
 
+def in_this_process() -> bool:
+    """Whether an uninterrupted run of the study (the reference, the last rerun) runs in this
+    process (cli_runner.run_cli): where it trains as --threads=1 asks (one_thread_here) and
+    this process's oneDNN setting is known, which `study_env` then gives the new processes
+    (the interrupted runs: they get the signals), so that every run computes alike and
+    the histories compare bit for bit. Else every run is a new process."""
+    return one_thread_here() and onednn_here() is not None
+
+
+def study_env() -> dict:
+    """The environment of each run of the study in a new process."""
+    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2",
+            **(onednn_here() if in_this_process() else {})}
+
+
 def start(cmd):
     """The CLI as a terminal starts it: SIGINT at its default, whatever this process has."""
-    return subprocess.Popen(cmd, cwd=REPO_ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    return subprocess.Popen(cmd, cwd=REPO_ROOT, env=study_env(),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory):
-    """An uninterrupted study: (its command, its experiment folder)."""
-    tmp_path = tmp_path_factory.mktemp("reference")
-    cmd = command(tmp_path, tmp_path / "wd")
+def run_to_the_end(cmd, monkeypatch, capfd) -> subprocess.CompletedProcess:
+    """`cmd` uninterrupted: in this process where `in_this_process`, else a new one."""
+    if in_this_process():
+        return run_cli(cmd[3:], monkeypatch=monkeypatch, capfd=capfd,
+                       env={"TF_CPP_MIN_LOG_LEVEL": "2"}, cwd=REPO_ROOT)
     process = start(cmd)
-    _, stderr = process.communicate(timeout=300)
-    assert process.returncode == 0, stderr
-    return cmd, tmp_path / "wd" / "faults"
+    stdout, stderr = process.communicate(timeout=300)
+    return subprocess.CompletedProcess(cmd, process.returncode, stdout, stderr)
+
+
+_REFERENCE = {}  # The reference's (command, experiment folder), once it has run.
+
+
+@pytest.fixture
+def reference(tmp_path_factory, monkeypatch, capfd):
+    """An uninterrupted study, run once per module (by the first test that asks; function
+    scoped for run_to_the_end's monkeypatch and capfd): (its command, its experiment
+    folder)."""
+    if "study" not in _REFERENCE:
+        tmp_path = tmp_path_factory.mktemp("reference")
+        cmd = command(tmp_path, tmp_path / "wd")
+        result = run_to_the_end(cmd, monkeypatch, capfd)
+        assert result.returncode == 0, result.stderr
+        _REFERENCE["study"] = cmd, tmp_path / "wd" / "faults"
+    return _REFERENCE["study"]
 
 
 def read_runs(runs_dir) -> dict:
@@ -398,7 +430,7 @@ COMPARED = ("train_loss", "train_accuracy", "train_clean_accuracy", "test_loss",
 # The fused trainer only: the signals and the resume are the group loop's (trainer-agnostic);
 # the Keras trainer's state round trip is test_architectures' exact-resume test.
 def test_ctrl_c_sigterm_and_kill_9_mid_epoch_then_a_rerun_gives_the_uninterrupted_results(
-        tmp_path, reference):
+        tmp_path, reference, monkeypatch, capfd):
     _, reference_dir = reference
     cmd = command(tmp_path, tmp_path / "wd")
     runs_dir = tmp_path / "wd" / "faults" / "runs"
@@ -419,10 +451,9 @@ def test_ctrl_c_sigterm_and_kill_9_mid_epoch_then_a_rerun_gives_the_uninterrupte
     done = {path: path.read_bytes() for path in runs_dir.glob("*.json")
             if json.loads(path.read_text())["status"] == "done"}
 
-    rerun = start(cmd)
-    _, stderr = rerun.communicate(timeout=300)
-    assert rerun.returncode == 0, stderr
-    assert "resumed 2 runs from group-" in stderr  # From the checkpoint, not from epoch 0.
+    rerun = run_to_the_end(cmd, monkeypatch, capfd)
+    assert rerun.returncode == 0, rerun.stderr
+    assert "resumed 2 runs from group-" in rerun.stderr  # From the checkpoint, not epoch 0.
     assert {path: path.read_bytes() for path in done} == done  # Finished runs are kept.
     after, clean = read_runs(runs_dir), read_runs(reference_dir / "runs")
     assert all(after[key]["started"] == started[key] for key in started)  # Resumed, not redone.
@@ -445,16 +476,18 @@ def test_ctrl_c_while_starting_is_one_line_and_exit_130(tmp_path):
     assert not list(tmp_path.rglob("*.json"))  # Nothing written.
 
 
-def test_a_newer_run_file_survives_a_rerun_byte_for_byte(tmp_path, reference):
+def test_a_newer_run_file_survives_a_rerun_byte_for_byte(tmp_path, reference, monkeypatch,
+                                                       capfd):
     cmd, reference_dir = reference
     copied = tmp_path / "wd"
     shutil.copytree(reference_dir.parent, copied)
-    cmd = [arg if not arg.startswith("--workdir=") else f"--workdir={copied}" for arg in cmd]
+    args = [arg if not arg.startswith("--workdir=") else f"--workdir={copied}" for arg in cmd[3:]]
     newer = sorted((copied / "faults" / "runs").glob("*.json"))[0]
     set_json_format(newer, NEWER)
     before = snapshot(copied)
-    rerun = start(cmd)
-    _, stderr = rerun.communicate(timeout=300)
+    rerun = run_cli(args, monkeypatch=monkeypatch, capfd=capfd, env={"TF_CPP_MIN_LOG_LEVEL": "2"},
+                    cwd=REPO_ROOT)  # Refused before it trains: in this process.
+    stderr = rerun.stderr
     assert rerun.returncode == 2, stderr
     assert stderr == (f"error: {newer}: written by a newer lenet_bench (results format {NEWER}; "
                       f"this version reads up to {runs.RESULTS_FORMAT}): the file is left as it "

@@ -4,11 +4,10 @@ import errno
 import json
 import os
 import stat
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+from cli_runner import run_cli
 from conftest import REPO_ROOT
 
 from lenet_bench import files
@@ -115,32 +114,33 @@ def test_keras_weights_go_through_the_temporary_name(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["run.weights.h5"]
 
 
-# Runs the CLI with a disk that fills up when a run's JSON is written a second time (its
-# epoch 2): os.fsync of that temporary file fails with ENOSPC, as on a full disk.
-FULL_AT_EPOCH_2 = """
-import errno, os, runpy, sys
-real_fsync = os.fsync
-def fsync(descriptor):
-    name = os.readlink(f"/proc/self/fd/{descriptor}")
-    folder, base = os.path.split(name)
-    if folder.endswith("/runs") and base.startswith(".tmp") and base.endswith(".json"):
-        if os.path.exists(os.path.join(folder, base.split(".", 2)[2])):
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-    return real_fsync(descriptor)
-os.fsync = fsync
-sys.argv[0] = "lenet_bench"
-runpy.run_module("lenet_bench", run_name="__main__", alter_sys=True)
-"""
+# A disk that fills up when a run's JSON is written a second time (its epoch 2): os.fsync
+# of that temporary file fails with ENOSPC, as on a full disk.
+def fsync_full_at_epoch_2(real_fsync):
+    def fsync(descriptor):
+        name = os.readlink(f"/proc/self/fd/{descriptor}")
+        folder, base = os.path.split(name)
+        if folder.endswith("/runs") and base.startswith(".tmp") and base.endswith(".json"):
+            if os.path.exists(os.path.join(folder, base.split(".", 2)[2])):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_fsync(descriptor)
+
+    return fsync
 
 
+# Both runs in this process (cli_runner.run_cli): the full disk patched over the first only.
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc/self/fd (Linux)")
-def test_cli_full_disk_is_one_line_exit_2_and_the_finished_epoch_resumes(tmp_path):
+def test_cli_full_disk_is_one_line_exit_2_and_the_finished_epoch_resumes(tmp_path, monkeypatch,
+                                                                          capfd):
     args = ["--experiment=digits_smoke", "--epochs=2", "--seeds=1", "--train_size=200",
             f"--workdir={tmp_path}", "--progress=none", "--tensorboard=false",
             "--keras_models=false"]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    full = subprocess.run([sys.executable, "-c", FULL_AT_EPOCH_2, *args], cwd=REPO_ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
+    env = {"TF_CPP_MIN_LOG_LEVEL": "2"}
+    real_fsync = os.fsync
+    with monkeypatch.context() as full_disk:
+        full_disk.setattr(os, "fsync", fsync_full_at_epoch_2(real_fsync))
+        full = run_cli(args, monkeypatch=full_disk, capfd=capfd, env=env, cwd=REPO_ROOT)
+    assert os.fsync is real_fsync  # The disk has room again for the second run.
     assert full.returncode == 2, full.stderr
     assert "Traceback" not in full.stderr
     last = full.stderr.strip().splitlines()[-1]
@@ -153,8 +153,7 @@ def test_cli_full_disk_is_one_line_exit_2_and_the_finished_epoch_resumes(tmp_pat
     assert record["status"] == "running" and len(record["history"]["test_accuracy"]) == 1
     assert not [p for p in runs_dir.iterdir() if p.name.startswith(".tmp")]
 
-    again = subprocess.run([sys.executable, "-m", "lenet_bench", *args], cwd=REPO_ROOT, env=env,
-                           capture_output=True, text=True, timeout=300)
+    again = run_cli(args, monkeypatch=monkeypatch, capfd=capfd, env=env, cwd=REPO_ROOT)
     assert again.returncode == 0, again.stderr
     assert "resumed 1 runs from group-" in again.stderr and "after epoch 1" in again.stderr
     record = json.loads(run_file.read_text())

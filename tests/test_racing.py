@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 import pytest
+from cli_runner import one_thread_here, run_cli
 from conftest import REPO_ROOT
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
@@ -162,8 +163,17 @@ RACE_FLAGS = ["--experiment=digits_smoke", "--seeds=auto", "--max_seeds=4", "--e
               "--tensorboard=false", "--keras_models=false", "--progress=none"]
 
 
-def race_command(workdir):
-    return [sys.executable, "-m", "lenet_bench", *RACE_FLAGS, f"--workdir={workdir}"]
+def race(workdir, monkeypatch, capfd):
+    """The race's command on `workdir`: in this process where TensorFlow runs one thread
+    as --threads=1 asks (cli_runner.one_thread_here); else, where it may run more (the
+    straight race and the resumed one must train alike), `python -m lenet_bench`."""
+    flags = [*RACE_FLAGS, f"--workdir={workdir}"]
+    if one_thread_here():
+        return run_cli(flags, monkeypatch=monkeypatch, capfd=capfd,
+                       env={"TF_CPP_MIN_LOG_LEVEL": "2"}, cwd=REPO_ROOT)
+    return subprocess.run([sys.executable, "-m", "lenet_bench", *flags], cwd=REPO_ROOT,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+                          capture_output=True, text=True)
 
 
 def race_result(workdir):
@@ -173,26 +183,24 @@ def race_result(workdir):
     return race, section[:section.index("\n## ", 1)]
 
 
-def test_a_race_drops_the_hopeless_point_and_resumes_from_its_first_round(tmp_path):
+def test_a_race_drops_the_hopeless_point_and_resumes_from_its_first_round(tmp_path, monkeypatch,
+                                                                           capfd):
     """The race end to end; then a workdir left as a kill -9 between the rounds leaves
     it (the first round's run files alone) resumes to the same race and report."""
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    straight = subprocess.run(race_command(tmp_path / "straight"), cwd=REPO_ROOT, env=env,
-                              capture_output=True, text=True)
+    straight = race(tmp_path / "straight", monkeypatch, capfd)
     assert straight.returncode == 0, straight.stderr[-2000:]
-    race, section = race_result(tmp_path / "straight")
-    assert race["finished"]
-    seeds = {point["point"].split("_")[2]: point["seeds"] for point in race["points"]}
+    race_json, section = race_result(tmp_path / "straight")
+    assert race_json["finished"]
+    seeds = {point["point"].split("_")[2]: point["seeds"] for point in race_json["points"]}
     assert seeds["lr10"] == 3 < max(seeds["lr0.005"], seeds["lr0.004"]) == 4
-    assert [p["verdict"] for p in race["points"] if "lr10" in p["point"]] == ["worse"]
+    assert [p["verdict"] for p in race_json["points"] if "lr10" in p["point"]] == ["worse"]
 
     killed_runs = tmp_path / "killed" / "digits_smoke" / "runs"
     killed_runs.mkdir(parents=True)
     for path in (tmp_path / "straight" / "digits_smoke" / "runs").glob("*_seed[012]_*.json"):
         shutil.copy(path, killed_runs / path.name)
     assert len(list(killed_runs.glob("*.json"))) == 9
-    resumed = subprocess.run(race_command(tmp_path / "killed"), cwd=REPO_ROOT, env=env,
-                             capture_output=True, text=True)
+    resumed = race(tmp_path / "killed", monkeypatch, capfd)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert "9 already finished, 2 to train" in resumed.stderr
-    assert race_result(tmp_path / "killed") == (race, section)
+    assert race_result(tmp_path / "killed") == (race_json, section)
