@@ -61,7 +61,7 @@ PYTEST := $(VENV)/bin/python -m pytest -q -n 2 --dist loadgroup tests $(PYTEST_A
 test: $(INSTALLED)
 	$(PYTEST)
 	@for backend in jax torch; do \
-	  if $(VENV)/bin/python -c "import $$backend" 2>/dev/null; then \
+	  if $(VENV)/bin/python -c "import importlib.util as u, sys; sys.exit(u.find_spec('$$backend') is None)"; then \
 	    echo "KERAS_BACKEND=$$backend $(PYTEST)"; KERAS_BACKEND=$$backend $(PYTEST) || exit 1; \
 	  else echo "$$backend is not installed: tests/backend_$$backend skipped"; fi; \
 	done

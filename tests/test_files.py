@@ -134,7 +134,7 @@ def test_cli_full_disk_is_one_line_exit_2_and_the_finished_epoch_resumes(tmp_pat
                                                                           capfd):
     args = ["--experiment=digits_smoke", "--epochs=2", "--seeds=1", "--train_size=200",
             f"--workdir={tmp_path}", "--progress=none", "--tensorboard=false",
-            "--keras_models=false"]
+            "--keras_models=false", "--jit=off"]
     env = {"TF_CPP_MIN_LOG_LEVEL": "2"}
     real_fsync = os.fsync
     with monkeypatch.context() as full_disk:
