@@ -206,3 +206,13 @@ def test_the_lock_of_a_killed_process_is_taken_over(tmp_path):
     assert (experiment_dir / workdir.LOCK_FILE).read_text() == str(holder.pid)
     with workdir.experiment_lock(experiment_dir, tmp_path):
         assert (experiment_dir / workdir.LOCK_FILE).read_text() == str(os.getpid())
+
+
+def test_ray_workers_get_the_whole_package():
+    """--engine=ray ships lenet_bench itself to the nodes (runtime_env py_modules), so a
+    node without this repository can import every layer."""
+    import lenet_bench
+    from lenet_bench.study import engines
+
+    (shipped,) = engines.ray_init_options("auto")["runtime_env"]["py_modules"]
+    assert Path(shipped) == Path(lenet_bench.__file__).resolve().parent

@@ -19,9 +19,8 @@ def small_config(**changes) -> ExperimentConfig:
     return dataclasses.replace(config, **changes)
 
 
-# On a CPU, XLA's compile costs a Keras-path run ~6 s. The tests that are not about the
-# default path's settings train without it; test_same_seed_gives_identical_numbers keeps
-# every default (the Keras path with XLA, as `python -m lenet_bench` runs one seed).
+# On a CPU, XLA's compile costs a Keras-path run ~6 s, and no test here is about it: they
+# train without it (tests/test_cli.py's end-to-end run keeps every default, XLA included).
 WITHOUT_XLA = {"jit_compile": False}
 
 
@@ -48,8 +47,10 @@ def test_experiment_writes_run_files_and_learns(tmp_path, digits):
                                            ("fused", {"learning_rate": (0.005, 0.002)})])
 def test_same_seed_gives_identical_numbers(tmp_path, digits, trainer, grid):
     config = small_config(seeds=1, grid=grid)
-    first = experiment.run_experiment(config, digits, tmp_path / "a", trainer=trainer)
-    second = experiment.run_experiment(config, digits, tmp_path / "b", trainer=trainer)
+    first = experiment.run_experiment(config, digits, tmp_path / "a", trainer=trainer,
+                                      **WITHOUT_XLA)
+    second = experiment.run_experiment(config, digits, tmp_path / "b", trainer=trainer,
+                                       **WITHOUT_XLA)
     for spec in runs.run_specs(config):
         history = [json.loads((d / "runs" / f"{spec.key}.json").read_text())["history"]
                    for d in (first, second)]

@@ -108,7 +108,7 @@ def ray_init_options(address: str | None, num_cpus: int | None = None) -> dict:
     py_modules), so nodes need the requirements installed but not this
     repository; the dashboard is not started.
     """
-    package_dir = str(Path(__file__).resolve().parent)
+    package_dir = str(Path(__file__).resolve().parents[1])  # lenet_bench/, not study/
     # "local" always starts a new instance (None would join one found on this machine).
     options = {"address": address or "local", "runtime_env": {"py_modules": [package_dir]},
                "include_dashboard": False, "logging_level": logging.WARNING}
