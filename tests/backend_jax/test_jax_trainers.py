@@ -16,9 +16,8 @@ from lenet_bench.trainers import fused_jax, make_trainer, steps_jax
 from lenet_bench.trainers.fused_jax import FusedKerasReplicas
 from lenet_bench.trainers.keras_replicas import KerasReplicas
 
-# The tests of the trained group (module-scoped fixtures, built once) run on one worker
-# (tests/conftest.py); the others go to whichever worker is free.
-WITH_THE_TRAINED_GROUP = pytest.mark.xdist_group(f"{__name__}.fused_run")
+# Its module-scoped fixtures are built once: one worker runs the module (tests/conftest.py).
+pytestmark = pytest.mark.xdist_group(__name__)
 
 TRAIN, BATCH, EPOCHS = 200, 32, 2
 RATES, DECAY = (0.01, 0.003, 0.001), 0.5
@@ -85,7 +84,6 @@ def lone_runs(tiny):
             "test": alone.evaluate(dataset.test_images, dataset.test_labels)}
 
 
-@WITH_THE_TRAINED_GROUP
 @pytest.mark.parametrize("formulation", ["matmul", "vmap"])
 def test_a_fused_replica_trains_as_its_run_does_alone(tiny, fused_run, lone_runs, formulation):
     if formulation == "vmap":
@@ -148,7 +146,6 @@ def test_auto_trains_twelve_runs_fused_in_batched_products_on_a_cpu_and_three_al
     assert fused.num_replicas == 12
 
 
-@WITH_THE_TRAINED_GROUP
 def test_a_diverging_replica_leaves_the_others_as_they_were(tiny, fused_run):
     dataset = tiny[0]
     rates = (*RATES[:2], 1e30)
@@ -164,7 +161,6 @@ def test_a_diverging_replica_leaves_the_others_as_they_were(tiny, fused_run):
             np.testing.assert_array_equal(a, b)
 
 
-@WITH_THE_TRAINED_GROUP
 def test_a_fused_group_resumes_from_its_state_exactly(tiny, fused_run):
     dataset = tiny[0]
     specs, weights = group(dataset)
@@ -178,7 +174,6 @@ def test_a_fused_group_resumes_from_its_state_exactly(tiny, fused_run):
             np.testing.assert_array_equal(x, y)
 
 
-@WITH_THE_TRAINED_GROUP
 def test_set_weights_replaces_one_replica(tiny, fused_run):
     dataset = tiny[0]
     specs, weights = group(dataset)
