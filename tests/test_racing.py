@@ -140,6 +140,15 @@ def test_a_race_short_of_runs_asks_for_the_current_look():
     assert not race.finished and race.looks == 0 and race.seeds == [3, 3, 3]
 
 
+def test_a_race_between_looks_calls_its_open_points_open_not_stopped():
+    accuracies = [np.array([0.97, 0.99, 0.98]), np.array([0.96, 0.99, 0.985])]
+    failed = [np.zeros(3, bool)] * 2
+    race = racing.advance(accuracies, failed, racing.RacePlan(min_seeds=3, max_seeds=5))
+    assert not race.finished and race.looks == 1 and race.seeds == [5, 5]
+    assert sorted(race.reasons(racing.RacePlan(min_seeds=3, max_seeds=5))) == [
+        "open: 5 seeds wanted for look 2", "the best (highest mean at the last look)"]
+
+
 def test_seeds_takes_auto_or_an_integer_and_the_race_fields_are_checked():
     config = ExperimentConfig(name="x", dataset="digits", seeds="auto")
     validate(config)

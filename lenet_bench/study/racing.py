@@ -127,13 +127,16 @@ class Race:
     last: Look | None = None
 
     def reasons(self, plan: RacePlan) -> list[str]:
-        """Per point, why it stopped getting seeds."""
+        """Per point, why it stopped getting seeds (or, in a race not finished, that it
+        has not: the seeds its next look wants)."""
         texts = []
         for verdict, look, seeds in zip(self.verdicts, self.decided_at, self.seeds):
             if verdict in (WORSE, EQUIVALENT):
                 texts.append(f"{verdict} at look {look + 1} ({seeds} seeds)")
             elif verdict == BEST:
                 texts.append("the best (highest mean at the last look)")
+            elif not self.finished:
+                texts.append(f"open: {seeds} seeds wanted for look {self.looks + 1}")
             elif seeds >= plan.max_seeds:
                 texts.append(f"undecided at max seeds ({plan.max_seeds})")
             else:
