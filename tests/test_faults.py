@@ -326,6 +326,41 @@ def test_a_torn_or_older_file_is_trained_again(tmp_path, case):
     assert (resumed is None) == ("checkpoint" in case)
 
 
+def test_a_checkpoint_of_another_trainer_is_trained_again_not_a_traceback(
+        tmp_path, digits, monkeypatch, caplog):
+    """--trainer changed between a cut and the rerun (or what auto picks did): the group's
+    checkpoint holds the other trainer's state, so its epochs are trained again."""
+    from lenet_bench.trainers import group_loop
+
+    config = ExperimentConfig(name="switch", dataset="digits", epochs=2, batch_size=50,
+                              seeds=1, train_size=100)
+    specs = runs.run_specs(config)
+    for folder in ("switched", "fresh"):
+        (tmp_path / folder).mkdir()
+    save_checkpoint = runs.save_checkpoint
+
+    def save_then_stop(*args, **kwargs):
+        save_checkpoint(*args, **kwargs)
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patched:
+        patched.setattr(runs, "save_checkpoint", save_then_stop)
+        with pytest.raises(KeyboardInterrupt):
+            group_loop.train_group(specs, digits, tmp_path / "switched", trainer="fused",
+                                   jit_compile=False)
+    assert runs.checkpoint_path(tmp_path / "switched", specs).is_file()
+    with caplog.at_level("WARNING", logger="lenet_bench"):
+        switched = group_loop.train_group(specs, digits, tmp_path / "switched", trainer="keras",
+                                          jit_compile=False)
+    assert "was written by the FusedLeNet5 trainer, not KerasReplicas: its 1 epochs are " \
+           "trained again" in caplog.text
+    fresh = group_loop.train_group(specs, digits, tmp_path / "fresh", trainer="keras",
+                                   jit_compile=False)
+    for mine, theirs in zip(switched, fresh):
+        assert mine["status"] == theirs["status"] == "done"
+        assert mine["history"]["test_accuracy"] == theirs["history"]["test_accuracy"]
+
+
 # --- The command line: a newer run file survives a rerun; signals mid-epoch -----------------
 
 FLAGS = ["--trainer=fused", "--group_size=2", "--jit=off", "--threads=1", "--tensorboard=false",

@@ -40,6 +40,8 @@ from lenet_bench.runs import RunSpec
 from lenet_bench.trainers import early_stopping, make_trainer
 
 logger = logging.getLogger("lenet_bench")
+# A group checkpoint names the trainer whose state it holds (the trainers' layouts differ).
+CHECKPOINT_TRAINER_KEY = "trainer"
 
 TRAINING, RESTORING, DONE, DIVERGED, KEPT = "training", "restoring", "done", "diverged", "kept"
 
@@ -171,6 +173,7 @@ class GroupTraining:
             self.template = models.build_run_model(spec, dataset)
             initial_weights.append(self.template.get_weights())
         self.replicas = make_trainer(trainer, specs, initial_weights, dataset, jit_compile)
+        self.trainer_name = type(self.replicas).__name__
         self.cost_meter = None  # Made when the first run finishes.
         self.checkpoint = runs.checkpoint_path(runs_dir, specs) if runs_dir is not None else None
         self.first_epoch = 0
@@ -195,7 +198,15 @@ class GroupTraining:
         restored = runs.load_checkpoint(self.checkpoint, self.specs) if self.checkpoint else None
         if restored is None:
             return
-        self.first_epoch, records, state = restored
+        first_epoch, records, state = restored
+        written_by = str(state.pop(CHECKPOINT_TRAINER_KEY, ""))
+        if written_by and written_by != self.trainer_name:
+            # Its state has another trainer's layout (--trainer, or what auto picked, changed).
+            logger.warning("%s was written by the %s trainer, not %s: its %d epochs are trained "
+                           "again", self.checkpoint.name, written_by, self.trainer_name,
+                           first_epoch)
+            return
+        self.first_epoch = first_epoch
         best_val_weights = early_stopping.pop_from_state(state)
         self.replicas.set_state(state)
         for run, record in zip(self.states, records):
@@ -227,7 +238,8 @@ class GroupTraining:
             if self.checkpoint is not None:
                 runs.save_checkpoint(self.checkpoint, epoch + 1, records,
                                      {**self.replicas.get_state(),
-                                      **early_stopping.to_state(self._best_val_weights())})
+                                      **early_stopping.to_state(self._best_val_weights()),
+                                      CHECKPOINT_TRAINER_KEY: np.str_(self.trainer_name)})
         records = [run.record for run in self.states]
         for observer in observers:
             observer.group_end(records)
