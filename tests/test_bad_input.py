@@ -143,6 +143,9 @@ CASES = {
                             r"error: --initializer='glorot_nromal' is unknown \(did you mean glorot_normal\?\)"),
     "unknown optimizer": (lambda t: ["--optimizer=adamm"],
                           r"error: --optimizer='adamm' is unknown: expected a Keras optimizer name"),
+    "optimizer wrapper": (lambda t: ["--optimizer=lossscaleoptimizer"],
+                          r"error: --optimizer='lossscaleoptimizer' is a Keras base class or "
+                          r"wrapper that its name alone does not build: expected "),
     "eps is 1": (lambda t: ["--label_noise=1"],
                  r"error: --label_noise=1\.0 is invalid: expected a number in \[0, 1\)$"),
     "eps below 0": (lambda t: ["--label_noise=-0.1"],

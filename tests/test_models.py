@@ -75,3 +75,15 @@ def test_the_keras_names_checked_before_keras_starts_are_keras_s_own():
         assert isinstance(models.make_optimizer(name, 0.1), keras.optimizers.Optimizer)
     for name in sorted(keras_names.KERAS_ACTIVATIONS):
         assert callable(keras.activations.get(name))
+
+
+def test_every_optimizer_name_the_check_lets_through_builds_and_the_others_are_one_line():
+    for name in sorted(keras_names.KERAS_OPTIMIZERS - keras_names.KERAS_OPTIMIZERS_NOT_FROM_A_NAME):
+        keras_names.check_optimizer(name)
+        assert isinstance(models.make_optimizer(name, 0.01), keras.optimizers.Optimizer), name
+    for name in sorted(keras_names.KERAS_OPTIMIZERS_NOT_FROM_A_NAME):
+        with pytest.raises((KeyError, TypeError)):  # Keras itself fails to build it by name.
+            keras.optimizers.get(name)
+        with pytest.raises(InputError, match=rf"^--optimizer='{name}' is a Keras base class or "
+                                             "wrapper that its name alone does not build: "):
+            keras_names.check_optimizer(name)

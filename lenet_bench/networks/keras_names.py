@@ -24,6 +24,10 @@ KERAS_OPTIMIZERS = frozenset({
     "adadelta", "adafactor", "adagrad", "adam", "adamax", "adamw", "ftrl", "lion",
     "lossscaleoptimizer", "multioptimizer", "muon", "nadam", "optimizer", "optimizermap",
     "rmsprop", "schedulefreeadamw", "sgd"})
+# Of those, the base class and the wrappers, which need other optimizers or arguments:
+# Keras fails to build them from a name alone.
+KERAS_OPTIMIZERS_NOT_FROM_A_NAME = frozenset({
+    "lossscaleoptimizer", "multioptimizer", "optimizer", "optimizermap"})
 # keras.src.activations.ALL_OBJECTS_DICT (Keras 3.15).
 KERAS_ACTIVATIONS = frozenset({
     "celu", "elu", "exponential", "gelu", "glu", "hard_shrink", "hard_sigmoid", "hard_silu",
@@ -61,11 +65,16 @@ def initializer_name(name: str) -> str:
 
 
 def check_optimizer(name: str) -> None:
-    """Raises InputError unless `name` is a Keras optimizer name or 'sgd_momentum'."""
-    if name != SGD_MOMENTUM_NAME and not (isinstance(name, str)
-                                          and name.lower() in KERAS_OPTIMIZERS):
-        raise InputError(f"--optimizer={name!r} is unknown: expected a Keras optimizer "
-                         "name such as adam, sgd, sgd_momentum, rmsprop, adamw")
+    """Raises InputError unless `name` is 'sgd_momentum' or a Keras optimizer that its
+    name alone builds."""
+    expected = "expected a Keras optimizer name such as adam, sgd, sgd_momentum, rmsprop, adamw"
+    if name == SGD_MOMENTUM_NAME:
+        return
+    if not (isinstance(name, str) and name.lower() in KERAS_OPTIMIZERS):
+        raise InputError(f"--optimizer={name!r} is unknown: {expected}")
+    if name.lower() in KERAS_OPTIMIZERS_NOT_FROM_A_NAME:
+        raise InputError(f"--optimizer={name!r} is a Keras base class or wrapper that its name "
+                         f"alone does not build: {expected}")
 
 
 def check_activation(name: str) -> None:
