@@ -87,3 +87,16 @@ def test_every_optimizer_name_the_check_lets_through_builds_and_the_others_are_o
         with pytest.raises(InputError, match=rf"^--optimizer='{name}' is a Keras base class or "
                                              "wrapper that its name alone does not build: "):
             keras_names.check_optimizer(name)
+
+
+def test_every_initializer_name_the_check_lets_through_builds_lenet5_and_the_others_are_one_line():
+    for name in sorted(keras_names.KERAS_INITIALIZERS - keras_names.KERAS_INITIALIZERS_NOT_FOR_LENET):
+        assert models.build_lenet5((28, 28, 1), 10, initializer=name, seed=0).count_params() \
+            == 61_706, name
+    for name in sorted(keras_names.KERAS_INITIALIZERS_NOT_FOR_LENET):
+        with pytest.raises((KeyError, ValueError, NotImplementedError)):  # Keras's own failure.
+            keras.layers.Conv2D(6, 5, kernel_initializer=keras.initializers.get(name)).build(
+                (None, 28, 28, 1))
+        with pytest.raises(InputError, match=rf"^--initializer='{name}' cannot fill LeNet-5's "
+                                             "kernels from its name alone: "):
+            keras_names.initializer_name(name)

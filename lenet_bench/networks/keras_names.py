@@ -19,6 +19,11 @@ KERAS_INITIALIZERS = frozenset({
     "glorot_uniform", "he_normal", "he_uniform", "identity", "initializer", "lecun_normal",
     "lecun_uniform", "normal", "one", "ones", "orthogonal", "random_normal", "random_uniform",
     "stft", "truncated_normal", "uniform", "variance_scaling", "zero", "zeros"})
+# Of those, the ones a name alone cannot make fill LeNet-5's kernels: the base class,
+# Constant (needs a value), Identity (2-D only) and STFT (1-D convolutions only).
+KERAS_INITIALIZERS_NOT_FOR_LENET = frozenset({
+    "Constant", "constant", "Identity", "IdentityInitializer", "identity", "Initializer",
+    "initializer", "STFT", "STFTInitializer", "stft"})
 # keras.src.optimizers.ALL_OBJECTS_DICT (Keras 3.15); Keras looks them up lower-cased.
 KERAS_OPTIMIZERS = frozenset({
     "adadelta", "adafactor", "adagrad", "adam", "adamax", "adamw", "ftrl", "lion",
@@ -55,12 +60,17 @@ def initializer_name(name: str) -> str:
     """The Keras name of initializer `name` (an alias resolved).
 
     Raises:
-      InputError: the name is not a Keras initializer.
+      InputError: the name is not a Keras initializer, or one that cannot fill
+        LeNet-5's kernels from its name alone.
     """
     keras_name = INITIALIZER_ALIASES.get(name, name) if isinstance(name, str) else None
+    expected = f"expected a Keras initializer name such as {', '.join(INITIALIZER_ALIASES)}"
     if keras_name not in KERAS_INITIALIZERS:
-        raise InputError(f"--initializer={name!r} is unknown{did_you_mean(name, INITIALIZER_ALIASES)}: "
-                         f"expected a Keras initializer name such as {', '.join(INITIALIZER_ALIASES)}")
+        raise InputError(f"--initializer={name!r} is unknown"
+                         f"{did_you_mean(name, INITIALIZER_ALIASES)}: {expected}")
+    if keras_name in KERAS_INITIALIZERS_NOT_FOR_LENET:
+        raise InputError(f"--initializer={name!r} cannot fill LeNet-5's kernels from its name "
+                         f"alone: {expected}")
     return keras_name
 
 
