@@ -100,3 +100,14 @@ def test_every_initializer_name_the_check_lets_through_builds_lenet5_and_the_oth
         with pytest.raises(InputError, match=rf"^--initializer='{name}' cannot fill LeNet-5's "
                                              "kernels from its name alone: "):
             keras_names.initializer_name(name)
+
+
+def test_every_activation_the_check_lets_through_runs_lenet5_and_the_others_are_one_line():
+    images = np.zeros((2, 28, 28, 1), np.float32)
+    for name in sorted(keras_names.KERAS_ACTIVATIONS - keras_names.KERAS_ACTIVATIONS_NOT_FOR_LENET):
+        model = models.build_lenet5((28, 28, 1), 10, activation=name, seed=0)
+        assert tuple(model(images).shape) == (2, 10), name
+    for name in sorted(keras_names.KERAS_ACTIVATIONS_NOT_FOR_LENET):
+        with pytest.raises(InputError, match=rf"^--activation='{name}' cannot be LeNet-5's "
+                                             "activation from its name alone: "):
+            keras_names.check_activation(name)

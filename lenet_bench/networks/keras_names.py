@@ -41,6 +41,10 @@ KERAS_ACTIVATIONS = frozenset({
     "softsign", "sparse_plus", "sparse_sigmoid", "sparsemax", "squareplus", "swish", "tanh",
     "tanh_shrink", "threshold"})
 
+# Of those, the ones LeNet-5 cannot use from a name alone: glu halves the channels,
+# threshold needs its threshold and value.
+KERAS_ACTIVATIONS_NOT_FOR_LENET = frozenset({"glu", "threshold"})
+
 # Short names used by the studies; any other Keras initializer name works too.
 INITIALIZER_ALIASES = {
     "uniform": "RandomUniform",
@@ -88,10 +92,13 @@ def check_optimizer(name: str) -> None:
 
 
 def check_activation(name: str) -> None:
-    """Raises InputError unless `name` is a Keras activation."""
+    """Raises InputError unless `name` is a Keras activation LeNet-5 can use."""
+    expected = "expected a Keras activation name such as relu, elu, tanh, sigmoid"
     if name not in KERAS_ACTIVATIONS:
-        raise InputError(f"--activation={name!r} is unknown: expected a Keras activation "
-                         "name such as relu, elu, tanh, sigmoid")
+        raise InputError(f"--activation={name!r} is unknown: {expected}")
+    if name in KERAS_ACTIVATIONS_NOT_FOR_LENET:
+        raise InputError(f"--activation={name!r} cannot be LeNet-5's activation from its name "
+                         f"alone: {expected}")
 
 
 def check_names(initializer: str, optimizer: str, activation: str) -> None:
