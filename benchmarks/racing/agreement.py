@@ -1,11 +1,14 @@
-"""The MNIST race against the 5-seed fixed study: each grid point's verdict in both.
+"""A race against the 5-seed fixed study: each grid point's verdict in both.
 
     python benchmarks/racing/agreement.py > benchmarks/racing/agreement.txt
+    python benchmarks/racing/agreement.py fashion_mnist_init_lr_grid \
+        > benchmarks/racing/agreement_fashion_mnist.txt
 
-Run from the repository root. The race's verdicts are replayed from its run files
-(benchmarks/racing/mnist_init_lr_grid/, as far as it got); the fixed study's are the
-race's own tests at a single look over its 5 seeds (alpha not split over looks),
-from the run files of benchmarks/make_bench_full_study/mnist_init_lr_grid/.
+Run from the repository root; the experiment (default mnist_init_lr_grid) is the first
+argument. The race's verdicts are replayed from its run files
+(benchmarks/racing/<experiment>/, as far as it got); the fixed study's are the race's own
+tests at a single look over its 5 seeds (alpha not split over looks), from the run files
+of benchmarks/make_bench_full_study/<experiment>/.
 """
 
 import collections
@@ -20,8 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from lenet_bench.config import ExperimentConfig  # noqa: E402
 from lenet_bench.study import racing  # noqa: E402
 
-RACE_DIR = Path("benchmarks/racing/mnist_init_lr_grid")
-FIXED_DIR = Path("benchmarks/make_bench_full_study/mnist_init_lr_grid")
+EXPERIMENT = sys.argv[1] if len(sys.argv) > 1 else "mnist_init_lr_grid"
+RACE_DIR = Path("benchmarks/racing") / EXPERIMENT
+FIXED_DIR = Path("benchmarks/make_bench_full_study") / EXPERIMENT
 DECIDED = (racing.WORSE, racing.EQUIVALENT)
 
 
