@@ -285,6 +285,7 @@ def field_names(**wanted) -> tuple[str, ...]:
 GRID_FIELDS = field_names(grid=True)
 DEFAULT_LABEL_FIELDS = field_names(default_label=True)  # A single setting's label.
 NOISE_MODES = SETTINGS["noise_mode"].choices
+# The augment_* fields, in the order of inputs.augmentation.AugmentSettings's.
 AUGMENT_FIELDS = ("augment_translation", "augment_rotation", "augment_zoom", "augment_flip")
 RANK_RUNS_BY = SETTINGS["rank_runs_by"].choices  # Which test accuracy ranks a point's runs.
 

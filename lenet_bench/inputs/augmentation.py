@@ -22,6 +22,8 @@ import dataclasses
 import keras
 import numpy as np
 
+from lenet_bench.config import AUGMENT_FIELDS  # In this class's field order.
+
 FILL_MODE = "constant"  # Pixels shifted in are 0 (black), as the MNIST backgrounds are.
 STEPS_PER_EPOCH_BOUND = 2 ** 24  # A run's step seeds stay distinct below this many batches.
 SEEDS_PER_STEP = 8  # Each layer draws from its own seed (s, (e * bound + i) * 8 + layer).
@@ -39,8 +41,7 @@ class AugmentSettings:
     @classmethod
     def of(cls, spec) -> "AugmentSettings":
         """The settings of a RunSpec or ExperimentConfig (its augment_* fields)."""
-        return cls(spec.augment_translation, spec.augment_rotation, spec.augment_zoom,
-                   spec.augment_flip)
+        return cls(*(getattr(spec, name) for name in AUGMENT_FIELDS))
 
     @property
     def on(self) -> bool:
