@@ -39,6 +39,14 @@ def test_experiment_writes_run_files_and_learns(tmp_path, digits):
         assert run["best_test_accuracy"] == max(history["test_accuracy"])
         assert run["num_params"] == 61_706
         assert (experiment_dir / "runs" / f"{key}.weights.h5").is_file()
+    # The two seeds train as one group: their model's cost is measured once and shared;
+    # the training times are each run's own.
+    costs = [json.loads((experiment_dir / "runs" / f"{key}.json").read_text())["cost"]
+             for key in saved["run_keys"]]
+    model_costs = [{name: value for name, value in figures.items()
+                    if name not in ("train_seconds", "epoch_seconds_mean")} for figures in costs]
+    assert model_costs[0] == model_costs[1] and model_costs[0]["params"] == 61_706
+    assert all(figures["train_seconds"] > 0 for figures in costs)
 
 
 # The Keras path trains runs one by one: one run shows it; the fused path trains a grid's

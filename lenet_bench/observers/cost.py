@@ -1,7 +1,11 @@
 """What a trained model costs: training time, inference time per image, size on disk, parameters.
 
-`trainers.group_loop.train_group` measures each finished run once, on its final weights,
-and stores the result as the run record's `cost`:
+`trainers.group_loop.train_group` gives each finished run its figures as the run record's
+`cost`. All but the two training times depend on the architecture and the machine, not on
+the weights (a `.keras` file is an uncompressed zip, so its size does not either): they are
+measured once per group, on the final weights of its first finished run, and shared by
+the group's runs (measuring each of R identical architectures again only adds noise and
+time).
 
 - train_seconds, epoch_seconds_mean: from the record's history (the time
   the trainer spent; on the fused path a group's time divided by its runs).
@@ -44,10 +48,10 @@ COST_KEYS = ("train_seconds", "epoch_seconds_mean", "inference_ms_per_image_batc
 
 
 class CostMeter:
-    """Measures the cost of `model` with whatever weights it holds at each `measure` call.
+    """Measures the cost of `model`: at the first `measure` call, with the weights it holds
+    then; later calls give those figures again, with their own record's training times.
 
-    One meter per model object: its compiled forward pass is traced once (per
-    batch shape) and reused for every run whose weights go into the model.
+    One meter per model object (a group's runs all have its architecture).
 
     Args:
       model: a Keras model taking float images in [0, 1].
@@ -59,6 +63,7 @@ class CostMeter:
         self.large_batch = inference.scaled(test_images[:LARGE_BATCH])
         self.single_image = inference.scaled(test_images[:1])
         self.predict = inference.compiled_forward(model)
+        self.model_figures = None  # The figures that depend on the model alone, once measured.
 
     def _median_seconds(self, inputs, repeats: int) -> float:
         for _ in range(WARMUP_CALLS):
@@ -74,14 +79,22 @@ class CostMeter:
         """The cost figures (see the module docstring); times from `record`'s history."""
         epoch_seconds = [s for s in ((record or {}).get("history") or {}).get("epoch_seconds", [])
                          if s is not None]
+        if self.model_figures is None:
+            self.model_figures = self._measure_model()
+        return {
+            "train_seconds": (record or {}).get("wall_seconds"),
+            "epoch_seconds_mean": float(np.mean(epoch_seconds)) if epoch_seconds else None,
+            **self.model_figures,
+        }
+
+    def _measure_model(self) -> dict:
+        """The figures of the model alone: inference times, file size, parameters."""
         batch = int(self.large_batch.shape[0])
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "model.keras"
             self.model.save(path)
             keras_file_bytes = path.stat().st_size
         return {
-            "train_seconds": (record or {}).get("wall_seconds"),
-            "epoch_seconds_mean": float(np.mean(epoch_seconds)) if epoch_seconds else None,
             "inference_ms_per_image_batch1":
                 1000 * self._median_seconds(self.single_image, INFERENCE_REPEATS),
             "inference_ms_per_image_large_batch":

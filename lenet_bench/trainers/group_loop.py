@@ -353,9 +353,10 @@ class GroupTraining:
         run.stamp_finished()
 
     def _measure_cost(self, run: RunState) -> dict:
-        """The run's cost figures (lenet_bench.observers.cost), with its current weights."""
-        self.template.set_weights(self.replicas.get_weights(run.index))
+        """The run's cost figures (lenet_bench.observers.cost): those of the model measured
+        on the group's first finished run, with its current weights."""
         if self.cost_meter is None:
+            self.template.set_weights(self.replicas.get_weights(run.index))
             self.cost_meter = cost.CostMeter(self.template, self.dataset.test_images)
         return self.cost_meter.measure(run.record)
 
