@@ -56,15 +56,19 @@ $(VENV)/.installed-gpu-%: requirements-gpu-%.txt $(VENV)/.installed
 # Two pytest-xdist workers (one per core here), a test module per worker at a time;
 # the Ray tests run once, in one of them (tests/conftest.py). Keras picks its backend
 # once per process, so tests/backend_jax and tests/backend_torch are sessions of their
-# own, each run when its backend is installed.
-PYTEST := $(VENV)/bin/python -m pytest -q -n 2 --dist loadgroup tests $(PYTEST_ARGS)
+# own, each run when its backend is installed; PyTorch's few tests run in one process (a
+# second worker would only import torch again). Bytecode caches are written even where
+# PYTHONDONTWRITEBYTECODE is set: each worker, CLI run and Ray worker of the tests
+# imports the package anew.
+PYTEST := PYTHONDONTWRITEBYTECODE= $(VENV)/bin/python -m pytest -q tests $(PYTEST_ARGS)
+TWO_WORKERS := -n 2 --dist loadgroup
+backend_tests = if $(VENV)/bin/python -c "import importlib.util as u, sys; sys.exit(u.find_spec('$(1)') is None)"; then \
+	  echo "KERAS_BACKEND=$(1) $(PYTEST) $(2)"; KERAS_BACKEND=$(1) $(PYTEST) $(2); \
+	else echo "$(1) is not installed: tests/backend_$(1) skipped"; fi
 test: $(INSTALLED)
-	$(PYTEST)
-	@for backend in jax torch; do \
-	  if $(VENV)/bin/python -c "import importlib.util as u, sys; sys.exit(u.find_spec('$$backend') is None)"; then \
-	    echo "KERAS_BACKEND=$$backend $(PYTEST)"; KERAS_BACKEND=$$backend $(PYTEST) || exit 1; \
-	  else echo "$$backend is not installed: tests/backend_$$backend skipped"; fi; \
-	done
+	$(PYTEST) $(TWO_WORKERS)
+	@$(call backend_tests,jax,$(TWO_WORKERS))
+	@$(call backend_tests,torch,-n 0)
 
 bench: $(INSTALLED)
 	@test -n "$(PROFILE_FLAGS_$(PROFILE))" -o "$(PROFILE)" = full || \
