@@ -65,6 +65,9 @@ def test_one_epoch_matches_plain_keras(image_shape, padding, optimizer, shared_o
     result = group.train_epoch(dataset.train_images, labels, orders, 48, rates,
                                dataset.train_labels)  # 160 = 3 x 48 + a batch of 16
     test = group.evaluate(dataset.test_images, dataset.test_labels)
+    # One trace of the step for the batches of 48 and the last one of 16 (tf_tracing).
+    assert (group._shared_step.function.experimental_get_tracing_count()
+            + group._separate_step.function.experimental_get_tracing_count()) == 1
     reference = keras_reference(dataset, weights, optimizer, padding, labels, orders, 48, rates)
     for r, (ref_weights, loss, accuracy, clean_accuracy, ref_test) in enumerate(reference):
         for got, want in zip(group.get_weights(r), ref_weights):

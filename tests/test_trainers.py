@@ -60,3 +60,24 @@ def test_asking_for_fused_where_it_cannot_is_one_line(tiny):
 
 def test_keras_is_keras_whatever_the_group(tiny):
     assert type(trainer_for(group(3), tiny, "keras")) is KerasReplicas
+
+
+def test_any_batch_size_traces_a_step_once_for_every_batch_and_computes_the_same():
+    import numpy as np
+    import tensorflow as tf
+
+    from lenet_bench.trainers.tf_tracing import AnyBatchSize
+
+    step = tf.function(lambda images, labels: tf.reduce_sum(tf.cast(images, tf.float32), axis=[1, 2])
+                       * tf.cast(labels, tf.float32)[None, :])
+    once = AnyBatchSize(step, batch_axes=(0, 0))
+    plain = tf.function(step.python_function)
+    rng = np.random.default_rng(0)
+    for batch in (32, 32, 12):
+        images = rng.integers(0, 256, (batch, 3, 2), dtype=np.uint8)
+        labels = rng.integers(0, 10, batch)
+        np.testing.assert_array_equal(once(images, labels), plain(images, labels))
+    assert step.experimental_get_tracing_count() == 1
+    assert plain.experimental_get_tracing_count() == 2  # What it saves: a trace per shape.
+    once(np.zeros((4, 3, 2), np.float32), np.zeros(4, np.int64))  # Other dtypes: a new trace.
+    assert step.experimental_get_tracing_count() == 2

@@ -32,6 +32,7 @@ import tensorflow as tf
 
 from lenet_bench.inputs import augmentation
 from lenet_bench.networks import models
+from lenet_bench.trainers.tf_tracing import AnyBatchSize
 
 SUPPORTED_OPTIMIZERS = ("adam", "sgd", "sgd_momentum")
 ADAM_BETA_1, ADAM_BETA_2, ADAM_EPSILON = 0.9, 0.999, 1e-7  # Keras 3 defaults.
@@ -93,9 +94,13 @@ class FusedLeNet5:
         self.loss_sum = tf.Variable(tf.zeros([self.num_replicas], tf.float64))
         self.correct_sum = tf.Variable(tf.zeros([self.num_replicas], tf.int64))
         self.clean_correct_sum = tf.Variable(tf.zeros([self.num_replicas], tf.int64))
-        self._shared_step = tf.function(self._train_step, jit_compile=jit_compile)
-        self._separate_step = tf.function(self._train_step_separate, jit_compile=jit_compile)
-        self._eval_step = tf.function(self._evaluate_step, jit_compile=jit_compile)
+        # One trace each for every batch size (a smaller last batch included).
+        self._shared_step = AnyBatchSize(tf.function(self._train_step, jit_compile=jit_compile),
+                                         (0, 1, 1))  # images (B, ...), labels (R, B)
+        self._separate_step = AnyBatchSize(
+            tf.function(self._train_step_separate, jit_compile=jit_compile), (1, 1, 1))
+        self._eval_step = AnyBatchSize(
+            tf.function(self._evaluate_step, jit_compile=jit_compile), (0, 0))
         self.augmenter = None
         if augment and any(settings.on for settings in augment):
             self.augmenter = augmentation.Augmenter(augment)

@@ -5,11 +5,14 @@
 numbers up to float rounding.
 """
 
+import functools
+
 import keras
 import tensorflow as tf
 
 from lenet_bench.inputs import augmentation
 from lenet_bench.trainers.evaluation import evaluate_in_batches
+from lenet_bench.trainers.tf_tracing import AnyBatchSize
 
 
 def make_step_functions(model: keras.Model, optimizer: keras.optimizers.Optimizer,
@@ -40,6 +43,7 @@ def make_step_functions(model: keras.Model, optimizer: keras.optimizers.Optimize
         correct = tf.equal(tf.argmax(probabilities, axis=-1, output_type=labels.dtype), labels)
         return losses, tf.reduce_sum(tf.cast(correct, tf.int64))
 
+    @functools.partial(AnyBatchSize, batch_axes=(0, 0, 0))  # One trace for every batch size.
     @tf.function(jit_compile=jit_compile)
     def train_step(images, labels, clean_labels):
         if images.dtype.is_floating:  # Augmented batches come in float, scaled.
@@ -58,6 +62,7 @@ def make_step_functions(model: keras.Model, optimizer: keras.optimizers.Optimize
         correct_sum.assign_add(correct)
         clean_correct_sum.assign_add(loss_and_correct(probabilities, clean_labels)[1])
 
+    @functools.partial(AnyBatchSize, batch_axes=(0, 0))
     @tf.function(jit_compile=jit_compile)
     def eval_step(images, labels):
         probabilities = model(tf.cast(images, tf.float32) / 255.0, training=False)
