@@ -111,3 +111,20 @@ def test_every_activation_the_check_lets_through_runs_lenet5_and_the_others_are_
         with pytest.raises(InputError, match=rf"^--activation='{name}' cannot be LeNet-5's "
                                              "activation from its name alone: "):
             keras_names.check_activation(name)
+
+
+def test_keras_file_size_is_measured_once_and_does_not_depend_on_the_weights(tmp_path,
+                                                                             monkeypatch):
+    """The cost meter saves a model once for its `.keras` size and reuses it for the
+    other runs' weights: the archive's size depends on the layers, not on the values."""
+    from lenet_bench.observers import cost
+
+    model = models.build_lenet5((28, 28, 1))
+    meter = cost.CostMeter(model, np.zeros((2, 28, 28, 1), np.uint8))
+    monkeypatch.setattr(cost, "INFERENCE_REPEATS", 1)
+    monkeypatch.setattr(cost, "LARGE_BATCH_REPEATS", 1)
+    first = meter.measure()["keras_file_bytes"]
+    model.set_weights([np.random.default_rng(1).normal(size=w.shape).astype(np.float32)
+                       for w in model.get_weights()])
+    model.save(tmp_path / "other_weights.keras")
+    assert meter.measure()["keras_file_bytes"] == first == (tmp_path / "other_weights.keras").stat().st_size
