@@ -92,6 +92,36 @@ def trained_experiment(tmp_path_factory):
     return trained
 
 
+# --- One Ray cluster for every Ray test ----------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """A head (no CPUs, so it runs no task) and two 1-CPU worker nodes, all processes on
+    this machine (ray.cluster_utils.Cluster), connected to this process: (cluster, [the
+    two worker nodes]). Shared by the Ray tests, since each start of Ray, and each new
+    worker's imports, costs seconds; a test that removes a node adds one back. A removed
+    node is declared dead after 2 missed health checks 0.5 s apart (Ray's default: 5, 3 s
+    apart), so a lost group is retried sooner. Its workers import the tests' modules
+    (for their fault-injecting group trainers)."""
+    import ray
+    from ray.cluster_utils import Cluster
+
+    from lenet_bench.study import engines
+
+    cluster = Cluster(initialize_head=True, head_node_args={
+        "num_cpus": 0, "include_dashboard": False,
+        "_system_config": {"health_check_period_ms": 500, "health_check_failure_threshold": 2}})
+    nodes = [cluster.add_node(num_cpus=1) for _ in range(2)]
+    cluster.wait_for_nodes()
+    options = engines.ray_init_options(cluster.address)
+    options["runtime_env"]["env_vars"] = {"PYTHONPATH": str(REPO_ROOT / "tests")}
+    ray.init(**options)
+    yield cluster, nodes
+    ray.shutdown()
+    cluster.shutdown()
+
+
 # --- Tests in a network namespace of their own (the Ray tests) ---------------------------
 #
 # Outside one, Ray binds its nodes to the machine's network address whatever

@@ -1,8 +1,8 @@
 """--engine=ray on a simulated multi-node cluster that loses a worker node mid-study.
 
-A head (no CPUs, so it runs no task) and two 1-CPU worker nodes, all processes on
-this machine (ray.cluster_utils.Cluster), in a network namespace holding only
-loopback (see conftest.py). Skipped where none can be made, or without Ray.
+The Ray tests' cluster (conftest.ray_cluster: a head that runs no task and two 1-CPU
+worker nodes, all on this machine), in a network namespace holding only loopback
+(see conftest.py). Skipped where none can be made, or without Ray.
 """
 
 import functools
@@ -35,29 +35,10 @@ def stall_on_node(group, dataset, runs_dir, *, doomed_node, started_dir, **kwarg
     return group_loop.train_group(group, dataset, runs_dir, **kwargs)
 
 
-@pytest.fixture
-def cluster():
-    from ray.cluster_utils import Cluster
-
-    cluster = Cluster(initialize_head=True, head_node_args={
-        "num_cpus": 0,
-        # A removed node is declared dead after 2 missed health checks 0.5 s apart
-        # (Ray default: 5 missed, 3 s apart), so the lost group is retried sooner.
-        "_system_config": {"health_check_period_ms": 500, "health_check_failure_threshold": 2}})
-    workers = [cluster.add_node(num_cpus=1) for _ in range(2)]
-    cluster.wait_for_nodes()
-    options = engines.ray_init_options(cluster.address)
-    # The workers import this module for the trainer above.
-    options["runtime_env"]["env_vars"] = {"PYTHONPATH": str(REPO_ROOT / "tests")}
-    ray.init(**options)
-    yield cluster, workers
-    ray.shutdown()
-    cluster.shutdown()
-
-
 def test_a_lost_worker_node_still_gives_every_run_once_with_the_local_numbers(
-        tmp_path, cluster, digits, local_reference):
-    cluster, (kept, doomed) = cluster
+        tmp_path, ray_cluster, digits, local_reference):
+    cluster, nodes = ray_cluster
+    kept, doomed = nodes
     reference = local_reference
     started_dir = tmp_path / "started"
     started_dir.mkdir()
@@ -82,6 +63,8 @@ def test_a_lost_worker_node_still_gives_every_run_once_with_the_local_numbers(
         experiment_dir = experiment.run_experiment(CONFIG, digits, tmp_path / "ray", engine=engine)
     finally:
         remover.join()
+        nodes[1] = cluster.add_node(num_cpus=1)  # The other Ray tests' second node.
+        cluster.wait_for_nodes()
     starts = sorted(path.name.split("@")[:2] for path in started_dir.iterdir())
     # Each group started once on the node that stayed, plus once on the lost node.
     assert sorted(key for key, node in starts if node == kept.node_id) == sorted(

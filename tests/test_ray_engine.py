@@ -1,8 +1,8 @@
 """--engine=ray: the same workdir as the local engine, worker faults, resume across engines.
 
-One local Ray instance (2 CPUs, loopback) serves the whole module. The module
-runs in a network namespace holding only loopback (see conftest.py); skipped
-where none can be made, or when Ray is not installed
+The Ray tests' cluster (conftest.ray_cluster: two 1-CPU worker nodes on this machine)
+serves the whole module, which runs in a network namespace holding only loopback
+(see conftest.py); skipped where none can be made, or when Ray is not installed
 (`pip install -r requirements-ray.txt`).
 """
 
@@ -37,16 +37,6 @@ TIMING_FIELDS = ("started", "finished", "wall_seconds")
 # TensorFlow threads in the Ray tasks: as many as this process's (one per core), since a
 # different count changes the last bits of the losses (reductions split differently).
 THREADS = machine.default_threads()
-
-
-@pytest.fixture(scope="module")
-def ray_instance():
-    options = engines.ray_init_options(None, num_cpus=2)
-    # The workers import this module for the fault-injecting group trainers below.
-    options["runtime_env"]["env_vars"] = {"PYTHONPATH": str(REPO_ROOT / "tests")}
-    ray.init(**options)
-    yield
-    ray.shutdown()
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +134,7 @@ def raise_error(group, dataset, runs_dir, *, attempts_dir, **kwargs):
 
 
 def test_ray_engine_writes_the_same_workdir_as_the_local_engine(
-        tmp_path, digits, ray_instance, local_reference):
+        tmp_path, digits, ray_cluster, local_reference):
     engine = engines.RayEngine()  # Its default thread count is the local engine's.
     assert engine.task_settings["threads"] == THREADS
     assert not engine.owns_connection and engine.gpus_per_task == 0
@@ -165,7 +155,7 @@ def test_ray_engine_writes_the_same_workdir_as_the_local_engine(
 
 
 def test_a_worker_killed_mid_task_is_retried_and_the_study_completes(
-        tmp_path, digits, ray_instance, local_reference):
+        tmp_path, digits, ray_cluster, local_reference):
     attempts_dir = tmp_path / "attempts"
     attempts_dir.mkdir()
     engine = engines.RayEngine(threads=THREADS, group_trainer=functools.partial(
@@ -180,7 +170,7 @@ def test_a_worker_killed_mid_task_is_retried_and_the_study_completes(
 
 
 def test_a_study_cut_under_the_local_engine_finishes_on_ray_without_retraining(
-        tmp_path, digits, ray_instance, local_reference, monkeypatch):
+        tmp_path, digits, ray_cluster, local_reference, monkeypatch):
     saved = []
     save_checkpoint = runs.save_checkpoint
 
@@ -219,7 +209,7 @@ def test_a_study_cut_under_the_local_engine_finishes_on_ray_without_retraining(
     assert_same_results(experiment_dir, local_reference)
 
 
-def test_a_diverging_run_is_recorded_once_not_retried(tmp_path, digits, ray_instance):
+def test_a_diverging_run_is_recorded_once_not_retried(tmp_path, digits, ray_cluster):
     config = ExperimentConfig(name="diverging", dataset="digits", optimizer="sgd", epochs=2,
                               batch_size=50, seeds=1, train_size=200, keep_best=False,
                               grid={"learning_rate": (1e6, 0.05)})
@@ -237,7 +227,7 @@ def test_a_diverging_run_is_recorded_once_not_retried(tmp_path, digits, ray_inst
 
 
 def test_an_exception_in_a_task_is_not_retried_and_names_the_runs(tmp_path, digits,
-                                                                   ray_instance):
+                                                                   ray_cluster):
     attempts_dir = tmp_path / "attempts"
     attempts_dir.mkdir()
     config = CONFIG
