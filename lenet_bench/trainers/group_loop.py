@@ -353,8 +353,8 @@ class GroupTraining:
         run.stamp_finished()
 
     def _measure_cost(self, run: RunState) -> dict:
-        """The run's cost figures (lenet_bench.observers.cost): those of the model measured
-        on the group's first finished run, with its current weights."""
+        """The run's cost figures (lenet_bench.observers.cost): its own training times and
+        its model's figures, measured on the group's first finished run."""
         if self.cost_meter is None:
             self.template.set_weights(self.replicas.get_weights(run.index))
             self.cost_meter = cost.CostMeter(self.template, self.dataset.test_images)
