@@ -11,7 +11,6 @@ import threading
 import time
 
 import pytest
-from conftest import REPO_ROOT
 from test_ray_engine import (CONFIG, THREADS, assert_same_results, local_reference,  # noqa: F401
                              run_files)
 

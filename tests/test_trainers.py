@@ -69,7 +69,7 @@ def test_any_batch_size_traces_a_step_once_for_every_batch_and_computes_the_same
     from lenet_bench.trainers.tf_tracing import AnyBatchSize
 
     step = tf.function(lambda images, labels: tf.reduce_sum(tf.cast(images, tf.float32), axis=[1, 2])
-                       * tf.cast(labels, tf.float32)[None, :])
+                       * tf.cast(labels, tf.float32))  # (B,): per example
     once = AnyBatchSize(step, batch_axes=(0, 0))
     plain = tf.function(step.python_function)
     rng = np.random.default_rng(0)
