@@ -4,7 +4,7 @@
 
 The best MNIST setting (truncated normal, Adam lr 0.005, decay 0.9) at batch 128 on
 the 5,000-image training subset, with the model varied (presets in
-lenet_bench/networks/architectures.py): lenet5, lenet5_elu, lenet5_dilated,
+lenet_bench/architectures.py): lenet5, lenet5_elu, lenet5_dilated,
 lenet5_wide_fc, lenet5_batchnorm, lenet5_dropout, and the MLP 784-100-100-10
 with ReLU or sigmoid, each with and without batch normalization. The report
 adds parameters, inference time per image and .keras size to the summary

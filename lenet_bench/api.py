@@ -412,7 +412,7 @@ def study_result(workdir: Path, configs: list[ExperimentConfig],
     import pandas as pd
 
     from lenet_bench.artifacts import CONFIG_FILE
-    from lenet_bench.reports import results
+    from lenet_bench.records import results
 
     folders = tuple(workdir / config.name for config in configs
                     if (workdir / config.name / CONFIG_FILE).is_file())

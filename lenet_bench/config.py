@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 from lenet_bench.backends import BACKENDS, require_tensorflow
 from lenet_bench.errors import InputError
-from lenet_bench.networks import architectures, keras_names
+from lenet_bench import architectures, keras_names
 
 DATASET_NAMES = ("mnist", "fashion_mnist", "cifar10", "digits", "synthetic")
 FLIP_DATASETS = ("cifar10", "synthetic")  # Horizontal flip keeps these images' meaning.
@@ -158,7 +158,7 @@ class ExperimentConfig:
     architecture: str = setting(
         "lenet5", "Model preset: lenet5, lenet5_elu, lenet5_dilated, lenet5_wide_fc, "
         "lenet5_batchnorm, lenet5_dropout, mlp, mlp_batchnorm, mlp_sigmoid, ... "
-        "(lenet_bench/networks/architectures.py). Not lenet5: trained on the Keras path.", run=True,
+        "(lenet_bench/architectures.py). Not lenet5: trained on the Keras path.", run=True,
         hash_optional=True, group=True, report="column")
     # Applied on top of the preset (0/False: as the preset says); architectures.check_knobs.
     dropout: float = setting(0.0, "Dropout rate after every hidden dense layer, in [0, 1); "

@@ -17,7 +17,7 @@ from lenet_bench.artifacts import CONFIG_FILE, RUNS_FOLDER
 from lenet_bench.config import DEFAULTS, SETTINGS, ExperimentConfig, field_names
 from lenet_bench.errors import InputError
 from lenet_bench.files import atomic_write_npz
-from lenet_bench.networks import architectures
+from lenet_bench import architectures
 
 RESULTS_FORMAT = 3  # Bump when a change makes old run files incomparable.
 FINISHED_STATUSES = ("done", "diverged")

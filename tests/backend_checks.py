@@ -9,7 +9,7 @@ import importlib.machinery
 import keras
 import numpy as np
 
-from lenet_bench.networks import inspection
+from lenet_bench.study import inspection
 from lenet_bench.observers import cost
 
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from lenet_bench.reports import analysis
+from lenet_bench.records import analysis
 
 
 def test_confusion_matrix_counts_true_rows_and_predicted_columns():

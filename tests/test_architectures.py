@@ -16,7 +16,8 @@ from lenet_bench import runs
 from lenet_bench.config import ExperimentConfig, parse_grid_flag, validate
 from lenet_bench.errors import InputError
 from lenet_bench.inputs import data
-from lenet_bench.networks import architectures, models
+from lenet_bench import architectures
+from lenet_bench.networks import models
 from lenet_bench.reports import report
 from lenet_bench.study import experiment
 from lenet_bench.trainers import steps_tensorflow

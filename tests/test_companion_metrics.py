@@ -11,8 +11,10 @@ from lenet_bench.config import ExperimentConfig, validate
 from lenet_bench.errors import InputError
 from lenet_bench.files import atomic_write_npz
 from lenet_bench.inputs import data
-from lenet_bench.networks import inspection, models
-from lenet_bench.reports import analysis, companion_report, report
+from lenet_bench.networks import models
+from lenet_bench.study import inspection
+from lenet_bench.records import analysis
+from lenet_bench.reports import companion_report, report
 from lenet_bench.study import experiment
 from lenet_bench.trainers import fused_tf, group_loop, keras_replicas
 

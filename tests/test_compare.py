@@ -13,7 +13,7 @@ from scipy import stats
 
 from lenet_bench import runs
 from lenet_bench.files import atomic_write_json
-from lenet_bench.networks.architectures import MODEL_FIELD_DEFAULTS
+from lenet_bench.architectures import MODEL_FIELD_DEFAULTS
 from lenet_bench.reports import compare
 
 REPO = Path(__file__).resolve().parent.parent

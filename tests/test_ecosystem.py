@@ -21,7 +21,8 @@ from lenet_bench import runs
 from lenet_bench.config import ExperimentConfig
 from lenet_bench.inputs import data
 from lenet_bench.observers import progress
-from lenet_bench.reports import report, results
+from lenet_bench.records import results
+from lenet_bench.reports import report
 from lenet_bench.study import experiment
 
 # Its module-scoped fixtures are built once: one worker runs the module (tests/conftest.py).

@@ -8,7 +8,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 TF_FREE_MODULES = ("lenet_bench.config", "lenet_bench.inputs.data", "lenet_bench.inputs.noise",
-                   "lenet_bench.artifacts", "lenet_bench.reports.tables", "lenet_bench.reports.results",
+                   "lenet_bench.artifacts", "lenet_bench.reports.tables", "lenet_bench.records.results",
                    "lenet_bench.study.search_space", "lenet_bench.reports.report",
                    "lenet_bench.reports.companion_report", "lenet_bench.reports.search_report",
                    "lenet_bench.reports.compare", "lenet_bench.backends", "lenet_bench.machine")

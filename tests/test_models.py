@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from lenet_bench.errors import InputError
-from lenet_bench.networks import keras_names, models
+from lenet_bench import keras_names
+from lenet_bench.networks import models
 
 
 @pytest.mark.parametrize("input_shape, padding, expected", [

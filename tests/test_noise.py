@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from lenet_bench.inputs import noise
+from lenet_bench.records import analysis
 
 # Its module-scoped fixtures are built once: one worker runs the module (tests/conftest.py).
 pytestmark = pytest.mark.xdist_group(__name__)
@@ -29,7 +30,7 @@ def test_realized_rates_match_the_nominal_matrix(labels, mode, eps):
     noisy = noise.corrupt_labels(labels, K, eps, mode, seed=1)
     np.testing.assert_array_equal(labels, original)  # The input is never changed.
     counts = noise.transition_counts(labels, noisy, K)
-    realized = noise.row_normalize(counts)
+    realized = analysis.row_normalize(counts)
     expected = noise.expected_matrix(K, eps)
     class_counts = np.bincount(labels, minlength=K)
     if mode == "exact":

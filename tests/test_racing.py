@@ -17,9 +17,9 @@ from statsmodels.stats.weightstats import ttost_ind
 
 from lenet_bench.config import ExperimentConfig, validate
 from lenet_bench.errors import InputError
-from lenet_bench.study import racing
+from lenet_bench.records import race_rule
 
-PLAN = racing.RacePlan(min_seeds=3, max_seeds=9, margin=0.005)
+PLAN = race_rule.RacePlan(min_seeds=3, max_seeds=9, margin=0.005)
 LEARNED_STD = 0.003
 CHANCE = 0.1
 
@@ -32,13 +32,13 @@ def draw(rng, mean: float, failure_rate: float, count: int) -> tuple[np.ndarray,
     return accuracies, failed
 
 
-def simulate(points: list[tuple[float, float]], races: int, seed: int) -> list[racing.Race]:
+def simulate(points: list[tuple[float, float]], races: int, seed: int) -> list[race_rule.Race]:
     """`races` races over points given as (learned mean, failure rate)."""
     rng = np.random.default_rng(seed)
     results = []
     for _ in range(races):
         drawn = [draw(rng, mean, rate, PLAN.max_seeds) for mean, rate in points]
-        results.append(racing.advance([acc for acc, _ in drawn], [f for _, f in drawn], PLAN))
+        results.append(race_rule.advance([acc for acc, _ in drawn], [f for _, f in drawn], PLAN))
     return results
 
 
@@ -55,7 +55,7 @@ def test_no_truly_not_worse_point_is_called_worse_even_with_runs_at_chance():
     """Four points from one bimodal distribution (1 run in 10 at chance): every point is
     truly as good as the best, so any 'worse' is an error; per race (family-wise)."""
     races = simulate([(0.98, 0.1)] * 4, races=400, seed=1)
-    errors = np.mean([racing.WORSE in race.verdicts for race in races])
+    errors = np.mean([race_rule.WORSE in race.verdicts for race in races])
     report("4 equal bimodal points", f"races with a point called worse {errors:.3f} "
            f"(alpha {PLAN.alpha}); runs {np.mean([sum(r.seeds) for r in races]):.1f} of "
            f"{4 * PLAN.max_seeds}")
@@ -68,12 +68,12 @@ def test_no_truly_worse_point_is_called_equivalent():
     is an error."""
     points = [(0.98, 0.0)] + [(0.98 - PLAN.margin, 0.0)] * 3 + [(0.98, 0.3)]
     races = simulate(points, races=400, seed=2)
-    errors = np.mean([racing.EQUIVALENT in race.verdicts for race in races])
-    failing_equivalent = np.mean([race.verdicts[4] == racing.EQUIVALENT for race in races])
+    errors = np.mean([race_rule.EQUIVALENT in race.verdicts for race in races])
+    failing_equivalent = np.mean([race.verdicts[4] == race_rule.EQUIVALENT for race in races])
     report("3 points one margin below + 1 failing 30%", f"races with a point called "
            f"equivalent {errors:.3f} (alpha {PLAN.alpha}); the failing point equivalent "
            f"{failing_equivalent:.3f}; it is worse in "
-           f"{np.mean([race.verdicts[4] == racing.WORSE for race in races]):.3f}")
+           f"{np.mean([race.verdicts[4] == race_rule.WORSE for race in races]):.3f}")
     assert errors <= rate_bound(400)
     assert failing_equivalent <= rate_bound(400)
 
@@ -84,10 +84,10 @@ def test_power_and_runs_spent_on_a_mixed_grid():
     points = [(0.98, 0.0), (0.98, 0.0), (0.96, 0.0), (CHANCE, 1.0), (0.98, 0.6)]
     races = simulate(points, races=300, seed=3)
     decided = {name: np.mean([race.verdicts[i] == verdict for race in races])
-               for i, name, verdict in ((1, "equal point equivalent", racing.EQUIVALENT),
-                                        (2, "2 points below worse", racing.WORSE),
-                                        (3, "hopeless worse", racing.WORSE),
-                                        (4, "60% failing worse", racing.WORSE))}
+               for i, name, verdict in ((1, "equal point equivalent", race_rule.EQUIVALENT),
+                                        (2, "2 points below worse", race_rule.WORSE),
+                                        (3, "hopeless worse", race_rule.WORSE),
+                                        (4, "60% failing worse", race_rule.WORSE))}
     hopeless_seeds = np.mean([race.seeds[3] for race in races])
     runs = np.mean([sum(race.seeds) for race in races])
     report("power", ", ".join(f"{name} {value:.3f}" for name, value in decided.items())
@@ -103,9 +103,9 @@ def test_three_of_five_failed_is_never_equivalent_to_none_failed():
     best = rng.normal(0.98, 0.001, 5)
     point = np.concatenate([rng.normal(0.98, 0.001, 2), [0.1, 0.1, 0.1]])
     failed = np.array([False, False, True, True, True])
-    look = racing.decide([best, point], [np.zeros(5, bool), failed], [False, False],
-                         racing.RacePlan(min_seeds=5, max_seeds=5, margin=0.9))
-    assert look.best == 0 and look.verdicts[1] != racing.EQUIVALENT
+    look = race_rule.decide([best, point], [np.zeros(5, bool), failed], [False, False],
+                         race_rule.RacePlan(min_seeds=5, max_seeds=5, margin=0.9))
+    assert look.best == 0 and look.verdicts[1] != race_rule.EQUIVALENT
 
 
 def test_each_p_value_is_scipys_or_statsmodels():
@@ -114,19 +114,19 @@ def test_each_p_value_is_scipys_or_statsmodels():
     point_failed, best_failed = np.array([1, 1, 0, 0, 0, 0], bool), np.zeros(8, bool)
     welch = stats.ttest_ind(point, best, equal_var=False, alternative="less").pvalue
     fisher = stats.fisher_exact([[2, 4], [0, 8]], alternative="greater").pvalue
-    assert racing.worse_p(point, point_failed, best, best_failed) == pytest.approx(
+    assert race_rule.worse_p(point, point_failed, best, best_failed) == pytest.approx(
         min(1, 2 * min(welch, fisher)))
-    assert racing.equivalent_p(point, ~best_failed[:6], best, best_failed, 0.02) == 1.0
-    assert racing.equivalent_p(point, np.zeros(6, bool), best, best_failed, 0.02) == \
+    assert race_rule.equivalent_p(point, ~best_failed[:6], best, best_failed, 0.02) == 1.0
+    assert race_rule.equivalent_p(point, np.zeros(6, bool), best, best_failed, 0.02) == \
         pytest.approx(ttost_ind(point, best, -0.02, 0.02, usevar="unequal")[0])
     for trial in range(20):  # multipletests takes 0.1 s a call (gc.collect)
         p_values = list(np.random.default_rng(trial).random(6) ** 3)
-        assert racing.holm_rejects(p_values, 0.05) == \
+        assert race_rule.holm_rejects(p_values, 0.05) == \
             list(multipletests(p_values, alpha=0.05, method="holm")[0])
 
 
 def test_the_plan_spends_alpha_over_its_looks():
-    plan = racing.RacePlan(min_seeds=3, max_seeds=8)
+    plan = race_rule.RacePlan(min_seeds=3, max_seeds=8)
     assert [plan.seeds_at(look) for look in range(plan.looks)] == [3, 5, 7, 8]
     assert plan.alpha_per_look == pytest.approx(0.05 / 4)
 
@@ -135,7 +135,7 @@ def test_a_race_short_of_runs_asks_for_the_current_look():
     rng = np.random.default_rng(6)
     accuracies = [rng.normal(0.98, 0.003, 3), rng.normal(0.98, 0.003, 3),
                   np.full(2, CHANCE)]
-    race = racing.advance(accuracies, [np.zeros(3, bool), np.zeros(3, bool), np.ones(2, bool)],
+    race = race_rule.advance(accuracies, [np.zeros(3, bool), np.zeros(3, bool), np.ones(2, bool)],
                           PLAN)
     assert not race.finished and race.looks == 0 and race.seeds == [3, 3, 3]
 
@@ -143,9 +143,9 @@ def test_a_race_short_of_runs_asks_for_the_current_look():
 def test_a_race_between_looks_calls_its_open_points_open_not_stopped():
     accuracies = [np.array([0.97, 0.99, 0.98]), np.array([0.96, 0.99, 0.985])]
     failed = [np.zeros(3, bool)] * 2
-    race = racing.advance(accuracies, failed, racing.RacePlan(min_seeds=3, max_seeds=5))
+    race = race_rule.advance(accuracies, failed, race_rule.RacePlan(min_seeds=3, max_seeds=5))
     assert not race.finished and race.looks == 1 and race.seeds == [5, 5]
-    assert sorted(race.reasons(racing.RacePlan(min_seeds=3, max_seeds=5))) == [
+    assert sorted(race.reasons(race_rule.RacePlan(min_seeds=3, max_seeds=5))) == [
         "open: 5 seeds wanted for look 2", "the best (highest mean at the last look)"]
 
 

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from lenet_bench.files import atomic_write_json
-from lenet_bench.reports import report, results, tables
+from lenet_bench.records import results
+from lenet_bench.reports import report, tables
 
 
 def fake_run(key, seed, test_accuracy, status="done", learning_rate=0.01, planned_epochs=3):

@@ -1,4 +1,4 @@
-"""lenet_bench.reports.statistics on synthetic seed-level results with known answers."""
+"""lenet_bench.records.statistics on synthetic seed-level results with known answers."""
 
 import itertools
 import math
@@ -9,7 +9,7 @@ from scipy import stats
 
 from statsmodels.stats import multitest, power, proportion, weightstats
 
-from lenet_bench.reports import statistics
+from lenet_bench.records import statistics
 
 
 def factorial(rng, effect_a: float, effect_b: float, seeds: int = 4, noise: float = 0.01):

@@ -1,7 +1,7 @@
-"""The package's shape: imports point one way, the field table is the one list of fields,
-every experiment in the registry is valid, the experiment folder takes one process."""
+"""The package's shape: the field table is the one list of fields, every experiment in
+the registry is valid, the experiment folder takes one process (the import layers are
+test_layers.py's)."""
 
-import ast
 import dataclasses
 import multiprocessing
 import os
@@ -15,81 +15,8 @@ from lenet_bench import config, runs
 from lenet_bench.__main__ import OVERRIDE_FLAGS, apply_overrides
 from lenet_bench.config import ExperimentConfig, validate
 from lenet_bench.errors import InputError
-from lenet_bench.reports import results
+from lenet_bench.records import results
 from lenet_bench.study import workdir
-
-PACKAGE = Path(__file__).resolve().parent.parent / "lenet_bench"
-
-
-def module_imports() -> dict[str, set[str]]:
-    """lenet_bench module -> the lenet_bench modules it imports (top level or in a
-    function), read from the source."""
-    modules = {}
-    for path in PACKAGE.rglob("*.py"):
-        parts = ("lenet_bench",) + path.relative_to(PACKAGE).with_suffix("").parts
-        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
-    edges = {name: set() for name in modules}
-    for name, path in modules.items():
-        package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Import):
-                targets = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom):
-                base = node.module or ""
-                if node.level:
-                    base = ".".join(package.split(".")[:len(package.split(".")) - node.level + 1]
-                                    + ([base] if base else []))
-                targets = [base] + [f"{base}.{alias.name}" for alias in node.names]
-            else:
-                continue
-            edges[name] |= {target for target in targets if target in modules and target != name}
-    return edges
-
-
-def find_circle(edges: dict[str, set[str]]) -> list[str] | None:
-    """One import circle (a list of modules, first = last), or None."""
-    state = {}
-
-    def visit(module, path):
-        state[module] = "open"
-        for target in sorted(edges[module]):
-            if state.get(target) == "open":
-                return path[path.index(target):] + [target]
-            if target not in state:
-                circle = visit(target, path + [target])
-                if circle:
-                    return circle
-        state[module] = "done"
-        return None
-
-    for module in sorted(edges):
-        if module not in state:
-            circle = visit(module, [module])
-            if circle:
-                return circle
-    return None
-
-
-def test_no_import_circle_in_the_package():
-    edges = module_imports()
-    assert "lenet_bench.runs" in edges and "lenet_bench.trainers.group_loop" in edges
-    assert find_circle(edges) is None, " -> ".join(find_circle(edges))
-
-
-def test_the_circle_finder_finds_a_circle():
-    assert find_circle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == ["a", "b", "c", "a"]
-    assert find_circle({"a": {"b"}, "b": set()}) is None
-
-
-def test_reports_and_runs_never_import_the_training_side():
-    edges = module_imports()
-    training = {"lenet_bench.study.experiment", "lenet_bench.study.engines",
-                "lenet_bench.study.search", "lenet_bench.trainers",
-                "lenet_bench.trainers.group_loop", "lenet_bench.networks.models"}
-    reporting = [module for module in edges if module.startswith("lenet_bench.reports.")]
-    for module in ["lenet_bench.runs", "lenet_bench.config"] + reporting:
-        assert not edges[module] & training, (module, edges[module] & training)
-
 
 @pytest.mark.parametrize("name", sorted(EXPERIMENTS))
 def test_every_registered_experiment_is_valid_and_named_as_its_module(name):

@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pytest
 
-from lenet_bench.reports import statistics
+from lenet_bench.records import statistics
 
 SEEDS = 5
 STUDIES = 1000

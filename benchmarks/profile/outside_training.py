@@ -85,9 +85,11 @@ def child(argv: list[str]) -> None:
     import lenet_bench.__main__ as cli
     from lenet_bench import api
     from lenet_bench.inputs import data
-    from lenet_bench.networks import inspection, models
+    from lenet_bench.networks import models
+    from lenet_bench.study import inspection
     from lenet_bench.observers import cost
-    from lenet_bench.reports import analysis, plots, report
+    from lenet_bench.records import analysis
+    from lenet_bench.reports import plots, report
     from lenet_bench.study import experiment
     from lenet_bench.trainers import fused_tf, group_loop
     from lenet_bench.trainers.keras_replicas import KerasReplicas

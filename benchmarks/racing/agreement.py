@@ -21,30 +21,30 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from lenet_bench.config import ExperimentConfig  # noqa: E402
-from lenet_bench.study import racing  # noqa: E402
+from lenet_bench.records import race_rule  # noqa: E402
 
 EXPERIMENT = sys.argv[1] if len(sys.argv) > 1 else "mnist_init_lr_grid"
 RACE_DIR = Path("benchmarks/racing") / EXPERIMENT
 FIXED_DIR = Path("benchmarks/make_bench_full_study") / EXPERIMENT
-DECIDED = (racing.WORSE, racing.EQUIVALENT)
+DECIDED = (race_rule.WORSE, race_rule.EQUIVALENT)
 
 
 def verdicts(experiment_dir: Path,
-             plan: racing.RacePlan | None) -> tuple[dict, racing.Race, racing.RacePlan]:
+             plan: race_rule.RacePlan | None) -> tuple[dict, race_rule.Race, race_rule.RacePlan]:
     """{point label: verdict}, the race and its plan, replayed from the folder's run files."""
     config = ExperimentConfig(**json.loads((experiment_dir / "config.json").read_text())["config"])
     points = config.grid_points()
-    accuracies, failed = racing.point_results(experiment_dir / "runs", points,
+    accuracies, failed = race_rule.point_results(experiment_dir / "runs", points,
                                               config.first_seed, 10)
-    plan = plan or racing.RacePlan.of(config)
-    race = racing.advance(accuracies, failed, plan)
+    plan = plan or race_rule.RacePlan.of(config)
+    race = race_rule.advance(accuracies, failed, plan)
     labels = [f"{p.initializer} lr {p.learning_rate:g} decay {p.lr_decay:g}" for p in points]
     return dict(zip(labels, race.verdicts)), race, plan
 
 
 def main() -> None:
     race_verdicts, race, plan = verdicts(RACE_DIR, None)
-    fixed_verdicts, _, _ = verdicts(FIXED_DIR, racing.RacePlan(min_seeds=5, max_seeds=5,
+    fixed_verdicts, _, _ = verdicts(FIXED_DIR, race_rule.RacePlan(min_seeds=5, max_seeds=5,
                                                             margin=0.005))
     print(f"race: {'finished' if race.finished else 'not finished'} after {race.looks} looks; "
           f"{sum(race.seeds)} runs counted (the seeds its looks use)")
@@ -60,7 +60,7 @@ def main() -> None:
             if race_verdicts[label] in DECIDED and fixed_verdicts[label] in DECIDED]
     agree = sum(race_verdicts[label] == fixed_verdicts[label] for label in both)
     print(f"\nboth decided (worse or equivalent): {len(both)} points; same verdict: {agree}")
-    for verdict in (racing.WORSE, racing.EQUIVALENT, racing.UNDECIDED, racing.BEST):
+    for verdict in (race_rule.WORSE, race_rule.EQUIVALENT, race_rule.UNDECIDED, race_rule.BEST):
         print(f"{verdict}: race {list(race_verdicts.values()).count(verdict)}, "
               f"fixed {list(fixed_verdicts.values()).count(verdict)}")
     hypotheses = 2 * sum(not np.isnan(p) for p in race.last.p_worse)

@@ -18,7 +18,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from lenet_bench.config import ExperimentConfig  # noqa: E402
-from lenet_bench.study import racing  # noqa: E402
+from lenet_bench.records import race_rule  # noqa: E402
 
 FIXED_DIR = Path("benchmarks/make_bench_full_study/mnist_init_lr_grid")
 RACES = 40
@@ -27,18 +27,18 @@ RACES = 40
 def main() -> None:
     config = ExperimentConfig(**json.loads((FIXED_DIR / "config.json").read_text())["config"])
     points = config.grid_points()
-    accuracies, failed = racing.point_results(FIXED_DIR / "runs", points, 0, 10)
+    accuracies, failed = race_rule.point_results(FIXED_DIR / "runs", points, 0, 10)
     spreads = [100 * values[~fails].std(ddof=1) for values, fails in zip(accuracies, failed)]
     means = [100 * values[~fails].mean() for values, fails in zip(accuracies, failed)]
     print(f"5-seed study, learned runs: point means {min(means):.2f} to {max(means):.2f}%, "
           f"standard deviations {min(spreads):.2f} to {max(spreads):.2f} points")
     for max_seeds in (8, 20):
-        simulate(accuracies, failed, racing.RacePlan(min_seeds=3, max_seeds=max_seeds,
+        simulate(accuracies, failed, race_rule.RacePlan(min_seeds=3, max_seeds=max_seeds,
                                                      margin=0.005))
 
 
 def simulate(accuracies: list[np.ndarray], failed: list[np.ndarray],
-             plan: racing.RacePlan) -> None:
+             plan: race_rule.RacePlan) -> None:
     """Prints the runs, looks and verdicts of RACES races under `plan`."""
     rng = np.random.default_rng(0)
     verdicts, runs, looks = collections.Counter(), [], []
@@ -51,7 +51,7 @@ def simulate(accuracies: list[np.ndarray], failed: list[np.ndarray],
                                       rng.normal(learned.mean(), learned.std(ddof=1),
                                                  plan.max_seeds)))
             drawn_failed.append(failing)
-        race = racing.advance(drawn_acc, drawn_failed, plan)
+        race = race_rule.advance(drawn_acc, drawn_failed, plan)
         verdicts.update(race.verdicts)
         runs.append(sum(race.seeds))
         looks.append(race.looks)
@@ -62,7 +62,7 @@ def simulate(accuracies: list[np.ndarray], failed: list[np.ndarray],
           f"(fixed design: {len(accuracies) * plan.max_seeds}); looks: mean {np.mean(looks):.2f}")
     print("verdicts per race (mean): " + ", ".join(
         f"{verdict} {verdicts[verdict] / RACES:.2f}"
-        for verdict in (racing.WORSE, racing.EQUIVALENT, racing.UNDECIDED, racing.BEST)))
+        for verdict in (race_rule.WORSE, race_rule.EQUIVALENT, race_rule.UNDECIDED, race_rule.BEST)))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Why a few pieces of lenet_bench.reports.statistics are vectorized or kept by hand:
+"""Why a few pieces of lenet_bench.records.statistics are vectorized or kept by hand:
 the cost of one call of the library functions they match, on 5 seeds against 5.
 
     .venv/bin/python benchmarks/statistics/library_costs.py \
@@ -13,7 +13,7 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.weightstats import ttost_ind
 
-from lenet_bench.reports import statistics
+from lenet_bench.records import statistics
 
 
 def per_call(function, repeats: int = 200) -> float:

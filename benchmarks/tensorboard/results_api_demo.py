@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from lenet_bench.reports import results  # noqa: E402
+from lenet_bench.records import results  # noqa: E402
 
 workdir = Path(sys.argv[1])
 started = time.perf_counter()

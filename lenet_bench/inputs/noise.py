@@ -18,6 +18,7 @@ import math
 import numpy as np
 
 from lenet_bench.config import NOISE_MODES
+from lenet_bench.records.analysis import row_normalize
 
 _NOISE_STREAM = 0x6E6F697365  # Keeps the noise draws apart from other uses of the run seed.
 
@@ -64,12 +65,6 @@ def expected_matrix(num_classes: int, eps: float) -> np.ndarray:
     matrix = np.full((num_classes, num_classes), eps / (num_classes - 1))
     np.fill_diagonal(matrix, 1 - eps)
     return matrix
-
-
-def row_normalize(counts: np.ndarray) -> np.ndarray:
-    counts = np.asarray(counts, dtype=float)
-    totals = counts.sum(axis=1, keepdims=True)
-    return np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
 
 
 def is_degenerate(num_classes: int, eps: float) -> bool:

@@ -2,7 +2,7 @@
 
 - `predict`: one eager call, outputs as numpy, with no gradient recorded
   (`torch.no_grad` on PyTorch): for the post-passes that run each model once
-  (lenet_bench.networks.inspection), so nothing is compiled per model.
+  (lenet_bench.study.inspection), so nothing is compiled per model.
 - `compiled_forward`: a forward pass compiled once per model object and
   reused with whatever weights the model holds, for timing
   (lenet_bench.observers.cost): `tf.function` on TensorFlow (what cost always timed),

@@ -4,8 +4,8 @@ import keras
 import numpy as np
 from keras import layers
 
-from lenet_bench.networks import architectures
-from lenet_bench.networks.keras_names import (  # noqa: F401  (INITIALIZER_ALIASES: re-exported)
+from lenet_bench import architectures
+from lenet_bench.keras_names import (  # noqa: F401  (INITIALIZER_ALIASES: re-exported)
     INITIALIZER_ALIASES, SGD_MOMENTUM_NAME, check_activation, check_optimizer, initializer_name)
 
 DROPOUT_SEED_STREAM = 1  # layer_seeds([seed, 1], n): the dropout layers' seeds.

@@ -22,8 +22,9 @@ import numpy as np
 
 from lenet_bench.artifacts import LAYER_NAMES, MODEL_INTERNALS_FILE, RUNS_FOLDER, TEST_LABELS_FILE
 from lenet_bench.files import atomic_write_text
-from lenet_bench.reports import analysis, plots
-from lenet_bench.reports.results import finished_runs, mean_std, setting_label
+from lenet_bench.records import analysis
+from lenet_bench.reports import plots
+from lenet_bench.records.results import finished_runs, mean_std, setting_label
 from lenet_bench.reports.tables import (csv_text, markdown_table, matrix_text, mean_std_text,
                                         percent)
 

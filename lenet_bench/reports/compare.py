@@ -24,7 +24,7 @@ from lenet_bench.artifacts import CONFIG_FILE
 from lenet_bench.config import DEFAULTS, field_names
 from lenet_bench.errors import InputError
 from lenet_bench.files import atomic_write_text, read_json
-from lenet_bench.reports import results
+from lenet_bench.records import results
 from lenet_bench.reports.tables import markdown_table, percent_nan
 
 USAGE = ("usage: python -m lenet_bench.reports.compare WORKDIR_A WORKDIR_B "

@@ -1,7 +1,7 @@
 """The race section of a `--seeds=auto` experiment's report: per grid point the seeds
 it got, its verdict and why it stopped, and the runs spent against a fixed design.
 
-Rebuilt from the run files by replaying the race (lenet_bench.study.racing), never
+Rebuilt from the run files by replaying the race (lenet_bench.records.race_rule), never
 from race.json, so the report and the race cannot disagree.
 """
 
@@ -13,11 +13,11 @@ import numpy as np
 from lenet_bench import runs as runs_module
 from lenet_bench.artifacts import RUNS_FOLDER
 from lenet_bench.config import ExperimentConfig
-from lenet_bench.reports.results import setting_label
+from lenet_bench.records.results import setting_label
 from lenet_bench.reports.tables import markdown_table, percent
-from lenet_bench.study import racing
+from lenet_bench.records import race_rule
 
-VERDICT_ORDER = (racing.BEST, racing.EQUIVALENT, racing.UNDECIDED, racing.WORSE)
+VERDICT_ORDER = (race_rule.BEST, race_rule.EQUIVALENT, race_rule.UNDECIDED, race_rule.WORSE)
 
 
 def race_section(experiment_dir: Path, config: dict, fields: tuple[str, ...]) -> list[str]:
@@ -27,10 +27,10 @@ def race_section(experiment_dir: Path, config: dict, fields: tuple[str, ...]) ->
         return []
     experiment = ExperimentConfig(**settings)
     classes = len((config.get("dataset") or {}).get("class_names") or []) or 10
-    plan, points = racing.RacePlan.of(experiment), experiment.grid_points()
-    accuracies, failed = racing.point_results(Path(experiment_dir) / RUNS_FOLDER, points,
+    plan, points = race_rule.RacePlan.of(experiment), experiment.grid_points()
+    accuracies, failed = race_rule.point_results(Path(experiment_dir) / RUNS_FOLDER, points,
                                               experiment.first_seed, classes)
-    race = racing.advance(accuracies, failed, plan)
+    race = race_rule.advance(accuracies, failed, plan)
     labels = [setting_label(dataclasses.asdict(runs_module.point_spec(point, 0)), fields)
               for point in points]
     counts = {verdict: race.verdicts.count(verdict) for verdict in VERDICT_ORDER}
@@ -42,13 +42,13 @@ def race_section(experiment_dir: Path, config: dict, fields: tuple[str, ...]) ->
     lines = ["## Race (--seeds=auto)", "",
              f"- {state}; runs: {spent}, against {fixed} for a fixed design with "
              f"{plan.max_seeds} seeds per point ({spent / fixed:.0%})",
-             f"- verdicts against the best: {counts[racing.WORSE]} worse, "
-             f"{counts[racing.EQUIVALENT]} equivalent (within {experiment.margin:g} points), "
-             f"{counts[racing.UNDECIDED]} undecided",
+             f"- verdicts against the best: {counts[race_rule.WORSE]} worse, "
+             f"{counts[race_rule.EQUIVALENT]} equivalent (within {experiment.margin:g} points), "
+             f"{counts[race_rule.UNDECIDED]} undecided",
              f"- seeds: {plan.min_seeds} per point at the first look, then +{plan.step} per "
              f"look for the undecided points and the best, up to {plan.max_seeds}; alpha "
              f"{plan.alpha:g} over the race, {plan.alpha_per_look:.4g} per look",
-             f"- {racing.DESIGN}",
+             f"- {race_rule.DESIGN}",
              "- The best is the highest mean at each look, tested with the same runs it was "
              "picked by (not corrected for that selection); it gains seeds at every look, "
              "which shrinks the bias.", ""]

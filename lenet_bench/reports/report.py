@@ -23,10 +23,11 @@ from lenet_bench.artifacts import (CONFIG_FILE, CONFUSION_EXAMPLES_FILE, PARAMET
 from lenet_bench.config import DEFAULT_LABEL_FIELDS
 from lenet_bench.files import atomic_write_text, read_json
 from lenet_bench.inputs import noise
-from lenet_bench.networks.architectures import MODEL_FIELD_DEFAULTS
-from lenet_bench.reports import (analysis, companion_report, plots, race_report, search_report,
-                                 statistics, statistics_report)
-from lenet_bench.reports.results import (SETTING_FIELDS, backends_text, finished_runs,
+from lenet_bench.architectures import MODEL_FIELD_DEFAULTS
+from lenet_bench.records import analysis, statistics
+from lenet_bench.reports import (companion_report, plots, race_report, search_report,
+                                 statistics_report)
+from lenet_bench.records.results import (SETTING_FIELDS, backends_text, finished_runs,
                                          format_value, label_fields, load_runs, mean_std,
                                          setting_label, summarize, threads_text)
 from lenet_bench.reports.statistics_report import interval_text, margin_text, verdict_legend
@@ -237,7 +238,7 @@ def confusion_section(experiment_dir: Path, runs: list[dict], dataset: dict,
     class_names = dataset.get("class_names") or [str(i) for i in range(len(best[0]["confusion_matrix"]))]
     dataset_name = dataset.get("name", "dataset")
     counts = np.sum([run["confusion_matrix"] for run in best], axis=0)
-    rates = noise.row_normalize(counts)
+    rates = analysis.row_normalize(counts)
     atomic_write_text(experiment_dir / f"{dataset_name}_conf.txt", matrix_text(
         100 * rates, class_names, f"row-normalized test confusion matrix (%), true class down, "
         f"predicted across; {setting_label(best[0]['spec'], fields)}, summed over {len(best)} seeds"))
@@ -394,7 +395,7 @@ def noise_matrix_files(experiment_dir: Path, noise_groups: list, labels: list[st
     for label, ((eps, mode), members) in zip(labels, noise_groups):
         first = min(members, key=lambda run: run["spec"]["seed"])
         counts = np.asarray(first["noise"]["transition_counts"])
-        realized, expected = noise.row_normalize(counts), noise.expected_matrix(num_classes, eps)
+        realized, expected = analysis.row_normalize(counts), noise.expected_matrix(num_classes, eps)
         matrices.append((eps, realized, expected))
         file_name = f"noise_matrix_eps{eps:g}" + (f"_{mode}" if several_modes else "") + ".txt"
         links.append(f"[{label}]({file_name})")

@@ -15,7 +15,7 @@ import numpy as np
 from lenet_bench.artifacts import CONFIG_FILE, RUNS_FOLDER, SEARCH_FILE
 from lenet_bench.files import atomic_write_text, read_json
 from lenet_bench.reports import plots
-from lenet_bench.reports.results import mean_std, threads_text
+from lenet_bench.records.results import mean_std, threads_text
 from lenet_bench.reports.tables import markdown_table, percent, percent_nan
 from lenet_bench.study.search_space import choose, parse_space, score_trials
 

@@ -4,7 +4,7 @@ seeds to decide, the ANOVA table, main effects and interactions, split outcomes 
 seeds needed, from run records.
 
 Groups runs into grid points and factors and hands their final test accuracies to
-`lenet_bench.reports.statistics`; `report` puts the results into its tables and REPORT.md.
+`lenet_bench.records.statistics`; `report` puts the results into its tables and REPORT.md.
 """
 
 import math
@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from lenet_bench.files import atomic_write_text
-from lenet_bench.reports import analysis, plots, statistics
-from lenet_bench.reports.results import finished_runs, format_value, setting_label
+from lenet_bench.records import analysis, statistics
+from lenet_bench.reports import plots
+from lenet_bench.records.results import finished_runs, format_value, setting_label
 from lenet_bench.reports.tables import csv_text, latex_table, markdown_table
 
 def num_classes(dataset: dict, runs: list[dict]) -> int:

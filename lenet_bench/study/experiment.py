@@ -19,11 +19,11 @@ from lenet_bench.config import ExperimentConfig, validate
 from lenet_bench.errors import InputError
 from lenet_bench.files import atomic_write_json, read_json
 from lenet_bench.inputs import data
-from lenet_bench.networks import inspection, models
+from lenet_bench.networks import models
 from lenet_bench.observers import hooks
-from lenet_bench.reports import analysis
+from lenet_bench.records import analysis
 from lenet_bench.runs import RunSpec
-from lenet_bench.study import engines
+from lenet_bench.study import engines, inspection
 from lenet_bench.study.workdir import check_workdir, experiment_lock
 from lenet_bench.trainers import (check_fused_supports, check_trainer, default_group_size,
                                   early_stopping, packs_across_seeds)

@@ -28,7 +28,7 @@ on TensorFlow, fused_jax on JAX, and refused on PyTorch.
 
 from lenet_bench import backends, machine
 from lenet_bench.errors import InputError
-from lenet_bench.networks import architectures
+from lenet_bench import architectures
 
 TRAINERS = ("auto", "fused", "keras")
 CPU_GROUP_SIZE = 12  # Fused TF: flat from 12 replicas on (benchmarks/fused_speed.txt).

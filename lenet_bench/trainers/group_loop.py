@@ -35,7 +35,7 @@ from lenet_bench.inputs import data, noise
 from lenet_bench.networks import models
 from lenet_bench.observers import cost, hooks
 from lenet_bench.observers.keras_callbacks import KerasCallbacks, KerasModelSaver
-from lenet_bench.reports import analysis
+from lenet_bench.records import analysis
 from lenet_bench.runs import RunSpec
 from lenet_bench.trainers import early_stopping, make_trainer
 

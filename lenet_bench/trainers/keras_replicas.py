@@ -2,7 +2,7 @@
 Keras model with its own optimizer and compiled train and eval steps (on any
 Keras backend: the steps come from trainers.steps_<backend>).
 
-Any architecture (lenet_bench.networks.architectures) trains here; the fused trainer
+Any architecture (lenet_bench.architectures) trains here; the fused trainer
 (lenet_bench.trainers.fused_tf) is faster for plain LeNet-5 groups on CPU.
 """
 

@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import keras
 
-from lenet_bench.networks import architectures
+from lenet_bench import architectures
 from lenet_bench.trainers.steps_jax import correct_count, cross_entropy, scaled_images
 
 

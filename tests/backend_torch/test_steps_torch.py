@@ -12,7 +12,7 @@ from lenet_bench import runs
 from lenet_bench.errors import InputError
 from lenet_bench.networks import models
 from lenet_bench.observers import cost, tensorboard_logging
-from lenet_bench.reports import analysis
+from lenet_bench.records import analysis
 from lenet_bench.trainers import steps_torch
 from lenet_bench.trainers.keras_replicas import KerasReplicas
 

@@ -2,7 +2,7 @@
 apart, and their per-grid-point statistics; as records (for the report) and as
 pandas DataFrames (for notebooks).
 
-    from lenet_bench.reports import results
+    from lenet_bench.records import results
     df = results.load("results/quick")            # one row per run x epoch
     results.summary(df[df.epochs == 5], by=["experiment", "learning_rate"])
 
@@ -24,7 +24,7 @@ from lenet_bench.artifacts import CONFIG_FILE, RUNS_FOLDER
 from lenet_bench.backends import DEFAULT_BACKEND
 from lenet_bench.config import DEFAULT_LABEL_FIELDS, SETTINGS, field_names
 from lenet_bench.files import read_json
-from lenet_bench.networks.architectures import MODEL_FIELD_DEFAULTS
+from lenet_bench.architectures import MODEL_FIELD_DEFAULTS
 
 # Spec fields that can tell one grid point from another, in display order, and the
 # prefix each one's value gets in a label: from the config's field table.

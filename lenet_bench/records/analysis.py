@@ -10,7 +10,13 @@ import numpy as np
 
 from lenet_bench.config import RANK_RUNS_BY
 from lenet_bench.files import atomic_write_npz
-from lenet_bench.inputs.noise import row_normalize
+
+
+def row_normalize(counts: np.ndarray) -> np.ndarray:
+    """Each row divided by its sum (a row of zeros stays zeros)."""
+    counts = np.asarray(counts, dtype=float)
+    totals = counts.sum(axis=1, keepdims=True)
+    return np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
 
 
 def confusion_matrix(true_labels: np.ndarray, predicted: np.ndarray,

@@ -28,7 +28,7 @@ from lenet_bench.errors import InputError
 from lenet_bench.files import atomic_write_json, atomic_write_npz
 from lenet_bench.inputs import data
 from lenet_bench.networks import inference, models
-from lenet_bench.reports import analysis
+from lenet_bench.records import analysis
 
 logger = logging.getLogger("lenet_bench")
 
