@@ -1,6 +1,7 @@
 """--seeds=auto: the race's error rates by simulation, its tests against scipy/statsmodels,
 and a race on digits end to end, resumed from its first round's run files."""
 
+import dataclasses
 import json
 import os
 import shutil
@@ -18,6 +19,7 @@ from statsmodels.stats.weightstats import ttost_ind
 from lenet_bench.config import ExperimentConfig, validate
 from lenet_bench.errors import InputError
 from lenet_bench.records import race_rule
+from lenet_bench.study import racing
 
 PLAN = race_rule.RacePlan(min_seeds=3, max_seeds=9, margin=0.005)
 LEARNED_STD = 0.003
@@ -213,3 +215,27 @@ def test_a_race_drops_the_hopeless_point_and_resumes_from_its_first_round(tmp_pa
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert "9 already finished, 2 to train" in resumed.stderr
     assert race_result(tmp_path / "killed") == (race_json, section)
+
+
+@pytest.mark.parametrize("max_seeds", [3, 9])
+def test_a_race_resumed_under_another_plan_is_refused(tmp_path, max_seeds):
+    """A lowered or a raised --max_seeds after the first look would change the alpha each
+    look spends after seeing data: refused in one line naming the file and the change."""
+    started = ExperimentConfig(name="digits_smoke", dataset="digits", seeds="auto", max_seeds=5)
+    racing.write_race_plan(started, tmp_path / "digits_smoke")
+    racing.check_race_plan(started, tmp_path)  # The same plan resumes.
+    changed = dataclasses.replace(started, max_seeds=max_seeds)
+    with pytest.raises(InputError, match=rf"race_plan.json: this race started under another "
+                                         rf"plan \(max_seeds 5 -> {max_seeds}, looks "):
+        racing.check_race_plan(changed, tmp_path)
+
+
+def test_the_cli_refuses_a_race_resumed_under_another_plan(tmp_path, monkeypatch, capfd):
+    plan = ExperimentConfig(name="digits_smoke", dataset="digits", seeds="auto", max_seeds=5)
+    racing.write_race_plan(plan, tmp_path / "digits_smoke")
+    result = run_cli([*RACE_FLAGS, f"--workdir={tmp_path}"], monkeypatch=monkeypatch, capfd=capfd,
+                     cwd=REPO_ROOT)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("error: ")
+    assert "max_seeds 5 -> 4" in result.stderr
+    assert not (tmp_path / "digits_smoke" / "runs").exists()

@@ -4,19 +4,58 @@ The rule that decides each look lives in `lenet_bench.records.race_rule`; this m
 only trains the runs a look wants and writes race.json for readers.
 """
 
+import dataclasses
 import logging
 from pathlib import Path
 
 from lenet_bench import runs as runs_module
 from lenet_bench.artifacts import RUNS_FOLDER
 from lenet_bench.config import ExperimentConfig
-from lenet_bench.files import atomic_write_json
+from lenet_bench.errors import InputError
+from lenet_bench.files import atomic_write_json, read_json
 from lenet_bench.records.race_rule import (DESIGN, EQUIVALENT, UNDECIDED, WORSE, BEST, Race,
                                            RacePlan, advance, point_results)
 
 logger = logging.getLogger("lenet_bench")
 
 RACE_FILE = "race.json"
+PLAN_FILE = "race_plan.json"
+
+
+def plan_record(plan: RacePlan) -> dict:
+    """The fixed design of a race, as race_plan.json holds it."""
+    return {**dataclasses.asdict(plan), "looks": plan.looks, "design": DESIGN}
+
+
+def check_race_plan(config: ExperimentConfig, workdir: str | Path) -> None:
+    """Refuses a race resumed under another plan than the one its first look fixed.
+
+    A race's error rates hold for the plan it started with: its looks and the alpha each
+    spends were fixed before the first look. Resuming with another --min_seeds,
+    --max_seeds or --margin would change them after seeing data.
+
+    Raises:
+      InputError: race_plan.json in the experiment folder differs from `config`'s plan.
+    """
+    path = Path(workdir) / config.name / PLAN_FILE
+    started = read_json(path)
+    if not started:
+        return
+    wanted = plan_record(RacePlan.of(config))
+    changed = [f"{name} {started.get(name)!r} -> {wanted[name]!r}" for name in wanted
+               if started.get(name) != wanted[name]]
+    if changed:
+        raise InputError(f"{path}: this race started under another plan ({', '.join(changed)}); "
+                         "a race's plan is fixed at its first look: rerun with the flags it "
+                         "started with, or give a new --workdir")
+
+
+def write_race_plan(config: ExperimentConfig, experiment_dir: Path) -> None:
+    """race_plan.json, written once, before the race's first look trains anything."""
+    path = experiment_dir / PLAN_FILE
+    if not path.exists():
+        experiment_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(path, plan_record(RacePlan.of(config)))
 
 
 def race_specs(points: list[ExperimentConfig], seeds: list[int],
@@ -41,6 +80,8 @@ def run_race(config: ExperimentConfig, dataset, workdir: str | Path, **options) 
     from lenet_bench.study import experiment
 
     experiment_dir = Path(workdir) / config.name
+    check_race_plan(config, workdir)
+    write_race_plan(config, experiment_dir)
     plan, points = RacePlan.of(config), config.grid_points()
     trained_for = None
     while True:
