@@ -564,3 +564,40 @@ def plot_ood_histogram(in_counts: np.ndarray, out_counts: np.ndarray, in_name: s
     axes.legend(fontsize=8)
     axes.set_title(title, fontsize=9)
     _save(figure, path)
+
+
+VERDICT_COLORS = {"best": "#1f77b4", "equivalent": "#2ca02c", "undecided": "#7f7f7f",
+                  "worse": "#d62728"}
+
+
+def plot_verdicts(labels: list[str], lows: np.ndarray, highs: np.ndarray, verdicts: list[str],
+                  seeds: list[int], margin: float, path: Path, title: str) -> None:
+    """Each point's interval against the best of the others (in points), the margin band,
+    each point coloured by its verdict and labelled with its seeds: the picture a reader
+    checks first. The best's interval is against the runner-up."""
+    order = np.argsort(-np.nan_to_num((np.asarray(lows) + np.asarray(highs)) / 2, nan=-1e9),
+                       kind="stable")
+    figure = _figure(7.0, 1.2 + 0.22 * len(labels))
+    axes = figure.subplots()
+    axes.axvspan(-margin, margin, color="#2ca02c", alpha=0.12, linewidth=0,
+                 label=f"margin ±{margin:g} points")
+    axes.axvline(0, color="black", linewidth=0.8)
+    for row, index in enumerate(order):
+        color = VERDICT_COLORS.get(verdicts[index], "black")
+        if np.isfinite(lows[index]) and np.isfinite(highs[index]):
+            axes.plot([lows[index], highs[index]], [row, row], color=color, linewidth=2.5,
+                      solid_capstyle="butt")
+        else:
+            axes.text(0, row, " no interval (fewer than 2 learned runs)", color=color,
+                      fontsize=7, va="center")
+    axes.set_yticks(range(len(order)),
+                    [f"{labels[i]} ({seeds[i]} seeds)" for i in order], fontsize=7)
+    axes.set_ylim(len(order) - 0.5, -0.5)
+    for verdict, color in VERDICT_COLORS.items():
+        if verdict in verdicts:
+            axes.plot([], [], color=color, linewidth=2.5, label=verdict)
+    axes.set_xlabel("learned accuracy minus the best of the others, points")
+    axes.set_title(title, fontsize=9)
+    axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    axes.grid(axis="x", alpha=0.3)
+    _save(figure, path)
