@@ -2,7 +2,7 @@
 
 Speed: 3,429 replica-images/s with 12 replicas at batch 128, 1.09x one lone replica on the
     per-run JAX trainer (3,132) and 5.14x the vmapped Keras model (667), formulation
-    'matmul' 2 replicas per product, 2 epochs of 1,280 images, on a 2-core AMD EPYC CPU
+    'matmul', 2 epochs of 1,280 images (the second timed), on a 2-core AMD EPYC CPU
     (benchmarks/jax_cpu_speed.txt, run 4)
 Speed: not yet measured on a GPU: `bash benchmarks/gpu/run.sh` times this trainer there.
 Speed: the probe that preceded this trainer (a standalone script, the same vmap of the Keras
