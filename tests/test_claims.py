@@ -250,13 +250,14 @@ def three_way_txt(match: re.Match) -> dict:
 def jax_cpu_speed_txt(match: re.Match) -> dict:
     text = (REPO / "benchmarks/jax_cpu_speed.txt").read_text()
     section = text.split(f"## Run {match['run']} ")[1].split("\n## ")[0]
-    rows = {(trainer.strip(), int(replicas)): (float(images), ratio) for trainer, replicas,
-            images, ratio in re.findall(r"^(jax per-run|jax vmap|jax matmul|tf fused) +(\d+) "
-                                        r"+\S+ +\S+ +(\d+) +.* (\d+\.\d+)x$", section, re.MULTILINE)}
+    row = re.compile(r"^(jax per-run|jax vmap|jax matmul|tf fused) +(\d+) +\S+ +\S+ +(\d+) "
+                     r"+.* (\d+\.\d+)x$", re.MULTILINE)
+    rows = {(trainer, int(replicas)): (float(images), float(ratio))
+            for trainer, replicas, images, ratio in row.findall(section)}
     replicas = int(match["replicas"])
     device = re.search(r"device: CPU: (.+); cores: (\d+)", section)
     work = re.search(r"R runs x (\d+) epochs of (\d+) images \S+, batch (\d+)", section)
-    return {"value": rows["jax matmul", replicas][0], "ratio": float(rows["jax matmul", replicas][1]),
+    return {"value": rows["jax matmul", replicas][0], "ratio": rows["jax matmul", replicas][1],
             "lone": rows["jax per-run", 1][0], "vmap": rows["jax vmap", replicas][0],
             "vs_vmap": rows["jax matmul", replicas][0] / rows["jax vmap", replicas][0],
             "epochs": int(work[1]), "images": int(work[2]), "batch": int(work[3]),

@@ -11,7 +11,8 @@ Speed: the probe that preceded this trainer (a standalone script, the same vmap 
     (benchmarks/gpu/2026-11-30-probe.log)
 
 On a CPU the TensorFlow fused trainer stays faster than either formulation, and one run of
-one command is a thin basis for the 1.09x: benchmarks/RESULTS.md#fused-jax-on-a-cpu-batched-matrix-products.
+one command is a thin basis for the 1.09x; the table and the machine's load:
+benchmarks/RESULTS.md#fused-jax-on-a-cpu-batched-matrix-products.
 """
 
 import functools

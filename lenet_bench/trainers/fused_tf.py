@@ -39,9 +39,9 @@ Speed: 62.3 s for the whole process of 10 runs x 1 epoch at batch 128 on Fashion
     Keras fit (230.1 s), on a 2-core AMD EPYC CPU (benchmarks/whole_process/three_way.txt)
 Speed: not yet measured on a GPU: `make bench GPU=tf` runs this trainer there.
 
-Part of the gain over plain `fit` is oneDNN, which the suite turns on and TensorFlow leaves
-off by default on this CPU. Every case, the group-size scan and how they were run:
-benchmarks/RESULTS.md#speed-on-cpu.
+Part of the gain over plain `fit` is oneDNN, which the suite turns on and TensorFlow left
+off by default on the AMD EPYC measured. Every case, the group-size scan and how they were
+run: benchmarks/RESULTS.md#speed-on-cpu.
 """
 
 import keras
