@@ -397,17 +397,16 @@ def test_a_changed_digit_in_any_figure_fails():
     """Every number of every statement but its source and its core count (not in a run
     file) is checked: one more in its last digit, and the statement fails."""
     claims = every_claim()
-    assert len(claims) > 40
-    changed = 0
+    assert claims
     for where, label, text in claims:
-        for number in NUMBER.finditer(text):
-            if text[number.end():].startswith("-core") or number.start() > text.rindex("("):
-                continue
+        numbers = [number for number in NUMBER.finditer(text)
+                   if not text[number.end():].startswith("-core")
+                   and number.start() < text.rindex("(")]
+        assert numbers, f"{where}: {label}: {text} states no figure"
+        for number in numbers:
             digit = str((int(number.group()[-1]) + 1) % 10)
             wrong = text[:number.end() - 1] + digit + text[number.end():]
             assert fails(label, wrong), f"{where}: {label}: {wrong} passed"
-            changed += 1
-    assert changed > 150
 
 
 def test_the_statements_are_read_as_written():
