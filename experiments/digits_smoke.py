@@ -1,10 +1,16 @@
 """LeNet-5 on scikit-learn's digits (upscaled to 28x28): seconds, no data needed.
 
-    python -m lenet_bench --experiment=digits_smoke --workdir=results/wd
+Command:
+    python -m lenet_bench --experiment=digits_smoke --workdir=benchmarks/digits_smoke
+
+Result: final test accuracy 98.44 % over 1 seed at its setting
+    (benchmarks/digits_smoke/digits_smoke/runs)
+Time: 2.7 s of training over 1 run on a 2-core Intel Xeon CPU
+    (benchmarks/digits_smoke/digits_smoke/runs)
 
 The zero-setup default of the CLI, and the data the tests train on; one
-run, 5 epochs. What it reaches and how long it takes:
-benchmarks/RESULTS.md#start-here-digits_smoke.
+run, 5 epochs. The whole command (imports, data, report) takes longer than
+the training: benchmarks/RESULTS.md#start-here-digits_smoke.
 """
 
 from lenet_bench.config import ExperimentConfig

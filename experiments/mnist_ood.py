@@ -1,6 +1,14 @@
 """Out-of-distribution test: LeNet-5 trained on MNIST, shown Fashion-MNIST test images.
 
-    python -m lenet_bench --experiment=mnist_ood --workdir=results/wd --data_dir=../shared/datasets
+Command:
+    python -m lenet_bench --experiment=mnist_ood --workdir=benchmarks/companion_studies --data_dir=../shared/datasets
+
+Result: final test accuracy 97.58 +/- 0.08 % over 3 seeds at its setting
+    (benchmarks/companion_studies/mnist_ood/runs)
+Result: OOD AUROC 0.963 +/- 0.010 over 3 seeds at its setting
+    (benchmarks/companion_studies/mnist_ood/runs)
+Time: 1.4 min of training over 3 runs on a 2-core AMD EPYC CPU
+    (benchmarks/companion_studies/mnist_ood/runs)
 
 mnist_best's setting (truncated normal, lr 0.005, decay 0.9, batch 32) for
 10 epochs over 3 seeds. After training, each run's best-epoch model sees the
@@ -8,9 +16,9 @@ MNIST test set (in distribution) and the Fashion-MNIST test set (out of
 distribution); the report gives the max-softmax confidence histograms, the
 share of OOD images predicted with confidence > 0.9 and the AUROC of max
 softmax as an OOD detector, mean ± std over seeds, besides the soft metrics,
-best/median/worst runs, classification report and model internals.
-What it reaches and how long it takes: benchmarks/RESULTS.md#soft-metrics-and-ood
-(raw: benchmarks/companion_studies/mnist_ood/).
+best/median/worst runs, classification report and model internals. Other jobs
+shared the cores (the time is an upper bound). The other figures:
+benchmarks/RESULTS.md#soft-metrics-and-ood.
 """
 
 import dataclasses

@@ -1,6 +1,16 @@
 """MNIST: random search (10 trials) with stratified 3-fold CV; the test set used once.
 
-    .venv/bin/python -m lenet_bench --experiment=mnist_random_search --workdir=benchmarks/search --data_dir=../shared/datasets
+Command:
+    python -m lenet_bench --experiment=mnist_random_search --workdir=benchmarks/search --data_dir=../shared/datasets
+
+Result: validation accuracy 96.08 +/- 1.01 % over 3 folds at optimizer=adam
+    learning_rate=0.00367 lr_decay=0.987 batch_size=128 initializer=glorot_uniform, the best
+    of 10 trials (benchmarks/search/mnist_random_search/runs)
+Result: final test accuracy 97.32 % over 1 seed at optimizer=adam learning_rate=0.00367
+    lr_decay=0.987 batch_size=128 initializer=glorot_uniform
+    (benchmarks/search/mnist_random_search/runs)
+Time: 20.1 min of training over 31 runs on a 2-core AMD EPYC CPU
+    (benchmarks/search/mnist_random_search/runs)
 
 Random search (seed 0) over optimizer {sgd_momentum (SGD, momentum 0.9),
 rmsprop, adam}, start learning rate log-uniform in [3e-4, 3e-2], per-epoch
@@ -12,8 +22,8 @@ with the best mean validation accuracy is then trained on all 5,000 images
 and evaluated on the 10,000 test images once. Dropout, L2 and batch norm are
 searchable (e.g. "dropout": {"uniform": [0, 0.5]}) but not in this space:
 the committed search predates them, and adding them changes the trials.
-What it reaches and how long it takes: benchmarks/RESULTS.md#hyperparameter-search
-(raw: benchmarks/search/mnist_random_search/).
+Other jobs shared the cores (the time is an upper bound). Both searches side
+by side: benchmarks/RESULTS.md#hyperparameter-search.
 """
 
 from lenet_bench.config import ExperimentConfig

@@ -1,4 +1,19 @@
-"""The fused JAX trainer: a group's runs as replicas of the Keras model itself."""
+"""The fused JAX trainer: a group's runs as replicas of the Keras model itself.
+
+Speed: 3,429 replica-images/s with 12 replicas at batch 128, 1.09x one lone replica on the
+    per-run JAX trainer (3,132) and 5.14x the vmapped Keras model (667), formulation
+    'matmul', 2 epochs of 1,280 images (the second timed), on a 2-core AMD EPYC CPU
+    (benchmarks/jax_cpu_speed.txt, run 4)
+Speed: not yet measured on a GPU: `bash benchmarks/gpu/run.sh` times this trainer there.
+Speed: the probe that preceded this trainer (a standalone script, the same vmap of the Keras
+    model's step) reached 1,375,113 replica-images/s at R=180 and batch 128 on 28x28x1
+    images, 14.3x plain Keras fit on the same GPU (96,300 images/s), on one NVIDIA H200
+    (benchmarks/gpu/2026-11-30-probe.log)
+
+On a CPU the TensorFlow fused trainer stays faster than either formulation, and one run of
+one command is a thin basis for the 1.09x; the table and the machine's load:
+benchmarks/RESULTS.md#fused-jax-on-a-cpu-batched-matrix-products.
+"""
 
 import functools
 
