@@ -25,6 +25,7 @@ from experiments import cifar10_best, common
 GRID = {"augment_translation": (0.0, 0.1), "augment_flip": (False, True)}
 
 
+# Margin: cifar10_best's (its get_config says why).
 def get_config():
     return common.augmentation("cifar10_augmentation", cifar10_best.get_config(), GRID,
                                train_size=10000, epochs=12)

@@ -31,5 +31,8 @@ def get_config() -> ExperimentConfig:
         epochs=30,
         batch_size=128,
         seeds=5,
+        # Margin: LeNet-5 reaches 57-62% on CIFAR-10 with a seed spread of 1.2-1.5 points; a
+        # setting is worth changing for a point (100 test images), not for less.
+        margin=1.0,
         keep_best=True,
     )

@@ -22,4 +22,6 @@ from experiments import common
 
 
 def get_config():
-    return common.init_lr_grid("cifar10_init_lr_grid", "cifar10", batch_size=128)
+    # Margin: LeNet-5 reaches 57-62% on CIFAR-10 with a seed spread of 1.2-1.5 points; a
+    # setting is worth changing for a point (100 test images), not for less.
+    return common.init_lr_grid("cifar10_init_lr_grid", "cifar10", batch_size=128, margin=1.0)

@@ -24,5 +24,6 @@ from experiments import cifar10_best
 from lenet_bench.config import ExperimentConfig
 
 
+# Margin: cifar10_best's (its get_config says why).
 def get_config() -> ExperimentConfig:
     return dataclasses.replace(cifar10_best.get_config(), name="cifar10_tuned", lr_decay=0.95)

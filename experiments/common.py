@@ -13,10 +13,11 @@ INIT_LR_DECAY_GRID = {
 NOISE_LEVELS = (0.0, 0.2, 0.4, 0.6, 0.8)  # Symmetric label-noise eps.
 
 
-def init_lr_grid(name: str, dataset: str, batch_size: int) -> ExperimentConfig:
+def init_lr_grid(name: str, dataset: str, batch_size: int, margin: float) -> ExperimentConfig:
     """The grid study on one dataset: 36 points x 5 seeds, 5 epochs, Adam."""
     return ExperimentConfig(name=name, dataset=dataset, epochs=5,  # As in the original study.
-                            batch_size=batch_size, seeds=5, grid=dict(INIT_LR_DECAY_GRID))
+                            batch_size=batch_size, seeds=5, grid=dict(INIT_LR_DECAY_GRID),
+                            margin=margin)
 
 
 def label_noise(name: str, best: ExperimentConfig) -> ExperimentConfig:

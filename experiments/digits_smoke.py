@@ -26,4 +26,6 @@ def get_config() -> ExperimentConfig:
         epochs=5,
         batch_size=32,
         seeds=1,
+        # Margin: 1 point is about 4 of digits' 360 test images, the resolution of this smoke test.
+        margin=1.0,
     )

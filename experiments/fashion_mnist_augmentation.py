@@ -24,6 +24,7 @@ from experiments import common, fashion_mnist_best
 GRID = {"augment_translation": (0.0, 0.1), "augment_rotation": (0.0, 0.05)}
 
 
+# Margin: fashion_mnist_best's (its get_config says why).
 def get_config():
     return common.augmentation("fashion_mnist_augmentation", fashion_mnist_best.get_config(),
                                GRID, train_size=10000, epochs=12)

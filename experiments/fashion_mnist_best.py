@@ -31,5 +31,8 @@ def get_config() -> ExperimentConfig:
         epochs=30,
         batch_size=32,  # Keras fit's default, as in the original study.
         seeds=5,
+        # Margin: LeNet-5 sits near 89-90% on Fashion-MNIST, with a seed spread of about 0.3-0.5
+        # points; a difference under 0.5 points (50 test images) changes no one's choice.
+        margin=0.5,
         keep_best=True,
     )

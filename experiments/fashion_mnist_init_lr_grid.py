@@ -23,4 +23,6 @@ from experiments import common
 
 
 def get_config():
-    return common.init_lr_grid("fashion_mnist_init_lr_grid", "fashion_mnist", batch_size=32)
+    # Margin: LeNet-5 sits near 89-90% on Fashion-MNIST, with a seed spread of about 0.3-0.5
+    # points; a difference under 0.5 points (50 test images) changes no one's choice.
+    return common.init_lr_grid("fashion_mnist_init_lr_grid", "fashion_mnist", batch_size=32, margin=0.5)

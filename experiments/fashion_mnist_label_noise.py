@@ -28,5 +28,6 @@ WORKDIR=benchmarks/make_bench_full_study DATA_DIR=../shared/datasets`.
 from experiments import common, fashion_mnist_best
 
 
+# Margin: fashion_mnist_best's (its get_config says why).
 def get_config():
     return common.label_noise("fashion_mnist_label_noise", fashion_mnist_best.get_config())

@@ -24,5 +24,6 @@ from experiments import common, mnist_best
 GRID = {"augment_translation": (0.0, 0.1), "augment_rotation": (0.0, 0.05)}
 
 
+# Margin: mnist_best's (its get_config says why).
 def get_config():
     return common.augmentation("mnist_augmentation", mnist_best.get_config(), GRID)

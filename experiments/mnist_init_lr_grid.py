@@ -22,4 +22,6 @@ from experiments import common
 
 
 def get_config():
-    return common.init_lr_grid("mnist_init_lr_grid", "mnist", batch_size=32)
+    # Margin: LeNet-5 sits near 97-99% on MNIST, where comparisons differ by tenths of a
+    # point; 0.3 points is 30 of the 10,000 test images.
+    return common.init_lr_grid("mnist_init_lr_grid", "mnist", batch_size=32, margin=0.3)

@@ -31,5 +31,6 @@ WORKDIR=benchmarks/make_bench_full_study DATA_DIR=../shared/datasets`.
 from experiments import common, mnist_best
 
 
+# Margin: mnist_best's (its get_config says why).
 def get_config():
     return common.label_noise("mnist_label_noise", mnist_best.get_config())
