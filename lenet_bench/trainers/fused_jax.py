@@ -67,8 +67,8 @@ class FusedKerasReplicas:
 
     Why: one LeNet-5 leaves a GPU mostly idle; vmapped, XLA lowers the
     replicas' convolutions to grouped convolutions and a whole grid trains in
-    one step (1.38M replica-images/s at 180 replicas on an H200, 0.66M for one:
-    benchmarks/gpu/README.md). Matmuls run at float32 precision (no TF32), so
+    one step (the module docstring gives the measured speed and where it comes
+    from). Matmuls run at float32 precision (no TF32), so
     a replica matches its lone run on a GPU too. Replicas share no arithmetic:
     one whose loss goes NaN leaves the others as they would be without it.
     On a CPU, XLA runs the vmapped convolutions slowly
