@@ -8,8 +8,9 @@
 # where each run trains alone. The same works for two backends (run the study with
 # `backend="jax"` in another kernel, since Keras picks its backend once per process),
 # two machines or two library versions. Run it whole from the checkout's root:
-# `python -m examples.compare_workdirs`; if `examples/quickstart.py` ran in this folder,
-# the first workdir is its `results/` and trains nothing.
+# `python -m examples.compare_workdirs`. The first workdir is quickstart's `results/`
+# (if `examples/quickstart.py` ran in this folder, it trains nothing), the second
+# `results/alone/`, a workdir of its own inside it.
 
 # %%
 import lenet_bench
@@ -19,15 +20,15 @@ STUDY = dict(seeds=2, epochs=2, train_size=600, grid={"learning_rate": [0.01, 0.
              tensorboard=False, keras_models=False, progress="none")
 
 together = lenet_bench.run_study("digits_smoke", "results", **STUDY)
-alone = lenet_bench.run_study("digits_smoke", "results-alone", group_size=1, **STUDY)
+alone = lenet_bench.run_study("digits_smoke", "results/alone", group_size=1, **STUDY)
 
 # %% [markdown]
 # `compare.compare(a, b)` returns Markdown: what each side ran on, the points found in
 # only one side, then a row per point in both. From a shell:
-# `python -m lenet_bench.reports.compare results results-alone --out=compare.md`.
+# `python -m lenet_bench.reports.compare results results/alone --out=compare.md`.
 
 # %%
-text = compare.compare("results", "results-alone")
+text = compare.compare("results", "results/alone")
 print(text)
 
 # %% [markdown]

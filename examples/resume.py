@@ -7,7 +7,8 @@
 # and gives the results of an uninterrupted study. Here a Keras callback stands in for
 # Ctrl-C: it raises `KeyboardInterrupt` at the end of the last epoch of the seed-1 runs,
 # when the seed-0 runs are finished. Then the same call again, with a callback that
-# records what trains. Run it whole from the checkout's root: `python -m examples.resume`.
+# records what trains. Run it whole from the checkout's root: `python -m examples.resume`;
+# its workdir is `results/resume/`.
 
 # %%
 import json
@@ -18,7 +19,7 @@ import keras
 
 import lenet_bench
 
-WORKDIR = Path("results-resume")
+WORKDIR = Path("results") / "resume"
 shutil.rmtree(WORKDIR, ignore_errors=True)  # This example's own folder: start afresh.
 # Importing Keras above started it on its default backend: the study trains on that one.
 STUDY = dict(seeds=2, epochs=2, train_size=600, grid={"learning_rate": [0.01, 0.003]},

@@ -77,7 +77,11 @@ def test_verdicts_reads_a_verdict_per_grid_point_and_plots_every_run(shared, mon
 
 
 def test_compare_workdirs_lines_up_the_same_points_of_two_workdirs(shared, monkeypatch):
+    runs_dir = shared / "results" / "digits_smoke" / "runs"
+    written = {path: path.stat().st_mtime_ns for path in runs_dir.glob("*.json")}
     cells = run_example("compare_workdirs", shared, monkeypatch)
+    # Workdir A is quickstart's: its finished runs were kept, not trained again.
+    assert written and {path: path.stat().st_mtime_ns for path in written} == written
     text = cells["text"]
     assert "| lr 0.003 |" in text and "| lr 0.01 |" in text
     assert "points only in A (0)" in text and "points only in B (0)" in text
