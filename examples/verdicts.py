@@ -62,6 +62,7 @@ for position, point in enumerate(summary.itertuples()):
     axes.errorbar(position + 0.15, mean, yerr=[[mean - low], [high - mean]], fmt="o",
                   capsize=4, color=COLORS.get(point.verdict, "black"), label=point.verdict)
 axes.set_xticks(range(len(summary)), summary.setting)
+axes.set_xlim(-0.5, len(summary) - 0.5)
 axes.set(ylabel="final test accuracy %", title="digits_smoke: runs, mean and 95% interval")
 axes.legend()
 figure.savefig(WORKDIR / "verdicts.png", dpi=100)
