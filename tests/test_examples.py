@@ -16,6 +16,10 @@ from conftest import REPO_ROOT
 
 from lenet_bench import config
 
+# One worker runs them all, in order, so that they share their folder (`make test`'s
+# `--dist loadgroup`).
+pytestmark = pytest.mark.xdist_group("examples")
+
 
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory):
