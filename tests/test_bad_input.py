@@ -28,6 +28,18 @@ def mnist_data(tmp_path, mutate=None):
     return f"--data_dir={tmp_path / 'data'}"
 
 
+def fashion_folder(tmp_path):
+    """A Fashion-MNIST-style folder named so, given as the dataset folder itself."""
+    write_idx_dataset(tmp_path / "fashion-mnist", train=20, test=10)
+    return f"--data_dir={tmp_path / 'fashion-mnist'}"
+
+
+def plain_idx_folder(tmp_path):
+    """MNIST-style IDX files in a folder named for no dataset, given as the dataset folder."""
+    write_idx_dataset(tmp_path / "images", train=20, test=10)
+    return f"--data_dir={tmp_path / 'images'}"
+
+
 def truncate_gz(folder):
     path = folder / "train-images-idx3-ubyte.gz"
     path.write_bytes(path.read_bytes()[:40])
@@ -135,6 +147,13 @@ CASES = {
                                r"error: .*cifar10/data_batch_1: refused: the pickle calls "
                                r"'(posix|nt)\.system', which a CIFAR-10 batch never holds .*; "
                                r"nothing in it was run$"),
+    "another dataset's folder": (lambda t: ["--experiment=mnist_best", fashion_folder(t)],
+                                 r"error: .*/fashion-mnist: is a fashion_mnist folder \(by its "
+                                 r"name\), not mnist: expected --data_dir to hold mnist \(mnist/\)$"),
+    "another dataset's image shape": (
+        lambda t: ["--experiment=cifar10_best", plain_idx_folder(t)],
+        r"error: .*/images: train images are 28x28x1 \(like mnist or fashion_mnist\), not the "
+        r"32x32x3 of cifar10: expected a folder holding cifar10$"),
     "unknown dataset": (lambda t: [experiment_file(t, name="x", dataset="imagenet")],
                         r"error: --dataset='imagenet' is invalid: expected one of mnist, "),
     "unknown experiment": (lambda t: ["--experiment=mnist_bset"],

@@ -475,6 +475,7 @@ def experiment_header(name: str, config: dict, runs: list[dict], rows: list[dict
         f"- dataset: **{dataset.get('name', '?')}** from `{dataset.get('source', '?')}`: "
         f"{dataset.get('train_size', '?')} training images used, "
         f"{dataset.get('test_size', '?')} test images, shape {dataset.get('image_shape', '?')}",
+        f"- data: {data_text(runs, dataset.get('name', '?'))}",
         f"- runs: {finished} finished of {expected}"
         + (" (rerun the same command to finish the rest)" if finished < expected else "")
         + f"; {len(rows)} grid points ({', '.join(fields)})",
@@ -488,6 +489,36 @@ def experiment_header(name: str, config: dict, runs: list[dict], rows: list[dict
         "- versions: " + ", ".join(f"{k} {v}" for k, v in config.get("versions", {}).items()),
     ]
     return lines + ([f"- command: `{config['command']}`"] if config.get("command") else [])
+
+
+def data_text(runs: list[dict], name: str) -> str:
+    """What the runs trained on, from their records' `data` (inputs.data.describe_data):
+    the published release or not, and the counts and shape of what was read."""
+    recorded = [run["data"] for run in runs if run.get("data")]
+    if not recorded:
+        return "not recorded (run files written before lenet_bench recorded their data)"
+    copies = {json.dumps([data.get("files"), data.get("arrays_sha256"), data.get("canonical")],
+                         sort_keys=True) for data in recorded}
+    missing = len(runs) - len(recorded)
+    tail = f"; not recorded for {missing} older run files" if missing else ""
+    if len(copies) > 1:
+        return (f"**{len(copies)} different copies** of the data (see each run file's "
+                f"`data`){tail}")
+    data = recorded[0]
+    if data.get("canonical"):
+        release = (f"the published {name} release ({len(data['files'])} files; their SHA-256 "
+                   "in each run file's `data`)")
+    elif data.get("canonical") is None:
+        release = f"release not checked ({data.get('note', 'no files hashed')})"
+    elif data.get("files"):
+        release = (f"**not the published {name} release** ({data.get('release_files', '?')} "
+                   "of its files match; SHA-256 in each run file's `data`)")
+    else:
+        release = f"**not the published {name} release** ({data.get('note', '')})"
+    shape = "x".join(str(size) for size in data.get("image_shape", ())) or "?"
+    return (f"{release}; {data.get('train_images', '?')} training and "
+            f"{data.get('test_images', '?')} test images read, {data.get('classes', '?')} "
+            f"classes, {shape}{tail}")
 
 
 def ranked_section(rows: list[dict], classes: int, grid: dict) -> list[str]:
