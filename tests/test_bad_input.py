@@ -34,6 +34,11 @@ def fashion_folder(tmp_path):
     return f"--data_dir={tmp_path / 'fashion-mnist'}"
 
 
+def empty_folder(path):
+    path.mkdir()
+    return path
+
+
 def plain_idx_folder(tmp_path):
     """MNIST-style IDX files in a folder named for no dataset, given as the dataset folder."""
     write_idx_dataset(tmp_path / "images", train=20, test=10)
@@ -241,6 +246,10 @@ WRAPPERS = {"workdir not writable": _read_only_runs_folder}
 CASES["report_only without a workdir"] = (
     lambda t: ["--report_only", f"--workdir={t / 'nowhere'}"],
     r"error: --workdir=.*nowhere: no such directory: expected a workdir that holds experiments")
+CASES["report_only on a workdir without runs"] = (
+    lambda t: ["--report_only", f"--workdir={empty_folder(t / 'empty')}"],
+    r"error: --workdir=.*empty: holds no runs \(no <experiment>/config\.json\): expected a "
+    r"workdir that holds experiments, with --report_only$")
 CASES["augmentation on jax"] = (
     lambda t: ["--experiment=digits_smoke", "--backend=jax", "--augment_zoom=0.1"],
     r"error: --augment_translation/rotation/zoom/flip needs --backend=tensorflow .*: expected "

@@ -866,7 +866,22 @@ def _margin_value(argument: str, value: str) -> float | None:
     return points / 100
 
 
+USAGE = ("usage: python -m lenet_bench.reports.report WORKDIR_OR_EXPERIMENT_DIR "
+         "[--rank_runs_by=final|best] [--margin=POINTS]")
+HELP = (f"{USAGE}\n\n"
+        "Rebuilds the reports from the run files alone (trains nothing): an experiment folder's\n"
+        "REPORT.md, tables and figures; given a workdir, every experiment's and the index\n"
+        "<workdir>/REPORT.md.\n\n"
+        "  --rank_runs_by=final|best  which test accuracy picks a grid point's best, worst and\n"
+        "                             median run (default: as the experiment's config says)\n"
+        f"  --margin=POINTS            the verdicts' equivalence margin in accuracy points "
+        f"(default {100 * statistics.MARGIN:g})")
+
+
 def main(argv: list[str]) -> int:
+    if any(argument in ("--help", "-h", "--helpshort", "--helpfull") for argument in argv[1:]):
+        print(HELP)
+        return 0
     rank_runs_by, margin = None, statistics.MARGIN
     for argument in argv[2:]:
         option, _, value = argument.partition("=")
@@ -882,8 +897,7 @@ def main(argv: list[str]) -> int:
         rank_runs_by = value
     argv = argv[:2]
     if len(argv) != 2:
-        print("usage: python -m lenet_bench.reports.report WORKDIR_OR_EXPERIMENT_DIR "
-              "[--rank_runs_by=final|best] [--margin=POINTS]", file=sys.stderr)
+        print(USAGE, file=sys.stderr)
         return 2
     if not Path(argv[1]).is_dir():
         print(f"error: {argv[1]}: no such directory: expected a workdir or experiment folder",
@@ -895,7 +909,8 @@ def main(argv: list[str]) -> int:
         return 0
     experiment_dirs = sorted(p.parent for p in target.glob(f"*/{CONFIG_FILE}"))
     if not experiment_dirs:
-        print(f"{target}: holds no experiment (no */config.json): expected a workdir", file=sys.stderr)
+        print(f"error: {target}: holds no experiment (no config.json, no */config.json): "
+              "expected a workdir or experiment folder", file=sys.stderr)
         return 2
     for experiment_dir in experiment_dirs:
         write_experiment_report(experiment_dir, rank_runs_by, margin)
