@@ -193,7 +193,11 @@ CASES = {
     "not a number": (lambda t: ["--learning_rate=fast"],
                      r"error: --learning_rate=fast is invalid: expected a number$"),
     "unknown flag": (lambda t: ["--epoch=3"],
-                     r"error: Unknown command line flag 'epoch'\. Did you mean: epochs \?$"),
+                     r"error: --epoch is unknown \(did you mean epochs\?\): expected one of the "
+                     r"flags that --help lists$"),
+    "unknown flag, by its words": (lambda t: ["--noise=0.1"],
+                                   r"error: --noise is unknown \(did you mean one of label_noise, "
+                                   r"noise_mode\?\)"),
     "bad grid field": (lambda t: ["--grid=colour=red"],
                        r"error: --grid='colour=red': 'colour' cannot be a grid field: expected one of "),
     "workdir is a file": (lambda t: [f"--workdir={t / 'wd' / 'REPORT.md'}"],
