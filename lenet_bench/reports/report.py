@@ -31,8 +31,9 @@ from lenet_bench.records.results import (SETTING_FIELDS, backends_text, finished
                                          format_value, label_fields, load_runs, mean_std,
                                          setting_label, summarize, threads_text)
 from lenet_bench.reports.statistics_report import interval_text, margin_text, verdict_legend
-from lenet_bench.reports.tables import (csv_text, latex_table, markdown_table, matrix_text,
-                                        mean_std_text, percent, percent_nan)
+from lenet_bench.reports.tables import (csv_text, duration_words, epoch_text, latex_table,
+                                        markdown_table, matrix_text, mean_std_text, percent,
+                                        percent_nan)
 
 TOP_K_CURVES = 5
 TOP_K_PAIRS = 3
@@ -106,13 +107,13 @@ def summary_table_rows(rows: list[dict]) -> list[list]:
                 percent(row["final_test_soft_accuracy_mean"], row["final_test_soft_accuracy_std"]),
                 percent(row["best_test_accuracy_mean"], row["best_test_accuracy_std"]),
                 percent(row["best_test_accuracy_max"]),
-                mean_std_text(row["best_epoch_mean"], row["best_epoch_std"], 1),
+                epoch_text(row["best_epoch_mean"], row["best_epoch_std"]),
                 mean_std_text(row["epoch_seconds_mean"], math.nan, 1)]
         if "best_val_epoch_mean" in row:
             line += [percent(row["best_val_accuracy_mean"], row["best_val_accuracy_std"]),
-                     mean_std_text(row["best_val_epoch_mean"], row["best_val_epoch_std"], 1),
+                     epoch_text(row["best_val_epoch_mean"], row["best_val_epoch_std"]),
                      f"{row['stopped_runs']}/{row['done']}" + (
-                         f" ({mean_std_text(row['stopped_epoch_mean'], row['stopped_epoch_std'], 1)})"
+                         f" ({epoch_text(row['stopped_epoch_mean'], row['stopped_epoch_std'])})"
                          if row["stopped_runs"] else "")]
         if "keras_file_bytes_mean" in row:
             line += [f"{row['num_params']:,}" if row.get("num_params") else "–",
@@ -479,7 +480,7 @@ def experiment_header(name: str, config: dict, runs: list[dict], rows: list[dict
         f"- runs: {finished} finished of {expected}"
         + (" (rerun the same command to finish the rest)" if finished < expected else "")
         + f"; {len(rows)} grid points ({', '.join(fields)})",
-        f"- training time: {sum(run['wall_seconds'] for run in runs):.0f} s in total",
+        f"- training time: {duration_words(sum(run['wall_seconds'] for run in runs))} in total",
         f"- machine: {machine.get('cpu', '?')}, {machine.get('cores', '?')} cores; "
         + (f"{threads}; " if threads else "")
         + f"device: {runs[0]['device'] if runs else '?'}; backend: {backends_text(runs)}; "
@@ -741,7 +742,7 @@ def write_index(workdir: Path, margin: float = statistics.MARGIN) -> Path:
     devices = sorted({run["device"] for run in all_runs})
     threads = threads_text(all_runs)
     lines = ["# lenet_bench results", "",
-             f"Training time {total_seconds / 3600:.2f} h (the runs' epoch times summed; data "
+             f"Training time {duration_words(total_seconds)} (the runs' epoch times summed; data "
              f"loading and reports not counted); machine: {machine.get('cpu', '?')}, "
              f"{machine.get('cores', '?')} cores; "
              + (f"{threads}; " if threads else "")
