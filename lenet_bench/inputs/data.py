@@ -623,7 +623,7 @@ def counts_provenance(dataset: Dataset) -> dict:
 def describe_data(dataset: Dataset) -> dict:
     """What a run record says about the data it trained on (see `Dataset.provenance`)."""
     return dict(dataset.provenance) or {
-        "files": {}, "canonical": None, "note": f"read from {dataset.source}",
+        "files": {}, "canonical": None, "note": f"{dataset.source}, no files hashed",
         **counts_provenance(dataset)}
 
 

@@ -510,7 +510,7 @@ def data_text(runs: list[dict], name: str) -> str:
         release = (f"the published {name} release ({len(data['files'])} files; their SHA-256 "
                    "in each run file's `data`)")
     elif data.get("canonical") is None:
-        release = f"release not checked ({data.get('note', 'no files hashed')})"
+        release = data.get("note") or "release not checked"
     elif data.get("files"):
         release = (f"**not the published {name} release** ({data.get('release_files', '?')} "
                    "of its files match; SHA-256 in each run file's `data`)")
