@@ -1,5 +1,6 @@
 # make install  create .venv and install requirements.txt and the optional
-#               requirements-ray/jax/torch.txt into it (GPU=tf|jax: the CUDA build as well)
+#               requirements-ray/jax/torch.txt into it (GPU=tf|jax: the CUDA build as well),
+#               then this checkout editable, so `import lenet_bench` works from any folder
 # make test     the install, then the tests: one pytest session per Keras backend
 #               (PYTEST_ARGS=... passes more, e.g. --durations=25)
 # make bench    the install, then the study on every dataset found
@@ -40,9 +41,13 @@ INSTALLED := $(VENV)/.installed $(if $(GPU),$(VENV)/.installed-gpu-$(GPU))
 .PHONY: test bench report perf install
 install: $(INSTALLED)
 
-$(VENV)/.installed: $(REQUIREMENTS)
+# The package itself goes in editable (`pip install -e . --no-deps`, its dependencies are the
+# pinned requirements above), so `import lenet_bench` and `experiments` work from any folder
+# with $(VENV)/bin/python and edits to the checkout take effect without a reinstall.
+$(VENV)/.installed: $(REQUIREMENTS) pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install -q $(addprefix -r ,$(REQUIREMENTS))
+	$(VENV)/bin/python -m pip install -q --no-deps -e .
 	touch $@
 
 # The CUDA build on top: TensorFlow's replaces tensorflow-cpu (both install the `tensorflow`

@@ -25,7 +25,7 @@ from absl import app, flags
 from lenet_bench import api
 from lenet_bench.api import apply_overrides  # noqa: F401  (the CLI's override rule)
 from lenet_bench.config import SETTINGS, field_names
-from lenet_bench.errors import InputError
+from lenet_bench.errors import InputError, did_you_mean
 from lenet_bench.options import COMMAND_LINE, RUN_OPTIONS, CommandLine, RunOptions
 
 FLAGS = flags.FLAGS
@@ -112,6 +112,9 @@ def parse_flags(argv: list[str]) -> list[str]:
         raise
     except flags.Error as error:
         message = str(error)
+        if isinstance(error, flags.UnrecognizedFlagError):
+            message = (f"--{error.flagname} is unknown{did_you_mean(error.flagname, list(FLAGS))}"
+                       ": expected one of the flags that --help lists")
         bad_value = re.match(r"flag --(\w+)=(.*?): ", message)
         if bad_value and bad_value.group(1) in FLAGS:
             name, value = bad_value.groups()

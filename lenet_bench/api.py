@@ -212,6 +212,9 @@ def rebuild_reports(configs: list[ExperimentConfig], workdir: Path, rank_runs_by
     if not workdir.is_dir():
         raise InputError(f"--workdir={workdir}: no such directory: expected a workdir "
                          "that holds experiments, with --report_only")
+    if not any(workdir.glob("*/config.json")):
+        raise InputError(f"--workdir={workdir}: holds no runs (no <experiment>/config.json): "
+                         "expected a workdir that holds experiments, with --report_only")
     paths = []
     for config in configs:
         if (workdir / config.name / "config.json").is_file():

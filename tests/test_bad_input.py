@@ -28,6 +28,23 @@ def mnist_data(tmp_path, mutate=None):
     return f"--data_dir={tmp_path / 'data'}"
 
 
+def fashion_folder(tmp_path):
+    """A Fashion-MNIST-style folder named so, given as the dataset folder itself."""
+    write_idx_dataset(tmp_path / "fashion-mnist", train=20, test=10)
+    return f"--data_dir={tmp_path / 'fashion-mnist'}"
+
+
+def empty_folder(path):
+    path.mkdir()
+    return path
+
+
+def plain_idx_folder(tmp_path):
+    """MNIST-style IDX files in a folder named for no dataset, given as the dataset folder."""
+    write_idx_dataset(tmp_path / "images", train=20, test=10)
+    return f"--data_dir={tmp_path / 'images'}"
+
+
 def truncate_gz(folder):
     path = folder / "train-images-idx3-ubyte.gz"
     path.write_bytes(path.read_bytes()[:40])
@@ -135,6 +152,13 @@ CASES = {
                                r"error: .*cifar10/data_batch_1: refused: the pickle calls "
                                r"'(posix|nt)\.system', which a CIFAR-10 batch never holds .*; "
                                r"nothing in it was run$"),
+    "another dataset's folder": (lambda t: ["--experiment=mnist_best", fashion_folder(t)],
+                                 r"error: .*/fashion-mnist: is a fashion_mnist folder \(by its "
+                                 r"name\), not mnist: expected --data_dir to hold mnist \(mnist/\)$"),
+    "another dataset's image shape": (
+        lambda t: ["--experiment=cifar10_best", plain_idx_folder(t)],
+        r"error: .*/images: train images are 28x28x1 \(like mnist or fashion_mnist\), not the "
+        r"32x32x3 of cifar10: expected a folder holding cifar10$"),
     "unknown dataset": (lambda t: [experiment_file(t, name="x", dataset="imagenet")],
                         r"error: --dataset='imagenet' is invalid: expected one of mnist, "),
     "unknown experiment": (lambda t: ["--experiment=mnist_bset"],
@@ -169,7 +193,11 @@ CASES = {
     "not a number": (lambda t: ["--learning_rate=fast"],
                      r"error: --learning_rate=fast is invalid: expected a number$"),
     "unknown flag": (lambda t: ["--epoch=3"],
-                     r"error: Unknown command line flag 'epoch'\. Did you mean: epochs \?$"),
+                     r"error: --epoch is unknown \(did you mean epochs\?\): expected one of the "
+                     r"flags that --help lists$"),
+    "unknown flag, by its words": (lambda t: ["--noise=0.1"],
+                                   r"error: --noise is unknown \(did you mean one of label_noise, "
+                                   r"noise_mode\?\)"),
     "bad grid field": (lambda t: ["--grid=colour=red"],
                        r"error: --grid='colour=red': 'colour' cannot be a grid field: expected one of "),
     "workdir is a file": (lambda t: [f"--workdir={t / 'wd' / 'REPORT.md'}"],
@@ -222,6 +250,10 @@ WRAPPERS = {"workdir not writable": _read_only_runs_folder}
 CASES["report_only without a workdir"] = (
     lambda t: ["--report_only", f"--workdir={t / 'nowhere'}"],
     r"error: --workdir=.*nowhere: no such directory: expected a workdir that holds experiments")
+CASES["report_only on a workdir without runs"] = (
+    lambda t: ["--report_only", f"--workdir={empty_folder(t / 'empty')}"],
+    r"error: --workdir=.*empty: holds no runs \(no <experiment>/config\.json\): expected a "
+    r"workdir that holds experiments, with --report_only$")
 CASES["augmentation on jax"] = (
     lambda t: ["--experiment=digits_smoke", "--backend=jax", "--augment_zoom=0.1"],
     r"error: --augment_translation/rotation/zoom/flip needs --backend=tensorflow .*: expected "

@@ -4,6 +4,7 @@ and a race on digits end to end, resumed from its first round's run files."""
 import dataclasses
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -171,7 +172,16 @@ def test_seeds_takes_auto_or_an_integer_and_the_race_fields_are_checked():
 # End to end: lr 10 never learns; the two good rates stay open past the first look.
 RACE_FLAGS = ["--experiment=digits_smoke", "--seeds=auto", "--max_seeds=4", "--epochs=1",
               "--grid=learning_rate=0.005,0.004,10.0", "--jit=off", "--threads=1",
-              "--tensorboard=false", "--keras_models=false", "--progress=none"]
+              "--tensorboard=false", "--keras_models=false", "--progress=log"]
+
+
+def assert_progress_stays_true(stderr: str, runs: int) -> None:
+    """The race's progress lines never show more runs done than their total, and end
+    with every run it trained done."""
+    counts = [(int(done), int(total))
+              for done, total in re.findall(r"progress: (\d+)/(\d+) runs \(race: ", stderr)]
+    assert counts and all(done <= total for done, total in counts), counts
+    assert counts[-1] == (runs, runs)
 
 
 def race(workdir, monkeypatch, capfd):
@@ -205,6 +215,7 @@ def test_a_race_drops_the_hopeless_point_and_resumes_from_its_first_round(tmp_pa
     seeds = {point["point"].split("_")[2]: point["seeds"] for point in race_json["points"]}
     assert seeds["lr10"] == 3 < max(seeds["lr0.005"], seeds["lr0.004"]) == 4
     assert [p["verdict"] for p in race_json["points"] if "lr10" in p["point"]] == ["worse"]
+    assert_progress_stays_true(straight.stderr, sum(seeds.values()))
 
     killed_runs = tmp_path / "killed" / "digits_smoke" / "runs"
     killed_runs.mkdir(parents=True)
@@ -214,6 +225,7 @@ def test_a_race_drops_the_hopeless_point_and_resumes_from_its_first_round(tmp_pa
     resumed = race(tmp_path / "killed", monkeypatch, capfd)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert "9 already finished, 2 to train" in resumed.stderr
+    assert_progress_stays_true(resumed.stderr, sum(seeds.values()))
     assert race_result(tmp_path / "killed") == (race_json, section)
 
 

@@ -74,6 +74,9 @@ class Dataset:
     test_labels: np.ndarray
     class_names: tuple[str, ...]
     source: str  # Where it was read from, for the record.
+    # What was read, for every run record (`describe_data`): the files' SHA-256, whether
+    # they are the published release, the counts and the shape of the whole files.
+    provenance: dict = dataclasses.field(default_factory=dict, compare=False)
 
     @property
     def num_classes(self) -> int:
@@ -118,6 +121,7 @@ def load(name: str, data_dir: str | os.PathLike | None = None,
             raise InputError(f"{flag}={data_dir}: no such directory")
         folder = find_dataset_folder(name, root)
         if folder is not None:
+            check_folder_name(name, folder)
             return load_folder(name, folder, cache_dir)
         looked_in = (f"nothing under {flag}={data_dir} "
                      f"(looked for {', '.join(f'{sub}/' for sub in FOLDER_NAMES[name])})")
@@ -153,30 +157,85 @@ def _detect_format(folder: Path) -> str | None:
 
 
 def load_folder(name: str, folder: Path, cache_dir=None) -> Dataset:
-    """Reads `name` from a dataset folder in whichever format it holds."""
+    """Reads `name` from a dataset folder in whichever format it holds.
+
+    Raises:
+      InputError: a bad file, or files that hold another dataset than `name` (another
+        dataset's published release, another image shape, fewer classes).
+    """
     fmt = _detect_format(folder)
     if fmt == "idx":
+        paths = [_find_idx_file(folder, stem) for split in IDX_FILES for stem in IDX_FILES[split]]
+        release = files_provenance(name, paths)
         splits = {split: read_idx_split(folder, split, len(CLASS_NAMES[name]))
                   for split in IDX_FILES}
     elif fmt in ("cifar_pickle", "cifar_pickle_nested"):
         if fmt == "cifar_pickle_nested":
             folder = folder / "cifar-10-batches-py"
+        paths = [folder / f for files in CIFAR_PICKLES.values() for f in files]
+        release = files_provenance(name, [path for path in paths if path.is_file()])
         splits = {split: read_cifar_pickles([folder / f for f in files])
                   for split, files in CIFAR_PICKLES.items()}
     else:
         splits = read_image_folder_cached(folder, CLASS_NAMES[name], cache_dir)
+        release = arrays_provenance(splits, "image folder: decoded arrays hashed; never "
+                                    "the published release (that is IDX or pickle files)")
     dataset = Dataset(name, *splits["train"], *splits["test"],
                       class_names=CLASS_NAMES[name], source=str(folder))
     _check_shape(dataset, IMAGE_SHAPES[name], folder)
-    return dataset
+    _check_classes(dataset, folder)
+    return dataclasses.replace(dataset, provenance={**release, **counts_provenance(dataset)})
 
 
 def _check_shape(dataset: Dataset, expected: tuple, folder: Path) -> None:
     for split in ("train", "test"):
-        shape = getattr(dataset, f"{split}_images").shape[1:]
-        if tuple(shape) != expected:
-            raise InputError(f"{folder}: {split} images are {shape}, "
-                             f"expected {expected} for {dataset.name}")
+        shape = tuple(getattr(dataset, f"{split}_images").shape[1:])
+        if shape != expected:
+            like = " or ".join(other for other, other_shape in IMAGE_SHAPES.items()
+                               if other_shape == shape)
+            raise InputError(f"{folder}: {split} images are {shape_text(shape)}"
+                             + (f" (like {like})" if like else "")
+                             + f", not the {shape_text(expected)} of {dataset.name}: "
+                             f"expected a folder holding {dataset.name}")
+
+
+# A training set of at least this many images per class that lacks a class holds
+# another dataset (a small one may lack a class by chance: tests, toy copies).
+IMAGES_PER_CLASS_FOR_ALL_CLASSES = 100
+
+
+def _check_classes(dataset: Dataset, folder: Path) -> None:
+    present = np.unique(dataset.train_labels)
+    enough = len(dataset.train_labels) >= IMAGES_PER_CLASS_FOR_ALL_CLASSES * dataset.num_classes
+    if enough and len(present) < dataset.num_classes:
+        raise InputError(f"{folder}: its training labels hold {len(present)} classes "
+                         f"({', '.join(str(label) for label in present[:12])}), not the "
+                         f"{dataset.num_classes} of {dataset.name}: expected a folder "
+                         f"holding {dataset.name}")
+
+
+def shape_text(shape) -> str:
+    """(28, 28, 1) -> '28x28x1'."""
+    return "x".join(str(size) for size in shape)
+
+
+def check_folder_name(name: str, folder: Path) -> None:
+    """Raises InputError when `folder` is named for another dataset than `name` (a
+    fashion-mnist/ folder given to an MNIST experiment)."""
+    named = _dataset_named(folder.name)
+    if named is not None and named != name:
+        raise InputError(f"{folder}: is a {named} folder (by its name), not {name}: expected "
+                         f"--data_dir to hold {name} ({FOLDER_NAMES[name][0]}/)")
+
+
+def _dataset_named(folder_name: str) -> str | None:
+    def plain(text):
+        return text.lower().replace("-", "").replace("_", "")
+
+    for dataset, names in FOLDER_NAMES.items():
+        if plain(folder_name) in {plain(candidate) for candidate in names}:
+            return dataset
+    return None
 
 
 # ---------------------------------------------------------------- IDX files
@@ -442,6 +501,132 @@ def _decode_images(pairs):
     return np.stack(images).astype(np.uint8), labels
 
 
+# ------------------------------------------------------------ provenance
+
+# The published releases, recognised by their files' digests, per file (the IDX names
+# without .gz). "sha256:": the file as published (the gzipped IDX files of the MNIST
+# mirrors and of zalandoresearch/fashion-mnist: the sums tensorflow_datasets and
+# other loaders check); "idx-sha256:": the same file's uncompressed IDX content (so a
+# copy gunzipped or gzipped anew is recognised too); "md5:": a CIFAR-10 python batch
+# of cifar-10-python.tar.gz (the sums torchvision checks). BUILD_NOTES.md says where
+# each comes from.
+RELEASES = {
+    "mnist": {
+        "train-images-idx3-ubyte": {
+            "sha256:440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609"},
+        "train-labels-idx1-ubyte": {
+            "sha256:3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c"},
+        "t10k-images-idx3-ubyte": {
+            "sha256:8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+            "idx-sha256:0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"},
+        "t10k-labels-idx1-ubyte": {
+            "sha256:f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+            "idx-sha256:ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"},
+    },
+    "fashion_mnist": {
+        "train-images-idx3-ubyte": {
+            "sha256:3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
+            "idx-sha256:c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888"},
+        "train-labels-idx1-ubyte": {
+            "sha256:a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
+            "idx-sha256:bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9"},
+        "t10k-images-idx3-ubyte": {
+            "sha256:346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
+            "idx-sha256:5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b"},
+        "t10k-labels-idx1-ubyte": {
+            "sha256:67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
+            "idx-sha256:0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"},
+    },
+    "cifar10": {
+        "data_batch_1": {"md5:c99cafc152244af753f735de768cd75f"},
+        "data_batch_2": {"md5:d4bba439e000b95fd0a9bffe97cbabec"},
+        "data_batch_3": {"md5:54ebc095f3ab1f0389bbae665268c751"},
+        "data_batch_4": {"md5:634d18415352ddfa80567beed471001a"},
+        "data_batch_5": {"md5:482c414d41f54cd18b22e5b47cb7c3cb"},
+        "test_batch": {"md5:40351d587109b95175f43aff81a1287e"},
+    },
+}
+
+
+def files_provenance(name: str, paths: list[Path]) -> dict:
+    """The SHA-256 of each file read, and whether they are `name`'s published release.
+
+    Returns:
+      {"files": {file name: sha256}, "canonical": True when every file of the release
+      is there and matches it, "release_files": "K of N" (of `name`'s release files,
+      how many matched)}.
+
+    Raises:
+      InputError: a file is another dataset's published file (Fashion-MNIST's given
+        for MNIST): one line naming both.
+    """
+    files, matched = {}, 0
+    for path in paths:
+        digests = _digests(path)
+        files[path.name] = digests[0].split(":", 1)[1]
+        stem = _release_stem(path.name)
+        if RELEASES[name].get(stem, set()) & set(digests):
+            matched += 1
+            continue
+        for other, release in RELEASES.items():
+            if other != name and release.get(stem, set()) & set(digests):
+                raise InputError(f"{path}: is a file of the published {other} release, "
+                                 f"not of {name}: expected a folder holding {name}")
+    expected = len(RELEASES[name])
+    return {"files": files, "canonical": matched == expected and len(paths) == expected,
+            "release_files": f"{matched} of {expected}"}
+
+
+def _release_stem(file_name: str) -> str:
+    stem = file_name[:-3] if file_name.endswith(".gz") else file_name
+    return stem.replace(".idx", "-idx")
+
+
+def _digests(path: Path) -> list[str]:
+    """'sha256:...' of the file (first), 'md5:...' of it, and 'idx-sha256:...' of its
+    uncompressed content (the file itself when it is not gzipped)."""
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise InputError(f"{path}: cannot read ({error.strerror})") from None
+    sha256 = hashlib.sha256(raw).hexdigest()
+    digests = [f"sha256:{sha256}", f"md5:{hashlib.md5(raw, usedforsecurity=False).hexdigest()}"]
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            digests.append(f"idx-sha256:{hashlib.sha256(gzip.decompress(raw)).hexdigest()}")
+        except (EOFError, OSError, zlib.error):
+            pass  # The reader names the corrupt file.
+    else:
+        digests.append(f"idx-sha256:{sha256}")
+    return digests
+
+
+def arrays_provenance(splits: dict, note: str) -> dict:
+    """Provenance of data that is not read from release files: the SHA-256 of its arrays."""
+    digest = hashlib.sha256()
+    for split in sorted(splits):
+        for array in splits[split]:
+            digest.update(np.ascontiguousarray(array).tobytes())
+    return {"files": {}, "arrays_sha256": digest.hexdigest(), "canonical": False, "note": note}
+
+
+def counts_provenance(dataset: Dataset) -> dict:
+    """The counts and shape of the data as read (before any --train_size subset)."""
+    return {"source": dataset.source, "train_images": int(len(dataset.train_labels)),
+            "test_images": int(len(dataset.test_labels)),
+            "classes": int(len(np.unique(dataset.train_labels))),
+            "train_per_class": np.bincount(dataset.train_labels,
+                                           minlength=dataset.num_classes).tolist(),
+            "image_shape": list(dataset.image_shape)}
+
+
+def describe_data(dataset: Dataset) -> dict:
+    """What a run record says about the data it trained on (see `Dataset.provenance`)."""
+    return dict(dataset.provenance) or {
+        "files": {}, "canonical": None, "note": f"{dataset.source}, no files hashed",
+        **counts_provenance(dataset)}
+
+
 # ------------------------------------------------------------ keras fallback
 
 
@@ -460,9 +645,13 @@ def _load_from_keras(name: str, looked_in: str) -> Dataset:
             f"folder holding {FOLDER_NAMES[name][0]}/") from None
     if x_train.ndim == 3:
         x_train, x_test = x_train[..., None], x_test[..., None]
-    return Dataset(name, x_train, y_train.reshape(-1).astype(np.int64),
-                   x_test, y_test.reshape(-1).astype(np.int64),
-                   class_names=CLASS_NAMES[name], source=f"keras.datasets.{name}")
+    dataset = Dataset(name, x_train, y_train.reshape(-1).astype(np.int64),
+                      x_test, y_test.reshape(-1).astype(np.int64),
+                      class_names=CLASS_NAMES[name], source=f"keras.datasets.{name}")
+    return dataclasses.replace(dataset, provenance={
+        "files": {}, "canonical": None, **counts_provenance(dataset),
+        "note": "keras.datasets download or cache (keras checks the files it downloads; "
+                "not hashed here)"})
 
 
 def how_to_provide(names: list[str]) -> str:

@@ -5,6 +5,11 @@ group; the CLI makes one for the whole study (`--progress`): on a terminal
 it redraws one bar line in place (carriage return), elsewhere (logs, CI) it
 writes one plain line per group epoch. The ETA counts run-epochs: those
 still to train over the rate of this session's run-epochs so far.
+
+A race (`--seeds=auto`) does not know its runs in advance: its total starts at
+its cap (every point at max_seeds) and is re-estimated at each look
+(`race_look`: decided points keep the seeds they have, open ones may still run
+to the cap), and its line says so; the ETA is then an upper bound.
 """
 
 import sys
@@ -48,6 +53,24 @@ class Progress(Observer):
         self.experiment, self.group, self.groups = "", 0, 0
         self.active = 0
         self.drawn = False
+        self.race_caps: dict[str, tuple[int, int]] = {}  # Race: (runs, run-epochs) counted.
+        self.max_seeds = 0
+
+    def race_look(self, name: str, cap: tuple[int, int], planned: tuple[int, int],
+                  max_seeds: int) -> None:
+        """Re-estimates race `name`'s share of the total at a look.
+
+        Args:
+          cap: (runs, run-epochs) the race may still reach: each decided point's seeds, each
+            open point's max_seeds (the race's own runs once it is finished).
+          planned: what `plan` counted for it (every point at max_seeds).
+          max_seeds: the race's cap on seeds per point, for the ETA's text.
+        """
+        counted = self.race_caps.get(name, planned)
+        self.total_runs += cap[0] - counted[0]
+        self.pending_epochs += cap[1] - counted[1]
+        self.race_caps[name] = cap
+        self.max_seeds = max(self.max_seeds, max_seeds)
 
     def experiment_begin(self, name: str, groups: int) -> None:
         self.experiment, self.group, self.groups = name, 0, groups
@@ -73,14 +96,24 @@ class Progress(Observer):
         rate = (self.clock() - self.started) / self.epochs_done
         return max(self.pending_epochs - self.epochs_done, 0) * rate
 
+    @property
+    def total(self) -> int:
+        """The runs to show as the total: never fewer than those done (finished runs
+        outside a race's re-estimated cap still count as done)."""
+        return max(self.total_runs, self.runs_done)
+
     def text(self, where: str) -> str:
-        return (f"{self.runs_done}/{self.total_runs} runs | {where} | "
-                f"{duration_text(self.clock() - self.started)} elapsed, "
-                f"ETA {duration_text(self.eta())}")
+        elapsed = duration_text(self.clock() - self.started)
+        if not self.race_caps:
+            return (f"{self.runs_done}/{self.total} runs | {where} | {elapsed} elapsed, "
+                    f"ETA {duration_text(self.eta())}")
+        return (f"{self.runs_done}/{self.total} runs (race: at most; re-estimated at each "
+                f"look) | {where} | {elapsed} elapsed, ETA at most {duration_text(self.eta())} "
+                f"(if every open point runs to {self.max_seeds} seeds at this pace)")
 
     def show(self, where: str) -> None:
         if self.bar:
-            filled = BAR_WIDTH * self.runs_done // max(self.total_runs, 1)
+            filled = BAR_WIDTH * self.runs_done // max(self.total, 1)
             bar = "#" * filled + "-" * (BAR_WIDTH - filled)
             self.stream.write(f"\r[{bar}] {self.text(where)}\x1b[K")
             self.drawn = True
@@ -96,9 +129,22 @@ class Progress(Observer):
             self.drawn = False
 
 
+def planned_specs(config) -> list:
+    """The runs `plan` counts for `config`: its runs, or for a race its cap (every grid
+    point at max_seeds), which the race's looks re-estimate (`Progress.race_look`)."""
+    from lenet_bench import runs
+
+    if config.seeds != "auto":
+        return runs.run_specs(config)
+    return [runs.point_spec(point, seed)
+            for seed in range(config.first_seed, config.first_seed + config.max_seeds)
+            for point in config.grid_points()]
+
+
 def plan(configs: list, workdir) -> tuple[int, int, int]:
     """(runs, runs already finished, run-epochs left) of a study in `workdir`; a
-    run part-way counts its epochs left, as its checkpoint will resume it."""
+    run part-way counts its epochs left, as its checkpoint will resume it; a race
+    counts its cap (`planned_specs`)."""
     from pathlib import Path
 
     from lenet_bench import runs
@@ -107,7 +153,7 @@ def plan(configs: list, workdir) -> tuple[int, int, int]:
     total = finished = pending = 0
     for config in configs:
         runs_dir = Path(workdir) / config.name / RUNS_FOLDER
-        for spec in runs.run_specs(config):
+        for spec in planned_specs(config):
             total += 1
             if runs.is_finished(runs.run_path(runs_dir, spec)):
                 finished += 1

@@ -116,6 +116,10 @@ RUN_COLUMNS = ("status", "epochs_done", "best_epoch", "best_test_accuracy", "div
                # Early stopping (None without it): the restored model's test accuracy.
                "final_test_accuracy", "final_test_soft_accuracy", "best_val_epoch",
                "best_val_accuracy", "stopped_epoch")
+# A finished run's final test figures: the restored model's with early stopping, else
+# its last epoch's (the history metric).
+FINAL_COLUMNS = {"final_test_accuracy": "test_accuracy",
+                 "final_test_soft_accuracy": "test_soft_accuracy"}
 SUMMARY_STATISTICS = ("runs", "done", "diverged", "final_test_accuracy_mean",
                       "final_test_accuracy_std", "best_test_accuracy_mean",
                       "best_test_accuracy_std", "best_test_accuracy_max",
@@ -141,9 +145,10 @@ def load(path: str | Path) -> pd.DataFrame:
     `experiment`, `run_key`, every RunSpec field (`dataset`, `initializer`,
     `learning_rate`, ..., `seed`), the run's `status`, `epochs_done`,
     `best_epoch`, `best_test_accuracy`, `diverged_epoch`, `num_params`,
-    `trainer`, `wall_seconds`, with early stopping `final_test_accuracy`
-    (the restored model's; else None), `best_val_epoch`, `best_val_accuracy`,
-    `stopped_epoch`, then `epoch` and every per-epoch metric of the
+    `trainer`, `wall_seconds`, `final_test_accuracy` and `final_test_soft_accuracy`
+    (a finished run's: with early stopping the restored model's, else its last
+    epoch's; None for a run not done), with early stopping `best_val_epoch`,
+    `best_val_accuracy`, `stopped_epoch`, then `epoch` and every per-epoch metric of the
     history (`learning_rate_at_epoch` is the epoch's learning rate, since
     `learning_rate` is the start value). Integer columns with gaps use
     pandas' nullable Int64.
@@ -173,6 +178,10 @@ def frame(runs: list[dict]) -> pd.DataFrame:
                 **{field: run["spec"].get(field) for field in spec_fields},
                 **{column: run.get(column) for column in RUN_COLUMNS}}
         history = run["history"]
+        if run.get("status") == "done":  # Without early stopping: its last epoch's.
+            for column, metric in FINAL_COLUMNS.items():
+                if base[column] is None:
+                    base[column] = (history.get(metric) or [None])[-1]
         epochs = history.get("epoch") or list(range(1, len(history.get("test_accuracy", [])) + 1))
         if not epochs:
             rows.append({**base, "epoch": None, **{_metric_column(m): None for m in metrics}})
@@ -344,7 +353,7 @@ def _run_table(df: pd.DataFrame) -> list[dict]:
         values = {column: _plain(first[column]) for column in run_columns}
         epochs = rows[rows["epoch"].notna()] if "epoch" in rows else rows.iloc[:0]
         last = _plain(epochs["test_accuracy"].iloc[-1]) if len(epochs) else None
-        if values.get("final_test_accuracy") is not None:  # Early stopping restored its best.
+        if values.get("final_test_accuracy") is not None:  # frame(): restored or last epoch.
             last = values["final_test_accuracy"]
         soft = (_plain(epochs["test_soft_accuracy"].iloc[-1])
                 if len(epochs) and "test_soft_accuracy" in epochs else None)

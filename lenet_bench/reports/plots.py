@@ -71,7 +71,11 @@ def _plot_band(axes, curves: np.ndarray, color: str, label: str, style: str = "-
     if len(curves) > 1:
         axes.fill_between(epochs, 100 * (mean - std), 100 * (mean + std), color=color,
                           alpha=0.2, linewidth=0)
-    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    # Epochs are whole numbers, even for one or two (MaxNLocator's default falls back to
+    # fractions when fewer than two integers are in view).
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+    if len(mean) == 1:
+        axes.set_xlim(0.5, 1.5)
     axes.grid(alpha=0.3)
 
 

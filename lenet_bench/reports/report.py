@@ -31,8 +31,9 @@ from lenet_bench.records.results import (SETTING_FIELDS, backends_text, finished
                                          format_value, label_fields, load_runs, mean_std,
                                          setting_label, summarize, threads_text)
 from lenet_bench.reports.statistics_report import interval_text, margin_text, verdict_legend
-from lenet_bench.reports.tables import (csv_text, latex_table, markdown_table, matrix_text,
-                                        mean_std_text, percent, percent_nan)
+from lenet_bench.reports.tables import (csv_text, duration_words, epoch_text, latex_table,
+                                        markdown_table, matrix_text, mean_std_text, percent,
+                                        percent_nan)
 
 TOP_K_CURVES = 5
 TOP_K_PAIRS = 3
@@ -106,13 +107,13 @@ def summary_table_rows(rows: list[dict]) -> list[list]:
                 percent(row["final_test_soft_accuracy_mean"], row["final_test_soft_accuracy_std"]),
                 percent(row["best_test_accuracy_mean"], row["best_test_accuracy_std"]),
                 percent(row["best_test_accuracy_max"]),
-                mean_std_text(row["best_epoch_mean"], row["best_epoch_std"], 1),
+                epoch_text(row["best_epoch_mean"], row["best_epoch_std"]),
                 mean_std_text(row["epoch_seconds_mean"], math.nan, 1)]
         if "best_val_epoch_mean" in row:
             line += [percent(row["best_val_accuracy_mean"], row["best_val_accuracy_std"]),
-                     mean_std_text(row["best_val_epoch_mean"], row["best_val_epoch_std"], 1),
+                     epoch_text(row["best_val_epoch_mean"], row["best_val_epoch_std"]),
                      f"{row['stopped_runs']}/{row['done']}" + (
-                         f" ({mean_std_text(row['stopped_epoch_mean'], row['stopped_epoch_std'], 1)})"
+                         f" ({epoch_text(row['stopped_epoch_mean'], row['stopped_epoch_std'])})"
                          if row["stopped_runs"] else "")]
         if "keras_file_bytes_mean" in row:
             line += [f"{row['num_params']:,}" if row.get("num_params") else "–",
@@ -475,10 +476,11 @@ def experiment_header(name: str, config: dict, runs: list[dict], rows: list[dict
         f"- dataset: **{dataset.get('name', '?')}** from `{dataset.get('source', '?')}`: "
         f"{dataset.get('train_size', '?')} training images used, "
         f"{dataset.get('test_size', '?')} test images, shape {dataset.get('image_shape', '?')}",
+        f"- data: {data_text(runs, dataset.get('name', '?'))}",
         f"- runs: {finished} finished of {expected}"
         + (" (rerun the same command to finish the rest)" if finished < expected else "")
         + f"; {len(rows)} grid points ({', '.join(fields)})",
-        f"- training time: {sum(run['wall_seconds'] for run in runs):.0f} s in total",
+        f"- training time: {duration_words(sum(run['wall_seconds'] for run in runs))} in total",
         f"- machine: {machine.get('cpu', '?')}, {machine.get('cores', '?')} cores; "
         + (f"{threads}; " if threads else "")
         + f"device: {runs[0]['device'] if runs else '?'}; backend: {backends_text(runs)}; "
@@ -488,6 +490,36 @@ def experiment_header(name: str, config: dict, runs: list[dict], rows: list[dict
         "- versions: " + ", ".join(f"{k} {v}" for k, v in config.get("versions", {}).items()),
     ]
     return lines + ([f"- command: `{config['command']}`"] if config.get("command") else [])
+
+
+def data_text(runs: list[dict], name: str) -> str:
+    """What the runs trained on, from their records' `data` (inputs.data.describe_data):
+    the published release or not, and the counts and shape of what was read."""
+    recorded = [run["data"] for run in runs if run.get("data")]
+    if not recorded:
+        return "not recorded (run files written before lenet_bench recorded their data)"
+    copies = {json.dumps([data.get("files"), data.get("arrays_sha256"), data.get("canonical")],
+                         sort_keys=True) for data in recorded}
+    missing = len(runs) - len(recorded)
+    tail = f"; not recorded for {missing} older run files" if missing else ""
+    if len(copies) > 1:
+        return (f"**{len(copies)} different copies** of the data (see each run file's "
+                f"`data`){tail}")
+    data = recorded[0]
+    if data.get("canonical"):
+        release = (f"the published {name} release ({len(data['files'])} files; their SHA-256 "
+                   "in each run file's `data`)")
+    elif data.get("canonical") is None:
+        release = data.get("note") or "release not checked"
+    elif data.get("files"):
+        release = (f"**not the published {name} release** ({data.get('release_files', '?')} "
+                   "of its files match; SHA-256 in each run file's `data`)")
+    else:
+        release = f"**not the published {name} release** ({data.get('note', '')})"
+    shape = "x".join(str(size) for size in data.get("image_shape", ())) or "?"
+    return (f"{release}; {data.get('train_images', '?')} training and "
+            f"{data.get('test_images', '?')} test images read, {data.get('classes', '?')} "
+            f"classes, {shape}{tail}")
 
 
 def ranked_section(rows: list[dict], classes: int, grid: dict) -> list[str]:
@@ -710,7 +742,7 @@ def write_index(workdir: Path, margin: float = statistics.MARGIN) -> Path:
     devices = sorted({run["device"] for run in all_runs})
     threads = threads_text(all_runs)
     lines = ["# lenet_bench results", "",
-             f"Training time {total_seconds / 3600:.2f} h (the runs' epoch times summed; data "
+             f"Training time {duration_words(total_seconds)} (the runs' epoch times summed; data "
              f"loading and reports not counted); machine: {machine.get('cpu', '?')}, "
              f"{machine.get('cores', '?')} cores; "
              + (f"{threads}; " if threads else "")
@@ -835,7 +867,22 @@ def _margin_value(argument: str, value: str) -> float | None:
     return points / 100
 
 
+USAGE = ("usage: python -m lenet_bench.reports.report WORKDIR_OR_EXPERIMENT_DIR "
+         "[--rank_runs_by=final|best] [--margin=POINTS]")
+HELP = (f"{USAGE}\n\n"
+        "Rebuilds the reports from the run files alone (trains nothing): an experiment folder's\n"
+        "REPORT.md, tables and figures; given a workdir, every experiment's and the index\n"
+        "<workdir>/REPORT.md.\n\n"
+        "  --rank_runs_by=final|best  which test accuracy picks a grid point's best, worst and\n"
+        "                             median run (default: as the experiment's config says)\n"
+        f"  --margin=POINTS            the verdicts' equivalence margin in accuracy points "
+        f"(default {100 * statistics.MARGIN:g})")
+
+
 def main(argv: list[str]) -> int:
+    if any(argument in ("--help", "-h", "--helpshort", "--helpfull") for argument in argv[1:]):
+        print(HELP)
+        return 0
     rank_runs_by, margin = None, statistics.MARGIN
     for argument in argv[2:]:
         option, _, value = argument.partition("=")
@@ -851,8 +898,7 @@ def main(argv: list[str]) -> int:
         rank_runs_by = value
     argv = argv[:2]
     if len(argv) != 2:
-        print("usage: python -m lenet_bench.reports.report WORKDIR_OR_EXPERIMENT_DIR "
-              "[--rank_runs_by=final|best] [--margin=POINTS]", file=sys.stderr)
+        print(USAGE, file=sys.stderr)
         return 2
     if not Path(argv[1]).is_dir():
         print(f"error: {argv[1]}: no such directory: expected a workdir or experiment folder",
@@ -864,7 +910,8 @@ def main(argv: list[str]) -> int:
         return 0
     experiment_dirs = sorted(p.parent for p in target.glob(f"*/{CONFIG_FILE}"))
     if not experiment_dirs:
-        print(f"{target}: holds no experiment (no */config.json): expected a workdir", file=sys.stderr)
+        print(f"error: {target}: holds no experiment (no config.json, no */config.json): "
+              "expected a workdir or experiment folder", file=sys.stderr)
         return 2
     for experiment_dir in experiment_dirs:
         write_experiment_report(experiment_dir, rank_runs_by, margin)

@@ -17,6 +17,31 @@ def mean_std_text(mean: float, std: float, decimals: int) -> str:
     return f"{mean:.{decimals}f}" + ("" if math.isnan(std) else f" ± {std:.{decimals}f}")
 
 
+def duration_words(seconds: float | None) -> str:
+    """A time a reader takes in at a glance: '4.2 s', '42 s', '3 min 05 s', '5 h 04 min'
+    ('–' for None or NaN)."""
+    if seconds is None or math.isnan(seconds):
+        return "–"
+    if seconds < 9.95:
+        return f"{seconds:.1f} s"
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60:02d} s"
+    minutes = round(seconds / 60)
+    return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def epoch_text(mean: float, std: float) -> str:
+    """An epoch number averaged over seeds, in the runs' own format where it is one: '5'
+    (every seed alike), '4.5 ± 0.7' (not a whole number), '5 ± 1.4'; '–' for NaN."""
+    if math.isnan(mean):
+        return "–"
+    text = f"{mean:.0f}" if abs(mean - round(mean)) < 1e-9 else f"{mean:.1f}"
+    return text + ("" if math.isnan(std) or std == 0 else f" ± {std:.1f}")
+
+
 def percent(value: float | None, std: float | None = None) -> str:
     """A fraction (and its std) as percent with 2 decimals."""
     if value is None:

@@ -87,6 +87,9 @@ def run_race(config: ExperimentConfig, dataset, workdir: str | Path, **options) 
     while True:
         race = replay(config, experiment_dir, dataset.num_classes)
         write_race_summary(experiment_dir, config, race, plan)
+        if hasattr(options.get("progress"), "race_look"):
+            options["progress"].race_look(config.name, race_cap(race, points, plan),
+                                          race_cap(None, points, plan), plan.max_seeds)
         if race.finished:
             break
         if trained_for == (race.looks, race.seeds):
@@ -106,6 +109,18 @@ def run_race(config: ExperimentConfig, dataset, workdir: str | Path, **options) 
                 len(points) * plan.max_seeds, counts[WORSE], counts[EQUIVALENT],
                 counts[UNDECIDED])
     return experiment_dir
+
+
+def race_cap(race: Race | None, points: list[ExperimentConfig],
+             plan: RacePlan) -> tuple[int, int]:
+    """(runs, run-epochs) the race may still reach: a decided point's seeds (or all the
+    race's seeds once finished), an open point's max_seeds; None: before any look."""
+    if race is None:
+        seeds = [plan.max_seeds] * len(points)
+    else:
+        seeds = [count if race.finished or verdict in (WORSE, EQUIVALENT) else plan.max_seeds
+                 for count, verdict in zip(race.seeds, race.verdicts)]
+    return sum(seeds), sum(count * point.epochs for count, point in zip(seeds, points))
 
 
 def write_race_summary(experiment_dir: Path, config: ExperimentConfig, race: Race,

@@ -52,14 +52,17 @@ def make_runs_dir(experiment_dir: Path, workdir: str | Path) -> Path:
 @contextlib.contextmanager
 def experiment_lock(experiment_dir: Path, workdir: str | Path):
     """Makes `<experiment_dir>/runs/` (see `make_runs_dir`) and holds
-    `<experiment_dir>/.lock` while the block runs, so that two processes never train one experiment folder at once (a
-    user starting `make bench` twice). Yields the runs folder.
+    `<experiment_dir>/.lock` while the block runs, so that two processes never train one
+    experiment folder at once (a user starting `make bench` twice). Yields the runs folder.
 
     An advisory lock (flock) that the kernel drops when its process ends, so the
     lock of a killed process is taken over at once. The file holds the holder's
-    pid, for the message. Nested use in one process (a search that trains its
-    phases through `run_experiment`) goes through: the inner block finds its own
-    pid there.
+    pid, for the message, and is removed when the block ends (a killed process
+    leaves it behind, and the next run takes it over). A process that locked the file
+    just as its holder removed it finds the path gone or another file there, and
+    locks the path anew, so two processes never both hold it. Nested use in one
+    process (a search that trains its phases through `run_experiment`) goes through:
+    the inner block finds its own pid there.
 
     Raises:
       InputError: the runs folder cannot be made or written, or another process
@@ -68,25 +71,36 @@ def experiment_lock(experiment_dir: Path, workdir: str | Path):
     experiment_dir = Path(experiment_dir)
     runs_dir = make_runs_dir(experiment_dir, workdir)
     path = experiment_dir / LOCK_FILE
-    with open(path, "a+", encoding="utf-8") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "unknown"
-            if holder != str(os.getpid()):
-                raise InputError(f"{experiment_dir} is in use by another lenet_bench process "
-                                 f"(pid {holder}): wait for it to end (or stop it), then rerun "
-                                 "the same command; it resumes") from None
-            yield runs_dir  # This process holds it already, in an outer block.
+    while True:
+        with open(path, "a+", encoding="utf-8") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip() or "unknown"
+                if holder != str(os.getpid()):
+                    raise InputError(f"{experiment_dir} is in use by another lenet_bench "
+                                     f"process (pid {holder}): wait for it to end (or stop it), "
+                                     "then rerun the same command; it resumes") from None
+                yield runs_dir  # This process holds it already, in an outer block.
+                return
+            if not _is_open_file(handle, path):
+                continue  # Its holder removed it as it was opened: lock the path anew.
+            try:
+                handle.seek(0)
+                handle.truncate()
+                handle.write(str(os.getpid()))
+                handle.flush()
+                yield runs_dir
+            finally:
+                path.unlink(missing_ok=True)  # While still locked: see the docstring.
+                fcntl.flock(handle, fcntl.LOCK_UN)
             return
-        try:
-            handle.seek(0)
-            handle.truncate()
-            handle.write(str(os.getpid()))
-            handle.flush()
-            yield runs_dir
-        finally:
-            handle.seek(0)
-            handle.truncate()
-            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _is_open_file(handle, path: Path) -> bool:
+    """Whether `path` still names the file open in `handle`."""
+    try:
+        return os.path.samestat(os.fstat(handle.fileno()), os.stat(path))
+    except FileNotFoundError:
+        return False

@@ -81,7 +81,10 @@ class RunState:
 
 
 def new_record(spec: RunSpec, experiment: str, num_params: int, train_size: int,
-               trainer: str, group_size: int) -> dict:
+               trainer: str, group_size: int, data_record: dict | None = None) -> dict:
+    """A run's record before its first epoch. `data_record`: what the run trains on
+    (inputs.data.describe_data: files and their hashes, counts, published release or
+    not); outside the run key, which it must not change."""
     return {
         "results_format": runs.RESULTS_FORMAT,
         "key": spec.key,
@@ -96,6 +99,7 @@ def new_record(spec: RunSpec, experiment: str, num_params: int, train_size: int,
         "noise": {"eps": spec.label_noise, "mode": spec.noise_mode},
         "num_params": num_params,
         "train_size": train_size,
+        "data": data_record,
         "trainer": trainer,
         "group_size": group_size,
         "device": machine.describe_device(),
@@ -185,7 +189,7 @@ class GroupTraining:
     def _new_record(self, index: int, experiment: str) -> dict:
         record = new_record(self.specs[index], experiment, self.template.count_params(),
                             len(self.dataset.train_labels), type(self.replicas).__name__,
-                            len(self.specs))
+                            len(self.specs), data.describe_data(self.dataset))
         record["noise"]["transition_counts"] = noise.transition_counts(
             self.dataset.train_labels, self.noisy_labels[index], self.dataset.num_classes).tolist()
         if self.validation is not None:
