@@ -143,25 +143,39 @@ def p_beats(a: Stats, b: Stats, prune: float = 1.0) -> np.ndarray:
 
     Component p-values that cannot fall below `prune` (by a cheap bound: the normal
     tail is below Student's) are returned as 1; a caller that only compares p with
-    thresholds <= 2 * prune gets the same decisions.
+    thresholds <= 2 * prune gets the same decisions. Only the pairs that pass the
+    bound get Welch's df and Student's tail, so a grid of equal points is cheap.
     """
-    diff, se, df, flat = _welch(a, b)
+    shape = np.broadcast_shapes(*(np.shape(x) for x in (*a, *b)))
     with np.errstate(invalid="ignore", divide="ignore"):
-        t = diff / se
-    valid = (a.learned >= 2) & (b.learned >= 2) & ~(flat & (diff <= 0))
-    cut = special.ndtri(1 - prune) if prune < 1 else -np.inf
-    shape = np.broadcast_shapes(np.shape(t), np.shape(a.runs), np.shape(b.runs))
-    p_acc = np.ones(shape)
-    todo = np.broadcast_to(valid & (t > cut), shape)
-    p_acc[todo] = special.stdtr(np.broadcast_to(df, shape)[todo], -np.broadcast_to(t, shape)[todo])
+        va, vb = a.var / a.learned, b.var / b.learned
+        diff = np.broadcast_to(b.mean - a.mean, shape)
+        se2 = np.broadcast_to(va + vb, shape)
+        usable = (a.learned >= 2) & (b.learned >= 2)
+        if prune < 1:
+            cut = special.ndtri(1 - prune)
+            usable = usable & ((diff > cut * np.sqrt(se2)) | ((se2 == 0) & (diff > 0)))
+        where = np.nonzero(np.broadcast_to(usable & (diff > -np.inf), shape))
+        pick = lambda x: np.broadcast_to(x, shape)[where]  # noqa: E731
+        la, lb, va_, vb_, d, s2 = (pick(x) for x in (a.learned, b.learned, va, vb, diff, se2))
+        df = s2 ** 2 / (va_ ** 2 / (la - 1) + vb_ ** 2 / (lb - 1))
+        flat = s2 == 0
+        s2 = np.where(flat, VAR_FLOOR * (1 / la + 1 / lb), s2)
+        df = np.where(flat, la + lb - 2.0, df)
+        p_acc = np.ones(shape)
+        p_acc[where] = np.where(flat & (d <= 0), 1.0, special.stdtr(df, -d / np.sqrt(s2)))
     fa, na = np.broadcast_to(a.failures, shape), np.broadcast_to(a.runs, shape)
     fb, nb = np.broadcast_to(b.failures, shape), np.broadcast_to(b.runs, shape)
-    p_fail = np.ones(shape)
+    failing = np.nonzero((fa > 0) | (fb > 0))
+    if not len(failing[0]):
+        return p_acc
+    fa, na, fb, nb = fa[failing], na[failing], fb[failing], nb[failing]
+    p_fail = np.ones(len(fa))
     more = (fa > 0) & (fa * nb > fb * na)  # else p_fail >= 1/2: the sf at or below the mean
     p_fail[more] = stats.hypergeom.sf(fa[more] - 1, na[more] + nb[more], fa[more] + fb[more],
                                       na[more])
-    no_failures = (fa + fb) == 0
-    return np.where(no_failures, p_acc, np.minimum(1.0, 2 * np.minimum(p_acc, p_fail)))
+    p_acc[failing] = np.minimum(1.0, 2 * np.minimum(p_acc[failing], p_fail))
+    return p_acc
 
 
 def closed_worse(q: np.ndarray, alpha: float) -> np.ndarray:
@@ -244,22 +258,44 @@ def _pick_best(st: Stats, candidate: np.ndarray) -> np.ndarray:
     return np.where(candidate.any(-1), best, -1)
 
 
+def worse_calls(st: Stats, alpha: float = ALPHA) -> np.ndarray:
+    """Steps 1-2 on stats of shape (..., k): which points are called worse."""
+    k = st.runs.shape[-1]
+    flat = Stats(*(np.asarray(x).reshape(-1, k) for x in st))
+    q = np.empty(flat.runs.shape)
+    chunk = max(1, 2 ** 19 // k ** 2)  # studies per chunk: keeps the k x k arrays in cache
+    for start in range(0, len(q), chunk):
+        part = flat.index(slice(start, start + chunk))
+        p = p_beats(part.index((slice(None), slice(None), None)),
+                    part.index((slice(None), None, slice(None))), alpha / max(k - 1, 1) / 2)
+        p[:, np.arange(k), np.arange(k)] = np.inf
+        q[start:start + chunk] = p.min(-1)
+    return closed_worse(q.reshape(st.runs.shape), alpha) & (st.runs >= 2)
+
+
 def verdict_codes(st: Stats, alpha: float = ALPHA, margin: float = MARGIN_POINTS / 100,
                   failure_limit: float = FAILURE_LIMIT) -> np.ndarray:
     """The procedure on stats of shape (..., k): verdict codes (UNDECIDED, WORSE,
     EQUIVALENT, BEST) of the same shape. `margin` is an accuracy fraction."""
     k = st.runs.shape[-1]
-    rows, cols = st.index((..., slice(None), None)), st.index((..., None, slice(None)))
-    p = p_beats(rows, cols, prune=alpha / max(k - 1, 1) / 2)
-    p[..., np.arange(k), np.arange(k)] = np.inf
     enough = st.runs >= 2
-    worse = closed_worse(p.min(-1), alpha) & enough
+    worse = worse_calls(st, alpha)
     best = _pick_best(st, ~worse & enough)
     is_best = np.arange(k) == best[..., None]
-    compare = (cols.learned >= 2) & ~np.eye(k, dtype=bool)
-    equivalent = _equivalent(rows, cols, compare, alpha, margin, failure_limit)
-    codes = np.where(worse, WORSE, UNDECIDED)
-    codes = np.where(~worse & ~is_best & enough & equivalent, EQUIVALENT, codes)
+    candidate = ~worse & ~is_best & enough & (st.learned >= 2) & \
+        (failure_upper(st.failures, st.runs, alpha) < failure_limit)
+    equivalent = np.zeros(candidate.shape, bool)
+    flat = Stats(*(np.asarray(x).reshape(-1, k) for x in st))
+    studies, points = np.nonzero(candidate.reshape(-1, k))
+    chunk = max(1, 2 ** 19 // k)
+    for start in range(0, len(studies), chunk):
+        rows, own = studies[start:start + chunk], points[start:start + chunk]
+        others = flat.index(rows)
+        compare = (others.learned >= 2) & (np.arange(k) != own[:, None])
+        found = _equivalent(flat.index((rows, own, None)), others, compare, alpha, margin,
+                            failure_limit)
+        equivalent.reshape(-1, k)[rows[found], own[found]] = True
+    codes = np.where(worse, WORSE, np.where(equivalent, EQUIVALENT, UNDECIDED))
     return np.where(is_best, BEST, codes).astype(np.int8)
 
 
