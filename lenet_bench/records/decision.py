@@ -552,7 +552,7 @@ def _check(runs, point, value: str, margin: float, alpha: float, failure_limit: 
     values = pd.to_numeric(runs[value], errors="coerce")
     bad = runs[value].notna() & ~values.between(0, 1)
     if bad.any():
-        raise InputError(f"runs[{value!r}]: {runs[value][bad].iloc[0]!r} is not an accuracy "
+        raise InputError(f"runs[{value!r}]: {runs[value][bad].iloc[0]} is not an accuracy "
                          "fraction in [0, 1] (NaN marks a failed run)")
     if not margin >= 0.05:
         raise InputError(f"margin={margin!r}: expected accuracy points (0.5 for half a point), "
