@@ -178,6 +178,16 @@ def p_beats(a: Stats, b: Stats, prune: float = 1.0) -> np.ndarray:
     return p_acc
 
 
+def thresholds(alpha: float, k: int) -> np.ndarray:
+    """The Bonferroni levels of the intersections of s = 1..k hypotheses: alpha / (s (k-1))."""
+    return alpha / (np.arange(1, k + 1) * max(k - 1, 1))
+
+
+def _prune(alpha: float, k: int) -> float:
+    """Half the most lenient threshold: p_beats may round p-values above it up to 1."""
+    return float(thresholds(alpha, k)[0]) / 2
+
+
 def closed_worse(q: np.ndarray, alpha: float) -> np.ndarray:
     """Closed testing with Bonferroni intersections: which H_i ("i is a best") fall.
 
@@ -190,7 +200,7 @@ def closed_worse(q: np.ndarray, alpha: float) -> np.ndarray:
         return np.zeros(q.shape, bool)
     order = np.argsort(-q, axis=-1, kind="stable")
     ranked = np.take_along_axis(q, order, -1)
-    passes = ranked < alpha / (np.arange(1, k + 1) * (k - 1))
+    passes = ranked < thresholds(alpha, k)
     from_here = np.flip(np.cumprod(np.flip(passes, -1), -1), -1).astype(bool)
     worse = np.zeros(q.shape, bool)
     np.put_along_axis(worse, order, from_here, -1)
@@ -267,7 +277,7 @@ def worse_calls(st: Stats, alpha: float = ALPHA) -> np.ndarray:
     for start in range(0, len(q), chunk):
         part = flat.index(slice(start, start + chunk))
         p = p_beats(part.index((slice(None), slice(None), None)),
-                    part.index((slice(None), None, slice(None))), alpha / max(k - 1, 1) / 2)
+                    part.index((slice(None), None, slice(None))), _prune(alpha, k))
         p[:, np.arange(k), np.arange(k)] = np.inf
         q[start:start + chunk] = p.min(-1)
     return closed_worse(q.reshape(st.runs.shape), alpha) & (st.runs >= 2)
@@ -330,7 +340,7 @@ def decided_with(i: int, trial: Stats, st: Stats, alpha: float, margin: float,
     Only row and column i of the pairwise p-values change, so a trial costs O(k).
     """
     k = len(st.runs)
-    prune = alpha / max(k - 1, 1) / 2
+    prune = _prune(alpha, k)
     base = _pair_matrix(st, prune) if base is None else base
     others = np.arange(k) != i
     column = trial.index((slice(None), None))
@@ -471,7 +481,7 @@ def _futile(st: Stats, best: np.ndarray, open_: np.ndarray, seeds: int, alpha: f
         se_now = np.sqrt(st.var / st.learned + other.var / other.learned)
         se_then = np.sqrt(st.var / final + other.var / final_best)
         gap = other.mean - st.mean + FUTILITY_ERRORS * se_now
-        worse = gap / se_then > special.ndtri(1 - alpha / max(k - 1, 1) / 2)
+        worse = gap / se_then > special.ndtri(1 - _prune(alpha, k))
     hopeless = ~equivalent & ~worse & (st.failures == 0) & (st.learned >= 2) & \
         (other.learned >= 2)
     return hopeless & (best[..., None] >= 0) & open_
@@ -618,7 +628,7 @@ def decide(runs: pd.DataFrame, *, point, value: str = "test_accuracy", num_class
     frame["interval_low"], frame["interval_high"] = 100 * low, 100 * high
     needed = np.full(len(frame), np.nan)
     if seeds_needed:
-        base = _pair_matrix(st, alpha / max(len(counts) - 1, 1) / 2)
+        base = _pair_matrix(st, _prune(alpha, len(counts)))
         sd = pooled_sd(st)
         for i in np.flatnonzero(codes == UNDECIDED):
             needed[i] = seeds_needed_for(i, st, alpha, margin / 100, failure_limit,
