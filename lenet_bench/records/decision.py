@@ -359,10 +359,10 @@ def decided_with(i: int, trial: Stats, st: Stats, alpha: float, margin: float,
     return worse[:, i] | (equivalent & (best != i) & enough[:, i])
 
 
-def simulate_point(mean: float, sd: float, rate: float, seeds: np.ndarray,
-                   rng: np.random.Generator) -> Stats:
-    """Stats of a point at `seeds` runs each (1-D): failures Binomial(seeds, rate),
-    learned runs Normal(mean, sd), drawn as their sufficient statistics."""
+def simulate_stats(mean, sd, rate, seeds, rng: np.random.Generator) -> Stats:
+    """Stats of simulated points (arguments broadcast; the result has the shape of
+    `seeds`): failures Binomial(seeds, rate), learned runs Normal(mean, sd), drawn as
+    their sufficient statistics (mean and variance of the learned runs)."""
     seeds = np.asarray(seeds)
     failures = rng.binomial(seeds, rate)
     learned = seeds - failures
@@ -373,10 +373,20 @@ def simulate_point(mean: float, sd: float, rate: float, seeds: np.ndarray,
                  np.where(learned >= 2, var, np.nan))
 
 
+def simulate_runs(mean, sd, rate, shape: tuple, rng: np.random.Generator,
+                  num_classes: int = 10) -> np.ndarray:
+    """Simulated accuracies of shape (studies, points, seeds): Normal(mean, sd) per point
+    (mean, sd, rate of shape (points,)), a run failing with probability `rate` sits at
+    chance (1/K)."""
+    mean, sd, rate = (np.asarray(x, float)[:, None] for x in (mean, sd, rate))
+    values = np.nan_to_num(mean) + np.nan_to_num(sd) * rng.standard_normal(shape)
+    return np.where(rng.random(shape) < rate, 1.0 / num_classes, values)
+
+
 def _decision_rate(i: int, totals: np.ndarray, truth: tuple, st: Stats, sims: int,
                    rng: np.random.Generator, args: tuple, base: np.ndarray) -> np.ndarray:
     seeds = np.repeat(totals, sims)
-    decided = decided_with(i, simulate_point(*truth, seeds, rng), st, *args, base=base)
+    decided = decided_with(i, simulate_stats(*truth, seeds, rng), st, *args, base=base)
     return decided.reshape(len(totals), sims).mean(-1)
 
 

@@ -1,0 +1,128 @@
+"""The decision procedure's error rates, checked by simulating it: >= 2000 simulated
+studies per case, each error rate at most alpha + 2 standard errors; each case prints
+its power (run with -s to see it). The committed table with more cases:
+benchmarks/statistics/decision_simulation.txt."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lenet_bench.records import decision
+
+ALPHA = 0.05
+STUDIES = 2000
+LIMIT = ALPHA + 2 * math.sqrt(ALPHA * (1 - ALPHA) / STUDIES)
+
+
+@pytest.mark.parametrize("sd", [0.5, 2.5])
+@pytest.mark.parametrize("seeds", [5, 10, 20])
+@pytest.mark.parametrize("points", [8, 36, 120])
+def test_no_false_worse_over_a_grid_of_equal_points(points, seeds, sd):
+    """`points` equal points (all true bests) and one point 3 sd below: any equal point
+    called worse is a family-wise error; the low point called worse is power."""
+    rng = np.random.default_rng(points * 100 + seeds)
+    mean = np.r_[np.full(points, 0.9), 0.9 - 3 * sd / 100]
+    st = decision.simulate_stats(mean, sd / 100, 0.0, np.full((STUDIES, points + 1), seeds), rng)
+    worse = decision.worse_calls(st, ALPHA)
+    error, power = worse[:, :points].any(-1).mean(), worse[:, points].mean()
+    print(f"\n{points} equal points, {seeds} seeds, sd {sd}: false worse {error:.4f}, "
+          f"power (3 sd below) {power:.3f}")
+    assert error <= LIMIT
+
+
+def test_no_false_worse_when_every_point_fails_a_fifth_of_its_runs():
+    rng = np.random.default_rng(11)
+    values = decision.simulate_runs(np.full(36, 0.9), np.full(36, 0.01), np.full(36, 0.2),
+                                    (STUDIES, 36, 10), rng)
+    worse = decision.worse_calls(decision.summarize(values, 10), ALPHA)
+    print(f"\n36 equal points failing 20%, 10 seeds: false worse {worse.any(-1).mean():.4f}")
+    assert worse.any(-1).mean() <= LIMIT
+
+
+@pytest.mark.parametrize("seeds", [20, 40])
+def test_no_false_equivalent_a_margin_below_the_best(seeds):
+    """Two points 0.5 points apart (sd 0.5): calling either equivalent is an error (the
+    difference is exactly the margin); power: the same with equal points."""
+    rng = np.random.default_rng(seeds)
+    codes = {}
+    for name, gap in (("boundary", 0.005), ("equal", 0.0)):
+        st = decision.simulate_stats(np.array([0.9, 0.9 - gap]), 0.005, 0.0,
+                                     np.full((STUDIES, 2), seeds), rng)
+        codes[name] = decision.verdict_codes(st, ALPHA, 0.005, 0.2)
+    error = (codes["boundary"] == decision.EQUIVALENT).mean(0)
+    power = (codes["equal"] == decision.EQUIVALENT).any(-1).mean()
+    print(f"\nmargin below, {seeds} seeds: false equivalent {error.round(4)}, power {power:.3f}")
+    assert (error <= LIMIT).all()
+
+
+@pytest.mark.parametrize("rate", [0.3, 0.2])
+def test_no_false_equivalent_for_a_point_that_fails_too_often(rate):
+    """A point with the best's learned mean failing 30% (or exactly the 20% limit)."""
+    rng = np.random.default_rng(int(rate * 100))
+    seeds = 40
+    st = decision.simulate_stats(np.array([0.9, 0.9]), 0.005, np.array([0.0, rate]),
+                                 np.full((STUDIES, 2), seeds), rng)
+    error = (decision.verdict_codes(st, ALPHA, 0.005, 0.2)[:, 1] == decision.EQUIVALENT).mean()
+    clean = decision.simulate_stats(np.array([0.9, 0.9]), 0.005, 0.0,
+                                    np.full((STUDIES, 2), seeds), rng)
+    power = (decision.verdict_codes(clean, ALPHA, 0.005, 0.2) == decision.EQUIVALENT).any(-1).mean()
+    print(f"\nfails {rate:.0%}, {seeds} seeds: false equivalent {error:.4f}; "
+          f"power without failures {power:.3f}")
+    assert error <= LIMIT
+
+
+def test_race_no_false_worse_over_its_looks():
+    rng = np.random.default_rng(21)
+    mean = np.r_[np.full(36, 0.9), 0.88]
+    values = decision.simulate_runs(mean, np.full(37, 0.01), np.zeros(37), (STUDIES, 37, 20), rng)
+    race = decision.race_arrays(values, decision.race_plan(), 10, 0.005, 0.2)
+    error = (race["codes"][:, :36] == decision.WORSE).any(-1).mean()
+    power = (race["codes"][:, 36] == decision.WORSE).mean()
+    print(f"\nrace, 36 equal points and one 2 points below (sd 1): false worse {error:.4f}, "
+          f"power {power:.3f}, runs {race['seeds'].sum(-1).mean() / (37 * 20):.2f} of the fixed")
+    assert error <= LIMIT
+
+
+def test_race_no_false_equivalent_over_its_looks():
+    rng = np.random.default_rng(22)
+    codes = {}
+    for name, gap in (("boundary", 0.005), ("equal", 0.0)):
+        values = decision.simulate_runs(np.array([0.9, 0.9 - gap]), np.full(2, 0.003),
+                                        np.zeros(2), (STUDIES, 2, 20), rng)
+        codes[name] = decision.race_arrays(values, decision.race_plan(), 10, 0.005, 0.2)["codes"]
+    error = (codes["boundary"] == decision.EQUIVALENT).mean(0)
+    power = (codes["equal"] == decision.EQUIVALENT).any(-1).mean()
+    print(f"\nrace, margin below (sd 0.3): false equivalent {error.round(4)}, power {power:.3f}")
+    assert (error <= LIMIT).all()
+
+
+@pytest.mark.parametrize("gap, sd, seed, best_runs, point_runs",
+                         [(0.008, 0.006, 4, 12, 3), (0.0, 0.002, 3, 6, 5)])
+def test_seeds_needed_decides_four_in_five(gap, sd, seed, best_runs, point_runs):
+    """decide's seeds_needed for the undecided point, checked by simulating the whole
+    procedure (raw runs, the full core) at that seed count with the point's observed
+    learned mean and sd as the truth and the other points at their data. The first
+    case is decided by "worse", the second by "equivalent"."""
+    rng = np.random.default_rng(seed)
+    groups = [0.9 + sd * rng.standard_normal(best_runs),
+              0.9 - gap + sd * rng.standard_normal(point_runs),
+              0.88 + sd * rng.standard_normal(best_runs), 0.87 + sd * rng.standard_normal(best_runs)]
+    runs = pd.DataFrame([{"lr": i, "test_accuracy": v} for i, g in enumerate(groups) for v in g])
+    frame = decision.decide(runs, point="lr")
+    (point,) = np.flatnonzero(frame.verdict == "undecided")
+    needed = int(frame.seeds_needed[point])
+    truth = [np.array([frame[name][point]]) for name in ("learned_mean", "learned_sd",
+                                                          "failure_rate")]
+    values = np.full((STUDIES, 4, max(needed, best_runs)), np.nan)
+    seeds = np.array([len(g) for g in groups])
+    for i, g in enumerate(groups):
+        values[:, i, :len(g)] = g
+    values[:, point, :needed] = decision.simulate_runs(*truth, (STUDIES, 1, needed), rng)[:, 0]
+    seeds[point] = needed
+    st = decision.summarize(values, 10, np.broadcast_to(seeds, (STUDIES, 4)))
+    codes = decision.verdict_codes(st, ALPHA, 0.005, 0.2)[:, point]
+    rate = np.isin(codes, (decision.WORSE, decision.EQUIVALENT)).mean()
+    print(f"\ngap {gap}, sd {sd}: seeds_needed {needed}, decided there in {rate:.3f}")
+    assert 0.7 <= rate <= 0.9
