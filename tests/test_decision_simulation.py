@@ -20,15 +20,15 @@ LIMIT = ALPHA + 2 * math.sqrt(ALPHA * (1 - ALPHA) / STUDIES)
 @pytest.mark.parametrize("seeds", [5, 10, 20])
 @pytest.mark.parametrize("points", [8, 36, 120])
 def test_no_false_worse_over_a_grid_of_equal_points(points, seeds, sd):
-    """`points` equal points (all true bests) and one point 3 sd below: any equal point
-    called worse is a family-wise error; the low point called worse is power."""
-    rng = np.random.default_rng(points * 100 + seeds)
-    mean = np.r_[np.full(points, 0.9), 0.9 - 3 * sd / 100]
+    """`points` equal points (all true bests) and one point 2 points below: any equal
+    point called worse is a family-wise error; the low point called worse is power."""
+    rng = np.random.default_rng(points * 100 + seeds + int(10 * sd))
+    mean = np.r_[np.full(points, 0.9), 0.88]
     st = decision.simulate_stats(mean, sd / 100, 0.0, np.full((STUDIES, points + 1), seeds), rng)
     worse = decision.worse_calls(st, ALPHA)
     error, power = worse[:, :points].any(-1).mean(), worse[:, points].mean()
     print(f"\n{points} equal points, {seeds} seeds, sd {sd}: false worse {error:.4f}, "
-          f"power (3 sd below) {power:.3f}")
+          f"power (2 points below) {power:.3f}")
     assert error <= LIMIT
 
 
