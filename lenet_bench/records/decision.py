@@ -169,13 +169,24 @@ def p_beats(a: Stats, b: Stats, prune: float = 1.0) -> np.ndarray:
     failing = np.nonzero((fa > 0) | (fb > 0))
     if not len(failing[0]):
         return p_acc
-    fa, na, fb, nb = fa[failing], na[failing], fb[failing], nb[failing]
-    p_fail = np.ones(len(fa))
-    more = (fa > 0) & (fa * nb > fb * na)  # else p_fail >= 1/2: the sf at or below the mean
-    p_fail[more] = stats.hypergeom.sf(fa[more] - 1, na[more] + nb[more], fa[more] + fb[more],
-                                      na[more])
-    p_acc[failing] = np.minimum(1.0, 2 * np.minimum(p_acc[failing], p_fail))
+    p_acc[failing] = np.minimum(1.0, 2 * np.minimum(
+        p_acc[failing], fisher_greater(fa[failing], na[failing], fb[failing], nb[failing])))
     return p_acc
+
+
+def fisher_greater(fa, na, fb, nb) -> np.ndarray:
+    """One-sided Fisher exact p of "a fails more often than b" (scipy's hypergeometric
+    tail), computed once per distinct table (a grid repeats few tables)."""
+    fa, na, fb, nb = (np.asarray(x, np.int64) for x in (fa, na, fb, nb))
+    codes = ((fa * 4096 + na) * 4096 + fb) * 4096 + nb
+    unique, inverse = np.unique(codes, return_inverse=True)
+    ua, ub = unique // 4096 ** 3, (unique // 4096) % 4096
+    un, vn = (unique // 4096 ** 2) % 4096, unique % 4096
+    p_fail = np.ones(len(unique))
+    more = (ua > 0) & (ua * vn > ub * un)  # else p_fail >= 1/2: the sf at or below the mean
+    p_fail[more] = stats.hypergeom.sf(ua[more] - 1, un[more] + vn[more], ua[more] + ub[more],
+                                      un[more])
+    return p_fail[inverse].reshape(np.shape(fa))
 
 
 def thresholds(alpha: float, k: int) -> np.ndarray:
@@ -408,19 +419,20 @@ def seeds_needed_for(i: int, st: Stats, alpha: float, margin: float, failure_lim
                        .astype(int))
     coarse = np.unique(np.r_[np.arange(runs + 1, min(runs + 4, cap) + 1), coarse])
     coarse = coarse[coarse <= cap]
-    if not len(coarse):
+    if not len(coarse) or _decision_rate(i, coarse[-1:], truth, st, sims, rng, args,
+                                         base)[0] < POWER:
         return math.inf
     rates = _decision_rate(i, coarse, truth, st, sims, rng, args, base)
     hits = np.flatnonzero(rates >= POWER)
     if not len(hits):
         return math.inf
-    top = coarse[hits[0]]
-    start = coarse[hits[0] - 1] + 1 if hits[0] else top
-    if top - start < 1:
-        return float(top)
-    fine = np.arange(start, top + 1)
-    rates = _decision_rate(i, fine, truth, st, sims, rng, args, base)
-    return float(fine[np.flatnonzero(rates >= POWER)[0]]) if (rates >= POWER).any() else float(top)
+    high = int(coarse[hits[0]])
+    low = int(coarse[hits[0] - 1]) if hits[0] else runs
+    while high - low > 1:  # bisection: low fails, high decides 80%
+        middle = (low + high) // 2
+        passed = _decision_rate(i, np.array([middle]), truth, st, sims, rng, args, base)[0] >= POWER
+        low, high = (low, middle) if passed else (middle, high)
+    return float(high)
 
 
 def pooled_sd(st: Stats) -> float:
@@ -646,8 +658,8 @@ def decide(runs: pd.DataFrame, *, point, value: str = "test_accuracy", num_class
                                          rng=np.random.default_rng(i))
     frame["seeds_needed"] = needed
     frame.attrs["procedure"] = PROCEDURE
-    open_ = needed[codes == UNDECIDED]
-    frame.attrs["seeds_to_decide_most"] = (float(np.quantile(open_, POWER, method="higher"))
+    open_ = np.sort(needed[codes == UNDECIDED])
+    frame.attrs["seeds_to_decide_most"] = (float(open_[math.ceil(POWER * len(open_)) - 1])
                                            if seeds_needed and len(open_) else math.nan)
     return frame
 
