@@ -163,6 +163,7 @@ def test_decide_frame_keeps_point_columns_and_names_one_best():
     assert frame.seeds_needed[decided].isna().all()
     assert frame.seeds_needed[~decided].notna().all()
     assert frame.attrs["procedure"] == decision.PROCEDURE
+    assert frame.attrs["seeds_to_decide_most"] >= 6
 
 
 def test_decide_counts_nan_and_chance_runs_as_failures():

@@ -435,6 +435,43 @@ def seeds_needed_for(i: int, st: Stats, alpha: float, margin: float, failure_lim
     return float(high)
 
 
+def _study_rate(seeds: int, st: Stats, open_: np.ndarray, counted: np.ndarray, sd: np.ndarray,
+                rate: np.ndarray, sims: int, rng: np.random.Generator, args: tuple) -> float:
+    """The share of the `counted` points decided when each open point has `seeds` runs."""
+    runs = np.where(open_, seeds, st.runs)
+    fresh = simulate_stats(np.nan_to_num(st.mean), sd, rate,
+                           np.broadcast_to(runs, (sims, len(runs))), rng)
+    trial = Stats(*(np.where(open_, new, np.asarray(old)) for new, old in zip(fresh, st)))
+    codes = verdict_codes(trial, *args)
+    return float(np.isin(codes[:, counted], (WORSE, EQUIVALENT)).mean())
+
+
+def seeds_for_study(st: Stats, codes: np.ndarray, alpha: float, margin: float,
+                    failure_limit: float, *, sims: int = SIMULATIONS // 2, cap: int = SEEDS_CAP,
+                    rng: np.random.Generator | None = None) -> float:
+    """The seeds per point (<= cap; inf beyond) at which 80% of today's undecided points
+    are decided, simulated with every undecided point and the best at that many runs
+    (each point's observed learned mean, sd and failure rate as the truth; the decided
+    points keep their runs)."""
+    rng = np.random.default_rng(0) if rng is None else rng
+    open_ = np.isin(codes, (UNDECIDED, BEST))
+    if not (codes == UNDECIDED).any():
+        return math.nan
+    sd = np.where(st.learned >= 2, np.sqrt(st.var), pooled_sd(st))
+    rate = st.failures / np.maximum(st.runs, 1)
+    args = (sims, rng, (alpha, margin, failure_limit))
+    share = lambda seeds: _study_rate(seeds, st, open_, codes == UNDECIDED, sd, rate,  # noqa: E731
+                                      *args)
+    low = int(st.runs[open_].max())
+    if share(cap) < POWER:
+        return math.inf
+    high = cap
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (low, middle) if share(middle) >= POWER else (middle, high)
+    return float(high)
+
+
 def pooled_sd(st: Stats) -> float:
     """The learned runs' pooled standard deviation over points with >= 2 of them."""
     use = st.learned >= 2
@@ -658,9 +695,9 @@ def decide(runs: pd.DataFrame, *, point, value: str = "test_accuracy", num_class
                                          rng=np.random.default_rng(i))
     frame["seeds_needed"] = needed
     frame.attrs["procedure"] = PROCEDURE
-    open_ = np.sort(needed[codes == UNDECIDED])
-    frame.attrs["seeds_to_decide_most"] = (float(open_[math.ceil(POWER * len(open_)) - 1])
-                                           if seeds_needed and len(open_) else math.nan)
+    frame.attrs["seeds_to_decide_most"] = (
+        seeds_for_study(st, codes, alpha, margin / 100, failure_limit) if seeds_needed
+        else math.nan)
     return frame
 
 
