@@ -90,7 +90,8 @@ def test_equivalence_decisions_match_the_exact_intervals():
         low, high = decision.intervals(st, 0.05)
         inside = (low > -0.005) & (high < 0.005)
         candidates = np.isin(codes, (decision.UNDECIDED, decision.EQUIVALENT))
-        np.testing.assert_array_equal((codes == decision.EQUIVALENT)[candidates], inside[candidates])
+        np.testing.assert_array_equal((codes == decision.EQUIVALENT)[candidates],
+                                      inside[candidates])
 
 
 def test_failure_upper_is_clopper_pearson_one_sided():

@@ -57,6 +57,19 @@ def test_no_false_equivalent_a_margin_below_the_best(seeds):
     assert (error <= LIMIT).all()
 
 
+def test_no_false_equivalent_for_a_best_a_margin_above_many_tied_points():
+    """The upper side of the interval: a true best exactly the margin above 35 tied
+    points (sd 1 point, 40 seeds) must not be called equivalent when one of them is
+    picked as the best (12% with the upper bounds at alpha instead of alpha / (k - 1))."""
+    rng = np.random.default_rng(12)
+    st = decision.simulate_stats(np.r_[0.905, np.full(35, 0.9)], 0.01, 0.0,
+                                 np.full((STUDIES, 36), 40), rng)
+    codes = decision.verdict_codes(st, ALPHA, 0.005, 0.2)
+    error = (codes[:, 0] == decision.EQUIVALENT).mean()
+    print(f"\nbest a margin above 35 tied points: false equivalent {error:.4f}")
+    assert error <= LIMIT
+
+
 @pytest.mark.parametrize("rate", [0.3, 0.2])
 def test_no_false_equivalent_for_a_point_that_fails_too_often(rate):
     """A point with the best's learned mean failing 30% (or exactly the 20% limit)."""
@@ -108,7 +121,8 @@ def test_seeds_needed_decides_four_in_five(gap, sd, seed, best_runs, point_runs)
     rng = np.random.default_rng(seed)
     groups = [0.9 + sd * rng.standard_normal(best_runs),
               0.9 - gap + sd * rng.standard_normal(point_runs),
-              0.88 + sd * rng.standard_normal(best_runs), 0.87 + sd * rng.standard_normal(best_runs)]
+              0.88 + sd * rng.standard_normal(best_runs),
+              0.87 + sd * rng.standard_normal(best_runs)]
     runs = pd.DataFrame([{"lr": i, "test_accuracy": v} for i, g in enumerate(groups) for v in g])
     frame = decision.decide(runs, point="lr")
     (point,) = np.flatnonzero(frame.verdict == "undecided")

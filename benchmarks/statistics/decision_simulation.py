@@ -79,6 +79,11 @@ def false_equivalent_cases(rng) -> None:
             power = (decision.verdict_codes(clean, ALPHA, 0.005, 0.2)
                      == decision.EQUIVALENT).any(-1).mean()
             print(f"{name:<44} {seeds:>5} {error:>16.4f} {power:>6.3f}")
+    for seeds, sd in ((20, 0.7), (40, 1.0), (60, 1.0)):
+        st = decision.simulate_stats(np.r_[0.905, np.full(35, 0.9)], sd / 100, 0.0,
+                                     np.full((STUDIES, 36), seeds), rng)
+        error = (decision.verdict_codes(st, ALPHA, 0.005, 0.2)[:, 0] == decision.EQUIVALENT).mean()
+        print(f"{f'true best a margin above 35 tied, sd {sd}':<44} {seeds:>5} {error:>16.4f}")
 
 
 def grid_truth(name: str) -> pd.DataFrame:
@@ -105,8 +110,13 @@ def race_against_fixed(truth: tuple, rng, final_share=decision.FINAL_SHARE,
     fixed = decision.verdict_codes(decision.summarize(values, 10), ALPHA, 0.005, 0.2)
     plan = decision.race_plan(3, 20, 2, ALPHA, final_share)
     race = decision.race_arrays(values, plan, 10, 0.005, 0.2, futility=futility)
-    decided = lambda codes: np.isin(codes, (decision.WORSE, decision.EQUIVALENT)).sum(-1).mean()  # noqa: E731
-    return decided(fixed), decided(race["codes"]), race["seeds"].sum(-1).mean() / (points * 20)
+    return (decided(fixed), decided(race["codes"]),
+            race["seeds"].sum(-1).mean() / (points * 20))
+
+
+def decided(codes: np.ndarray) -> float:
+    """Decisions (worse or equivalent) per simulated study."""
+    return np.isin(codes, (decision.WORSE, decision.EQUIVALENT)).sum(-1).mean()
 
 
 def race_cases(truths: dict, rng) -> None:
