@@ -112,7 +112,7 @@ def test_race_no_false_equivalent_over_its_looks():
 
 
 @pytest.mark.parametrize("gap, sd, seed, best_runs, point_runs",
-                         [(0.008, 0.006, 4, 12, 3), (0.0, 0.002, 3, 6, 5)])
+                         [(0.008, 0.006, 4, 12, 3), (0.0, 0.0015, 6, 12, 5)])
 def test_seeds_needed_decides_four_in_five(gap, sd, seed, best_runs, point_runs):
     """decide's seeds_needed for the undecided point, checked by simulating the whole
     procedure (raw runs, the full core) at that seed count with the point's observed

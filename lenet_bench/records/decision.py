@@ -5,7 +5,8 @@ seeds only where a verdict is open.
 Per point i: its runs n_i; a run FAILED when its value is NaN or within 0.02 of 1/K
 (at chance), the others LEARNED (count l_i, mean m_i, variance v_i); failures f_i.
 
-1. Pairwise evidence that j beats i: p[i, j] = min(1, 2 min(p_acc, p_fail)), with
+1. Pairwise evidence that j beats i: p[i, j] = min(1, 2 min(p_acc, p_fail)) (p_acc
+   alone when neither point has a failure: see p_beats), with
    p_acc the one-sided Welch t-test of mu_j > mu_i on learned runs (1 when either side
    has fewer than 2 learned runs; when both spreads are 0, 1 if m_j <= m_i, else a
    variance floor of 1e-8), p_fail the one-sided Fisher exact test that i fails more
@@ -83,9 +84,11 @@ FUTILITY_QUANTILE = 0.1
 FUTILITY_ERRORS = 0.5
 PROCEDURE = ("Closed testing of 'this point is a best' (Bonferroni intersections over "
              "one-sided Welch t-tests on learned runs and Fisher exact tests on failures) "
-             "controls false 'worse' calls over the whole grid; 'equivalent' needs the "
-             "Welch (1 - 2 alpha) interval against the best of the others inside the margin "
-             "and the Clopper-Pearson upper bound of the failure rate below the limit.")
+             "bounds false 'worse' calls over the whole grid at alpha; 'equivalent' needs "
+             "the one-sided Welch bounds of the difference to the best of the others inside "
+             "the margin (lower at alpha, upper at alpha / (points - 1)) and the "
+             "Clopper-Pearson upper bound of the failure rate below the limit, a false "
+             "'equivalent' at most alpha per point.")
 
 
 class Stats(NamedTuple):
