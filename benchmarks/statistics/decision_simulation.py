@@ -141,6 +141,21 @@ def race_cases(truths: dict, rng) -> None:
             print(f"{share:>11} {str(futility):>8} " + " ".join(f"{c:>16}" for c in cells))
 
 
+def race_error_cases(rng) -> None:
+    print(f"\n## The race's error rates over its looks ({STUDIES} studies per case)")
+    mean = np.r_[np.full(36, 0.9), 0.88]
+    values = decision.simulate_runs(mean, np.full(37, 0.01), np.zeros(37), (STUDIES, 37, 20), rng)
+    codes = decision.race_arrays(values, decision.race_plan(), 10, 0.005, 0.2)["codes"]
+    print(f"36 equal points and one 2 points below, sd 1: false worse "
+          f"{(codes[:, :36] == decision.WORSE).any(-1).mean():.4f}, power "
+          f"{(codes[:, 36] == decision.WORSE).mean():.3f}")
+    values = decision.simulate_runs(np.array([0.9, 0.895]), np.full(2, 0.003), np.zeros(2),
+                                    (STUDIES, 2, 20), rng)
+    codes = decision.race_arrays(values, decision.race_plan(), 10, 0.005, 0.2)["codes"]
+    print(f"two points the margin apart, sd 0.3: false equivalent (either point) "
+          f"{(codes == decision.EQUIVALENT).mean(0).max():.4f}")
+
+
 def committed_studies(studies: dict) -> None:
     print("\n## decide on the committed 5-seed studies (36 points each)")
     for name, runs in studies.items():
@@ -168,6 +183,7 @@ def main() -> None:
     false_equivalent_cases(rng)
     studies = {name: grid_truth(name) for name in GRIDS}
     race_cases({name: truth_of(runs) for name, runs in studies.items()}, rng)
+    race_error_cases(rng)
     committed_studies(studies)
     print(f"\n# total {time.perf_counter() - start:.0f} s")
 

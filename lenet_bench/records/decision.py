@@ -78,7 +78,8 @@ SIMULATIONS = 400
 UNDECIDED, WORSE, EQUIVALENT, BEST = 0, 1, 2, 3
 NAMES = np.array(["undecided", "worse", "equivalent", "best"])
 # The race keeps this share of alpha for its last look and splits the rest evenly over
-# the earlier looks (chosen by simulation: BUILD_NOTES.md, "Decisions").
+# the earlier looks (chosen by simulation: BUILD_NOTES.md, "Verdicts that hold over a
+# whole grid"; benchmarks/statistics/decision_simulation.txt).
 FINAL_SHARE = 0.25
 FUTILITY_QUANTILE = 0.1
 FUTILITY_ERRORS = 0.5
