@@ -16,7 +16,8 @@ __version__ = "0.1.0"
 
 # Public name -> the module that defines it, imported on first use (PEP 562).
 _LAZY = {"run_study": "lenet_bench.api", "StudyResult": "lenet_bench.api",
-         "RunOptions": "lenet_bench.options", "ExperimentConfig": "lenet_bench.config"}
+         "RunOptions": "lenet_bench.options", "ExperimentConfig": "lenet_bench.config",
+         "decide": "lenet_bench.records.decision", "race_look": "lenet_bench.records.decision"}
 __all__ = ["__version__", *_LAZY]
 
 
