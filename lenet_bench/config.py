@@ -218,9 +218,14 @@ class ExperimentConfig:
     max_seeds: int = setting(20, "With --seeds=auto: the most seeds a grid point gets.",
                              kind=int, check=lambda value: value >= 2,
                              expected="an integer >= 2")
-    margin: float = setting(0.5, "With --seeds=auto: equivalent means within this many test "
-                            "accuracy points of the best (an equivalence test).", kind=float,
-                            check=_positive, expected="a number > 0 (accuracy points)")
+    margin: float = setting(0.5, "Equivalent means within this many test accuracy points of "
+                            "the best; each experiment sets its own.", kind=float,
+                            check=lambda value: value >= 0.05,
+                            expected="accuracy points, at least 0.05 (0.5 is half a point)")
+    failure_limit: float = setting(0.2, "Equivalent also needs the failure rate (runs at "
+                                   "chance or diverged) shown below this.", kind=float,
+                                   check=lambda value: 0 < value <= 1,
+                                   expected="a rate in (0, 1]")
     first_seed: int = setting(0, "Seed of the first repeated run.", kind=int)
     keep_best: bool = setting(True, "Save the best-test-epoch weights of each run.", kind=bool)
     # Neither changes a run's result, so neither is in its key:

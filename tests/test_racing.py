@@ -1,5 +1,6 @@
-"""--seeds=auto: the race's error rates by simulation, its tests against scipy/statsmodels,
-and a race on digits end to end, resumed from its first round's run files."""
+"""--seeds=auto: the race replayed from its run files with decision's rule, its plan fixed
+at the first look, and a race on digits end to end, resumed from its first round's run
+files (the rule's error rates by simulation: test_decision_simulation.py)."""
 
 import dataclasses
 import json
@@ -10,146 +11,70 @@ import subprocess
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 from cli_runner import one_thread_here, run_cli
 from conftest import REPO_ROOT
-from scipy import stats
-from statsmodels.stats.multitest import multipletests
-from statsmodels.stats.weightstats import ttost_ind
 
 from lenet_bench.config import ExperimentConfig, validate
 from lenet_bench.errors import InputError
-from lenet_bench.records import race_rule
+from lenet_bench import runs as runs_module
+from lenet_bench.records import decision, race_rule
 from lenet_bench.study import racing
 
-PLAN = race_rule.RacePlan(min_seeds=3, max_seeds=9, margin=0.005)
-LEARNED_STD = 0.003
-CHANCE = 0.1
+
+def write_run(runs_dir, point: ExperimentConfig, seed: int, accuracy: float | None,
+              status: str = "done") -> None:
+    """A finished run's file, as far as the race reads it."""
+    spec = runs_module.point_spec(point, seed)
+    path = runs_module.run_path(runs_dir, spec)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"status": status, "results_format": runs_module.RESULTS_FORMAT,
+                                "final_test_accuracy": accuracy,
+                                "history": {"test_accuracy": [accuracy]}}))
 
 
-def draw(rng, mean: float, failure_rate: float, count: int) -> tuple[np.ndarray, np.ndarray]:
-    """`count` runs of a point: learned runs ~ N(mean, LEARNED_STD), failed ones at chance."""
-    failed = rng.random(count) < failure_rate
-    accuracies = np.where(failed, rng.normal(CHANCE, 0.002, count),
-                          rng.normal(mean, LEARNED_STD, count))
-    return accuracies, failed
+def test_the_race_replays_its_run_files_with_decisions_rule(tmp_path):
+    """replay reads each point's seeds up to the first one missing (a diverged run is a
+    failed one) and judges them as decision.race_look does on the same runs."""
+    config = ExperimentConfig(name="r", dataset="digits", seeds="auto", min_seeds=3,
+                              max_seeds=5, margin=0.5, grid={"learning_rate": (0.01, 0.02, 9.0)})
+    points = config.grid_points()
+    values = {0: [0.97, 0.975, 0.972], 1: [0.969, 0.974, 0.97, None], 2: [0.90, 0.902, 0.899]}
+    for index, accuracies in values.items():
+        for seed, accuracy in enumerate(accuracies):
+            write_run(tmp_path, points[index], seed, accuracy,
+                      "diverged" if accuracy is None else "done")
+    write_run(tmp_path, points[1], 5, 0.5)  # Beyond a missing seed 4: not read.
+    accuracies, counts = race_rule.point_results(tmp_path, points, 0, 5)
+    assert counts.tolist() == [3, 4, 3] and np.isnan(accuracies[1, 3])
+    race = race_rule.replay(config, tmp_path, 10)
+    frame = pd.DataFrame([(index, seed, np.nan if a is None else a)
+                          for index, runs in values.items() for seed, a in enumerate(runs)],
+                         columns=["point", "seed", "accuracy"])
+    expected = decision.race_look(frame, point="point", value="accuracy", min_seeds=3,
+                                  max_seeds=5, step=race_rule.SEEDS_PER_ROUND, margin=0.5)
+    assert race.verdicts == expected["verdict"].tolist()
+    assert race.wanted == expected["seeds_wanted"].tolist()
+    assert race.verdicts[2] == "worse" and race.stopped[2] == "decided"
 
 
-def simulate(points: list[tuple[float, float]], races: int, seed: int) -> list[race_rule.Race]:
-    """`races` races over points given as (learned mean, failure rate)."""
-    rng = np.random.default_rng(seed)
-    results = []
-    for _ in range(races):
-        drawn = [draw(rng, mean, rate, PLAN.max_seeds) for mean, rate in points]
-        results.append(race_rule.advance([acc for acc, _ in drawn], [f for _, f in drawn], PLAN))
-    return results
-
-
-def rate_bound(races: int) -> float:
-    """Nominal alpha plus three simulation standard errors."""
-    return PLAN.alpha + 3 * np.sqrt(PLAN.alpha * (1 - PLAN.alpha) / races)
-
-
-def report(name: str, text: str) -> None:
-    print(f"\n[race simulation] {name}: {text}")
-
-
-def test_no_truly_not_worse_point_is_called_worse_even_with_runs_at_chance():
-    """Four points from one bimodal distribution (1 run in 10 at chance): every point is
-    truly as good as the best, so any 'worse' is an error; per race (family-wise)."""
-    races = simulate([(0.98, 0.1)] * 4, races=400, seed=1)
-    errors = np.mean([race_rule.WORSE in race.verdicts for race in races])
-    report("4 equal bimodal points", f"races with a point called worse {errors:.3f} "
-           f"(alpha {PLAN.alpha}); runs {np.mean([sum(r.seeds) for r in races]):.1f} of "
-           f"{4 * PLAN.max_seeds}")
-    assert errors <= rate_bound(400)
-
-
-def test_no_truly_worse_point_is_called_equivalent():
-    """The best and three points exactly one margin below it (the hardest truly-worse
-    case), plus a point that learns as well but fails 3 times in 10: any 'equivalent'
-    is an error."""
-    points = [(0.98, 0.0)] + [(0.98 - PLAN.margin, 0.0)] * 3 + [(0.98, 0.3)]
-    races = simulate(points, races=400, seed=2)
-    errors = np.mean([race_rule.EQUIVALENT in race.verdicts for race in races])
-    failing_equivalent = np.mean([race.verdicts[4] == race_rule.EQUIVALENT for race in races])
-    report("3 points one margin below + 1 failing 30%", f"races with a point called "
-           f"equivalent {errors:.3f} (alpha {PLAN.alpha}); the failing point equivalent "
-           f"{failing_equivalent:.3f}; it is worse in "
-           f"{np.mean([race.verdicts[4] == race_rule.WORSE for race in races]):.3f}")
-    assert errors <= rate_bound(400)
-    assert failing_equivalent <= rate_bound(400)
-
-
-def test_power_and_runs_spent_on_a_mixed_grid():
-    """Equal, clearly worse (2 points = 4 margins), hopeless (at chance) and often
-    failing points: how often each is decided, and the runs the race spends."""
-    points = [(0.98, 0.0), (0.98, 0.0), (0.96, 0.0), (CHANCE, 1.0), (0.98, 0.6)]
-    races = simulate(points, races=300, seed=3)
-    decided = {name: np.mean([race.verdicts[i] == verdict for race in races])
-               for i, name, verdict in ((1, "equal point equivalent", race_rule.EQUIVALENT),
-                                        (2, "2 points below worse", race_rule.WORSE),
-                                        (3, "hopeless worse", race_rule.WORSE),
-                                        (4, "60% failing worse", race_rule.WORSE))}
-    hopeless_seeds = np.mean([race.seeds[3] for race in races])
-    runs = np.mean([sum(race.seeds) for race in races])
-    report("power", ", ".join(f"{name} {value:.3f}" for name, value in decided.items())
-           + f"; hopeless point seeds {hopeless_seeds:.2f}; runs {runs:.1f} of a fixed "
-           f"{len(points) * PLAN.max_seeds}")
-    assert decided["hopeless worse"] == 1 and hopeless_seeds == PLAN.min_seeds
-    assert decided["2 points below worse"] > 0.9
-    assert runs < len(points) * PLAN.max_seeds
-
-
-def test_three_of_five_failed_is_never_equivalent_to_none_failed():
-    rng = np.random.default_rng(4)
-    best = rng.normal(0.98, 0.001, 5)
-    point = np.concatenate([rng.normal(0.98, 0.001, 2), [0.1, 0.1, 0.1]])
-    failed = np.array([False, False, True, True, True])
-    look = race_rule.decide([best, point], [np.zeros(5, bool), failed], [False, False],
-                         race_rule.RacePlan(min_seeds=5, max_seeds=5, margin=0.9))
-    assert look.best == 0 and look.verdicts[1] != race_rule.EQUIVALENT
-
-
-def test_each_p_value_is_scipys_or_statsmodels():
-    rng = np.random.default_rng(5)
-    point, best = rng.normal(0.97, 0.01, 6), rng.normal(0.98, 0.01, 8)
-    point_failed, best_failed = np.array([1, 1, 0, 0, 0, 0], bool), np.zeros(8, bool)
-    welch = stats.ttest_ind(point, best, equal_var=False, alternative="less").pvalue
-    fisher = stats.fisher_exact([[2, 4], [0, 8]], alternative="greater").pvalue
-    assert race_rule.worse_p(point, point_failed, best, best_failed) == pytest.approx(
-        min(1, 2 * min(welch, fisher)))
-    assert race_rule.equivalent_p(point, ~best_failed[:6], best, best_failed, 0.02) == 1.0
-    assert race_rule.equivalent_p(point, np.zeros(6, bool), best, best_failed, 0.02) == \
-        pytest.approx(ttost_ind(point, best, -0.02, 0.02, usevar="unequal")[0])
-    for trial in range(20):  # multipletests takes 0.1 s a call (gc.collect)
-        p_values = list(np.random.default_rng(trial).random(6) ** 3)
-        assert race_rule.holm_rejects(p_values, 0.05) == \
-            list(multipletests(p_values, alpha=0.05, method="holm")[0])
+def test_a_race_short_of_runs_asks_for_the_current_look(tmp_path):
+    config = ExperimentConfig(name="r", dataset="digits", seeds="auto", min_seeds=3,
+                              max_seeds=5, grid={"learning_rate": (0.01, 0.02)})
+    for seed in range(2):
+        write_run(tmp_path, config.grid_points()[0], seed, 0.97)
+    race = race_rule.replay(config, tmp_path, 10)
+    assert not race.finished and race.looks_taken == 0 and race.wanted == [3, 3]
+    assert race.why == ["open: 3 seeds wanted", "open: 3 seeds wanted"]
 
 
 def test_the_plan_spends_alpha_over_its_looks():
-    plan = race_rule.RacePlan(min_seeds=3, max_seeds=8)
-    assert [plan.seeds_at(look) for look in range(plan.looks)] == [3, 5, 7, 8]
-    assert plan.alpha_per_look == pytest.approx(0.05 / 4)
-
-
-def test_a_race_short_of_runs_asks_for_the_current_look():
-    rng = np.random.default_rng(6)
-    accuracies = [rng.normal(0.98, 0.003, 3), rng.normal(0.98, 0.003, 3),
-                  np.full(2, CHANCE)]
-    race = race_rule.advance(accuracies, [np.zeros(3, bool), np.zeros(3, bool), np.ones(2, bool)],
-                          PLAN)
-    assert not race.finished and race.looks == 0 and race.seeds == [3, 3, 3]
-
-
-def test_a_race_between_looks_calls_its_open_points_open_not_stopped():
-    accuracies = [np.array([0.97, 0.99, 0.98]), np.array([0.96, 0.99, 0.985])]
-    failed = [np.zeros(3, bool)] * 2
-    race = race_rule.advance(accuracies, failed, race_rule.RacePlan(min_seeds=3, max_seeds=5))
-    assert not race.finished and race.looks == 1 and race.seeds == [5, 5]
-    assert sorted(race.reasons(race_rule.RacePlan(min_seeds=3, max_seeds=5))) == [
-        "open: 5 seeds wanted for look 2", "the best (highest mean at the last look)"]
+    config = ExperimentConfig(name="r", dataset="digits", seeds="auto", min_seeds=3,
+                              max_seeds=8)
+    plan = race_rule.plan_of(config)
+    assert plan.looks == (3, 5, 7, 8)
+    assert sum(plan.alphas) == pytest.approx(0.05)
 
 
 def test_seeds_takes_auto_or_an_integer_and_the_race_fields_are_checked():
@@ -169,9 +94,10 @@ def test_seeds_takes_auto_or_an_integer_and_the_race_fields_are_checked():
         validate(ExperimentConfig(name="x", dataset="digits", margin=0))
 
 
-# End to end: lr 10 never learns; the two good rates stay open past the first look.
+# End to end: lr 0.0002 learns far less in one epoch (worse at the first look); lr 10
+# never learns, and a point with failures stays open, so the race takes a second look.
 RACE_FLAGS = ["--experiment=digits_smoke", "--seeds=auto", "--max_seeds=4", "--epochs=1",
-              "--grid=learning_rate=0.005,0.004,10.0", "--jit=off", "--threads=1",
+              "--grid=learning_rate=0.005,0.0002,10.0", "--jit=off", "--threads=1",
               "--tensorboard=false", "--keras_models=false", "--progress=log"]
 
 
@@ -204,8 +130,8 @@ def race_result(workdir):
     return race, section[:section.index("\n## ", 1)]
 
 
-def test_a_race_drops_the_hopeless_point_and_resumes_from_its_first_round(tmp_path, monkeypatch,
-                                                                           capfd):
+def test_a_race_drops_the_worse_point_and_resumes_from_its_first_round(tmp_path, monkeypatch,
+                                                                        capfd):
     """The race end to end; then a workdir left as a kill -9 between the rounds leaves
     it (the first round's run files alone) resumes to the same race and report."""
     straight = race(tmp_path / "straight", monkeypatch, capfd)
@@ -213,8 +139,9 @@ def test_a_race_drops_the_hopeless_point_and_resumes_from_its_first_round(tmp_pa
     race_json, section = race_result(tmp_path / "straight")
     assert race_json["finished"]
     seeds = {point["point"].split("_")[2]: point["seeds"] for point in race_json["points"]}
-    assert seeds["lr10"] == 3 < max(seeds["lr0.005"], seeds["lr0.004"]) == 4
-    assert [p["verdict"] for p in race_json["points"] if "lr10" in p["point"]] == ["worse"]
+    assert seeds == {"lr0.005": 4, "lr0.0002": 3, "lr10": 4}
+    verdicts = {point["point"].split("_")[2]: point["verdict"] for point in race_json["points"]}
+    assert verdicts["lr0.0002"] == "worse" and verdicts["lr0.005"] == "best"
     assert_progress_stays_true(straight.stderr, sum(seeds.values()))
 
     killed_runs = tmp_path / "killed" / "digits_smoke" / "runs"
@@ -238,7 +165,7 @@ def test_a_race_resumed_under_another_plan_is_refused(tmp_path, max_seeds):
     racing.check_race_plan(started, tmp_path)  # The same plan resumes.
     changed = dataclasses.replace(started, max_seeds=max_seeds)
     with pytest.raises(InputError, match=rf"race_plan.json: this race started under another "
-                                         rf"plan \(max_seeds 5 -> {max_seeds}, looks "):
+                                         rf"plan \(max_seeds 5 -> {max_seeds}\); a race's plan is fixed"):
         racing.check_race_plan(changed, tmp_path)
 
 

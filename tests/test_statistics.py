@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from statsmodels.stats import multitest, power, proportion, weightstats
+from statsmodels.stats import proportion
 
 from lenet_bench.records import statistics
 
@@ -62,70 +62,11 @@ def test_one_factor_anova_is_scipy_f_oneway():
 
 def test_every_statistic_equals_scipy_and_statsmodels_on_the_same_numbers():
     rng = np.random.default_rng(3)
-    values, best = rng.normal(0.9, 0.01, 6), rng.normal(0.92, 0.01, 5)
+    values = rng.normal(0.9, 0.01, 6)
     expected = stats.t.interval(0.95, 5, loc=values.mean(), scale=stats.sem(values))
     assert statistics.t_interval(values) == pytest.approx(expected)
-    groups = [values, best, rng.normal(0.91, 0.03, 4), [0.1, 0.1, 0.9, 0.91]]
-    matrix = statistics.welch_less_matrix(groups)
-    for i, j in itertools.permutations(range(4), 2):
-        assert matrix[i, j] == pytest.approx(stats.ttest_ind(
-            groups[i], groups[j], equal_var=False, alternative="less").pvalue)
-    interval = stats.ttest_ind(best, values, equal_var=False).confidence_interval(0.95)
-    assert statistics.mean_difference(best, values) == pytest.approx(
-        (best.mean() - values.mean(), interval.low, interval.high))
-    assert statistics.tost_p(values, best, 0.005) == pytest.approx(
-        weightstats.ttost_ind(values, best, -0.005, 0.005, usevar="unequal")[0])
-    assert statistics.failure_greater_p(3, 5, 0, 5) == pytest.approx(
-        stats.fisher_exact([[3, 2], [0, 5]], alternative="greater").pvalue)
     assert statistics.failure_interval(3, 5) == pytest.approx(
         proportion.proportion_confint(3, 5, alpha=0.05, method="beta"))
-    p_values = [0.01, 0.04, 0.03, 0.005, 0.2]
-    reject, adjusted, _, _ = multitest.multipletests(p_values, 0.05, method="holm")
-    ours, ours_reject = statistics.holm(p_values + [math.nan])
-    assert ours[:5] == pytest.approx(adjusted) and math.isnan(ours[5])
-    assert ours_reject.tolist() == reject.tolist() + [False]
-    assert statistics.seeds_to_decide(0.01, 0.005, 35) == math.ceil(power.TTestIndPower(
-    ).solve_power(0.5, alpha=0.05 / 35, power=0.8, alternative="larger"))
-
-
-def test_probability_of_improvement_is_u_over_nm_with_scipys_bootstrap():
-    best, other = np.array([0.95, 0.96, 0.94, 0.95]), np.array([0.95, 0.93, 0.92, 0.97, 0.90])
-    u = stats.mannwhitneyu(best, other).statistic
-    estimate, low, high = statistics.probability_of_improvement(best, other)
-    assert estimate == pytest.approx(u / (4 * 5))
-    result = stats.bootstrap(
-        (best, other), lambda a, b, axis=-1: statistics._improvement(a, b), vectorized=True,
-        paired=False, n_resamples=statistics.BOOTSTRAP_RESAMPLES, method="percentile",
-        rng=np.random.default_rng(statistics.BOOTSTRAP_SEED))
-    assert (low, high) == pytest.approx((result.confidence_interval.low,
-                                         result.confidence_interval.high))
-    assert low <= estimate <= high
-
-
-def test_verdicts_on_a_constructed_grid():
-    best = [0.955, 0.956, 0.957, 0.958, 0.959]
-    close = [0.9545, 0.9555, 0.9565, 0.9575, 0.9585]  # 0.05 points below, spread 0.16.
-    far = [0.900, 0.902, 0.904, 0.906, 0.908]         # Worse by 5 points.
-    three_failed = [0.10, 0.10, 0.10, 0.955, 0.957]   # 3 of 5 at chance, the rest as good.
-    noisy = [0.93, 0.97, 0.91, 0.99, 0.95]            # Same mean region, too noisy to tell.
-    single = [0.99]                                   # One run: untestable.
-    result = statistics.verdicts([close, best, far, three_failed, noisy, single], 10)
-    assert result["best"] == 1
-    assert [point["verdict"] for point in result["points"]] == [
-        "equivalent", "best", "worse", "undecided", "undecided", ""]
-    assert result["counts"] == {"worse": 1, "equivalent": 1, "undecided": 2}
-    assert 2 not in result["best_set"] and {0, 1, 4} <= set(result["best_set"])
-    assert result["points"][3]["failed"] == 3 and result["points"][3]["seeds_to_decide"] >= 6
-    assert result["points"][2]["difference"] == pytest.approx(0.053)
-
-
-def test_diverged_runs_count_as_failures_and_block_equivalence():
-    best = [0.950, 0.952, 0.954, 0.956, 0.958]
-    same_but_diverged = [0.950, 0.952, 0.954, 0.956, 0.958]
-    result = statistics.verdicts([best, same_but_diverged], 10, diverged=[0, 3])
-    point = result["points"][1]
-    assert (point["failed"], point["runs"]) == (3, 8)
-    assert point["verdict"] == "undecided"
 
 
 def test_split_detection_on_bimodal_and_unimodal_results():
@@ -141,7 +82,7 @@ def test_split_detection_on_bimodal_and_unimodal_results():
     assert 0 <= summary["ci_low"] and summary["ci_high"] <= 1  # Clipped.
 
 
-def test_marginal_means_and_seeds_needed():
+def test_marginal_means():
     rng = np.random.default_rng(4)
     values, factors = factorial(rng, 0.01, 0.0, seeds=3)
     levels = statistics.marginal_means(values, factors, ("a",))
@@ -150,7 +91,3 @@ def test_marginal_means_and_seeds_needed():
     mse = ((y - y.mean(axis=2, keepdims=True)) ** 2).sum() / 24
     half = stats.t.ppf(0.975, 24) * math.sqrt(mse / 12)
     assert levels[0]["ci_high"] - levels[0]["mean"] == pytest.approx(half)
-    # Textbook: a difference of one std at 80% power, one-sided 5%, needs 14 per group (t).
-    assert statistics.seeds_needed(0.01, 0.01) == 14
-    assert statistics.seeds_needed(0.01, 0.01, comparisons=35) > 2 * 14
-    assert statistics.seeds_needed(0.01, 0.005) > 3 * 14

@@ -531,6 +531,7 @@ def race_plan(min_seeds: int = 3, max_seeds: int = 20, step: int = 2, alpha: flo
 
 
 OPEN, DECIDED, FUTILE, CAPPED, LEADING = 0, 1, 2, 3, 4
+STOPS = np.array(["open", "decided", "futility", "cap", "best"])
 
 
 def _futile(st: Stats, best: np.ndarray, open_: np.ndarray, seeds: int, alpha: float,
@@ -720,7 +721,8 @@ def decide(runs: pd.DataFrame, *, point, value: str = "test_accuracy", num_class
     return frame
 
 
-def _reason(why: int, look: int, verdict: str, wanted: int) -> str:
+def stop_reason(why: int, look: int, verdict: str, wanted: int) -> str:
+    """Why a race point stopped getting seeds (or the seeds it wants next)."""
     if why == DECIDED:
         return f"{verdict} at look {look + 1}"
     if why == FUTILE:
@@ -757,11 +759,10 @@ def race_look(runs: pd.DataFrame, *, point, value: str = "test_accuracy",
     frame["verdict"] = NAMES[race["codes"]]
     frame["seeds"] = race["seeds"]
     frame["seeds_wanted"] = race["wanted"]
-    stops = np.array(["open", "decided", "futility", "cap", "best"])
-    frame["stopped"] = stops[race["why"]]
+    frame["stopped"] = STOPS[race["why"]]
     frame["look"] = np.where(race["look"] >= 0, race["look"] + 1, np.nan)
-    frame["why"] = [_reason(*row) for row in zip(race["why"], race["look"], frame["verdict"],
-                                                 race["wanted"])]
+    frame["why"] = [stop_reason(*row) for row in zip(race["why"], race["look"], frame["verdict"],
+                                                     race["wanted"])]
     frame.attrs["procedure"] = PROCEDURE
     frame.attrs["plan"] = plan
     return frame

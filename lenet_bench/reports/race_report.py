@@ -2,68 +2,66 @@
 it got, its verdict and why it stopped, and the runs spent against a fixed design.
 
 Rebuilt from the run files by replaying the race (lenet_bench.records.race_rule), never
-from race.json, so the report and the race cannot disagree.
+from race.json, so the report and the race cannot disagree; the report's verdicts are
+the race's.
 """
 
 import dataclasses
 from pathlib import Path
 
-import numpy as np
-
 from lenet_bench import runs as runs_module
 from lenet_bench.artifacts import RUNS_FOLDER
 from lenet_bench.config import ExperimentConfig
+from lenet_bench.records import decision, race_rule
 from lenet_bench.records.results import setting_label
-from lenet_bench.reports.tables import markdown_table, percent
-from lenet_bench.records import race_rule
+from lenet_bench.reports.tables import markdown_table
 
-VERDICT_ORDER = (race_rule.BEST, race_rule.EQUIVALENT, race_rule.UNDECIDED, race_rule.WORSE)
+VERDICT_ORDER = ("best", "equivalent", "undecided", "worse")
 
 
-def race_section(experiment_dir: Path, config: dict, fields: tuple[str, ...]) -> list[str]:
-    """The report's race lines (none for a fixed-seed experiment)."""
+def replayed_race(experiment_dir: Path, config: dict, fields: tuple[str, ...],
+                  classes: int) -> tuple[race_rule.Race, ExperimentConfig, list[str]] | None:
+    """(the race, its config, each grid point's label) for a `--seeds=auto` experiment;
+    None for a fixed-seed one."""
     settings = config.get("config") or {}
     if settings.get("seeds") != "auto":
-        return []
+        return None
     experiment = ExperimentConfig(**settings)
-    classes = len((config.get("dataset") or {}).get("class_names") or []) or 10
-    plan, points = race_rule.RacePlan.of(experiment), experiment.grid_points()
-    accuracies, failed = race_rule.point_results(Path(experiment_dir) / RUNS_FOLDER, points,
-                                              experiment.first_seed, classes)
-    race = race_rule.advance(accuracies, failed, plan)
+    points = experiment.grid_points()
+    race = race_rule.replay(experiment, Path(experiment_dir) / RUNS_FOLDER, classes)
     labels = [setting_label(dataclasses.asdict(runs_module.point_spec(point, 0)), fields)
               for point in points]
+    return race, experiment, labels
+
+
+def race_section(replayed: tuple | None) -> list[str]:
+    """The report's race lines (none for a fixed-seed experiment)."""
+    if replayed is None:
+        return []
+    race, experiment, labels = replayed
+    plan = race_rule.plan_of(experiment)
     counts = {verdict: race.verdicts.count(verdict) for verdict in VERDICT_ORDER}
-    fixed = len(points) * plan.max_seeds
-    spent = sum(min(len(values), seeds) for values, seeds in zip(accuracies, race.seeds))
-    state = (f"finished after {race.looks} of {plan.looks} planned looks" if race.finished
-             else f"in progress: look {race.looks + 1} of {plan.looks} planned is waiting "
-                  "for its runs (rerun the same command to resume)")
+    fixed = len(labels) * experiment.max_seeds
+    spent = sum(race.seeds)
+    state = (f"finished after {race.looks_taken} of {len(plan.looks)} planned looks"
+             if race.finished else
+             f"in progress: look {race.looks_taken + 1} of {len(plan.looks)} planned is "
+             "waiting for its runs (rerun the same command to resume)")
+    futile = race.stopped.count("futility")
     lines = ["## Race (--seeds=auto)", "",
              f"- {state}; runs: {spent}, against {fixed} for a fixed design with "
-             f"{plan.max_seeds} seeds per point ({spent / fixed:.0%})",
-             f"- verdicts against the best: {counts[race_rule.WORSE]} worse, "
-             f"{counts[race_rule.EQUIVALENT]} equivalent (within {experiment.margin:g} points), "
-             f"{counts[race_rule.UNDECIDED]} undecided",
-             f"- seeds: {plan.min_seeds} per point at the first look, then +{plan.step} per "
-             f"look for the undecided points and the best, up to {plan.max_seeds}; alpha "
-             f"{plan.alpha:g} over the race, {plan.alpha_per_look:.4g} per look",
-             f"- {race_rule.DESIGN}",
-             "- The best is the highest mean at each look, tested with the same runs it was "
-             "picked by (not corrected for that selection); it gains seeds at every look, "
-             "which shrinks the bias.", ""]
-    order = sorted(range(len(points)), key=lambda i: (VERDICT_ORDER.index(race.verdicts[i]),
-                                                       -_mean(accuracies[i][:race.seeds[i]])))
-    reasons, rows = race.reasons(plan), []
-    for i in order:
-        used = accuracies[i][:race.seeds[i]]
-        rows.append([labels[i], len(used), percent(_mean(used)),
-                     f"{int(failed[i][:len(used)].sum())}/{len(used)}", race.verdicts[i],
-                     reasons[i]])
-    lines += [markdown_table(["grid point", "seeds", "mean final test acc %", "at chance",
-                              "verdict", "why it stopped"], rows), ""]
-    return lines
-
-
-def _mean(values: np.ndarray) -> float:
-    return float(values.mean()) if len(values) else float("nan")
+             f"{experiment.max_seeds} seeds per point ({spent / fixed:.0%})",
+             f"- verdicts: {counts['worse']} worse, {counts['equivalent']} equivalent (within "
+             f"{experiment.margin:g} points, failure rate shown below "
+             f"{experiment.failure_limit:.0%}), {counts['undecided']} undecided"
+             + (f" ({futile} stopped early: they could not be decided by "
+                f"{experiment.max_seeds} seeds)" if futile else ""),
+             f"- the plan, fixed before the first look (race_plan.json): looks at "
+             f"{', '.join(map(str, plan.looks))} seeds; alpha {sum(plan.alphas):g} spent over "
+             f"them ({plan.alphas[0]:.3g} per look, {plan.alphas[-1]:.3g} at the last)",
+             f"- each look: {decision.PROCEDURE}", ""]
+    order = sorted(range(len(labels)), key=lambda i: (VERDICT_ORDER.index(race.verdicts[i]),
+                                                       labels[i]))
+    rows = [[labels[i], race.seeds[i], race.verdicts[i], race.why[i]] for i in order]
+    return lines + [markdown_table(["grid point", "seeds", "verdict", "why it stopped"], rows),
+                    ""]

@@ -24,7 +24,7 @@ from lenet_bench.config import DEFAULT_LABEL_FIELDS
 from lenet_bench.files import atomic_write_text, read_json
 from lenet_bench.inputs import noise
 from lenet_bench.architectures import MODEL_FIELD_DEFAULTS
-from lenet_bench.records import analysis, statistics
+from lenet_bench.records import analysis, decision, statistics
 from lenet_bench.reports import (companion_report, plots, race_report, search_report,
                                  statistics_report)
 from lenet_bench.records.results import (SETTING_FIELDS, backends_text, finished_runs,
@@ -56,78 +56,106 @@ def per_epoch_rows(runs: list[dict], fields: tuple[str, ...]) -> list[dict]:
     return rows
 
 
-SUMMARY_HEADER = ["rank", "setting", "runs done", "diverged", "final test acc %",
-                  "final soft acc %", "best-epoch test acc %", "max %", "best epoch", "s/epoch"]
-# After "final test acc %" where the rows carry statistics_report.annotate_rows' figures.
-INTERVAL_HEADER = ["95% CI", "median", "IQR", "at chance"]
+SUMMARY_HEADER = ["rank", "setting", "runs done", "final test acc %", "best-epoch test acc %",
+                  "best epoch", "s/epoch"]
+# Where the rows carry statistics_report.annotate_rows' figures: the interval after the
+# final accuracy, and with verdicts the verdict and its figures (12 columns in all; the
+# CSV keeps every figure: median, IQR, soft accuracy, diverged runs, ...).
+INTERVAL_HEADER = ["95% CI"]
+VERDICT_HEADER = ["vs best of others, points", "failed (95% upper bound)", "seeds needed"]
 EARLY_STOPPING_HEADER = ["best val acc %", "best val epoch", "stopped (epoch)"]
 # Added where the runs recorded their cost (see lenet_bench.observers.cost).
 COST_HEADER = ["params", "infer ms/img (batch 1)", "infer ms/img (large batch)", ".keras KB"]
 
 
+def _judged(rows: list[dict]) -> bool:
+    return any(row.get("verdict") for row in rows)
+
+
 def summary_header(rows: list[dict]) -> list[str]:
-    """SUMMARY_HEADER, plus the early-stopping columns when the runs have a validation
-    split, plus the cost columns when they recorded their cost."""
-    has_validation = bool(rows) and "best_val_epoch_mean" in rows[0]
-    has_cost = any("keras_file_bytes_mean" in row for row in rows)
+    """The ranked table's columns: SUMMARY_HEADER, with the interval where the rows have
+    one and the verdict and its figures where some row has a verdict."""
     header = list(SUMMARY_HEADER)
-    if rows and "verdict" in rows[0]:
-        header[5:5] = INTERVAL_HEADER
-    if any(row.get("verdict") for row in rows):
+    if rows and "final_test_accuracy_ci_low" in rows[0]:
+        header[4:4] = INTERVAL_HEADER
+    if _judged(rows):
         header[2:2] = ["verdict"]
-    return (header + (EARLY_STOPPING_HEADER if has_validation else [])
-            + (COST_HEADER if has_cost else []))
-
-
-def verdict_cells(rows: list[dict]) -> list[list[str]]:
-    """Per row, its verdict against the best as a one-cell list; [] for every row when
-    no row has a verdict (one grid point, or none with 2 finished runs)."""
-    if not any(row.get("verdict") for row in rows):
-        return [[] for _ in rows]
-    return [[row["verdict"] or "untested"] for row in rows]
+        header[6:6] = VERDICT_HEADER
+    return header
 
 
 def interval_cells(row: dict) -> list[str]:
-    """95% CI, median, IQR (points) and runs at chance of a row's final test accuracy."""
-    median = row["final_test_accuracy_median"]
-    return [interval_text(row["final_test_accuracy_ci_low"], row["final_test_accuracy_ci_high"]),
-            "–" if math.isnan(median) else f"{100 * median:.2f}",
-            "–" if math.isnan(median) else
-            f"{100 * (row['final_test_accuracy_q3'] - row['final_test_accuracy_q1']):.2f}",
-            f"{row['at_chance']}/{row['done']}" if row["at_chance"] else "0"]
+    """The 95% CI of a row's mean final test accuracy."""
+    return [interval_text(row["final_test_accuracy_ci_low"], row["final_test_accuracy_ci_high"])]
+
+
+def verdict_figure_cells(row: dict) -> list[str]:
+    """The interval against the best of the others, failures and seeds needed."""
+    upper = row.get("failure_upper", math.nan)
+    needed = row.get("seeds_needed", math.nan)
+    return [interval_text(row.get("vs_best_low_points", math.nan),
+                          row.get("vs_best_high_points", math.nan), 1),
+            f"{row['failed']}/{row['done'] + row['diverged']}"
+            + ("" if math.isnan(upper) else f" (≤ {100 * upper:.0f}%)"),
+            "" if row.get("verdict") != "undecided" or math.isnan(needed) else
+            (f"> {decision.SEEDS_CAP}" if math.isinf(needed) else f"{int(needed)}")]
 
 
 def summary_table_rows(rows: list[dict]) -> list[list]:
+    judged = _judged(rows)
     table = []
-    for rank, (row, verdict) in enumerate(zip(rows, verdict_cells(rows)), start=1):
-        line = [rank, row["setting"], *verdict, f"{row['done']}/{row['runs']}",
-                row["diverged"], percent(row["final_test_accuracy_mean"],
-                                         row["final_test_accuracy_std"]),
-                *(interval_cells(row) if "verdict" in row else []),
-                percent(row["final_test_soft_accuracy_mean"], row["final_test_soft_accuracy_std"]),
+    for rank, row in enumerate(rows, start=1):
+        line = [rank, row["setting"], *([row["verdict"] or "untested"] if judged else []),
+                f"{row['done']}/{row['runs']}",
+                percent(row["final_test_accuracy_mean"], row["final_test_accuracy_std"]),
+                *(interval_cells(row) if "final_test_accuracy_ci_low" in row else []),
+                *(verdict_figure_cells(row) if judged else []),
                 percent(row["best_test_accuracy_mean"], row["best_test_accuracy_std"]),
-                percent(row["best_test_accuracy_max"]),
                 epoch_text(row["best_epoch_mean"], row["best_epoch_std"]),
                 mean_std_text(row["epoch_seconds_mean"], math.nan, 1)]
+        table.append(line)
+    return table
+
+
+def extras_header(rows: list[dict]) -> list[str]:
+    """The second table's columns: early stopping where the runs have a validation
+    split, cost where they recorded it; [] when neither."""
+    has_validation = bool(rows) and "best_val_epoch_mean" in rows[0]
+    has_cost = any("keras_file_bytes_mean" in row for row in rows)
+    if not has_validation and not has_cost:
+        return []
+    return (["setting"] + (EARLY_STOPPING_HEADER if has_validation else [])
+            + (COST_HEADER if has_cost else []))
+
+
+def extras_table_rows(rows: list[dict]) -> list[list]:
+    table = []
+    for row in rows:
+        line = [row["setting"]]
         if "best_val_epoch_mean" in row:
             line += [percent(row["best_val_accuracy_mean"], row["best_val_accuracy_std"]),
                      epoch_text(row["best_val_epoch_mean"], row["best_val_epoch_std"]),
                      f"{row['stopped_runs']}/{row['done']}" + (
                          f" ({epoch_text(row['stopped_epoch_mean'], row['stopped_epoch_std'])})"
                          if row["stopped_runs"] else "")]
-        if "keras_file_bytes_mean" in row:
+        if any("keras_file_bytes_mean" in other for other in rows):
             line += [f"{row['num_params']:,}" if row.get("num_params") else "–",
-                     mean_std_text(row["inference_ms_per_image_batch1_mean"], math.nan, 3),
-                     mean_std_text(row["inference_ms_per_image_large_batch_mean"], math.nan, 4)
-                     + (f" (×{row['inference_large_batch']})" if row["inference_large_batch"]
+                     mean_std_text(row.get("inference_ms_per_image_batch1_mean", math.nan),
+                                   math.nan, 3),
+                     mean_std_text(row.get("inference_ms_per_image_large_batch_mean", math.nan),
+                                   math.nan, 4)
+                     + (f" (×{row['inference_large_batch']})" if row.get("inference_large_batch")
                         else ""),
-                     mean_std_text(row["keras_file_bytes_mean"] / 1000, math.nan, 0)]
+                     mean_std_text(row.get("keras_file_bytes_mean", math.nan) / 1000,
+                                   math.nan, 0)]
         table.append(line)
     return table
 
 
 def summary_markdown(rows: list[dict]) -> str:
-    return markdown_table(summary_header(rows), summary_table_rows(rows))
+    text = markdown_table(summary_header(rows), summary_table_rows(rows))
+    extras = extras_header(rows)
+    return text if not extras else text + "\n" + markdown_table(extras, extras_table_rows(rows))
 
 
 def parameter_count_section(experiment_dir: Path) -> list[str]:
@@ -214,8 +242,8 @@ def write_tables(experiment_dir: Path, name: str, rows: list[dict], fields: tupl
                                  for cell in line] for line in cells])
              for verdict in ("best", "equivalent", "undecided")}
     judged = any(cell is not None and cell.get("verdict") for line in cells for cell in line)
-    margin = next((cell["margin"] for line in cells for cell in line
-                   if cell is not None and "margin" in cell), None)
+    margin = next((cell["margin_points"] / 100 for line in cells for cell in line
+                   if cell is not None and "margin_points" in cell), None)
     plots.plot_heatmap(values, row_labels, column_labels, experiment_dir / "figures" / "heatmap.png",
                        f"{name}: final-epoch test accuracy, mean over seeds"
                        + (f"\n(red: best; white: equivalent, {margin_text(margin)}; dashed: "
@@ -529,7 +557,7 @@ def ranked_section(rows: list[dict], classes: int, grid: dict) -> list[str]:
              "95% CI: the t interval of the mean final test accuracy over seeds; median and "
              "IQR (interquartile range, points) over seeds; "
              f"{statistics_report.chance_text(classes)}."
-             + (" " + verdict_legend(grid["margin"]) if grid["verdicts"] else ""),
+             + (" " + verdict_legend(grid["margin"]) if grid["verdicts"] is not None else ""),
              "Tables: [summary.csv](summary.csv), [summary.md](summary.md), "
              "[summary.tex](summary.tex); per epoch (mean, std, min, max): "
              "[per_epoch.csv](per_epoch.csv).", ""]
@@ -591,9 +619,15 @@ def runs_section(runs: list[dict]) -> list[str]:
 
 def config_margin(config: dict) -> float:
     """The equivalence margin (accuracy units) the experiment's config.json names in
-    points (`--margin`), else statistics.MARGIN."""
+    points (`--margin`), else decision.MARGIN_POINTS."""
     points = (config.get("config") or {}).get("margin")
-    return statistics.MARGIN if points is None else points / 100
+    return (decision.MARGIN_POINTS if points is None else points) / 100
+
+
+def config_failure_limit(config: dict) -> float:
+    """The failure limit of "equivalent" the experiment's config.json names."""
+    limit = (config.get("config") or {}).get("failure_limit")
+    return decision.FAILURE_LIMIT if limit is None else limit
 
 
 def write_experiment_report(experiment_dir: Path, rank_runs_by: str | None = None,
@@ -606,7 +640,7 @@ def write_experiment_report(experiment_dir: Path, rank_runs_by: str | None = Non
       rank_runs_by: 'final' or 'best': which test accuracy picks a grid point's best,
         worst and median run; None: as config.json says (else 'final').
       margin: the equivalence margin of the verdicts (accuracy units); None: the
-        config's `margin` (points), else statistics.MARGIN.
+        config's `margin` (points), else decision.MARGIN_POINTS.
     """
     experiment_dir = Path(experiment_dir)
     if (experiment_dir / SEARCH_FILE).is_file():
@@ -619,13 +653,15 @@ def write_experiment_report(experiment_dir: Path, rank_runs_by: str | None = Non
     name = config.get("experiment", experiment_dir.name)
     dataset = config.get("dataset", {})
     classes = statistics_report.num_classes(dataset, runs)
-    grid = statistics_report.grid_statistics(runs, rows, fields, classes, margin)
+    race = race_report.replayed_race(experiment_dir, config, fields, classes)
+    grid = statistics_report.grid_statistics(runs, rows, fields, classes, margin,
+                                             config_failure_limit(config), race)
     statistics_report.annotate_rows(rows, grid)
     pivot_lines = write_tables(experiment_dir, name, rows, fields, runs)
     lines = experiment_header(name, config, runs, rows, fields)
     lines += ranked_section(rows, classes, grid)
     lines += parameter_count_section(experiment_dir)
-    lines += race_report.race_section(experiment_dir, config, fields)
+    lines += race_report.race_section(race)
     lines += pivot_lines
     lines += statistics_report.statistics_section(experiment_dir, name, runs, rows, fields,
                                                   classes, grid)
@@ -721,7 +757,7 @@ def _index_figure_lines(experiments) -> list[str]:
                                  for name, figure in figures]
 
 
-def write_index(workdir: Path, margin: float = statistics.MARGIN) -> Path:
+def write_index(workdir: Path, margin: float | None = None) -> Path:
     """Writes `<workdir>/REPORT.md`: the one-screen summary of every experiment found
     (the best setting per experiment with its interval and the verdicts of the others,
     best configuration per dataset and per experiment, label noise, confusion pairs,
@@ -769,7 +805,7 @@ def write_index(workdir: Path, margin: float = statistics.MARGIN) -> Path:
     return index_path
 
 
-def _honest_summary(experiments, summaries, margin: float = statistics.MARGIN) -> list[str]:
+def _honest_summary(experiments, summaries, margin: float | None = None) -> list[str]:
     """The index's first section: per experiment, the best setting with its 95% interval
     and how many of the other settings are worse, equivalent and undecided."""
     table = []
@@ -778,31 +814,35 @@ def _honest_summary(experiments, summaries, margin: float = statistics.MARGIN) -
             continue
         dataset = config.get("dataset", {})
         classes = statistics_report.num_classes(dataset, runs)
-        grid = statistics_report.grid_statistics(runs, rows, label_fields(runs, config), classes,
-                                                 margin)
-        result = grid["verdicts"]
-        best = rows[0]["setting"] if not result else grid["settings"][result["best"]]
+        fields = label_fields(runs, config)
+        race = race_report.replayed_race(experiment_dir, config, fields, classes)
+        grid = statistics_report.grid_statistics(
+            runs, rows, fields, classes, config_margin(config) if margin is None else margin,
+            config_failure_limit(config), race)
+        frame = grid["verdicts"]
+        best = rows[0]["setting"] if frame is None or not (frame["verdict"] == "best").any() \
+            else frame.loc[frame["verdict"] == "best", "setting"].iloc[0]
         found = grid["by_setting"][best]
-        counts = ([str(result["counts"][verdict]) for verdict in statistics.VERDICTS]
-                  + [f"{len(result['best_set'])} of {len(grid['settings'])}"]
-                  if result else ["–"] * 4)
+        counts = ([str(int((frame["verdict"] == verdict).sum()))
+                   for verdict in ("worse", "equivalent", "undecided")]
+                  + [f"{100 * grid['margin']:g}"] if frame is not None else ["–"] * 4)
         table.append([_experiment_link(experiment_dir), dataset.get("name", "?"), best,
-                      f"{100 * found['mean']:.2f} {interval_text(found['ci_low'], found['ci_high'])}",
+                      f"{100 * found['learned_mean']:.2f}" if math.isfinite(found["learned_mean"])
+                      else "–",
                       f"{found['n']}", f"{found['failed']}/{found['n'] + found['diverged']}",
-                      *counts,
-                      str(sum(f["at_chance"] for f in grid["by_setting"].values()))])
+                      *counts])
     if not table:
         return []
-    return ["## What the results support (final test accuracy %, mean and 95% CI over seeds)", "",
-            markdown_table(["experiment", "dataset", "best setting", "mean [95% CI]", "seeds",
-                            "failed", "worse", "equivalent", "undecided", "best set",
-                            "runs at chance"], table),
-            f"Each other setting against the best, margin {margin_text(margin)}: "
-            f"{statistics.verdict_method(margin)}. Holm's correction runs separately over the "
-            "\"worse\" and the \"equivalent\" family. Failed: runs at chance (within "
-            f"{100 * statistics.CHANCE_MARGIN:g} points of 1/K) or diverged. Each experiment's "
-            "report has every point's verdict, its tests, the ANOVA over its grid factors and "
-            "the seeds an undecided point would need.", ""]
+    return ["## What the results support (final test accuracy %)", "",
+            markdown_table(["experiment", "dataset", "best setting", "learned mean %", "seeds",
+                            "failed", "worse", "equivalent", "undecided", "margin, points"],
+                           table),
+            "Each other setting against the best, in two quantities: the accuracy of the runs "
+            f"that learn, and the failure rate (runs at chance, within "
+            f"{100 * decision.CHANCE_MARGIN:g} points of 1/K, or diverged). "
+            f"{decision.PROCEDURE} Each experiment's report has every point's verdict, its "
+            "interval against the best of the others, the seeds an undecided point would need, "
+            "and the ANOVA over its grid factors.", ""]
 
 
 def _experiment_link(experiment_dir: Path) -> str:
@@ -859,10 +899,10 @@ def _margin_value(argument: str, value: str) -> float | None:
         points = float(value)
     except ValueError:
         points = math.nan
-    if not 0 < points < 100:
+    if not 0.05 <= points < 100:
         print(f"error: {argument}: expected --margin=POINTS, the equivalence margin in "
-              "accuracy points, above 0 and below 100 (default "
-              f"{100 * statistics.MARGIN:g})", file=sys.stderr)
+              "accuracy points, at least 0.05 and below 100 (default: the experiment's "
+              "own)", file=sys.stderr)
         return None
     return points / 100
 
@@ -875,15 +915,15 @@ HELP = (f"{USAGE}\n\n"
         "<workdir>/REPORT.md.\n\n"
         "  --rank_runs_by=final|best  which test accuracy picks a grid point's best, worst and\n"
         "                             median run (default: as the experiment's config says)\n"
-        f"  --margin=POINTS            the verdicts' equivalence margin in accuracy points "
-        f"(default {100 * statistics.MARGIN:g})")
+        "  --margin=POINTS            the verdicts' equivalence margin in accuracy points\n"
+        "                             (default: the margin the experiment's config names)")
 
 
 def main(argv: list[str]) -> int:
     if any(argument in ("--help", "-h", "--helpshort", "--helpfull") for argument in argv[1:]):
         print(HELP)
         return 0
-    rank_runs_by, margin = None, statistics.MARGIN
+    rank_runs_by, margin = None, None
     for argument in argv[2:]:
         option, _, value = argument.partition("=")
         if option == "--margin":

@@ -1,19 +1,21 @@
-"""The report's statistics: per-point intervals, each point's verdict against the best
-(worse, equivalent or undecided) with its failure rate, probability of improvement and
-seeds to decide, the ANOVA table, main effects and interactions, split outcomes and
-seeds needed, from run records.
+"""The report's statistics: per-point intervals, each point's verdict (best, worse,
+equivalent or undecided) with its interval against the best of the others, failure rate
+and seeds needed, the ANOVA table, main effects and interactions and split outcomes,
+from run records.
 
 Groups runs into grid points and factors and hands their final test accuracies to
-`lenet_bench.records.statistics`; `report` puts the results into its tables and REPORT.md.
+`lenet_bench.records.decision` and `lenet_bench.records.statistics`; `report` puts the
+results into its tables and REPORT.md.
 """
 
 import math
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from lenet_bench.files import atomic_write_text
-from lenet_bench.records import analysis, statistics
+from lenet_bench.records import analysis, decision, statistics
 from lenet_bench.reports import plots
 from lenet_bench.records.results import finished_runs, format_value, setting_label
 from lenet_bench.reports.tables import csv_text, latex_table, markdown_table
@@ -40,30 +42,50 @@ def point_values(runs: list[dict], fields: tuple) -> dict[str, np.ndarray]:
 
 
 def grid_statistics(runs: list[dict], rows: list[dict], fields: tuple, classes: int,
-                    margin: float = statistics.MARGIN) -> dict:
-    """Per summary row (by setting): its statistics.group_summary, its verdict ('best',
-    'worse', 'equivalent', 'undecided', or '' when untested), its tests against the
-    best ('test') and its probability of improvement ('improvement': P(best > it) and
-    its interval); plus the verdicts result, the margin and the settings in the order
-    the tests saw them."""
+                    margin: float = decision.MARGIN_POINTS / 100,
+                    failure_limit: float = decision.FAILURE_LIMIT,
+                    race: tuple | None = None) -> dict:
+    """Per summary row (by setting): its statistics.group_summary and its verdict
+    ('best', 'worse', 'equivalent', 'undecided', or '' with one grid point) with
+    `decision.decide`'s figures ('decision'); plus the verdict frame, the margin
+    (accuracy units), the failure limit and the settings in the order tested.
+
+    `race`: race_report.replayed_race's result for a `--seeds=auto` experiment, whose
+    verdicts replace decide's (a race's alpha is spent over its looks)."""
     values = point_values(runs, fields)
-    settings = [row["setting"] for row in rows if row["setting"] in values]
     diverged = {row["setting"]: row["diverged"] for row in rows}
+    settings = [row["setting"] for row in rows if row["setting"] in values]
     by_setting = {row["setting"]: {**statistics.group_summary(values.get(row["setting"], []),
                                                               classes, row["diverged"]),
                                    "verdict": ""} for row in rows}
-    result = None
+    frame = None
     if len(settings) > 1:
-        result = statistics.verdicts([values[s] for s in settings], classes,
-                                     [diverged[s] for s in settings], margin)
-        best_values = values[settings[result["best"]]]
-        for setting, point in zip(settings, result["points"]):
-            by_setting[setting].update(verdict=point["verdict"], test=point)
-            if point["verdict"] != "best":
-                by_setting[setting]["improvement"] = statistics.probability_of_improvement(
-                    best_values, values[setting])
-    return {"by_setting": by_setting, "verdicts": result, "settings": settings,
-            "values": values, "margin": margin}
+        frame = decision.decide(_runs_frame(values, diverged, settings), point="setting",
+                                value="value", num_classes=classes, margin=100 * margin,
+                                failure_limit=failure_limit)
+        if race is not None:
+            _take_race_verdicts(frame, race)
+        for record in frame.to_dict("records"):
+            by_setting[record["setting"]].update(verdict=record["verdict"], decision=record)
+    return {"by_setting": by_setting, "verdicts": frame, "settings": settings,
+            "values": values, "margin": margin, "failure_limit": failure_limit,
+            "race": race is not None}
+
+
+def _runs_frame(values: dict, diverged: dict, settings: list[str]) -> pd.DataFrame:
+    """One row per run (a diverged run as NaN: a failed run), for decision.decide."""
+    return pd.DataFrame(
+        [(setting, value) for setting in settings
+         for value in [*values[setting], *[math.nan] * int(diverged.get(setting) or 0)]],
+        columns=["setting", "value"])
+
+
+def _take_race_verdicts(frame: pd.DataFrame, race: tuple) -> None:
+    """The race's verdicts in place of decide's; seeds_needed only for open points."""
+    replayed, _, labels = race
+    verdict = dict(zip(labels, replayed.verdicts))
+    frame["verdict"] = [verdict.get(setting, "undecided") for setting in frame["setting"]]
+    frame.loc[frame["verdict"] != "undecided", "seeds_needed"] = math.nan
 
 
 def annotate_rows(rows: list[dict], grid: dict) -> None:
@@ -72,8 +94,7 @@ def annotate_rows(rows: list[dict], grid: dict) -> None:
     nan = math.nan
     for row in rows:
         found = grid["by_setting"][row["setting"]]
-        test = found.get("test", {})
-        improvement = found.get("improvement", (nan, nan, nan))
+        verdict = found.get("decision", {})
         row.update({"final_test_accuracy_ci_low": found["ci_low"],
                     "final_test_accuracy_ci_high": found["ci_high"],
                     "final_test_accuracy_median": found["median"],
@@ -82,16 +103,12 @@ def annotate_rows(rows: list[dict], grid: dict) -> None:
                     "learned_mean": found["learned_mean"], "failed": found["failed"],
                     "failed_rate_ci_low": found["failed_low"],
                     "failed_rate_ci_high": found["failed_high"], "verdict": found["verdict"],
-                    "margin": grid["margin"], "in_best_set": test.get("in_best_set", ""),
-                    "best_minus_this": test.get("difference", nan),
-                    "best_minus_this_ci_low": test.get("difference_low", nan),
-                    "best_minus_this_ci_high": test.get("difference_high", nan),
-                    "p_improvement": improvement[0], "p_improvement_ci_low": improvement[1],
-                    "p_improvement_ci_high": improvement[2],
-                    "worse_p_holm": test.get("worse_p_holm", nan),
-                    "equivalence_p_holm": test.get("equivalence_p_holm", nan),
-                    "failure_p": test.get("failure_p", nan),
-                    "seeds_to_decide": test.get("seeds_to_decide") or ""})
+                    "margin_points": 100 * grid["margin"],
+                    "failure_limit": grid["failure_limit"],
+                    "failure_upper": verdict.get("failure_upper", nan),
+                    "vs_best_low_points": verdict.get("interval_low", nan),
+                    "vs_best_high_points": verdict.get("interval_high", nan),
+                    "seeds_needed": verdict.get("seeds_needed", nan)})
 
 
 def interval_text(low: float, high: float, scale: float = 100, digits: int = 2) -> str:
@@ -106,127 +123,85 @@ def margin_text(margin: float) -> str:
 
 
 def verdict_legend(margin: float) -> str:
-    """One sentence naming the three verdicts, for every table that shows them."""
-    return (f"Verdicts against the best (the highest mean), margin {margin_text(margin)}: "
-            "**worse** (shown below it), **equivalent** (shown within the margin, with no "
-            "higher failure rate), **undecided** (neither yet); see [Which differences are "
+    """One sentence naming the verdicts, for every table that shows them."""
+    return (f"Verdicts (margin {margin_text(margin)}): **best**; **worse** (some point is "
+            "shown better, in learned accuracy or failure rate); **equivalent** (learned "
+            "accuracy shown within the margin of the best of the others and the failure rate "
+            "shown below the limit); **undecided** (neither yet); see [Which differences are "
             "real](#which-differences-are-real).")
+
+
+def procedure_text(grid: dict) -> str:
+    """The two quantities a verdict is about and the procedure, for every report."""
+    return ("A verdict is about two quantities: the accuracy of the runs that learn, and the "
+            "failure rate (runs at chance, within "
+            f"{100 * decision.CHANCE_MARGIN:g} points of 1/K, or diverged). "
+            f"Procedure ({'a race: the race section says how alpha is spent over its looks; ' if grid['race'] else ''}"
+            f"alpha {decision.ALPHA:g}, margin {margin_text(grid['margin'])}, failure limit "
+            f"{grid['failure_limit']:.0%}): {decision.PROCEDURE}")
 
 
 def verdict_sentence(grid: dict) -> str:
     """'Best: ... Of the other M points: W worse, E equivalent, U undecided ...'."""
-    result = grid["verdicts"]
-    best_setting = grid["settings"][result["best"]]
-    best = grid["by_setting"][best_setting]
-    counts = result["counts"]
-    others = len(grid["settings"]) - 1
-    untested = others - sum(counts.values())
-    members = [grid["settings"][i] for i in result["best_set"]]
-    return (f"**Best: {best_setting}**: {100 * best['mean']:.2f}%, 95% CI "
-            f"{interval_text(best['ci_low'], best['ci_high'])}, {best['n']} seeds, "
-            f"{best['failed']} failed. **Of the other {others} grid points: {counts['worse']} "
-            f"worse, {counts['equivalent']} equivalent (within {margin_text(grid['margin'])}"
-            f"), {counts['undecided']} undecided**"
-            + (f"; {untested} could not be tested (fewer than 2 finished runs)" if untested
-               else "")
-            + f". The best set (points not shown below any other) has {len(members)} of the "
-            f"{others + 1} points" + (f": {'; '.join(members)}" if len(members) <= 6 else "")
-            + f". Method: {statistics.verdict_method(grid['margin'])}. {_unseen_text(grid)} "
-            "Holm's correction runs "
-            "separately over the \"worse\" family and the \"equivalent\" family. Failed: runs "
-            "at chance or diverged, with the Clopper-Pearson 95% interval of the rate. "
-            "P(best > it): the probability that a run of the best beats a run of the point "
-            "(Mann-Whitney U / (n m), ties half, as rliable defines it), with a percentile "
-            f"bootstrap 95% interval ({statistics.BOOTSTRAP_RESAMPLES} resamples, seeded). "
-            "Seeds to decide (undecided points, seeds per point): the fewer of what the "
-            f"one-sided t-test at {statistics.ALPHA:g}/(points - 1) needs to tell a difference "
-            f"of the margin with {statistics.POWER:.0%} power at the spread of the point and "
-            "the best (statsmodels' TTestIndPower), and, where the point fails more often, "
-            "what a one-sided test of the failure rates needs at the observed rates (normal "
-            "approximation on Cohen's h). With every run of one side above every run of the "
-            "other, the bootstrap interval of P(best > it) closes on the estimate: read it "
-            "with the seed count.")
+    frame = grid["verdicts"]
+    best = frame[frame["verdict"] == "best"].iloc[0] if (frame["verdict"] == "best").any() \
+        else None
+    counts = frame["verdict"].value_counts()
+    others = len(frame) - (best is not None)
+    head = ("" if best is None else
+            f"**Best: {best['setting']}**: learned runs {100 * best['learned_mean']:.2f}%, "
+            f"{int(best['failures'])} of {int(best['seeds'])} runs failed. ")
+    seeds = frame.attrs.get("seeds_to_decide_most", math.nan)
+    return (head + f"**Of the other {others} grid points: {counts.get('worse', 0)} worse, "
+            f"{counts.get('equivalent', 0)} equivalent, {counts.get('undecided', 0)} "
+            "undecided.** " + procedure_text(grid)
+            + " Interval: the learned accuracy minus the best of the others' (points; for the "
+            "best, minus the runner-up's), whose ends the verdicts test. Seeds needed: the "
+            "seeds at which this procedure decides the point in 80% of simulated studies, "
+            "the point's observed learned mean, spread and failure rate taken as the truth"
+            + ("" if not math.isfinite(seeds) else
+               f"; {int(seeds)} seeds per point would decide 80% of the undecided points")
+            + ".")
 
 
-def _unseen_text(grid: dict) -> str:
-    """What 'no failure seen' cannot rule out at this study's seed count."""
-    runs = min(found["n"] + found["diverged"] for found in grid["by_setting"].values())
-    runs = max(runs, 1)
-    return ("Equivalence needs no more failures than the best; a failure rate too rare to "
-            f"show is not ruled out: {runs} runs without a failure still allow one up to "
-            f"{100 * statistics.unseen_failure_rate(runs):.0f}% (one-sided Clopper-Pearson "
-            f"at {statistics.ALPHA:g}).")
+def _number(value: float) -> str:
+    if not math.isfinite(value):
+        return "–" if math.isnan(value) else f"> {decision.SEEDS_CAP}"
+    return f"{int(value)}"
 
 
-def _p_cell(p: float) -> str:
-    return "–" if not math.isfinite(p) else _p_text(p)
-
-
-def verdict_rows(grid: dict) -> list[dict]:
-    """One record per tested point (best first, then by mean): verdict, figures, tests."""
-    order = sorted(grid["settings"], key=lambda s: (grid["by_setting"][s]["verdict"] != "best",
-                                                    -grid["by_setting"][s]["mean"]))
-    records = []
-    for setting in order:
-        found = grid["by_setting"][setting]
-        test = found.get("test", {})
-        improvement = found.get("improvement", (math.nan,) * 3)
-        records.append({
-            "setting": setting, "verdict": found["verdict"] or "untested", "mean": found["mean"],
-            "best_minus_this": test.get("difference", math.nan),
-            "best_minus_this_ci_low": test.get("difference_low", math.nan),
-            "best_minus_this_ci_high": test.get("difference_high", math.nan),
-            "p_improvement": improvement[0], "p_improvement_ci_low": improvement[1],
-            "p_improvement_ci_high": improvement[2], "failed": found["failed"],
-            "runs": found["n"] + found["diverged"], "failed_rate_ci_low": found["failed_low"],
-            "failed_rate_ci_high": found["failed_high"],
-            "worse_p_holm": test.get("worse_p_holm", math.nan),
-            "equivalence_p_holm": test.get("equivalence_p_holm", math.nan),
-            "failure_p": test.get("failure_p", math.nan),
-            "in_best_set": bool(test.get("in_best_set")),
-            "seeds_to_decide": test.get("seeds_to_decide")})
-    return records
-
-
-def _seeds_cell(record: dict) -> str:
-    if record["verdict"] != "undecided":
-        return ""
-    seeds = record["seeds_to_decide"]
-    return str(seeds) if seeds else f"> {statistics.SEEDS_LIMIT:,}"
-
-
-def verdict_table(records: list[dict]) -> tuple[list[str], list[list]]:
-    """The verdict table's header and cells (percent and points)."""
-    header = ["setting", "verdict", "mean %", "best − it, points [95% CI]",
-              "P(best > it) [95% CI]", "failed [95% CI of rate, %]", "p worse (Holm)",
-              "p equivalent (Holm)", "p failure higher (Fisher)", "best set",
-              "seeds to decide"]
-    body = [[r["setting"], r["verdict"], f"{100 * r['mean']:.2f}",
-             "" if r["verdict"] == "best" else
-             f"{100 * r['best_minus_this']:.2f} "
-             f"{interval_text(r['best_minus_this_ci_low'], r['best_minus_this_ci_high'])}",
-             "" if not math.isfinite(r["p_improvement"]) else
-             f"{r['p_improvement']:.2f} "
-             + interval_text(r["p_improvement_ci_low"], r["p_improvement_ci_high"], 1),
-             f"{r['failed']}/{r['runs']} "
-             + interval_text(r["failed_rate_ci_low"], r["failed_rate_ci_high"], 100, 0),
-             _p_cell(r["worse_p_holm"]), _p_cell(r["equivalence_p_holm"]),
-             _p_cell(r["failure_p"]), "yes" if r["in_best_set"] else "", _seeds_cell(r)]
-            for r in records]
+def verdict_table(frame: pd.DataFrame) -> tuple[list[str], list[list]]:
+    """The verdict table's header and cells, best first, then by learned mean."""
+    order = frame.assign(first=frame["verdict"] != "best").sort_values(
+        ["first", "learned_mean"], ascending=[True, False], kind="stable")
+    header = ["setting", "verdict", "seeds", "learned mean %", "vs best of others, points",
+              "failed (95% upper bound)", "seeds needed"]
+    body = [[r["setting"], r["verdict"], int(r["seeds"]),
+             "–" if math.isnan(r["learned_mean"]) else f"{100 * r['learned_mean']:.2f}",
+             interval_text(r["interval_low"], r["interval_high"], 1),
+             f"{int(r['failures'])}/{int(r['seeds'])} (≤ {100 * r['failure_upper']:.0f}%)",
+             "" if r["verdict"] != "undecided" else _number(r["seeds_needed"])]
+            for r in order.to_dict("records")]
     return header, body
 
 
 def verdict_lines(experiment_dir: Path, name: str, grid: dict) -> list[str]:
-    """The verdict sentence and table; verdicts.{csv,md,tex} beside the report."""
-    records = verdict_rows(grid)
-    header, body = verdict_table(records)
+    """The verdict sentence, table and figure; verdicts.{csv,md,tex} beside the report."""
+    frame = grid["verdicts"]
+    header, body = verdict_table(frame)
     atomic_write_text(experiment_dir / "verdicts.csv", csv_text(
-        [{**record, "margin": grid["margin"]} for record in records]))
+        [{**record, "margin_points": 100 * grid["margin"],
+          "failure_limit": grid["failure_limit"]} for record in frame.to_dict("records")]))
     atomic_write_text(experiment_dir / "verdicts.md", markdown_table(header, body))
     atomic_write_text(experiment_dir / "verdicts.tex", latex_table(
-        header, body, f"{name}: each grid point against the best, margin "
-        f"{margin_text(grid['margin'])}"))
-    return [verdict_sentence(grid), "", markdown_table(header, body),
+        header, body, f"{name}: each grid point's verdict, margin {margin_text(grid['margin'])}"))
+    plots.plot_verdicts(frame["setting"].tolist(), frame["interval_low"].to_numpy(float),
+                        frame["interval_high"].to_numpy(float), frame["verdict"].tolist(),
+                        frame["seeds"].astype(int).tolist(), 100 * grid["margin"],
+                        experiment_dir / "figures" / "verdicts.png",
+                        f"{name}: each point against the best of the others")
+    return [verdict_sentence(grid), "", "![verdicts](figures/verdicts.png)", "",
+            markdown_table(header, body),
             "Tables: [verdicts.csv](verdicts.csv), [verdicts.md](verdicts.md), "
             "[verdicts.tex](verdicts.tex).", ""]
 
@@ -244,31 +219,6 @@ def split_lines(grid: dict, classes: int) -> list[str]:
             "rate and the learned runs' accuracy, not as a mean:", "",
             markdown_table(["setting", "at chance", "learned runs' mean %", "median %",
                             "mean ± std %"], table)]
-
-
-def seeds_line(grid: dict, classes: int) -> str:
-    """How many seeds per point the report's test needs to tell the margin and 1 point."""
-    groups = [grid["values"][s] for s in grid["settings"]]
-    std, df = statistics.pooled_std([statistics.learned(g, classes) for g in groups])
-    if not math.isfinite(std):
-        return ""
-    stuck = sum(int(statistics.at_chance(g, classes).sum()) for g in groups)
-    all_std, _ = statistics.pooled_std(groups)
-    comparisons = max(1, len(groups) - 1)
-    differences = dict.fromkeys((grid["margin"], 0.01))
-    needed = [(d, statistics.seeds_needed(std, d, comparisons)) for d in differences]
-    seeds = {len(g) for g in groups}
-    return ("**Seeds needed.** Pooled within-point std "
-            f"{100 * std:.2f} points (df {df}"
-            + (f"; the {stuck} runs at chance left out, with them {100 * all_std:.2f}" if stuck
-               else "") + "): telling a difference of "
-            + ", of ".join(f"{100 * d:g} point{'s' if d != 0.01 else ''}"
-                           + (" (the margin)" if d == grid["margin"] else "")
-                           + (" from the best needs " if i == 0 else " ")
-                           + (f"{n}" if n else f"more than {statistics.SEEDS_LIMIT:,}")
-                           + " seeds per point" for i, (d, n) in enumerate(needed))
-            + f" ({statistics.SEEDS_METHOD}, {comparisons} comparisons); this study has "
-            + "/".join(str(n) for n in sorted(seeds)) + ".")
 
 
 def factor_levels(runs: list[dict], fields: tuple) -> dict[str, list]:
@@ -377,16 +327,11 @@ def effects_lines(experiment_dir: Path, name: str, values: np.ndarray, factors: 
 def statistics_section(experiment_dir: Path, name: str, runs: list[dict], rows: list[dict],
                        fields: tuple, classes: int, grid: dict) -> list[str]:
     """'## Which differences are real': verdicts, splits, seeds needed, ANOVA, effects."""
-    if not grid["verdicts"]:
+    if grid["verdicts"] is None:
         return []
     lines = ["## Which differences are real", ""]
-    if not any(grid["verdicts"]["counts"].values()):
-        return lines + ["No grid point can be tested against the best: a test needs 2+ "
-                        "finished runs on both sides.", ""]
     lines += verdict_lines(experiment_dir, name, grid)
     lines += split_lines(grid, classes)
-    seeds = seeds_line(grid, classes)
-    lines += [seeds, ""] if seeds else []
     return lines + factorial_lines(experiment_dir, name, runs, fields, classes)
 
 

@@ -1,10 +1,10 @@
 """`--seeds=auto`: the race's loop: train a round, replay the race from the run files, repeat.
 
-The rule that decides each look lives in `lenet_bench.records.race_rule`; this module
-only trains the runs a look wants and writes race.json for readers.
+The rule that decides each look is `lenet_bench.records.decision`'s, replayed by
+`lenet_bench.records.race_rule`; this module fixes the plan before the first look
+(race_plan.json), trains the runs a look wants and writes race.json for readers.
 """
 
-import dataclasses
 import logging
 from pathlib import Path
 
@@ -13,8 +13,8 @@ from lenet_bench.artifacts import RUNS_FOLDER
 from lenet_bench.config import ExperimentConfig
 from lenet_bench.errors import InputError
 from lenet_bench.files import atomic_write_json, read_json
-from lenet_bench.records.race_rule import (DESIGN, EQUIVALENT, UNDECIDED, WORSE, BEST, Race,
-                                           RacePlan, advance, point_results)
+from lenet_bench.records import decision
+from lenet_bench.records.race_rule import Race, plan_of, replay
 
 logger = logging.getLogger("lenet_bench")
 
@@ -22,9 +22,14 @@ RACE_FILE = "race.json"
 PLAN_FILE = "race_plan.json"
 
 
-def plan_record(plan: RacePlan) -> dict:
-    """The fixed design of a race, as race_plan.json holds it."""
-    return {**dataclasses.asdict(plan), "looks": plan.looks, "design": DESIGN}
+def plan_record(config: ExperimentConfig) -> dict:
+    """The fixed design of a race, as race_plan.json holds it: the flags that set it,
+    its looks and the alpha each look is tested at."""
+    plan = plan_of(config)
+    return {"min_seeds": config.min_seeds, "max_seeds": config.max_seeds,
+            "margin": config.margin, "failure_limit": config.failure_limit,
+            "looks": list(plan.looks), "alphas": [round(a, 12) for a in plan.alphas],
+            "procedure": decision.PROCEDURE}
 
 
 def check_race_plan(config: ExperimentConfig, workdir: str | Path) -> None:
@@ -32,7 +37,7 @@ def check_race_plan(config: ExperimentConfig, workdir: str | Path) -> None:
 
     A race's error rates hold for the plan it started with: its looks and the alpha each
     spends were fixed before the first look. Resuming with another --min_seeds,
-    --max_seeds or --margin would change them after seeing data.
+    --max_seeds, --margin or --failure_limit would change them after seeing data.
 
     Raises:
       InputError: race_plan.json in the experiment folder differs from `config`'s plan.
@@ -41,8 +46,9 @@ def check_race_plan(config: ExperimentConfig, workdir: str | Path) -> None:
     started = read_json(path)
     if not started:
         return
-    wanted = plan_record(RacePlan.of(config))
-    changed = [f"{name} {started.get(name)!r} -> {wanted[name]!r}" for name in wanted
+    wanted = plan_record(config)
+    changed = [f"{name} {started.get(name)!r} -> {wanted[name]!r}"
+               for name in ("min_seeds", "max_seeds", "margin", "failure_limit")
                if started.get(name) != wanted[name]]
     if changed:
         raise InputError(f"{path}: this race started under another plan ({', '.join(changed)}); "
@@ -55,7 +61,7 @@ def write_race_plan(config: ExperimentConfig, experiment_dir: Path) -> None:
     path = experiment_dir / PLAN_FILE
     if not path.exists():
         experiment_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(path, plan_record(RacePlan.of(config)))
+        atomic_write_json(path, plan_record(config))
 
 
 def race_specs(points: list[ExperimentConfig], seeds: list[int],
@@ -64,13 +70,6 @@ def race_specs(points: list[ExperimentConfig], seeds: list[int],
     return [runs_module.point_spec(point, seed)
             for seed in range(first_seed, first_seed + max(seeds))
             for point, count in zip(points, seeds) if seed < first_seed + count]
-
-
-def replay(config: ExperimentConfig, experiment_dir: Path, num_classes: int) -> Race:
-    """The race of `config` as the run files in `experiment_dir` have it."""
-    accuracies, failed = point_results(Path(experiment_dir) / RUNS_FOLDER, config.grid_points(),
-                                       config.first_seed, num_classes)
-    return advance(accuracies, failed, RacePlan.of(config))
 
 
 def run_race(config: ExperimentConfig, dataset, workdir: str | Path, **options) -> Path:
@@ -82,58 +81,57 @@ def run_race(config: ExperimentConfig, dataset, workdir: str | Path, **options) 
     experiment_dir = Path(workdir) / config.name
     check_race_plan(config, workdir)
     write_race_plan(config, experiment_dir)
-    plan, points = RacePlan.of(config), config.grid_points()
+    plan, points = plan_of(config), config.grid_points()
     trained_for = None
     while True:
-        race = replay(config, experiment_dir, dataset.num_classes)
-        write_race_summary(experiment_dir, config, race, plan)
+        race = replay(config, experiment_dir / RUNS_FOLDER, dataset.num_classes)
+        write_race_summary(experiment_dir, config, race)
         if hasattr(options.get("progress"), "race_look"):
-            options["progress"].race_look(config.name, race_cap(race, points, plan),
-                                          race_cap(None, points, plan), plan.max_seeds)
+            options["progress"].race_look(config.name, race_cap(race, points, config),
+                                          race_cap(None, points, config), config.max_seeds)
         if race.finished:
             break
-        if trained_for == (race.looks, race.seeds):
-            raise RuntimeError(f"{config.name}: the race's look {race.looks + 1} still misses "
-                               "runs after training them")
+        if trained_for == race.wanted:
+            raise RuntimeError(f"{config.name}: the race's look {race.looks_taken + 1} still "
+                               "misses runs after training them")
         logger.info("%s: race look %d of %d planned: %d points open, %d runs in all",
-                    config.name, race.looks + 1, plan.looks,
-                    sum(verdict in (UNDECIDED, BEST) for verdict in race.verdicts),
-                    sum(race.seeds))
+                    config.name, race.looks_taken + 1, len(plan.looks),
+                    race.stopped.count("open"), sum(race.wanted))
         experiment.run_experiment(config, dataset, workdir,
-                                  specs=race_specs(points, race.seeds, config.first_seed),
+                                  specs=race_specs(points, race.wanted, config.first_seed),
                                   **options)
-        trained_for = (race.looks, race.seeds)
-    counts = {verdict: race.verdicts.count(verdict) for verdict in (WORSE, EQUIVALENT, UNDECIDED)}
+        trained_for = race.wanted
+    counts = {verdict: race.verdicts.count(verdict)
+              for verdict in ("worse", "equivalent", "undecided")}
     logger.info("%s: race finished after %d looks, %d runs (a fixed design: %d): %d worse, "
-                "%d equivalent, %d undecided", config.name, race.looks, sum(race.seeds),
-                len(points) * plan.max_seeds, counts[WORSE], counts[EQUIVALENT],
-                counts[UNDECIDED])
+                "%d equivalent, %d undecided", config.name, race.looks_taken, sum(race.seeds),
+                len(points) * config.max_seeds, counts["worse"], counts["equivalent"],
+                counts["undecided"])
     return experiment_dir
 
 
 def race_cap(race: Race | None, points: list[ExperimentConfig],
-             plan: RacePlan) -> tuple[int, int]:
-    """(runs, run-epochs) the race may still reach: a decided point's seeds (or all the
+             config: ExperimentConfig) -> tuple[int, int]:
+    """(runs, run-epochs) the race may still reach: a stopped point's seeds (or all the
     race's seeds once finished), an open point's max_seeds; None: before any look."""
     if race is None:
-        seeds = [plan.max_seeds] * len(points)
+        seeds = [config.max_seeds] * len(points)
     else:
-        seeds = [count if race.finished or verdict in (WORSE, EQUIVALENT) else plan.max_seeds
-                 for count, verdict in zip(race.seeds, race.verdicts)]
+        seeds = [count if race.finished or stopped != "open" else config.max_seeds
+                 for count, stopped in zip(race.seeds, race.stopped)]
     return sum(seeds), sum(count * point.epochs for count, point in zip(seeds, points))
 
 
-def write_race_summary(experiment_dir: Path, config: ExperimentConfig, race: Race,
-                       plan: RacePlan) -> None:
+def write_race_summary(experiment_dir: Path, config: ExperimentConfig, race: Race) -> None:
     """race.json: the race as its run files have it, for readers (never read back)."""
     if not experiment_dir.is_dir():
         return
     labels = [runs_module.point_spec(point, 0).key.rsplit("_seed", 1)[0]
               for point in config.grid_points()]
     atomic_write_json(experiment_dir / RACE_FILE, {
-        "design": DESIGN, "alpha": plan.alpha, "looks_planned": plan.looks,
-        "margin_points": config.margin, "min_seeds": plan.min_seeds,
-        "max_seeds": plan.max_seeds, "looks": race.looks, "finished": race.finished,
-        "points": [{"point": label, "seeds": seeds, "verdict": verdict, "why": why}
-                   for label, seeds, verdict, why in zip(labels, race.seeds, race.verdicts,
-                                                        race.reasons(plan))]})
+        "plan": plan_record(config), "looks_taken": race.looks_taken,
+        "finished": race.finished,
+        "points": [{"point": label, "seeds": seeds, "verdict": verdict, "stopped": stopped,
+                    "why": why}
+                   for label, seeds, verdict, stopped, why in zip(
+                       labels, race.seeds, race.verdicts, race.stopped, race.why)]})
