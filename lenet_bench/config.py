@@ -16,7 +16,7 @@ names the flag.
 import dataclasses
 import itertools
 import math
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from lenet_bench.backends import BACKENDS, require_tensorflow
 from lenet_bench.errors import InputError
@@ -24,6 +24,7 @@ from lenet_bench import architectures, keras_names
 
 DATASET_NAMES = ("mnist", "fashion_mnist", "cifar10", "digits", "synthetic")
 FLIP_DATASETS = ("cifar10", "synthetic")  # Horizontal flip keeps these images' meaning.
+AUTO_SEEDS = "auto"  # seeds=AUTO_SEEDS: a race decides each grid point's seeds (is_race).
 BOOL_TEXT = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
@@ -211,7 +212,7 @@ class ExperimentConfig:
         "every grid point at --min_seeds seeds and adds seeds only where the verdict (worse "
         "or equivalent within --margin of the best) is still open, up to --max_seeds.",
         kind=int, check=lambda value: value >= 1, expected="an integer >= 1 or auto",
-        words=("auto",))
+        words=(AUTO_SEEDS,))
     min_seeds: int = setting(3, "With --seeds=auto: the seeds every grid point starts with.",
                              kind=int, check=lambda value: value >= 2,
                              expected="an integer >= 2")
@@ -259,6 +260,16 @@ class ExperimentConfig:
                 except ValueError:
                     pass
 
+    @property
+    def races(self) -> bool:
+        """Whether this experiment is a race (seeds 'auto': lenet_bench.study.racing)."""
+        return is_race(self.seeds)
+
+    @property
+    def starting_seeds(self) -> int:
+        """The seeds every grid point starts with: `seeds`, or a race's `min_seeds`."""
+        return self.min_seeds if self.races else self.seeds
+
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
@@ -267,6 +278,12 @@ class ExperimentConfig:
         fields = list(self.grid)
         return [dataclasses.replace(self, grid={}, **dict(zip(fields, values)))
                 for values in itertools.product(*(self.grid[field] for field in fields))]
+
+
+def is_race(seeds) -> bool:
+    """Whether a `seeds` value (a config's, or a config.json's) asks for a race: the one
+    place that reads seeds='auto'."""
+    return seeds == AUTO_SEEDS
 
 
 SETTINGS: dict[str, Setting] = {field.name: field.metadata["setting"]
@@ -321,6 +338,19 @@ def parse_grid_flag(text: str) -> tuple[str, tuple]:
                          + ", ".join(GRID_FIELDS))
     return field, tuple(parse_value(field, value.strip(), f"--grid={field}={value.strip()!r}")
                         for value in values.split(","))
+
+
+def apply_overrides(config: ExperimentConfig, overrides: dict,
+                    grid: dict | Sequence[str] = ()) -> ExperimentConfig:
+    """The config with overrides ({field: value}, as flags or run_study's keywords give
+    them): a single value removes that field from the grid, and `grid` ({field: values},
+    or 'FIELD=V1,V2' texts as --grid takes them) replaces (or adds) those fields' values."""
+    if not isinstance(grid, dict):
+        grid = dict(parse_grid_flag(text) for text in grid)
+    merged = {field: values for field, values in config.grid.items() if field not in overrides}
+    merged.update({field: tuple(values) if isinstance(values, list) else values
+                   for field, values in grid.items()})
+    return dataclasses.replace(config, **{**overrides, "grid": merged})
 
 
 def check_value(field: str, value) -> None:
@@ -386,10 +416,10 @@ def _check_combinations(config: ExperimentConfig) -> None:
         raise InputError(f"--patience={config.patience!r} is invalid: expected 0 without "
                          "--validation_split (early stopping watches the validation set: set "
                          "--validation_split, e.g. 0.1)")
-    if config.seeds == "auto" and config.search:
+    if config.races and config.search:
         raise InputError("--seeds='auto' is invalid with a search: expected an integer "
                          "(a race compares the points of a grid)")
-    if config.seeds == "auto" and config.max_seeds < config.min_seeds:
+    if config.races and config.max_seeds < config.min_seeds:
         raise InputError(f"--max_seeds={config.max_seeds!r} is invalid: expected at least "
                          f"--min_seeds={config.min_seeds!r}")
     if any(getattr(config, name) for name in AUGMENT_FIELDS):

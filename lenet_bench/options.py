@@ -13,8 +13,8 @@ here imports TensorFlow or Keras.
 import dataclasses
 from typing import Any, Callable
 
-from lenet_bench.config import check_described
-from lenet_bench.errors import InputError
+from lenet_bench.config import SETTINGS, check_described
+from lenet_bench.errors import InputError, did_you_mean
 
 AUTO_ON_OFF = ("auto", "on", "off")
 
@@ -147,6 +147,10 @@ def options_of(table) -> dict[str, Option]:
 
 RUN_OPTIONS = options_of(RunOptions)
 COMMAND_LINE = options_of(CommandLine)
+# What a direct call of study.experiment.run_experiment or trainers.group_loop.train_group
+# runs with when given no options: as a study, but writing no TensorBoard logs and no
+# .keras models (a script or a test that trains asks for those).
+LIBRARY_OPTIONS = RunOptions(tensorboard=False, keras_models=False, progress="none")
 
 
 def check_option(name: str, value) -> None:
@@ -162,3 +166,21 @@ def check_options(options: RunOptions) -> None:
         for name in ("ray_address", "ray_gpus_per_task"):
             if getattr(options, name) is not None:
                 raise InputError(f"--{name} is only used with --engine=ray")
+
+
+def split_keywords(keywords: dict) -> tuple[RunOptions, dict, dict]:
+    """`run_study`'s keyword arguments -> (RunOptions, config overrides, grid)."""
+    unknown = [name for name in keywords if name not in RUN_OPTIONS and name not in SETTINGS]
+    if unknown:
+        known = list(RUN_OPTIONS) + list(SETTINGS)
+        raise InputError(f"{unknown[0]}={keywords[unknown[0]]!r} is unknown"
+                         f"{did_you_mean(unknown[0], known)}: expected a run option "
+                         f"({', '.join(RUN_OPTIONS)}) or a config field")
+    options = RunOptions(**{name: value for name, value in keywords.items()
+                            if name in RUN_OPTIONS})
+    overrides = {name: value for name, value in keywords.items()
+                 if name in SETTINGS and name != "grid"}
+    grid = keywords.get("grid") or {}
+    if not isinstance(grid, (dict, list, tuple)):
+        raise InputError(f"grid={grid!r} is invalid: expected a dict field -> values")
+    return options, overrides, grid

@@ -12,7 +12,7 @@ import numpy as np
 
 from lenet_bench import runs as runs_module
 from lenet_bench.artifacts import RUNS_FOLDER
-from lenet_bench.config import ExperimentConfig
+from lenet_bench.config import ExperimentConfig, is_race
 from lenet_bench.records.results import setting_label
 from lenet_bench.reports.tables import markdown_table, percent
 from lenet_bench.records import race_rule
@@ -23,7 +23,7 @@ VERDICT_ORDER = (race_rule.BEST, race_rule.EQUIVALENT, race_rule.UNDECIDED, race
 def race_section(experiment_dir: Path, config: dict, fields: tuple[str, ...]) -> list[str]:
     """The report's race lines (none for a fixed-seed experiment)."""
     settings = config.get("config") or {}
-    if settings.get("seeds") != "auto":
+    if not is_race(settings.get("seeds")):
         return []
     experiment = ExperimentConfig(**settings)
     classes = len((config.get("dataset") or {}).get("class_names") or []) or 10

@@ -11,6 +11,7 @@ from lenet_bench import runs as runs_module
 from lenet_bench.artifacts import RUNS_FOLDER
 from lenet_bench.config import ExperimentConfig
 from lenet_bench.files import atomic_write_json
+from lenet_bench.study.plan import as_checked
 from lenet_bench.records.race_rule import (DESIGN, EQUIVALENT, UNDECIDED, WORSE, BEST, Race,
                                            RacePlan, advance, point_results)
 
@@ -34,17 +35,22 @@ def replay(config: ExperimentConfig, experiment_dir: Path, num_classes: int) -> 
     return advance(accuracies, failed, RacePlan.of(config))
 
 
-def run_race(config: ExperimentConfig, dataset, workdir: str | Path, **options) -> Path:
-    """Trains `config` (seeds 'auto') as a race, round by round, each round through
-    `experiment.run_experiment(..., specs=...)` (so any engine and backend, and a
-    rerun resumes); `options` are run_experiment's. Returns the experiment directory."""
-    from lenet_bench.study import experiment
+def run_race(experiment, dataset=None, workdir=None, options=None, *, ood_dataset=None,
+             **arguments) -> Path:
+    """Trains an experiment with seeds 'auto' as a race, round by round, each round
+    through `experiment.run_experiment(..., specs=...)` (so any engine and backend, and a
+    rerun resumes). `experiment` and the next four arguments: as run_experiment's (a
+    bare config is checked once, here); `arguments`: its other keyword arguments.
+    Returns the experiment directory."""
+    from lenet_bench.study import experiment as experiment_module
 
-    experiment_dir = Path(workdir) / config.name
+    checked = as_checked(experiment, dataset, workdir, options, ood_dataset)
+    config = checked.config
+    experiment_dir = checked.workdir / config.name
     plan, points = RacePlan.of(config), config.grid_points()
     trained_for = None
     while True:
-        race = replay(config, experiment_dir, dataset.num_classes)
+        race = replay(config, experiment_dir, checked.dataset.num_classes)
         write_race_summary(experiment_dir, config, race, plan)
         if race.finished:
             break
@@ -55,9 +61,8 @@ def run_race(config: ExperimentConfig, dataset, workdir: str | Path, **options) 
                     config.name, race.looks + 1, plan.looks,
                     sum(verdict in (UNDECIDED, BEST) for verdict in race.verdicts),
                     sum(race.seeds))
-        experiment.run_experiment(config, dataset, workdir,
-                                  specs=race_specs(points, race.seeds, config.first_seed),
-                                  **options)
+        experiment_module.run_experiment(
+            checked, specs=race_specs(points, race.seeds, config.first_seed), **arguments)
         trained_for = (race.looks, race.seeds)
     counts = {verdict: race.verdicts.count(verdict) for verdict in (WORSE, EQUIVALENT, UNDECIDED)}
     logger.info("%s: race finished after %d looks, %d runs (a fixed design: %d): %d worse, "

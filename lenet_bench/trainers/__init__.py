@@ -71,13 +71,19 @@ def check_trainer(kind: str) -> None:
 
 
 def check_trainer_fits(kind: str, config) -> None:
-    """Raises InputError when trainer `kind` cannot train a grid point of `config` (an
-    ExperimentConfig): the checks that need no data and no Keras, so that the command
-    line refuses such input before TensorFlow is imported."""
-    check_trainer(kind)
+    """Raises InputError when trainer `kind` (a valid --trainer: options.check_options)
+    cannot train a grid point of `config` (an ExperimentConfig) on its backend: by name
+    alone, so the preflight refuses it before Keras is imported."""
+    check_trainer_backend(kind, config.backend)
     if kind == "fused":
         for point in config.grid_points():
             check_fused_supports(point)
+
+
+def check_trainer_backend(kind: str, backend: str) -> None:
+    if kind == "fused" and backend == "torch":
+        raise InputError("--trainer=fused is not available on --backend=torch: expected "
+                         "--trainer=keras (or auto), or --backend=tensorflow or jax")
 
 
 def make_trainer(kind: str, specs: list, initial_weights: list, dataset, jit_compile: bool | None):
@@ -89,11 +95,9 @@ def make_trainer(kind: str, specs: list, initial_weights: list, dataset, jit_com
     """
     check_trainer(kind)
     backend = backends.active()
+    check_trainer_backend(kind, backend)
     if kind == "fused":
         check_fused_supports(specs[0])
-        if backend == "torch":
-            raise InputError("--trainer=fused is not available on --backend=torch: expected "
-                             "--trainer=keras (or auto), or --backend=tensorflow or jax")
     if backend == "tensorflow":
         trainer = _tensorflow_fused(kind, specs, initial_weights, dataset, jit_compile)
     elif backend == "jax":
