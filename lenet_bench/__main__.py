@@ -1,14 +1,16 @@
-"""Command line: python -m lenet_bench --experiment=NAME --workdir=DIR [--data_dir=DIR].
+"""Usage: python -m lenet_bench --experiment=NAME --workdir=DIR [--data_dir=DIR] [flags]
 
-The only module that reads flags, and a thin layer over lenet_bench.api: every flag
-is derived from a field table (the config's, config.SETTINGS; the run options' and
-the command line's, lenet_bench.options) and belongs to the module of its table;
-the flags a user needs first are this module's key flags (--help shows them, grouped,
-each with its default; --helpfull shows every flag). The flags become config
-overrides and one `RunOptions`, handed to `api.run_configs` (the preflight, then the
-code path of `run_study`). Bad input ends with a one-line `error: ...` on stderr and
-exit status 2.
+Trains the experiment's runs not yet in <workdir>/<experiment>/ and writes its
+REPORT.md there (a rerun resumes). --help: the flags to know first; --helpfull: all.
 """
+
+# The only module that reads flags, and a thin layer over lenet_bench.api: every flag
+# is derived from a field table (config.SETTINGS; lenet_bench.options's RunOptions and
+# CommandLine) and is declared by that table's module; the flags a user needs first
+# are this module's key flags (absl's convention), shown grouped by --help. The flags
+# become config overrides and one RunOptions, handed to api.run_configs (the
+# preflight, then the path of run_study). Bad input ends with a one-line
+# `error: ...` on stderr and exit status 2.
 
 from lenet_bench.interrupts import RESUME_LINE, exit_at_once_on_ctrl_c
 

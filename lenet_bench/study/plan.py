@@ -101,6 +101,8 @@ def preflight(configs, workdir, options: RunOptions) -> StudyPlan:
 def check_config(config: ExperimentConfig, options: RunOptions) -> None:
     """The config's values, and whether `options.trainer` can train its every grid point
     on its backend: by name alone, before Keras is imported."""
+    if config.search:
+        check_search_settings(config)
     validate(config)
     check_trainer_fits(options.trainer, config)
 
@@ -162,13 +164,32 @@ def check_ood_dataset(dataset: data.Dataset, ood_dataset: data.Dataset) -> None:
 
 def check_search(config: ExperimentConfig, dataset: data.Dataset,
                  options: RunOptions = LIBRARY_OPTIONS) -> list[dict]:
-    """Validates a search (lenet_bench.study.search) before anything is written; returns
-    its trials.
+    """Validates a search (lenet_bench.study.search) on its data before anything is
+    written; returns its trials.
 
     Raises:
-      InputError: a bad space, method, budget, fold count, or a trial value that
-        would fail (named with its trial).
+      InputError: a bad space, method or budget, or a trial value that would fail
+        (named with its trial), or folds the training set cannot give.
     """
+    trials = sample_trials(config)
+    for number, params in enumerate(trials, start=1):
+        try:
+            trial = trial_config(config, params)
+            check_config(trial, options)
+            check_on_data(trial, dataset)
+        except InputError as error:
+            raise InputError(f"--search: trial {number} {params}: {error}") from None
+    subset = data.take_train_subset(dataset, config.train_size, config.data_seed)
+    splits = selection_splits(config)
+    for outer in range(config.nested_folds):
+        splits += selection_splits(config, outer)
+    for split in splits:
+        data.apply_split(subset, split)
+    return trials
+
+
+def check_search_settings(config: ExperimentConfig) -> None:
+    """A search's own settings, which no other field check covers."""
     if config.grid:
         raise InputError("--grid cannot be combined with a search: expected the searched "
                          "fields in `search` only")
@@ -185,18 +206,3 @@ def check_search(config: ExperimentConfig, dataset: data.Dataset,
             and config.nested_folds >= 0):
         raise InputError(f"--nested_folds={config.nested_folds!r} is invalid: expected 0 (off) "
                          "or an integer >= 2")
-    trials = sample_trials(config)
-    for number, params in enumerate(trials, start=1):
-        try:
-            trial = trial_config(config, params)
-            check_config(trial, options)
-            check_on_data(trial, dataset)
-        except InputError as error:
-            raise InputError(f"--search: trial {number} {params}: {error}") from None
-    subset = data.take_train_subset(dataset, config.train_size, config.data_seed)
-    splits = selection_splits(config)
-    for outer in range(config.nested_folds):
-        splits += selection_splits(config, outer)
-    for split in splits:
-        data.apply_split(subset, split)
-    return trials
