@@ -5,7 +5,7 @@
 The mnist_best setting (truncated_normal, lr 0.005, decay 0.9) on the 5,000
 training images; augmentation is random translation up to 10% of the size
 and rotation up to 0.05 of a turn (18 degrees), each off or on, applied to
-training batches only with each run's seed (lenet_bench.inputs.augmentation).
+training batches only with each run's seed (lenet_bench.trainers.augmentation).
 What it reaches and how long it takes: benchmarks/RESULTS.md#augmentation-and-early-stopping
 (raw: benchmarks/augmentation/mnist_augmentation/).
 """

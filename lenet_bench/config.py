@@ -29,15 +29,33 @@ BOOL_TEXT = {"true": True, "1": True, "yes": True, "false": False, "0": False, "
 
 
 @dataclasses.dataclass(frozen=True)
-class Setting:
-    """What the suite knows about one config field (kept in the field's metadata).
+class Option:
+    """What the suite knows about one field of a table: a config field (as a Setting,
+    below) or a run option or command-line field (lenet_bench.options); kept in the
+    field's metadata, and the source of its flag.
 
     Attributes:
       help: the flag's help text.
-      kind: the value's type: int, float, str or bool (a float field takes ints too).
+      kind: the value's type: int, float, str, bool, dict, or list (a repeatable
+        flag); a float field takes ints too.
       optional: None is a valid value ("not set").
       choices: the valid values of a str field, if a closed set.
       check: a further test of a valid value, with `expected` saying what passes.
+    """
+
+    help: str
+    kind: type = str
+    optional: bool = False
+    choices: tuple = ()
+    check: Callable[[Any], bool] | None = None
+    expected: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting(Option):
+    """An Option of a config field, with what the rest of the suite needs to know of it.
+
+    Attributes:
       flag: whether the CLI has a --flag for it.
       run: changes a run's result: a RunSpec field, in the run key's hash.
       hash_optional: (run fields) left out of the hash at its default, because it
@@ -56,12 +74,6 @@ class Setting:
         then takes text, and the config turns other text into `kind`.
     """
 
-    help: str
-    kind: type = str
-    optional: bool = False
-    choices: tuple = ()
-    check: Callable[[Any], bool] | None = None
-    expected: str = ""
     flag: bool = True
     run: bool = False
     hash_optional: bool = False
@@ -187,7 +199,7 @@ class ExperimentConfig:
     monitor: str = setting("val_loss", "What early stopping watches.",
                            choices=("val_loss", "val_accuracy"), run=True, hash_optional=True,
                            report="label")
-    # Augmentation of training batches (lenet_bench.inputs.augmentation), seeded per run.
+    # Augmentation of training batches (lenet_bench.trainers.augmentation), seeded per run.
     augment_translation: float = setting(
         0.0, "Augment training batches: random shift up to this fraction of the size.",
         kind=float, check=_fraction(), expected="a number in [0, 1)", run=True,
@@ -302,7 +314,7 @@ def field_names(**wanted) -> tuple[str, ...]:
 GRID_FIELDS = field_names(grid=True)
 DEFAULT_LABEL_FIELDS = field_names(default_label=True)  # A single setting's label.
 NOISE_MODES = SETTINGS["noise_mode"].choices
-# The augment_* fields, in the order of inputs.augmentation.AugmentSettings's.
+# The augment_* fields, in the order of trainers.augmentation.AugmentSettings's.
 AUGMENT_FIELDS = ("augment_translation", "augment_rotation", "augment_zoom", "augment_flip")
 RANK_RUNS_BY = SETTINGS["rank_runs_by"].choices  # Which test accuracy ranks a point's runs.
 
@@ -359,8 +371,8 @@ def check_value(field: str, value) -> None:
 
 
 def check_described(name: str, value, described) -> None:
-    """Raises InputError naming --`name` when `value` does not fit `described` (a Setting
-    or an options.Option: its kind, choices, check; None where it is optional)."""
+    """Raises InputError naming --`name` when `value` does not fit `described` (an Option
+    or a Setting: its kind, choices, check; None where it is optional)."""
     if (value is None and described.optional) or value in getattr(described, "words", ()):
         return
     kind = described.kind

@@ -2,8 +2,9 @@
 
 `RunOptions` holds what `lenet_bench.run_study` takes besides the experiment and
 the workdir, and `CommandLine` what only the command line has (which experiment,
-where, a listing, the version). Each field carries an `Option` (its metadata):
-help text, type, choices and a further check. The absl flags of `python -m
+where, a listing, the version). Each field carries a `config.Option` (its
+metadata, the same record a config field's `Setting` extends): help text, type,
+choices and a further check. The absl flags of `python -m
 lenet_bench` are derived from these two tables and the config's field table
 (`config.SETTINGS`), so adding a field here adds its flag, and `check_options`
 gives the API the same one-line `InputError`s the flags give the CLI. Nothing
@@ -11,32 +12,11 @@ here imports TensorFlow or Keras.
 """
 
 import dataclasses
-from typing import Any, Callable
 
-from lenet_bench.config import SETTINGS, check_described
+from lenet_bench.config import SETTINGS, Option, check_described
 from lenet_bench.errors import InputError, did_you_mean
 
 AUTO_ON_OFF = ("auto", "on", "off")
-
-
-@dataclasses.dataclass(frozen=True)
-class Option:
-    """What the suite knows about one run option (kept in the field's metadata).
-
-    Attributes:
-      help: the flag's help text.
-      kind: the value's type: int, float, str, bool, or list (a repeatable flag).
-      optional: None is a valid value ("not set").
-      choices: the valid values of a str option, if a closed set.
-      check: a further test of a valid value, with `expected` saying what passes.
-    """
-
-    help: str
-    kind: type = str
-    optional: bool = False
-    choices: tuple = ()
-    check: Callable[[Any], bool] | None = None
-    expected: str = ""
 
 
 def option(default, help: str, **details):

@@ -12,11 +12,12 @@ from lenet_bench import runs
 from lenet_bench.config import ExperimentConfig, parse_grid_flag, validate
 from lenet_bench.errors import InputError
 from lenet_bench.files import read_json
-from lenet_bench.inputs import augmentation, data
+from lenet_bench.inputs import data
 from lenet_bench.networks import models
 from lenet_bench.reports import report
 from lenet_bench.study import experiment
-from lenet_bench.trainers import early_stopping, fused_tf, group_loop, steps_tensorflow
+from lenet_bench.trainers import (augmentation, early_stopping, fused_tf, group_loop,
+                                  steps_tensorflow)
 
 # Its module-scoped fixtures are built once: one worker runs the module (tests/conftest.py).
 pytestmark = pytest.mark.xdist_group(__name__)

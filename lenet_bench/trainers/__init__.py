@@ -139,7 +139,7 @@ def _tensorflow_fused(kind: str, specs: list, initial_weights: list, dataset,
         kind == "auto" and (len(specs) > 1 or machine.onednn_setting() == "on"))
     if not (specs[0].is_plain_lenet5 and wants_fused):
         return None
-    from lenet_bench.inputs import augmentation
+    from lenet_bench.trainers import augmentation
     from lenet_bench.trainers import fused_tf
 
     if optimizer in fused_tf.SUPPORTED_OPTIMIZERS:
