@@ -203,7 +203,8 @@ def test_fused_trainer_refuses_other_models_before_writing(tmp_path, digits):
     with pytest.raises(InputError, match=r"^--trainer=fused trains plain LeNet-5 only, not "
                        r"--architecture=lenet5 --dropout=0.5 --l2=0 --batch_norm=false: expected "
                        r"--trainer=keras"):
-        experiment.run_experiment(small_config(dropout=0.5), digits, tmp_path / "wd", run_options(trainer="fused"))
+        experiment.run_experiment(small_config(dropout=0.5), digits, tmp_path / "wd",
+                                  run_options(trainer="fused"))
     assert not (tmp_path / "wd").exists()
 
 

@@ -56,8 +56,9 @@ def test_experiment_writes_run_files_and_learns(tmp_path, digits):
                                            ("fused", {"learning_rate": (0.005, 0.002)})])
 def test_same_seed_gives_identical_numbers(tmp_path, digits, trainer, grid):
     config = small_config(seeds=1, grid=grid)
-    first = experiment.run_experiment(config, digits, tmp_path / "a", run_options(trainer=trainer, jit="off"))
-    second = experiment.run_experiment(config, digits, tmp_path / "b", run_options(trainer=trainer, jit="off"))
+    options = run_options(trainer=trainer, jit="off")
+    first = experiment.run_experiment(config, digits, tmp_path / "a", options)
+    second = experiment.run_experiment(config, digits, tmp_path / "b", options)
     for spec in runs.run_specs(config):
         history = [json.loads((d / "runs" / f"{spec.key}.json").read_text())["history"]
                    for d in (first, second)]
