@@ -73,11 +73,19 @@ OVERRIDE_FLAGS = define_flags({name: SETTINGS[name] for name in field_names(flag
 OPTION_FLAGS = define_flags(RUN_OPTIONS, table_defaults(RunOptions),
                             module_name="lenet_bench.options")
 define_flags(COMMAND_LINE, table_defaults(CommandLine), module_name="lenet_bench.options")
-for _name in (name for group in KEY_FLAGS.values() for name in group):
-    flags.declare_key_flag(_name)
-    if _name in OVERRIDE_FLAGS:  # Unset means the experiment's value: say the fallback.
-        fallback = "unset" if DEFAULTS[_name] is None else repr(DEFAULTS[_name])
-        FLAGS[_name].default_as_str = f"the experiment's, else {fallback}"
+
+
+def declare_key_flags() -> None:
+    """KEY_FLAGS become this module's key flags; an override flag's help default (it is
+    unset, meaning the experiment's value) says what applies."""
+    for name in (name for group in KEY_FLAGS.values() for name in group):
+        flags.declare_key_flag(name)
+        if name in OVERRIDE_FLAGS:
+            fallback = "unset" if DEFAULTS[name] is None else repr(DEFAULTS[name])
+            FLAGS[name].default_as_str = f"the experiment's, else {fallback}"
+
+
+declare_key_flags()
 
 
 def short_help() -> str:
