@@ -120,6 +120,10 @@ def test_the_preflight_refuses_before_any_backend_and_returns_a_frozen_plan(tmp_
                                          r"--backend=torch"):
         plan.preflight([dataclasses.replace(good, backend="torch")], tmp_path,
                        RunOptions(trainer="fused"))
+    with pytest.raises(InputError, match=r"^--optimizer='rmsprop' is not supported by "
+                                         r"--trainer=fused: expected one of adam, sgd"):
+        plan.preflight([dataclasses.replace(good, grid={"optimizer": ("adam", "rmsprop")})],
+                       tmp_path, RunOptions(trainer="fused"))
     with pytest.raises(InputError, match=r"^--experiment=a,b: the experiments ask for "
                                          r"backends jax, tensorflow"):
         plan.preflight([good, dataclasses.replace(good, name="b", backend="jax")], tmp_path,

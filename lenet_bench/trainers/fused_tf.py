@@ -30,11 +30,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from lenet_bench.trainers import augmentation
 from lenet_bench.networks import models
+from lenet_bench.trainers import FUSED_TF_OPTIMIZERS as SUPPORTED_OPTIMIZERS
+from lenet_bench.trainers import augmentation
 from lenet_bench.trainers.tf_tracing import AnyBatchSize
 
-SUPPORTED_OPTIMIZERS = ("adam", "sgd", "sgd_momentum")
 ADAM_BETA_1, ADAM_BETA_2, ADAM_EPSILON = 0.9, 0.999, 1e-7  # Keras 3 defaults.
 EVAL_BATCH_SIZE = 1000
 LAYER_NAMES = ("conv1", "conv2", "fc1", "fc2", "predictions")
