@@ -14,7 +14,7 @@ Time: 12.9 min of training over 12 runs on a 2-core AMD EPYC CPU
 The mnist_best setting (truncated_normal, lr 0.005, decay 0.9) on the 5,000
 training images; augmentation is random translation up to 10% of the size
 and rotation up to 0.05 of a turn (18 degrees), each off or on, applied to
-training batches only with each run's seed (lenet_bench.inputs.augmentation).
+training batches only with each run's seed (lenet_bench.trainers.augmentation).
 Other jobs shared the cores (the time is an upper bound). All four points and
 the cost per epoch: benchmarks/RESULTS.md#augmentation-and-early-stopping.
 """

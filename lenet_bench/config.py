@@ -16,7 +16,7 @@ names the flag.
 import dataclasses
 import itertools
 import math
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from lenet_bench.backends import BACKENDS, require_tensorflow
 from lenet_bench.errors import InputError
@@ -24,19 +24,38 @@ from lenet_bench import architectures, keras_names
 
 DATASET_NAMES = ("mnist", "fashion_mnist", "cifar10", "digits", "synthetic")
 FLIP_DATASETS = ("cifar10", "synthetic")  # Horizontal flip keeps these images' meaning.
+AUTO_SEEDS = "auto"  # seeds=AUTO_SEEDS: a race decides each grid point's seeds (is_race).
 BOOL_TEXT = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
 @dataclasses.dataclass(frozen=True)
-class Setting:
-    """What the suite knows about one config field (kept in the field's metadata).
+class Option:
+    """What the suite knows about one field of a table: a config field (as a Setting,
+    below) or a run option or command-line field (lenet_bench.options); kept in the
+    field's metadata, and the source of its flag.
 
     Attributes:
       help: the flag's help text.
-      kind: the value's type: int, float, str or bool (a float field takes ints too).
+      kind: the value's type: int, float, str, bool, dict, or list (a repeatable
+        flag); a float field takes ints too.
       optional: None is a valid value ("not set").
       choices: the valid values of a str field, if a closed set.
       check: a further test of a valid value, with `expected` saying what passes.
+    """
+
+    help: str
+    kind: type = str
+    optional: bool = False
+    choices: tuple = ()
+    check: Callable[[Any], bool] | None = None
+    expected: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting(Option):
+    """An Option of a config field, with what the rest of the suite needs to know of it.
+
+    Attributes:
       flag: whether the CLI has a --flag for it.
       run: changes a run's result: a RunSpec field, in the run key's hash.
       hash_optional: (run fields) left out of the hash at its default, because it
@@ -55,12 +74,6 @@ class Setting:
         then takes text, and the config turns other text into `kind`.
     """
 
-    help: str
-    kind: type = str
-    optional: bool = False
-    choices: tuple = ()
-    check: Callable[[Any], bool] | None = None
-    expected: str = ""
     flag: bool = True
     run: bool = False
     hash_optional: bool = False
@@ -186,7 +199,7 @@ class ExperimentConfig:
     monitor: str = setting("val_loss", "What early stopping watches.",
                            choices=("val_loss", "val_accuracy"), run=True, hash_optional=True,
                            report="label")
-    # Augmentation of training batches (lenet_bench.inputs.augmentation), seeded per run.
+    # Augmentation of training batches (lenet_bench.trainers.augmentation), seeded per run.
     augment_translation: float = setting(
         0.0, "Augment training batches: random shift up to this fraction of the size.",
         kind=float, check=_fraction(), expected="a number in [0, 1)", run=True,
@@ -211,7 +224,7 @@ class ExperimentConfig:
         "every grid point at --min_seeds seeds and adds seeds only where the verdict (worse "
         "or equivalent within --margin of the best) is still open, up to --max_seeds.",
         kind=int, check=lambda value: value >= 1, expected="an integer >= 1 or auto",
-        words=("auto",))
+        words=(AUTO_SEEDS,))
     min_seeds: int = setting(3, "With --seeds=auto: the seeds every grid point starts with.",
                              kind=int, check=lambda value: value >= 2,
                              expected="an integer >= 2")
@@ -264,6 +277,16 @@ class ExperimentConfig:
                 except ValueError:
                     pass
 
+    @property
+    def races(self) -> bool:
+        """Whether this experiment is a race (seeds 'auto': lenet_bench.study.racing)."""
+        return is_race(self.seeds)
+
+    @property
+    def starting_seeds(self) -> int:
+        """The seeds every grid point starts with: `seeds`, or a race's `min_seeds`."""
+        return self.min_seeds if self.races else self.seeds
+
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
@@ -272,6 +295,12 @@ class ExperimentConfig:
         fields = list(self.grid)
         return [dataclasses.replace(self, grid={}, **dict(zip(fields, values)))
                 for values in itertools.product(*(self.grid[field] for field in fields))]
+
+
+def is_race(seeds) -> bool:
+    """Whether a `seeds` value (a config's, or a config.json's) asks for a race: the one
+    place that reads seeds='auto'."""
+    return seeds == AUTO_SEEDS
 
 
 SETTINGS: dict[str, Setting] = {field.name: field.metadata["setting"]
@@ -290,7 +319,7 @@ def field_names(**wanted) -> tuple[str, ...]:
 GRID_FIELDS = field_names(grid=True)
 DEFAULT_LABEL_FIELDS = field_names(default_label=True)  # A single setting's label.
 NOISE_MODES = SETTINGS["noise_mode"].choices
-# The augment_* fields, in the order of inputs.augmentation.AugmentSettings's.
+# The augment_* fields, in the order of trainers.augmentation.AugmentSettings's.
 AUGMENT_FIELDS = ("augment_translation", "augment_rotation", "augment_zoom", "augment_flip")
 RANK_RUNS_BY = SETTINGS["rank_runs_by"].choices  # Which test accuracy ranks a point's runs.
 
@@ -328,14 +357,27 @@ def parse_grid_flag(text: str) -> tuple[str, tuple]:
                         for value in values.split(","))
 
 
+def apply_overrides(config: ExperimentConfig, overrides: dict,
+                    grid: dict | Sequence[str] = ()) -> ExperimentConfig:
+    """The config with overrides ({field: value}, as flags or run_study's keywords give
+    them): a single value removes that field from the grid, and `grid` ({field: values},
+    or 'FIELD=V1,V2' texts as --grid takes them) replaces (or adds) those fields' values."""
+    if not isinstance(grid, dict):
+        grid = dict(parse_grid_flag(text) for text in grid)
+    merged = {field: values for field, values in config.grid.items() if field not in overrides}
+    merged.update({field: tuple(values) if isinstance(values, list) else values
+                   for field, values in grid.items()})
+    return dataclasses.replace(config, **{**overrides, "grid": merged})
+
+
 def check_value(field: str, value) -> None:
     """Raises InputError when `value` is not valid for `field` (type, choices, range)."""
     check_described(field, value, SETTINGS[field])
 
 
 def check_described(name: str, value, described) -> None:
-    """Raises InputError naming --`name` when `value` does not fit `described` (a Setting
-    or an options.Option: its kind, choices, check; None where it is optional)."""
+    """Raises InputError naming --`name` when `value` does not fit `described` (an Option
+    or a Setting: its kind, choices, check; None where it is optional)."""
     if (value is None and described.optional) or value in getattr(described, "words", ()):
         return
     kind = described.kind
@@ -391,10 +433,10 @@ def _check_combinations(config: ExperimentConfig) -> None:
         raise InputError(f"--patience={config.patience!r} is invalid: expected 0 without "
                          "--validation_split (early stopping watches the validation set: set "
                          "--validation_split, e.g. 0.1)")
-    if config.seeds == "auto" and config.search:
+    if config.races and config.search:
         raise InputError("--seeds='auto' is invalid with a search: expected an integer "
                          "(a race compares the points of a grid)")
-    if config.seeds == "auto" and config.max_seeds < config.min_seeds:
+    if config.races and config.max_seeds < config.min_seeds:
         raise InputError(f"--max_seeds={config.max_seeds!r} is invalid: expected at least "
                          f"--min_seeds={config.min_seeds!r}")
     if any(getattr(config, name) for name in AUGMENT_FIELDS):

@@ -2,8 +2,9 @@
 
 `RunOptions` holds what `lenet_bench.run_study` takes besides the experiment and
 the workdir, and `CommandLine` what only the command line has (which experiment,
-where, a listing, the version). Each field carries an `Option` (its metadata):
-help text, type, choices and a further check. The absl flags of `python -m
+where, a listing, the version). Each field carries a `config.Option` (its
+metadata, the same record a config field's `Setting` extends): help text, type,
+choices and a further check. The absl flags of `python -m
 lenet_bench` are derived from these two tables and the config's field table
 (`config.SETTINGS`), so adding a field here adds its flag, and `check_options`
 gives the API the same one-line `InputError`s the flags give the CLI. Nothing
@@ -11,32 +12,11 @@ here imports TensorFlow or Keras.
 """
 
 import dataclasses
-from typing import Any, Callable
 
-from lenet_bench.config import check_described
-from lenet_bench.errors import InputError
+from lenet_bench.config import SETTINGS, Option, check_described
+from lenet_bench.errors import InputError, did_you_mean
 
 AUTO_ON_OFF = ("auto", "on", "off")
-
-
-@dataclasses.dataclass(frozen=True)
-class Option:
-    """What the suite knows about one run option (kept in the field's metadata).
-
-    Attributes:
-      help: the flag's help text.
-      kind: the value's type: int, float, str, bool, or list (a repeatable flag).
-      optional: None is a valid value ("not set").
-      choices: the valid values of a str option, if a closed set.
-      check: a further test of a valid value, with `expected` saying what passes.
-    """
-
-    help: str
-    kind: type = str
-    optional: bool = False
-    choices: tuple = ()
-    check: Callable[[Any], bool] | None = None
-    expected: str = ""
 
 
 def option(default, help: str, **details):
@@ -147,6 +127,10 @@ def options_of(table) -> dict[str, Option]:
 
 RUN_OPTIONS = options_of(RunOptions)
 COMMAND_LINE = options_of(CommandLine)
+# What a direct call of study.experiment.run_experiment or trainers.group_loop.train_group
+# runs with when given no options: as a study, but writing no TensorBoard logs and no
+# .keras models (a script or a test that trains asks for those).
+LIBRARY_OPTIONS = RunOptions(tensorboard=False, keras_models=False, progress="none")
 
 
 def check_option(name: str, value) -> None:
@@ -162,3 +146,21 @@ def check_options(options: RunOptions) -> None:
         for name in ("ray_address", "ray_gpus_per_task"):
             if getattr(options, name) is not None:
                 raise InputError(f"--{name} is only used with --engine=ray")
+
+
+def split_keywords(keywords: dict) -> tuple[RunOptions, dict, dict]:
+    """`run_study`'s keyword arguments -> (RunOptions, config overrides, grid)."""
+    unknown = [name for name in keywords if name not in RUN_OPTIONS and name not in SETTINGS]
+    if unknown:
+        known = list(RUN_OPTIONS) + list(SETTINGS)
+        raise InputError(f"{unknown[0]}={keywords[unknown[0]]!r} is unknown"
+                         f"{did_you_mean(unknown[0], known)}: expected a run option "
+                         f"({', '.join(RUN_OPTIONS)}) or a config field")
+    options = RunOptions(**{name: value for name, value in keywords.items()
+                            if name in RUN_OPTIONS})
+    overrides = {name: value for name, value in keywords.items()
+                 if name in SETTINGS and name != "grid"}
+    grid = keywords.get("grid") or {}
+    if not isinstance(grid, (dict, list, tuple)):
+        raise InputError(f"grid={grid!r} is invalid: expected a dict field -> values")
+    return options, overrides, grid

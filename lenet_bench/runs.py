@@ -108,9 +108,8 @@ def run_specs(config: ExperimentConfig) -> list[RunSpec]:
     Seed-major: all grid points of the first seed come first, so a study cut
     short still covers the whole grid.
     """
-    count = config.min_seeds if config.seeds == "auto" else config.seeds
     return [point_spec(point, seed)
-            for seed in range(config.first_seed, config.first_seed + count)
+            for seed in range(config.first_seed, config.first_seed + config.starting_seeds)
             for point in config.grid_points()]
 
 
@@ -168,17 +167,6 @@ def make_groups(specs: list[RunSpec], group_size: int,
     for lone in lone_by_group_key.values():
         groups += [lone[start:start + group_size] for start in range(0, len(lone), group_size)]
     return groups
-
-
-@dataclasses.dataclass(frozen=True)
-class GroupOptions:
-    """How every group of an experiment trains (trainers.group_loop.train_group)."""
-
-    trainer: str = "auto"
-    jit_compile: bool | None = None
-    experiment: str = ""
-    keep_best: bool = True
-    save_models: bool = False  # Each finished run's .keras models (KerasModelSaver).
 
 
 def run_path(runs_dir: Path, spec: RunSpec, suffix: str = ".json") -> Path:

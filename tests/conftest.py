@@ -65,6 +65,16 @@ def write_idx_dataset(folder, *, gz=True, train=12, test=5, seed=0):
     return arrays
 
 
+def run_options(**changes):
+    """The run options of a direct run_experiment/train_group call (options.LIBRARY_OPTIONS)
+    with `changes`, e.g. run_options(trainer="fused", jit="off")."""
+    import dataclasses
+
+    from lenet_bench.options import LIBRARY_OPTIONS
+
+    return dataclasses.replace(LIBRARY_OPTIONS, **changes)
+
+
 @pytest.fixture(scope="session")
 def digits():
     """scikit-learn's digits as lenet_bench loads them, shared by every test (read only)."""
@@ -75,8 +85,8 @@ def digits():
 
 @pytest.fixture(scope="session")
 def trained_experiment(tmp_path_factory):
-    """run_experiment(config, dataset, workdir, **options) once per session for each
-    (config, dataset name, options); returns the experiment folder. Tests that compare
+    """run_experiment(config, dataset, workdir, run_options(**options)) once per session
+    for each (config, dataset name, options); returns the experiment folder. Tests that compare
     against a reference run share it this way; they must not write into it."""
     from lenet_bench.study import experiment
 
@@ -86,7 +96,8 @@ def trained_experiment(tmp_path_factory):
         key = (repr(config), dataset.name, repr(sorted(options.items())))
         if key not in done:
             workdir = tmp_path_factory.mktemp(f"trained_{config.name}")
-            done[key] = experiment.run_experiment(config, dataset, workdir, **options)
+            done[key] = experiment.run_experiment(config, dataset, workdir,
+                                                  run_options(**options))
         return done[key]
 
     return trained

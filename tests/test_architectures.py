@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 from cli_runner import run_cli
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, run_options
 from keras import layers
 
 from lenet_bench import runs
@@ -203,7 +203,8 @@ def test_fused_trainer_refuses_other_models_before_writing(tmp_path, digits):
     with pytest.raises(InputError, match=r"^--trainer=fused trains plain LeNet-5 only, not "
                        r"--architecture=lenet5 --dropout=0.5 --l2=0 --batch_norm=false: expected "
                        r"--trainer=keras"):
-        experiment.run_experiment(small_config(dropout=0.5), digits, tmp_path / "wd", trainer="fused")
+        experiment.run_experiment(small_config(dropout=0.5), digits, tmp_path / "wd",
+                                  run_options(trainer="fused"))
     assert not (tmp_path / "wd").exists()
 
 
@@ -216,7 +217,7 @@ def test_batchnorm_dropout_variant_trains_on_keras_path_and_resumes_exactly(tmp_
     counts = models.parameter_count_rows  # Without VGG-19 here: its test is above.
     monkeypatch.setattr(models, "parameter_count_rows",
                         lambda *args: counts(*args, include_vgg19=False))
-    clean_dir = experiment.run_experiment(config, digits, tmp_path / "clean", jit_compile=False)
+    clean_dir = experiment.run_experiment(config, digits, tmp_path / "clean", run_options(jit="off"))
     key = runs.run_specs(config)[0].key
     clean = json.loads((clean_dir / "runs" / f"{key}.json").read_text())
     assert clean["status"] == "done" and clean["trainer"] == "KerasReplicas"
@@ -231,11 +232,11 @@ def test_batchnorm_dropout_variant_trains_on_keras_path_and_resumes_exactly(tmp_
 
     monkeypatch.setattr(runs, "save_checkpoint", save_then_die)
     with pytest.raises(KeyboardInterrupt):
-        experiment.run_experiment(config, digits, tmp_path / "killed", jit_compile=False)
+        experiment.run_experiment(config, digits, tmp_path / "killed", run_options(jit="off"))
     monkeypatch.setattr(runs, "save_checkpoint", save_checkpoint)
     killed_dir = tmp_path / "killed" / "tiny"
     assert json.loads((killed_dir / "runs" / f"{key}.json").read_text())["epochs_done"] == 2
-    experiment.run_experiment(config, digits, tmp_path / "killed", jit_compile=False)
+    experiment.run_experiment(config, digits, tmp_path / "killed", run_options(jit="off"))
     resumed = json.loads((killed_dir / "runs" / f"{key}.json").read_text())
     assert resumed["status"] == "done" and resumed["epochs_done"] == 3
     for metric in ("train_loss", "train_accuracy", "test_loss", "test_accuracy"):

@@ -37,12 +37,39 @@ def test_list_experiments_one_line_each():
     assert all(len(line.split()) > 3 for line in lines)
 
 
-def test_help_lists_the_flags_and_exits_0():
+KEY_FLAGS = ("experiment", "workdir", "data_dir", "seeds", "epochs", "grid", "backend",
+             "engine", "margin", "max_seeds")
+
+
+def test_help_fits_a_screen_with_the_key_flags_and_their_defaults_and_exits_0():
     result = run_cli("--help")
     assert result.returncode == 0
-    for flag in ("--experiment", "--workdir", "--data_dir", "--list_experiments", "--epochs",
-                 "--seeds", "--batch_size", "--train_size"):
-        assert flag in result.stdout
+    lines = result.stdout.splitlines()
+    assert len(lines) <= 80
+    blocks = {}  # flag -> its lines in the help
+    for line in lines:
+        if line.startswith("  --"):
+            name = line.split(":")[0].strip().removeprefix("--").removeprefix("[no]")
+            blocks[name] = []
+        if blocks and line.startswith("  "):
+            blocks[name].append(line)
+    for name in KEY_FLAGS + ("list_experiments", "batch_size", "train_size"):
+        assert name in blocks, name
+        assert "default" in " ".join(blocks[name]).lower(), name
+    assert "(default: the experiment's, else 5)" in " ".join(blocks["seeds"])
+    assert "(default: the experiment's, else 0.5)" in " ".join(blocks["margin"])
+    assert lines.index("What to run:") < lines.index("Where:")  # Grouped, not alphabetical.
+
+
+def test_helpfull_lists_every_flag_and_exits_0():
+    from lenet_bench import config, options
+
+    result = run_cli("--helpfull")
+    assert result.returncode == 0
+    listed = {line.split(":")[0].strip().removeprefix("--").removeprefix("[no]")
+              for line in result.stdout.splitlines() if line.startswith("  --")}
+    assert listed >= (set(config.field_names(flag=True)) | set(options.RUN_OPTIONS)
+                      | set(options.COMMAND_LINE))
 
 
 # One CLI run for both (each start-up of TensorFlow in a subprocess costs ~10 s): the

@@ -6,21 +6,25 @@ import json
 
 import numpy as np
 import pytest
+from conftest import run_options
 
 from lenet_bench import runs
 from lenet_bench.config import ExperimentConfig, parse_grid_flag, validate
 from lenet_bench.errors import InputError
 from lenet_bench.files import read_json
-from lenet_bench.inputs import augmentation, data
+from lenet_bench.inputs import data
 from lenet_bench.networks import models
 from lenet_bench.reports import report
 from lenet_bench.study import experiment
-from lenet_bench.trainers import early_stopping, fused_tf, group_loop, steps_tensorflow
+from lenet_bench.trainers import (augmentation, early_stopping, fused_tf, group_loop,
+                                  steps_tensorflow)
 
 # Its module-scoped fixtures are built once: one worker runs the module (tests/conftest.py).
 pytestmark = pytest.mark.xdist_group(__name__)
 
 TRAIN_SIZE = 600
+
+FUSED_WITHOUT_XLA = run_options(trainer="fused", jit="off")
 
 
 @pytest.fixture(scope="module")
@@ -53,8 +57,8 @@ def predictions(runs_dir, key):
 @pytest.mark.parametrize("trainer", ["fused", "keras"])
 def test_early_stopping_restores_the_best_validation_epoch(tmp_path, digits, trainer):
     stopping = spec()
-    record = group_loop.train_group([stopping], digits, runs_dir(tmp_path / "es"), trainer=trainer,
-                               jit_compile=False, keep_best=False)[0]
+    record = group_loop.train_group([stopping], digits, runs_dir(tmp_path / "es"),
+                                    run_options(trainer=trainer, jit="off"), keep_best=False)[0]
     best, stopped = record["best_val_epoch"], record["stopped_epoch"]
     assert stopped is not None and stopped < stopping.epochs, "the case must stop early"
     assert stopped == best + stopping.patience
@@ -63,7 +67,7 @@ def test_early_stopping_restores_the_best_validation_epoch(tmp_path, digits, tra
     assert record["history"]["val_accuracy"].index(record["best_val_accuracy"]) + 1 == best
     # The reference: the same run trained for exactly `best` epochs, no early stopping.
     reference = group_loop.train_group([dataclasses.replace(stopping, epochs=best, patience=0)],
-                                  digits, runs_dir(tmp_path / "ref"), trainer=trainer, jit_compile=False,
+                                  digits, runs_dir(tmp_path / "ref"), run_options(trainer=trainer, jit="off"),
                                   keep_best=False)[0]
     key, reference_key = record["key"], reference["key"]
     assert record["final_test_accuracy"] == reference["history"]["test_accuracy"][-1]
@@ -80,8 +84,8 @@ def test_best_val_weights_are_in_the_checkpoint_and_a_killed_group_resumes(tmp_p
                                                                          monkeypatch):
     specs = [spec(seed=0, epochs=7),
              spec(seed=1, epochs=7, learning_rate=0.003, monitor="val_loss", patience=2)]
-    uninterrupted = group_loop.train_group(specs, digits, runs_dir(tmp_path / "clean"), trainer="fused",
-                                      jit_compile=False, keep_best=False)
+    uninterrupted = group_loop.train_group(specs, digits, runs_dir(tmp_path / "clean"),
+                                           FUSED_WITHOUT_XLA, keep_best=False)
     assert uninterrupted[0]["stopped_epoch"] is not None  # One stops while the other goes on.
     assert uninterrupted[0]["stopped_epoch"] < uninterrupted[1]["epochs_done"]
 
@@ -96,12 +100,12 @@ def test_best_val_weights_are_in_the_checkpoint_and_a_killed_group_resumes(tmp_p
 
     monkeypatch.setattr(runs, "save_checkpoint", save_then_die)
     with pytest.raises(KeyboardInterrupt):
-        group_loop.train_group(specs, digits, runs_dir(tmp_path / "killed"), trainer="fused", jit_compile=False,
+        group_loop.train_group(specs, digits, runs_dir(tmp_path / "killed"), FUSED_WITHOUT_XLA,
                           keep_best=False)
     monkeypatch.setattr(runs, "save_checkpoint", real_save)
     assert any(name.startswith("best_val/1/") for name in saved)  # The running run's best.
-    resumed = group_loop.train_group(specs, digits, tmp_path / "killed", trainer="fused",
-                                jit_compile=False, keep_best=False,
+    resumed = group_loop.train_group(specs, digits, tmp_path / "killed", FUSED_WITHOUT_XLA,
+                                     keep_best=False,
                                 finished={uninterrupted[0]["key"]})
     for record in resumed + uninterrupted:
         del record["history"]["epoch_seconds"]  # The only thing a resume may change.
@@ -213,7 +217,7 @@ def test_runner_with_validation_and_augmentation_agrees_across_trainers(tmp_path
     records = {}
     for trainer in ("fused", "keras"):
         experiment_dir = experiment.run_experiment(config, dataset, tmp_path / trainer,
-                                              trainer=trainer, jit_compile=False)
+                                                   run_options(trainer=trainer, jit="off"))
         records[trainer] = [read_json(experiment_dir / "runs" / f"{spec.key}.json")
                             for spec in runs.run_specs(config)]
     for fused_record, keras_record in zip(records["fused"], records["keras"]):

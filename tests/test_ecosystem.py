@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, run_options
 
 import lenet_bench
 from lenet_bench import runs
@@ -62,8 +62,8 @@ def study(tmp_path_factory):
     recorder = Recorder(images)
     stream = io.StringIO()
     shown = progress.Progress(*progress.plan([config], workdir), stream=stream, bar=False)
-    experiment_dir = experiment.run_experiment(config, dataset, workdir, trainer="fused",
-                                          jit_compile=False, tensorboard=True, save_models=True,
+    experiment_dir = experiment.run_experiment(config, dataset, workdir, run_options(
+        trainer="fused", jit="off", tensorboard=True, keras_models=True),
                                           callbacks=[recorder], progress=shown)
     report.write_experiment_report(experiment_dir)
     runs = {run["key"]: run for run in results.load_runs(experiment_dir)[1]}
@@ -308,10 +308,10 @@ def test_resumed_runs_log_each_tensorboard_step_once(tmp_path, fail_at, files):
     dataset = data.make_synthetic(num_train=200, num_test=100)
     config = ExperimentConfig(name="resume", dataset="synthetic", epochs=EPOCHS, batch_size=50,
                               seeds=1, grid={"learning_rate": (0.003, 0.001)})
-    options = dict(trainer="fused", jit_compile=False, tensorboard=True)
+    options = run_options(trainer="fused", jit="off", tensorboard=True)
     with pytest.raises(RuntimeError, match="killed"):
-        experiment.run_experiment(config, dataset, tmp_path, callbacks=[FailAt(fail_at)], **options)
-    experiment.run_experiment(config, dataset, tmp_path, **options)
+        experiment.run_experiment(config, dataset, tmp_path, options, callbacks=[FailAt(fail_at)])
+    experiment.run_experiment(config, dataset, tmp_path, options)
     for spec in runs.run_specs(config):
         folder = tmp_path / "resume" / "tb" / spec.key
         steps = [event.step for event in read_events(folder) for value in event.summary.value

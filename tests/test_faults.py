@@ -21,7 +21,7 @@ import time
 import numpy as np
 import pytest
 from cli_runner import onednn_here, one_thread_here, run_cli
-from conftest import REPO_ROOT, write_idx_dataset
+from conftest import REPO_ROOT, run_options, write_idx_dataset
 from test_bad_input import snapshot
 from test_data import write_cifar_pickles, write_image_folder
 
@@ -346,16 +346,16 @@ def test_a_checkpoint_of_another_trainer_is_trained_again_not_a_traceback(
     with monkeypatch.context() as patched:
         patched.setattr(runs, "save_checkpoint", save_then_stop)
         with pytest.raises(KeyboardInterrupt):
-            group_loop.train_group(specs, digits, tmp_path / "switched", trainer="fused",
-                                   jit_compile=False)
+            group_loop.train_group(specs, digits, tmp_path / "switched",
+                                   run_options(trainer="fused", jit="off"))
     assert runs.checkpoint_path(tmp_path / "switched", specs).is_file()
     with caplog.at_level("WARNING", logger="lenet_bench"):
-        switched = group_loop.train_group(specs, digits, tmp_path / "switched", trainer="keras",
-                                          jit_compile=False)
+        switched = group_loop.train_group(specs, digits, tmp_path / "switched",
+                                          run_options(trainer="keras", jit="off"))
     assert "was written by the FusedLeNet5 trainer, not KerasReplicas: its 1 epochs are " \
            "trained again" in caplog.text
-    fresh = group_loop.train_group(specs, digits, tmp_path / "fresh", trainer="keras",
-                                   jit_compile=False)
+    fresh = group_loop.train_group(specs, digits, tmp_path / "fresh",
+                                   run_options(trainer="keras", jit="off"))
     for mine, theirs in zip(switched, fresh):
         assert mine["status"] == theirs["status"] == "done"
         assert mine["history"]["test_accuracy"] == theirs["history"]["test_accuracy"]

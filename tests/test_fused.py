@@ -4,6 +4,7 @@
 import keras
 import numpy as np
 import pytest
+from conftest import run_options
 
 from lenet_bench import runs
 from lenet_bench.files import read_json
@@ -140,8 +141,8 @@ def test_runner_uses_the_fused_path_and_matches_the_keras_path(tmp_path):
     dataset = data.make_synthetic(num_train=200, num_test=100)
     records = {}
     for trainer in ("fused", "keras"):
-        experiment_dir = experiment.run_experiment(config, dataset, tmp_path / trainer, trainer=trainer,
-                                              jit_compile=False)
+        experiment_dir = experiment.run_experiment(config, dataset, tmp_path / trainer,
+                                                       run_options(trainer=trainer, jit="off"))
         records[trainer] = [read_json(experiment_dir / "runs" / f"{spec.key}.json")
                             for spec in runs.run_specs(config)]
     assert len(records["fused"]) == 4

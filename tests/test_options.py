@@ -12,12 +12,15 @@ import lenet_bench
 from lenet_bench import __main__ as cli
 from lenet_bench import config, options
 from lenet_bench.errors import InputError
+from lenet_bench.study import registry
 
 
 def test_every_flag_comes_from_the_config_options_or_command_line_table():
-    defined = {flag.name for flag in cli.FLAGS.flags_by_module_dict()["lenet_bench.__main__"]}
-    assert defined == (set(config.field_names(flag=True)) | set(options.RUN_OPTIONS)
-                       | set(options.COMMAND_LINE))
+    by_module = cli.FLAGS.flags_by_module_dict()
+    assert {flag.name for flag in by_module["lenet_bench.config"]} == set(
+        config.field_names(flag=True))
+    assert {flag.name for flag in by_module["lenet_bench.options"]} == (
+        set(options.RUN_OPTIONS) | set(options.COMMAND_LINE))
     assert not set(options.RUN_OPTIONS) & set(options.COMMAND_LINE) & set(config.SETTINGS)
     assert cli.FLAGS["trainer"].default == options.RunOptions().trainer == "auto"
     assert cli.FLAGS["experiment"].default == "digits_smoke" and cli.FLAGS["grid"].default == []
@@ -74,14 +77,14 @@ def test_the_api_names_an_unknown_option_experiment_or_value_as_the_cli_does(tmp
 def test_overrides_and_grids_apply_as_the_flags_do():
     base = config.ExperimentConfig(name="x", dataset="digits",
                                    grid={"learning_rate": (0.1, 0.2), "lr_decay": (0.9, 1.0)})
-    run_options, overrides, grid = lenet_bench.api.split_options(
+    run_options, overrides, grid = options.split_keywords(
         {"seeds": 3, "lr_decay": 0.95, "trainer": "keras", "grid": {"batch_size": [16, 32]}})
     assert run_options == options.RunOptions(trainer="keras") and overrides == {
         "seeds": 3, "lr_decay": 0.95}
-    [resolved] = lenet_bench.api.resolve_configs(base, overrides, grid)
+    [resolved] = registry.resolve_configs(base, overrides, grid)
     assert resolved.grid == {"learning_rate": (0.1, 0.2), "batch_size": (16, 32)}
     assert (resolved.seeds, resolved.lr_decay) == (3, 0.95)
-    assert lenet_bench.api.apply_overrides(base, {}, ["lr_decay=0.5"]).grid["lr_decay"] == (0.5,)
+    assert config.apply_overrides(base, {}, ["lr_decay=0.5"]).grid["lr_decay"] == (0.5,)
 
 
 def test_keras_already_running_on_another_backend_is_refused_before_anything_is_written(

@@ -17,7 +17,7 @@ import time
 import h5py
 import numpy as np
 import pytest
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, run_options
 
 from lenet_bench import machine, runs
 from lenet_bench.config import ExperimentConfig
@@ -42,7 +42,7 @@ THREADS = machine.default_threads()
 @pytest.fixture(scope="module")
 def local_reference(trained_experiment, digits):
     """The experiment run by the local engine (in this process), uninterrupted."""
-    return trained_experiment(CONFIG, digits, tensorboard=True, save_models=True)
+    return trained_experiment(CONFIG, digits, tensorboard=True, keras_models=True)
 
 
 def run_files(experiment_dir):
@@ -138,8 +138,9 @@ def test_ray_engine_writes_the_same_workdir_as_the_local_engine(
     engine = engines.RayEngine()  # Its default thread count is the local engine's.
     assert engine.task_settings["threads"] == THREADS
     assert not engine.owns_connection and engine.gpus_per_task == 0
-    experiment_dir = experiment.run_experiment(CONFIG, digits, tmp_path, engine=engine,
-                                          tensorboard=True, save_models=True)
+    experiment_dir = experiment.run_experiment(CONFIG, digits, tmp_path,
+                                               run_options(tensorboard=True, keras_models=True),
+                                               engine=engine)
     assert_same_results(experiment_dir, local_reference)
     assert (experiment_dir / "confusion_examples.npz").is_file()
     for spec in runs.run_specs(CONFIG):

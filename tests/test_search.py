@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from conftest import run_options
 
 from lenet_bench import runs
 from lenet_bench.config import ExperimentConfig
@@ -13,7 +14,7 @@ from lenet_bench.errors import InputError
 from lenet_bench.inputs import data
 from lenet_bench.networks import models
 from lenet_bench.reports import search_report
-from lenet_bench.study import search, search_space
+from lenet_bench.study import plan, search, search_space
 from lenet_bench.trainers import group_loop
 
 
@@ -167,11 +168,11 @@ def test_the_choice_follows_validation_even_where_the_test_set_favours_the_other
                               search_method="grid", search_trials=2,
                               search={"learning_rate": {"choice": [3e-3, 1e-7]}})
     worse = runs.run_specs(search_space.trial_config(config, {"learning_rate": 1e-7}))[0]
-    group_loop.train_run(worse, dataset, runs_dir=tmp_path, trainer="fused")
+    group_loop.train_run(worse, dataset, runs_dir=tmp_path, options=run_options(trainer="fused"))
     with np.load(tmp_path / f"{worse.key}.predictions.npz") as stored:
         worse_predictions = stored["predicted"].astype(np.int64)
     tricky = dataclasses.replace(dataset, test_labels=worse_predictions)
-    experiment_dir = search.run_search(config, tricky, tmp_path / "work", trainer="fused")
+    experiment_dir = search.run_search(config, tricky, tmp_path / "work", run_options(trainer="fused"))
     plan = json.loads((experiment_dir / "search.json").read_text())
     assert plan["trials"][plan["chosen"]] == {"learning_rate": 3e-3}
     rows = search_space.score_trials(plan["selection_keys"], {
@@ -195,7 +196,7 @@ def test_kfold_search_end_to_end_writes_the_ranked_table_the_test_figure_and_res
                               search_seed=1,
                               search={"learning_rate": {"log_uniform": [1e-3, 1e-2]},
                                       "optimizer": {"choice": ["adam", "sgd_momentum"]}})
-    experiment_dir = search.run_search(config, dataset, tmp_path, trainer="fused")
+    experiment_dir = search.run_search(config, dataset, tmp_path, run_options(trainer="fused"))
     report = search_report.write_search_report(experiment_dir).read_text()
     plan = json.loads((experiment_dir / "search.json").read_text())
     records = {p.stem: json.loads(p.read_text()) for p in (experiment_dir / "runs").glob("*.json")}
@@ -225,7 +226,7 @@ def test_kfold_search_end_to_end_writes_the_ranked_table_the_test_figure_and_res
         raise AssertionError("a finished search retrained a run")
 
     monkeypatch.setattr(group_loop, "train_group", no_training)
-    search.run_search(config, dataset, tmp_path, trainer="fused")  # resume: nothing to train
+    search.run_search(config, dataset, tmp_path, run_options(trainer="fused"))  # resume: nothing to train
     monkeypatch.undo()
     lost = plan["selection_keys"][1][0]
     (experiment_dir / "runs" / f"{lost}.json").unlink()
@@ -238,7 +239,7 @@ def test_kfold_search_end_to_end_writes_the_ranked_table_the_test_figure_and_res
         return original(specs, *args, **kwargs)
 
     monkeypatch.setattr(group_loop, "train_group", counting)
-    search.run_search(config, dataset, tmp_path, trainer="fused")
+    search.run_search(config, dataset, tmp_path, run_options(trainer="fused"))
     assert trained == [lost]
     retrained = json.loads((experiment_dir / "runs" / f"{lost}.json").read_text())
     assert retrained["history"]["test_accuracy"] == records[lost]["history"]["test_accuracy"]
@@ -249,8 +250,8 @@ def test_the_model_fields_are_searchable_and_reach_the_trial_runs():
     config = space_config(search={"dropout": {"uniform": [0.0, 0.5]},
                                   "l2": {"log_uniform": [1e-5, 1e-3]},
                                   "batch_norm": {"choice": [False, True]}}, search_trials=12)
-    trials = search.check_search(config, data.make_synthetic(num_train=60, num_test=20,
-                                                             image_shape=(8, 8, 1)))
+    trials = plan.check_search(config, data.make_synthetic(num_train=60, num_test=20,
+                                                           image_shape=(8, 8, 1)))
     assert len(trials) == 12 and {t["batch_norm"] for t in trials} == {False, True}
     assert all(0 <= t["dropout"] <= 0.5 and 1e-5 <= t["l2"] <= 1e-3 for t in trials)
     for params in trials:

@@ -12,8 +12,8 @@ import pytest
 
 from experiments import EXPERIMENTS
 from lenet_bench import config, runs
-from lenet_bench.__main__ import OVERRIDE_FLAGS, apply_overrides
-from lenet_bench.config import ExperimentConfig, validate
+from lenet_bench.__main__ import OVERRIDE_FLAGS
+from lenet_bench.config import ExperimentConfig, apply_overrides, validate
 from lenet_bench.errors import InputError
 from lenet_bench.records import results
 from lenet_bench.study import workdir

@@ -3,6 +3,7 @@ import json
 
 import numpy as np
 import pytest
+from conftest import run_options
 
 from lenet_bench import runs
 from lenet_bench.config import ExperimentConfig, validate
@@ -21,7 +22,7 @@ def small_config(**changes) -> ExperimentConfig:
 
 # On a CPU, XLA's compile costs a Keras-path run ~6 s, and no test here is about it: they
 # train without it (tests/test_cli.py's end-to-end run keeps every default, XLA included).
-WITHOUT_XLA = {"jit_compile": False}
+WITHOUT_XLA = {"options": run_options(jit="off")}
 
 
 def test_experiment_writes_run_files_and_learns(tmp_path, digits):
@@ -55,10 +56,9 @@ def test_experiment_writes_run_files_and_learns(tmp_path, digits):
                                            ("fused", {"learning_rate": (0.005, 0.002)})])
 def test_same_seed_gives_identical_numbers(tmp_path, digits, trainer, grid):
     config = small_config(seeds=1, grid=grid)
-    first = experiment.run_experiment(config, digits, tmp_path / "a", trainer=trainer,
-                                      **WITHOUT_XLA)
-    second = experiment.run_experiment(config, digits, tmp_path / "b", trainer=trainer,
-                                       **WITHOUT_XLA)
+    options = run_options(trainer=trainer, jit="off")
+    first = experiment.run_experiment(config, digits, tmp_path / "a", options)
+    second = experiment.run_experiment(config, digits, tmp_path / "b", options)
     for spec in runs.run_specs(config):
         history = [json.loads((d / "runs" / f"{spec.key}.json").read_text())["history"]
                    for d in (first, second)]
@@ -207,7 +207,7 @@ def test_noisy_run_records_realized_noise_clean_accuracy_and_confusion(tmp_path,
 def test_a_diverging_run_in_a_fused_group_leaves_the_others_alone(tmp_path, digits):
     config = small_config(seeds=1, optimizer="sgd", epochs=3, lr_decay=1.0, keep_best=False,
                           grid={"learning_rate": (1e6, 0.05)})
-    experiment_dir = experiment.run_experiment(config, digits, tmp_path, trainer="fused")
+    experiment_dir = experiment.run_experiment(config, digits, tmp_path, run_options(trainer="fused"))
     exploded, fine = (json.loads((experiment_dir / "runs" / f"{spec.key}.json").read_text())
                       for spec in runs.run_specs(config))
     assert exploded["trainer"] == "FusedLeNet5"

@@ -21,7 +21,8 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")  # As the CLI's default.
 import numpy as np  # noqa: E402
 
 from lenet_bench import fused, train  # noqa: E402
-from lenet_bench.inputs import augmentation, data
+from lenet_bench.inputs import data
+from lenet_bench.trainers import augmentation
 from lenet_bench.networks import models
 
 REPLICAS, BATCH, ROUNDS = 3, 32, 3

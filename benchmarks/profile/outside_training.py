@@ -90,16 +90,15 @@ def child(argv: list[str]) -> None:
     from lenet_bench.observers import cost
     from lenet_bench.records import analysis
     from lenet_bench.reports import plots, report
-    from lenet_bench.study import experiment
+    from lenet_bench.study import experiment, plan, runner
     from lenet_bench.trainers import fused_tf, group_loop
     from lenet_bench.trainers.keras_replicas import KerasReplicas
     clock.leave()
 
     wrap = clock.wrap
-    wrap(api, "load_datasets", "data loading (IDX decode, checks)")
-    wrap(api, "start_backend", "backend start (TensorFlow, threads)")
-    wrap(experiment, "check_experiment", "checks before training")
-    wrap(experiment, "check_runnable", "checks before training")
+    wrap(runner, "load_datasets", "data loading (IDX decode, checks)")
+    wrap(runner, "start_backend", "backend start (TensorFlow, threads)")
+    wrap(plan, "check_data", "checks before training")
     wrap(experiment, "write_experiment_files", "config.json")
     wrap(experiment, "make_observers", "observers (TensorBoard writer)")
     wrap(models, "build_run_model", "model building (initial weights)")

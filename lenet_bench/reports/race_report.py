@@ -11,7 +11,7 @@ from pathlib import Path
 
 from lenet_bench import runs as runs_module
 from lenet_bench.artifacts import RUNS_FOLDER
-from lenet_bench.config import ExperimentConfig
+from lenet_bench.config import ExperimentConfig, is_race
 from lenet_bench.records import decision, race_rule
 from lenet_bench.records.results import setting_label
 from lenet_bench.reports.tables import markdown_table
@@ -24,7 +24,7 @@ def replayed_race(experiment_dir: Path, config: dict, fields: tuple[str, ...],
     """(the race, its config, each grid point's label) for a `--seeds=auto` experiment;
     None for a fixed-seed one."""
     settings = config.get("config") or {}
-    if settings.get("seeds") != "auto":
+    if not is_race(settings.get("seeds")):
         return None
     experiment = ExperimentConfig(**settings)
     points = experiment.grid_points()

@@ -30,7 +30,6 @@ command gives the same numbers on either engine of one machine.
 Ray is optional and imported only here, inside RayEngine.
 """
 
-import dataclasses
 import logging
 import os
 import tempfile
@@ -41,7 +40,7 @@ from typing import Callable
 from lenet_bench import backends, machine, runs
 from lenet_bench.errors import InputError
 from lenet_bench.files import atomic_write_bytes, read_json
-from lenet_bench.runs import GroupOptions
+from lenet_bench.options import RunOptions
 
 logger = logging.getLogger("lenet_bench")
 
@@ -60,7 +59,8 @@ class LocalEngine:
     """Trains the groups one after another in this process."""
 
     def train_groups(self, groups: list, datasets: dict, runs_dir: Path, *, finished: set[str],
-                     options: GroupOptions, observers: list = (), callbacks=None) -> None:
+                     options: RunOptions, experiment: str, keep_best: bool,
+                     observers: list = (), callbacks=None) -> None:
         """Trains `groups` (lists of runs.RunSpec) into `runs_dir`.
 
         Args:
@@ -68,7 +68,8 @@ class LocalEngine:
           datasets: runs.dataset_key(spec) -> the dataset a group trains on.
           runs_dir: the experiment's runs folder.
           finished: keys of runs already finished there; their files are kept.
-          options: trainer, XLA, experiment name, keep-best, .keras models.
+          options: the study's run options, handed to every group as they are.
+          experiment, keep_best: the experiment's name and keep-best setting.
           observers: hooks.Observer objects told about every group's epochs
             (TensorBoard, progress).
           callbacks: user Keras callbacks (keras_callbacks.KerasCallbacks).
@@ -78,9 +79,9 @@ class LocalEngine:
         for number, group in enumerate(groups, start=1):
             logger.info("group %d/%d: %d runs (%s)", number, len(groups), len(group),
                         ", ".join(spec.key for spec in group))
-            train_group(group, datasets[runs.dataset_key(group[0])], runs_dir,
-                        finished=finished, callbacks=callbacks, observers=observers,
-                        **dataclasses.asdict(options))
+            train_group(group, datasets[runs.dataset_key(group[0])], runs_dir, options,
+                        experiment=experiment, keep_best=keep_best, finished=finished,
+                        callbacks=callbacks, observers=observers)
 
     def shutdown(self) -> None:
         pass
@@ -179,7 +180,8 @@ class RayEngine:
                     max_retries)
 
     def train_groups(self, groups: list, datasets: dict, runs_dir: Path, *, finished: set[str],
-                     options: GroupOptions, observers: list = (), callbacks=None) -> None:
+                     options: RunOptions, experiment: str, keep_best: bool,
+                     observers: list = (), callbacks=None) -> None:
         """Submits every group as a task and writes each task's files as it ends.
 
         Arguments as LocalEngine.train_groups. Every dataset goes into the
@@ -214,7 +216,7 @@ class RayEngine:
                 runtime_env={"env_vars": env_vars} if env_vars else None,
             ).remote(group, dataset_refs[runs.dataset_key(group[0])],
                      sorted(finished & {spec.key for spec in group}), checkpoint_bytes,
-                     options, self.task_settings)
+                     options, (experiment, keep_best), self.task_settings)
             pending[ref] = group
         logger.info("ray: %d groups submitted", len(pending))
         failures, done_count, started = [], 0, time.perf_counter()
@@ -282,10 +284,12 @@ def write_group_files(runs_dir: Path, group: list, files: dict[str, bytes]) -> N
 
 
 def train_group_task(group: list, dataset, finished: list[str], checkpoint_bytes: bytes | None,
-                     options: GroupOptions, settings: dict) -> dict[str, bytes]:
+                     options: RunOptions, experiment: tuple[str, bool],
+                     settings: dict) -> dict[str, bytes]:
     """The body of a Ray task: trains `group` into a temporary folder on the worker
     (starting from `checkpoint_bytes`, a group checkpoint, when given) and returns
-    {file name: bytes} of the run files it wrote."""
+    {file name: bytes} of the run files it wrote. `options` reach train_group as the
+    driver had them; `experiment`: the experiment's name and keep-best setting."""
     configure_worker(settings["threads"], settings["deterministic"])
     from lenet_bench.trainers.group_loop import train_group
 
@@ -294,7 +298,9 @@ def train_group_task(group: list, dataset, finished: list[str], checkpoint_bytes
         runs_dir = Path(folder)
         if checkpoint_bytes is not None:
             runs.checkpoint_path(runs_dir, group).write_bytes(checkpoint_bytes)
-        trainer(group, dataset, runs_dir, finished=set(finished), **dataclasses.asdict(options))
+        name, keep_best = experiment
+        trainer(group, dataset, runs_dir, options=options, experiment=name,
+                keep_best=keep_best, finished=set(finished))
         names = group_file_names(group)
         return {path.name: path.read_bytes() for path in runs_dir.iterdir()
                 if path.name in names}

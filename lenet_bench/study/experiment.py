@@ -1,6 +1,7 @@
 """One experiment, from config to run files: plan -> train -> post-passes.
 
-`run_experiment` checks everything it can before it writes anything, plans the
+`run_experiment` trains an experiment that passed the preflight
+(lenet_bench.study.plan; a bare config is checked there first, once), plans the
 runs (grid points x seeds) and packs them into groups, hands the groups with
 unfinished runs to an engine (lenet_bench.study.engines: here, or on Ray), and at
 the end writes what the report needs beside the runs: confusion examples, test
@@ -11,50 +12,45 @@ Everything lands in `<workdir>/<config.name>/`; a rerun skips what is done.
 import logging
 from pathlib import Path
 
-from lenet_bench import backends, machine
+from lenet_bench import machine
 from lenet_bench import runs as runs_module
 from lenet_bench.artifacts import (CONFIG_FILE, CONFUSION_EXAMPLES_FILE, MODEL_INTERNALS_FILE,
                                    PARAMETER_COUNTS_FILE, RUNS_FOLDER, TEST_LABELS_FILE)
-from lenet_bench.config import ExperimentConfig, validate
-from lenet_bench.errors import InputError
+from lenet_bench.config import ExperimentConfig
 from lenet_bench.files import atomic_write_json, read_json
 from lenet_bench.inputs import data
 from lenet_bench.networks import models
 from lenet_bench.observers import hooks
 from lenet_bench.records import analysis
+from lenet_bench.options import RunOptions
 from lenet_bench.runs import RunSpec
 from lenet_bench.study import engines, inspection
-from lenet_bench.study.workdir import check_workdir, experiment_lock
-from lenet_bench.trainers import (check_fused_supports, check_trainer, default_group_size,
-                                  early_stopping, packs_across_seeds)
+from lenet_bench.study.plan import as_checked
+from lenet_bench.study.workdir import experiment_lock
+from lenet_bench.trainers import default_group_size, packs_across_seeds
 
 logger = logging.getLogger("lenet_bench")
 
 
-
-def run_experiment(config: ExperimentConfig, dataset: data.Dataset, workdir: str | Path,
-                   *, trainer: str = "auto", group_size: int | None = None,
-                   jit_compile: bool | None = None, command: str | None = None,
-                   tensorboard: bool = False, save_models: bool = False, callbacks=None,
-                   progress: hooks.Observer | None = None, engine=None,
-                   specs: list[RunSpec] | None = None,
-                   ood_dataset: data.Dataset | None = None) -> Path:
-    """Trains every run of `config` not already finished in `workdir`.
+def run_experiment(experiment, dataset: data.Dataset | None = None, workdir=None,
+                   options: RunOptions | None = None, *, ood_dataset: data.Dataset | None = None,
+                   specs: list[RunSpec] | None = None, command: str | None = None,
+                   callbacks=None, progress: hooks.Observer | None = None, engine=None) -> Path:
+    """Trains every run of an experiment not already finished in its workdir.
 
     Args:
-      config: the experiment.
+      experiment: a plan.CheckedExperiment (from the preflight: trained as it is,
+        nothing is checked again; it carries the four arguments below), or an
+        ExperimentConfig, checked here first (plan.check_experiment).
       dataset: the full dataset; `config.train_size` picks a subset here.
       workdir: results go to `<workdir>/<config.name>/`.
-      trainer: 'fused', 'keras' or 'auto' (lenet_bench.trainers.make_trainer).
-      group_size: the most runs trained together in one group; None: the
-        backend's and device's default (trainers.default_group_size).
-      jit_compile: XLA for the train and eval steps; None: each trainer's
-        measured default for the device.
+      options: the run options (trainer, group_size, jit, tensorboard, keras_models);
+        None: options.LIBRARY_OPTIONS. Every group's trainer gets this object.
+      ood_dataset: the dataset `config.ood_dataset` names (its test images are
+        the out-of-distribution set); needed when that is set.
+      specs: the runs to train instead of `runs.run_specs(config)` (a race's look,
+        a search's phase).
       command: the command line, recorded in config.json.
-      tensorboard: write TensorBoard scalars and HParams summaries under
-        `<experiment>/tb/` (lenet_bench.observers.tensorboard_logging).
-      save_models: write each finished run's `<key>.final.keras` and
-        `<key>.best.keras` (keras_callbacks.KerasModelSaver).
       callbacks: Keras callbacks, or a function spec -> callbacks, called per
         run at epoch ends (keras_callbacks.KerasCallbacks says which hooks, and when).
       progress: a progress.Progress (or any hooks.Observer with an
@@ -62,9 +58,6 @@ def run_experiment(config: ExperimentConfig, dataset: data.Dataset, workdir: str
       engine: trains the groups (lenet_bench.study.engines): LocalEngine (None) in
         this process, or RayEngine on a Ray cluster; the workdir comes out the
         same either way.
-      specs: the runs to train instead of `runs.run_specs(config)` (the search's trials).
-      ood_dataset: the dataset `config.ood_dataset` names (its test images are
-        the out-of-distribution set); needed when that is set.
 
     Returns:
       The experiment directory.
@@ -74,9 +67,12 @@ def run_experiment(config: ExperimentConfig, dataset: data.Dataset, workdir: str
         process training the same experiment folder; raised before anything
         in the workdir is written.
     """
-    specs = check_experiment(config, dataset, workdir, trainer, specs, ood_dataset)
-    experiment_dir = Path(workdir) / config.name
-    with experiment_lock(experiment_dir, workdir) as runs_dir:
+    checked = as_checked(experiment, dataset, workdir, options, ood_dataset)
+    config, dataset, options = checked.config, checked.dataset, checked.options
+    specs = runs_module.run_specs(config) if specs is None else specs
+    experiment_dir = checked.workdir / config.name
+    runs_module.check_experiment_files(experiment_dir, specs)
+    with experiment_lock(experiment_dir, checked.workdir) as runs_dir:
         subsets, datasets = group_datasets(specs, dataset)
         write_experiment_files(experiment_dir, config, specs, subsets, dataset, command)
         finished = {spec.key for spec in specs
@@ -85,49 +81,19 @@ def run_experiment(config: ExperimentConfig, dataset: data.Dataset, workdir: str
                     len(finished), len(specs) - len(finished))
         # Groups are made from all runs, not just the pending ones, so a rerun after
         # a kill rebuilds the same groups and finds their checkpoints.
-        group_size = group_size or default_group_size()
+        group_size = 1 if options.trainer == "keras" else (options.group_size
+                                                           or default_group_size())
         groups = [group for group in runs_module.make_groups(
-                      specs, group_size if trainer != "keras" else 1, packs_across_seeds(trainer))
+                      specs, group_size, packs_across_seeds(options.trainer))
                   if any(spec.key not in finished for spec in group)]
-        observers = make_observers(experiment_dir, config, specs, groups, tensorboard, progress)
-        options = runs_module.GroupOptions(trainer=trainer, jit_compile=jit_compile,
-                                           experiment=config.name, keep_best=config.keep_best,
-                                           save_models=save_models)
+        observers = make_observers(experiment_dir, config, specs, groups, options.tensorboard,
+                                   progress)
         (engine or engines.LocalEngine()).train_groups(
             groups, datasets, runs_dir, finished=finished, options=options,
-            observers=observers, callbacks=callbacks)
-        write_post_passes(experiment_dir, config, specs, dataset, ood_dataset)
+            experiment=config.name, keep_best=config.keep_best, observers=observers,
+            callbacks=callbacks)
+        write_post_passes(experiment_dir, config, specs, dataset, checked.ood_dataset)
     return experiment_dir
-
-
-def check_experiment(config: ExperimentConfig, dataset: data.Dataset, workdir: str | Path,
-                     trainer: str, specs: list[RunSpec] | None,
-                     ood_dataset: data.Dataset | None) -> list[RunSpec]:
-    """Every check that can fail before training, so nothing is written on bad input;
-    returns the runs to train (`specs`, or every run of `config`)."""
-    check_runnable(config, dataset)
-    check_workdir(config.name, dataset.name, workdir)
-    if config.ood_dataset is not None:
-        if ood_dataset is None or ood_dataset.name != config.ood_dataset:
-            raise InputError(f"--ood_dataset={config.ood_dataset!r}: that dataset was not "
-                             "loaded: expected it passed to run_experiment")
-        inspection.check_ood_dataset(dataset, ood_dataset)
-    check_trainer(trainer)
-    specs = runs_module.run_specs(config) if specs is None else specs
-    runs_module.check_experiment_files(Path(workdir) / config.name, specs)
-    if trainer == "fused":
-        for spec in specs:
-            check_fused_supports(spec)
-    return specs
-
-
-def check_runnable(config: ExperimentConfig, dataset: data.Dataset) -> None:
-    """Raises InputError for any value that would fail later, before anything is written."""
-    validate(config)
-    backends.check_running(config.backend)
-    for point in config.grid_points():  # Keras names and augmentation: validate() checked.
-        data.parse_split(point.split)
-    early_stopping.check_batch_size(config, dataset)
 
 
 def group_datasets(specs: list[RunSpec], dataset: data.Dataset) -> tuple[dict, dict]:

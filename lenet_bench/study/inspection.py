@@ -29,6 +29,7 @@ from lenet_bench.files import atomic_write_json, atomic_write_npz
 from lenet_bench.inputs import data
 from lenet_bench.networks import inference, models
 from lenet_bench.records import analysis
+from lenet_bench.study.plan import check_ood_dataset
 
 logger = logging.getLogger("lenet_bench")
 
@@ -149,14 +150,6 @@ def write_model_internals(path: Path, runs: list[dict], runs_dir: Path, dataset:
 def write_test_labels(path: Path, labels: np.ndarray) -> None:
     """The test labels, so the report can score saved predictions without the dataset."""
     atomic_write_npz(path, compressed=True, labels=np.asarray(labels, dtype=np.int64))
-
-
-def check_ood_dataset(dataset: data.Dataset, ood_dataset: data.Dataset) -> None:
-    """Raises InputError unless the OOD images have the training images' shape."""
-    if tuple(ood_dataset.image_shape) != tuple(dataset.image_shape):
-        raise InputError(f"--ood_dataset={ood_dataset.name}: its images are "
-                         f"{tuple(ood_dataset.image_shape)}: expected "
-                         f"{tuple(dataset.image_shape)}, the shape of {dataset.name}'s")
 
 
 def max_confidence(model: keras.Model, images: np.ndarray) -> np.ndarray:

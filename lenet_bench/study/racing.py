@@ -15,6 +15,7 @@ from lenet_bench.errors import InputError
 from lenet_bench.files import atomic_write_json, read_json
 from lenet_bench.records import decision
 from lenet_bench.records.race_rule import Race, plan_of, replay
+from lenet_bench.study.plan import as_checked
 
 logger = logging.getLogger("lenet_bench")
 
@@ -72,23 +73,29 @@ def race_specs(points: list[ExperimentConfig], seeds: list[int],
             for point, count in zip(points, seeds) if seed < first_seed + count]
 
 
-def run_race(config: ExperimentConfig, dataset, workdir: str | Path, **options) -> Path:
-    """Trains `config` (seeds 'auto') as a race, round by round, each round through
-    `experiment.run_experiment(..., specs=...)` (so any engine and backend, and a
-    rerun resumes); `options` are run_experiment's. Returns the experiment directory."""
-    from lenet_bench.study import experiment
+def run_race(experiment, dataset=None, workdir=None, options=None, *, ood_dataset=None,
+             **arguments) -> Path:
+    """Trains an experiment with seeds 'auto' as a race, round by round, each round
+    through `experiment.run_experiment(..., specs=...)` (so any engine and backend, and a
+    rerun resumes). `experiment` and the next four arguments: as run_experiment's (a
+    bare config is checked once, here); `arguments`: its other keyword arguments.
+    Returns the experiment directory."""
+    from lenet_bench.study import experiment as experiment_module
 
-    experiment_dir = Path(workdir) / config.name
-    check_race_plan(config, workdir)
+    checked = as_checked(experiment, dataset, workdir, options, ood_dataset)
+    config = checked.config
+    experiment_dir = checked.workdir / config.name
+    check_race_plan(config, checked.workdir)
     write_race_plan(config, experiment_dir)
     plan, points = plan_of(config), config.grid_points()
+    progress = arguments.get("progress")
     trained_for = None
     while True:
-        race = replay(config, experiment_dir / RUNS_FOLDER, dataset.num_classes)
+        race = replay(config, experiment_dir / RUNS_FOLDER, checked.dataset.num_classes)
         write_race_summary(experiment_dir, config, race)
-        if hasattr(options.get("progress"), "race_look"):
-            options["progress"].race_look(config.name, race_cap(race, points, config),
-                                          race_cap(None, points, config), config.max_seeds)
+        if hasattr(progress, "race_look"):
+            progress.race_look(config.name, race_cap(race, points, config),
+                               race_cap(None, points, config), config.max_seeds)
         if race.finished:
             break
         if trained_for == race.wanted:
@@ -97,9 +104,8 @@ def run_race(config: ExperimentConfig, dataset, workdir: str | Path, **options) 
         logger.info("%s: race look %d of %d planned: %d points open, %d runs in all",
                     config.name, race.looks_taken + 1, len(plan.looks),
                     race.stopped.count("open"), sum(race.wanted))
-        experiment.run_experiment(config, dataset, workdir,
-                                  specs=race_specs(points, race.wanted, config.first_seed),
-                                  **options)
+        experiment_module.run_experiment(
+            checked, specs=race_specs(points, race.wanted, config.first_seed), **arguments)
         trained_for = race.wanted
     counts = {verdict: race.verdicts.count(verdict)
               for verdict in ("worse", "equivalent", "undecided")}

@@ -36,13 +36,13 @@ from pathlib import Path
 from lenet_bench import runs
 from lenet_bench.artifacts import SEARCH_FILE
 from lenet_bench.config import ExperimentConfig
-from lenet_bench.errors import InputError
 from lenet_bench.files import atomic_write_json, read_json
 from lenet_bench.inputs import data
 from lenet_bench.study import experiment
-from lenet_bench.study.search_space import (choose, outer_split, sample_trials, score_trials,
-                                            selection_splits, trial_config)
-from lenet_bench.study.workdir import check_workdir, experiment_lock
+from lenet_bench.study.plan import CheckedExperiment, as_checked
+from lenet_bench.study.search_space import (choose, outer_split, score_trials, selection_splits,
+                                            trial_config)
+from lenet_bench.study.workdir import experiment_lock
 
 logger = logging.getLogger("lenet_bench")
 
@@ -51,58 +51,20 @@ def trial_specs(config: ExperimentConfig, params: dict, splits: list[str]) -> li
     return [spec for split in splits for spec in runs.run_specs(trial_config(config, params, split))]
 
 
-def check_search(config: ExperimentConfig, dataset: data.Dataset) -> list[dict]:
-    """Validates a search before anything is written; returns its trials.
-
-    Raises:
-      InputError: a bad space, method, budget, fold count, or a trial value that
-        would fail (named with its trial).
-    """
-    if config.grid:
-        raise InputError("--grid cannot be combined with a search: expected the searched "
-                         "fields in `search` only")
-    if config.split:
-        raise InputError(f"--split={config.split!r} is invalid with a search: expected '' "
-                         "(the search makes the splits)")
-    if not (isinstance(config.cv_folds, int) and config.cv_folds >= 1):
-        raise InputError(f"--cv_folds={config.cv_folds!r} is invalid: expected an integer >= 1 "
-                         "(1: one hold-out split)")
-    if not (isinstance(config.holdout_fraction, (int, float)) and 0 < config.holdout_fraction < 1):
-        raise InputError(f"--holdout_fraction={config.holdout_fraction!r} is invalid: expected "
-                         "a number in (0, 1)")
-    if not (isinstance(config.nested_folds, int) and config.nested_folds != 1
-            and config.nested_folds >= 0):
-        raise InputError(f"--nested_folds={config.nested_folds!r} is invalid: expected 0 (off) "
-                         "or an integer >= 2")
-    trials = sample_trials(config)
-    for number, params in enumerate(trials, start=1):
-        try:
-            experiment.check_runnable(trial_config(config, params), dataset)
-        except InputError as error:
-            raise InputError(f"--search: trial {number} {params}: {error}") from None
-    subset = data.take_train_subset(dataset, config.train_size, config.data_seed)
-    splits = selection_splits(config)
-    for outer in range(config.nested_folds):
-        splits += selection_splits(config, outer)
-    for split in splits:
-        data.apply_split(subset, split)
-    return trials
-
-
 def _records(runs_dir: Path, keys) -> dict[str, dict]:
     return {key: record for key in keys if (record := read_json(runs_dir / f"{key}.json"))}
 
 
-def run_search(config: ExperimentConfig, dataset: data.Dataset, workdir: str | Path,
-               **run_options) -> Path:
+def run_search(experiment, dataset: data.Dataset | None = None, workdir=None, options=None,
+               *, ood_dataset=None, **arguments) -> Path:
     """Runs a search (see the module docstring); trains only what is not yet finished.
 
     Args:
-      config: an experiment with a `search` space.
-      dataset: the full dataset; `config.train_size` picks a subset first.
-      workdir: results go to `<workdir>/<config.name>/`.
-      run_options: keyword arguments of experiment.run_experiment (trainer, group_size,
-        jit_compile, command, tensorboard, save_models, progress, engine, ...).
+      experiment: a plan.CheckedExperiment with a `search` space (its trials checked),
+        or an ExperimentConfig, checked here first with the next four arguments
+        (as run_experiment's).
+      arguments: further keyword arguments of experiment.run_experiment (command,
+        callbacks, progress, engine).
 
     Returns:
       The experiment directory.
@@ -110,18 +72,18 @@ def run_search(config: ExperimentConfig, dataset: data.Dataset, workdir: str | P
     Raises:
       InputError: a bad search or workdir; raised before anything is written.
     """
-    trials = check_search(config, dataset)
-    check_workdir(config.name, dataset.name, workdir)
-    with experiment_lock(Path(workdir) / config.name, workdir):
-        return _train_search(config, dataset, workdir, trials, run_options)
+    checked = as_checked(experiment, dataset, workdir, options, ood_dataset)
+    with experiment_lock(checked.workdir / checked.config.name, checked.workdir):
+        return _train_search(checked, arguments)
 
 
-def _train_search(config: ExperimentConfig, dataset: data.Dataset, workdir: str | Path,
-                  trials: list[dict], run_options: dict) -> Path:
+def _train_search(checked: CheckedExperiment, arguments: dict) -> Path:
     """The selection phase, the choice, then the final (and outer-fold) runs."""
     # Keep-best picks an epoch by the evaluated split: the test set for the final run.
-    config = dataclasses.replace(config, keep_best=False)
-    experiment_dir = Path(workdir) / config.name
+    config = dataclasses.replace(checked.config, keep_best=False)
+    checked = dataclasses.replace(checked, config=config)
+    trials = list(checked.trials)
+    experiment_dir = checked.workdir / config.name
     runs_dir = experiment_dir / "runs"
     splits = selection_splits(config)
     selection = [trial_specs(config, params, splits) for params in trials]
@@ -142,7 +104,7 @@ def _train_search(config: ExperimentConfig, dataset: data.Dataset, workdir: str 
     atomic_write_json(experiment_dir / SEARCH_FILE, plan)
     logger.info("%s: %d trials x %d validation splits%s", config.name, len(trials), len(splits),
                 f", nested over {config.nested_folds} outer folds" if nested else "")
-    experiment.run_experiment(config, dataset, workdir, specs=first_phase, **run_options)
+    experiment.run_experiment(checked, specs=first_phase, **arguments)
 
     records = _records(runs_dir, [spec.key for spec in first_phase])
     chosen = choose(score_trials(plan["selection_keys"], records))
@@ -167,6 +129,5 @@ def _train_search(config: ExperimentConfig, dataset: data.Dataset, workdir: str 
     planned = {spec.key for spec in first_phase}
     second_phase = [spec for spec in dict.fromkeys(second_phase) if spec.key not in planned]
     if second_phase:
-        experiment.run_experiment(config, dataset, workdir, specs=first_phase + second_phase,
-                                  **run_options)
+        experiment.run_experiment(checked, specs=first_phase + second_phase, **arguments)
     return experiment_dir

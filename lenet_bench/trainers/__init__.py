@@ -31,6 +31,7 @@ from lenet_bench.errors import InputError
 from lenet_bench import architectures
 
 TRAINERS = ("auto", "fused", "keras")
+FUSED_TF_OPTIMIZERS = ("adam", "sgd", "sgd_momentum")  # What fused_tf implements.
 CPU_GROUP_SIZE = 12  # Fused TF: flat from 12 replicas on (benchmarks/fused_speed.txt).
 GPU_JAX_GROUP_SIZE = 512  # A whole grid; about 6 MB per replica at batch 128.
 # Fused JAX on a CPU from this many runs a group on: at 12, batch 128, its batched
@@ -71,13 +72,28 @@ def check_trainer(kind: str) -> None:
 
 
 def check_trainer_fits(kind: str, config) -> None:
-    """Raises InputError when trainer `kind` cannot train a grid point of `config` (an
-    ExperimentConfig): the checks that need no data and no Keras, so that the command
-    line refuses such input before TensorFlow is imported."""
-    check_trainer(kind)
+    """Raises InputError when trainer `kind` (a valid --trainer: options.check_options)
+    cannot train a grid point of `config` (an ExperimentConfig) on its backend: by name
+    alone, so the preflight refuses it before Keras is imported."""
+    check_trainer_backend(kind, config.backend)
     if kind == "fused":
         for point in config.grid_points():
             check_fused_supports(point)
+            check_fused_optimizer(point.optimizer, config.backend)
+
+
+def check_trainer_backend(kind: str, backend: str) -> None:
+    if kind == "fused" and backend == "torch":
+        raise InputError("--trainer=fused is not available on --backend=torch: expected "
+                         "--trainer=keras (or auto), or --backend=tensorflow or jax")
+
+
+def check_fused_optimizer(optimizer: str, backend: str) -> None:
+    """The fused TensorFlow trainer's optimizers (the fused JAX trainer takes any)."""
+    if backend == "tensorflow" and optimizer not in FUSED_TF_OPTIMIZERS:
+        raise InputError(f"--optimizer={optimizer!r} is not supported by --trainer=fused: "
+                         f"expected one of {', '.join(FUSED_TF_OPTIMIZERS)} "
+                         "(or --trainer=keras)")
 
 
 def make_trainer(kind: str, specs: list, initial_weights: list, dataset, jit_compile: bool | None):
@@ -89,11 +105,9 @@ def make_trainer(kind: str, specs: list, initial_weights: list, dataset, jit_com
     """
     check_trainer(kind)
     backend = backends.active()
+    check_trainer_backend(kind, backend)
     if kind == "fused":
         check_fused_supports(specs[0])
-        if backend == "torch":
-            raise InputError("--trainer=fused is not available on --backend=torch: expected "
-                             "--trainer=keras (or auto), or --backend=tensorflow or jax")
     if backend == "tensorflow":
         trainer = _tensorflow_fused(kind, specs, initial_weights, dataset, jit_compile)
     elif backend == "jax":
@@ -135,17 +149,14 @@ def _tensorflow_fused(kind: str, specs: list, initial_weights: list, dataset,
         kind == "auto" and (len(specs) > 1 or machine.onednn_setting() == "on"))
     if not (specs[0].is_plain_lenet5 and wants_fused):
         return None
-    from lenet_bench.inputs import augmentation
-    from lenet_bench.trainers import fused_tf
+    from lenet_bench.trainers import augmentation, fused_tf
 
-    if optimizer in fused_tf.SUPPORTED_OPTIMIZERS:
+    if optimizer in FUSED_TF_OPTIMIZERS:
         return fused_tf.FusedLeNet5(
             initial_weights, dataset.image_shape, dataset.num_classes, optimizer=optimizer,
             activation=specs[0].activation, first_conv_padding=specs[0].first_conv_padding,
             precision=specs[0].precision, jit_compile=jit_compile,
             augment=[augmentation.AugmentSettings.of(spec) for spec in specs])
     if kind == "fused":
-        raise InputError(f"--optimizer={optimizer!r} is not supported by --trainer=fused: "
-                         f"expected one of {', '.join(fused_tf.SUPPORTED_OPTIMIZERS)} "
-                         "(or --trainer=keras)")
+        check_fused_optimizer(optimizer, "tensorflow")
     return None

@@ -20,7 +20,7 @@ one round of op dispatch. How the layers are fused:
 
 Every variable has the replica axis first. Images stay uint8 in memory and
 each batch is scaled to [0, 1] inside the step. With augmentation
-(lenet_bench.inputs.augmentation) each replica's batch is augmented on its own,
+(lenet_bench.trainers.augmentation) each replica's batch is augmented on its own,
 with its run's seed, in a graph function run right before the step (so the
 replicas no longer share conv1's input).
 
@@ -48,11 +48,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from lenet_bench.inputs import augmentation
 from lenet_bench.networks import models
+from lenet_bench.trainers import FUSED_TF_OPTIMIZERS as SUPPORTED_OPTIMIZERS
+from lenet_bench.trainers import augmentation
 from lenet_bench.trainers.tf_tracing import AnyBatchSize
 
-SUPPORTED_OPTIMIZERS = ("adam", "sgd", "sgd_momentum")
 ADAM_BETA_1, ADAM_BETA_2, ADAM_EPSILON = 0.9, 0.999, 1e-7  # Keras 3 defaults.
 EVAL_BATCH_SIZE = 1000
 LAYER_NAMES = ("conv1", "conv2", "fc1", "fc2", "predictions")

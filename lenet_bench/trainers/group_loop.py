@@ -36,6 +36,7 @@ from lenet_bench.networks import models
 from lenet_bench.observers import cost, hooks
 from lenet_bench.observers.keras_callbacks import KerasCallbacks, KerasModelSaver
 from lenet_bench.records import analysis
+from lenet_bench.options import LIBRARY_OPTIONS, RunOptions
 from lenet_bench.runs import RunSpec
 from lenet_bench.trainers import early_stopping, make_trainer
 
@@ -111,10 +112,9 @@ def new_record(spec: RunSpec, experiment: str, num_params: int, train_size: int,
     }
 
 
-def train_group(specs: list[RunSpec], dataset: data.Dataset, runs_dir: Path | None, *,
-                trainer: str = "auto", jit_compile: bool | None = None, experiment: str = "",
-                keep_best: bool = True, finished: set[str] = frozenset(),
-                save_models: bool = False, callbacks=None,
+def train_group(specs: list[RunSpec], dataset: data.Dataset, runs_dir: Path | None,
+                options: RunOptions = LIBRARY_OPTIONS, *, experiment: str = "",
+                keep_best: bool = True, finished: set[str] = frozenset(), callbacks=None,
                 observers: list[hooks.Observer] = ()) -> list[dict]:
     """Trains runs that share a group key together; returns their run records.
 
@@ -131,23 +131,23 @@ def train_group(specs: list[RunSpec], dataset: data.Dataset, runs_dir: Path | No
         train_size (and split).
       dataset: training and test arrays.
       runs_dir: where run files go, or None to keep records in memory only.
-      trainer: 'fused', 'keras' or 'auto' (lenet_bench.trainers.make_trainer).
-      jit_compile: XLA for the train and eval steps; None: the trainer's default.
+      options: the study's run options, as the command line or `run_study` made them
+        (this function reads `trainer`, `jit` and `keras_models`: each finished run's
+        `<key>.final.keras` and `<key>.best.keras` into `runs_dir`, by
+        keras_callbacks.KerasModelSaver).
       experiment: the experiment name, recorded in each record.
       keep_best: save the best-test-epoch weights of each run
         (`<key>.weights.h5`): chosen on the test set, unlike early stopping's
         restored best-validation-epoch weights.
       finished: keys of runs already finished in `runs_dir`; they train
         along but their files are left as they are.
-      save_models: write each finished run's `<key>.final.keras` and
-        `<key>.best.keras` into `runs_dir` (keras_callbacks.KerasModelSaver).
       callbacks: Keras callbacks (see keras_callbacks.KerasCallbacks).
       observers: told about the group's epochs (see hooks.Observer).
     """
-    group = GroupTraining(specs, dataset, runs_dir, trainer=trainer, jit_compile=jit_compile,
-                          experiment=experiment, keep_best=keep_best, finished=finished)
+    group = GroupTraining(specs, dataset, runs_dir, options, experiment=experiment,
+                          keep_best=keep_best, finished=finished)
     observers = ([KerasCallbacks(callbacks)] if callbacks else []) + list(observers)
-    if save_models and runs_dir is not None:
+    if options.keras_models and runs_dir is not None:
         observers.append(KerasModelSaver(runs_dir))
     return group.run(observers)
 
@@ -160,9 +160,8 @@ def train_run(spec: RunSpec, dataset: data.Dataset, **kwargs) -> dict:
 class GroupTraining:
     """One group's training: its data, its replica trainer, and each run's state."""
 
-    def __init__(self, specs: list[RunSpec], dataset: data.Dataset, runs_dir: Path | None, *,
-                 trainer: str, jit_compile: bool | None, experiment: str, keep_best: bool,
-                 finished: set[str]):
+    def __init__(self, specs: list[RunSpec], dataset: data.Dataset, runs_dir: Path | None,
+                 options: RunOptions, *, experiment: str, keep_best: bool, finished: set[str]):
         self.specs, self.runs_dir, self.keep_best = specs, runs_dir, keep_best
         self.validation = None
         if specs[0].validation_split:
@@ -176,7 +175,8 @@ class GroupTraining:
         for spec in specs:
             self.template = models.build_run_model(spec, dataset)
             initial_weights.append(self.template.get_weights())
-        self.replicas = make_trainer(trainer, specs, initial_weights, dataset, jit_compile)
+        self.replicas = make_trainer(options.trainer, specs, initial_weights, dataset,
+                                     options.jit_compile)
         self.trainer_name = type(self.replicas).__name__
         self.cost_meter = None  # Made when the first run finishes.
         self.checkpoint = runs.checkpoint_path(runs_dir, specs) if runs_dir is not None else None

@@ -11,9 +11,10 @@ import importlib
 import keras
 import numpy as np
 
-from lenet_bench.inputs import augmentation, data
+from lenet_bench.inputs import data
 from lenet_bench.networks import models
 from lenet_bench.runs import RunSpec
+from lenet_bench.trainers import augmentation
 
 
 def steps_module():

@@ -10,7 +10,7 @@ import functools
 import keras
 import tensorflow as tf
 
-from lenet_bench.inputs import augmentation
+from lenet_bench.trainers import augmentation
 from lenet_bench.trainers.evaluation import evaluate_in_batches
 from lenet_bench.trainers.tf_tracing import AnyBatchSize
 

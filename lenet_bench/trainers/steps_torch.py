@@ -26,7 +26,7 @@ def make_step_functions(model: keras.Model, optimizer: keras.optimizers.Optimize
         (not measured here; on a CPU its inductor backend builds C++ kernels
         with the machine's compiler, a cost every run's first steps would pay).
       augmenter: must be None: augmentation runs TensorFlow ops
-        (lenet_bench.inputs.augmentation), so it is refused here.
+        (lenet_bench.trainers.augmentation), so it is refused here.
 
     Raises:
       InputError: an augmenter.
