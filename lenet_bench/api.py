@@ -47,6 +47,8 @@ class StudyResult:
         workdir's index REPORT.md, which links theirs).
       workdir: the workdir (absolute); each experiment is in `workdir / name`.
       experiment_dirs: the experiment folders that hold runs.
+      verdicts: per experiment and grid point, the report's verdict and its figures
+        (`lenet_bench.decide`'s columns; a race's verdicts are its own).
     """
 
     runs: "pandas.DataFrame"  # noqa: F821  (imported with the reports, when run)
@@ -54,6 +56,7 @@ class StudyResult:
     report_path: Path
     workdir: Path
     experiment_dirs: tuple[Path, ...]
+    verdicts: "pandas.DataFrame"  # noqa: F821
 
 
 def run_study(experiment_or_config, workdir: str | os.PathLike, *, callbacks=None,
@@ -143,6 +146,6 @@ def study_result(workdir: Path, configs: list[ExperimentConfig],
     epochs = (pd.concat([results.load(folder) for folder in folders], ignore_index=True)
               if folders else results.frame([]))
     runs = epochs.groupby(["experiment", "run_key"], sort=False).tail(1).reset_index(drop=True)
-    report_path = reports[0] if len(configs) == 1 and len(reports) == 2 else reports[-1]
-    return StudyResult(runs=runs, epochs=epochs, report_path=report_path, workdir=workdir,
-                       experiment_dirs=folders)
+    return StudyResult(runs=runs, epochs=epochs, workdir=workdir, experiment_dirs=folders,
+                       report_path=reports[0] if len(configs) == 1 and len(reports) == 2
+                       else reports[-1], verdicts=results.load_verdicts(folders))

@@ -277,6 +277,7 @@ def test_summary_shows_cost_and_model_columns_only_where_runs_have_them():
     rows = report.summarize(old)
     assert not {"architecture", "dropout", "keras_file_bytes_mean"} & set(rows[0])
     assert report.summary_header(rows) == report.SUMMARY_HEADER
+    assert report.extras_header(rows) == []
 
     costs = [{"inference_ms_per_image_batch1": b1, "inference_ms_per_image_large_batch": big,
               "inference_large_batch": 1000, "keras_file_bytes": size}
@@ -288,8 +289,8 @@ def test_summary_shows_cost_and_model_columns_only_where_runs_have_them():
     assert mlp["inference_ms_per_image_batch1_mean"] == pytest.approx(0.6)
     assert mlp["keras_file_bytes_mean"] == pytest.approx(301_000)
     assert math.isnan(rows[0]["keras_file_bytes_mean"])  # The old runs measured nothing.
-    table = report.summary_table_rows(rows)
-    assert report.summary_header(rows)[-4:] == report.COST_HEADER
+    table = report.extras_table_rows(rows)  # The cost columns: a table of their own.
+    assert report.extras_header(rows) == ["setting", *report.COST_HEADER]
     assert table[1][-4:] == ["61,706", "0.600", "0.0200 (×1000)", "301"]
     assert table[0][-3:] == ["–", "–", "–"]
 

@@ -37,19 +37,20 @@ def test_the_total_is_the_cap_then_each_looks_estimate(tmp_path):
     stream, now = io.StringIO(), [0.0]
     shown = progress.Progress(*planned, stream=stream, clock=lambda: now[0])
     points = CONFIG.grid_points()
-    plan = race_rule.RacePlan.of(CONFIG)
-    first = race_rule.Race(seeds=[3, 3, 3], verdicts=[race_rule.UNDECIDED] * 3,
-                           decided_at=[None] * 3, looks=0, finished=False)
-    shown.race_look("r", racing.race_cap(first, points, plan), racing.race_cap(None, points, plan),
-                    plan.max_seeds)
+
+    def race(seeds, verdicts, stopped, finished=False):
+        return race_rule.Race(verdicts=verdicts, seeds=seeds, wanted=seeds, stopped=stopped,
+                              why=[""] * 3, finished=finished, looks_taken=1)
+
+    first = race([3, 3, 3], ["undecided"] * 3, ["open"] * 3)
+    shown.race_look("r", racing.race_cap(first, points, CONFIG),
+                    racing.race_cap(None, points, CONFIG), CONFIG.max_seeds)
     train(shown, 9)
     now[0] = 18.0
     # Look 1: lr 10 is worse at 3 seeds; the other two may still run to 4.
-    second = race_rule.Race(seeds=[4, 4, 3], verdicts=[race_rule.BEST, race_rule.UNDECIDED,
-                                                        race_rule.WORSE],
-                            decided_at=[None, None, 0], looks=1, finished=False)
-    shown.race_look("r", racing.race_cap(second, points, plan),
-                    racing.race_cap(None, points, plan), plan.max_seeds)
+    second = race([4, 4, 3], ["best", "undecided", "worse"], ["open", "open", "decided"])
+    shown.race_look("r", racing.race_cap(second, points, CONFIG),
+                    racing.race_cap(None, points, CONFIG), CONFIG.max_seeds)
     train(shown, 2)
     lines = stream.getvalue().splitlines()
     assert [count for count in counts(stream.getvalue())] == [

@@ -63,10 +63,12 @@ def test_experiment_report_from_run_files_alone(tmp_path, runs):
     assert report.main(["report", str(tmp_path)]) == 0
     text = (tmp_path / "exp" / "REPORT.md").read_text()
     assert "runs: 6 finished of 8 (rerun the same command to finish the rest)" in text
-    # One finished run: no interval, no verdict against the best; no soft accuracy.
-    assert ("| 2 | lr 0.1 | untested | 1/2 | 1 | 35.00 | – | 35.00 | 0.00 | 0 | – | 40.00 | "
-            "40.00 |") in text
-    assert "| 1 | lr 0.01 | best | 4/4 | 0 |" in text
+    # One finished run and one diverged (a failed run): no interval, undecided.
+    assert ("| 2 | lr 0.1 | undecided | 1/2 | 35.00 | – | – | 1/2 (≤ 97%) | > 200 | 40.00 | 2 "
+            "| 2.0 |") in text
+    assert "| 1 | lr 0.01 | best | 4/4 | 68.75 ± 21.75 | [34.14, 100.00] | – | 0/4 (≤ 53%) |" \
+        in text
+    assert len(text.split("## Grid points ranked")[1].split("\n")[2].split(" | ")) == 12
     assert "margin ±0.5 points" in text
     csv_lines = (tmp_path / "exp" / "summary.csv").read_text().splitlines()
     assert len(csv_lines) == 3
@@ -209,18 +211,18 @@ def test_a_grid_over_later_fields_is_pivoted_by_their_values():
 
 
 def test_every_point_gets_a_verdict_and_the_index_leads_with_the_counts(tmp_path, capsys):
-    """Four learning rates, 5 seeds each: the best, one as good (within 0.5 points), one 5
-    points worse, one with 3 of 5 runs at chance (never equivalent)."""
-    finals = {0.01: [0.955, 0.956, 0.957, 0.958, 0.959],
-              0.02: [0.9545, 0.9555, 0.9565, 0.9575, 0.9585],
-              0.03: [0.905, 0.906, 0.907, 0.908, 0.909],
-              0.04: [0.10, 0.10, 0.10, 0.955, 0.957]}
+    """Four learning rates, 15 seeds each (with none failed, "equivalent" needs 14 to show
+    a failure rate below 20%): the best, one as good (0.05 points below), one 5 points
+    worse, one with 9 of 15 runs at chance (never equivalent: worse by its failures)."""
+    spread = np.linspace(-0.002, 0.002, 15)
+    finals = {0.01: 0.957 + spread, 0.02: 0.9565 + spread, 0.03: 0.907 + spread,
+              0.04: np.r_[np.full(9, 0.10), 0.957 + spread[:6]]}
     runs_dir = tmp_path / "grid" / "runs"
     runs_dir.mkdir(parents=True)
     keys = []
     for learning_rate, accuracies in finals.items():
         for seed, accuracy in enumerate(accuracies):
-            run = fake_run(f"lr{learning_rate}s{seed}", seed, [0.5, accuracy],
+            run = fake_run(f"lr{learning_rate}s{seed}", seed, [0.5, float(accuracy)],
                            learning_rate=learning_rate, planned_epochs=2)
             keys.append(run["key"])
             atomic_write_json(runs_dir / f"{run['key']}.json", run)
@@ -232,19 +234,20 @@ def test_every_point_gets_a_verdict_and_the_index_leads_with_the_counts(tmp_path
     verdicts = {line.split(" | ")[0].strip("| "): line.split(" | ")[1]
                 for line in (tmp_path / "grid" / "verdicts.md").read_text().splitlines()[2:]}
     assert verdicts == {"lr 0.01": "best", "lr 0.02": "equivalent", "lr 0.03": "worse",
-                        "lr 0.04": "undecided"}
-    assert "| 0.88 [0.64, 1.00] | 3/5 [15, 95] |" in text  # P(best > it), failed, intervals.
+                        "lr 0.04": "worse"}
+    assert "| 9/15 (≤ 81%) |" in text  # Failed, with the 95% upper bound of the rate.
     assert "margin ±0.5 points" in text
-    assert "1 worse, 1 equivalent (within ±0.5 points), 1 undecided" in text
-    for word in ("≈", "tied", "not significantly worse"):
+    assert "2 worse, 1 equivalent, 0 undecided" in text
+    assert "A verdict is about two quantities" in text and "Closed testing" in text
+    assert (tmp_path / "grid" / "figures" / "verdicts.png").stat().st_size > 5000
+    for word in ("≈", "tied", "not significantly worse", "best set"):
         assert word not in text
     index = (tmp_path / "REPORT.md").read_text()
-    assert "| [grid](grid/REPORT.md) | digits | lr 0.01 | 95.70 [" in index
-    # Seeds, failed, worse, equivalent, undecided, best set (3 of 5 failed is not shown
-    # below the best at 5 seeds: it stays in the set), runs at chance.
-    assert "| 5 | 0/5 | 1 | 1 | 1 | 3 of 4 | 3 |" in index
-    assert report.main(["report", str(tmp_path), "--margin=0.01"]) == 0
-    assert "margin ±0.01 points" in (tmp_path / "grid" / "REPORT.md").read_text()
+    # Learned mean, seeds, failed, worse, equivalent, undecided, margin.
+    assert "| [grid](grid/REPORT.md) | digits | lr 0.01 | 95.70 | 15 | 0/15 | 2 | 1 | 0 | 0.5 |" \
+        in index
+    assert report.main(["report", str(tmp_path), "--margin=0.05"]) == 0
+    assert "margin ±0.05 points" in (tmp_path / "grid" / "REPORT.md").read_text()
     assert "| lr 0.02 | undecided |" in (tmp_path / "grid" / "verdicts.md").read_text()
     capsys.readouterr()
     assert report.main(["report", str(tmp_path), "--margin=-1"]) == 2

@@ -167,6 +167,17 @@ def load(path: str | Path) -> pd.DataFrame:
     return frame(runs)
 
 
+def load_verdicts(experiment_dirs) -> pd.DataFrame:
+    """The verdicts the reports wrote (each folder's verdicts.csv), one row per
+    experiment and grid point; empty where no report judged a grid."""
+    frames = [pd.read_csv(folder / "verdicts.csv").assign(experiment=Path(folder).name)
+              for folder in experiment_dirs if (Path(folder) / "verdicts.csv").is_file()]
+    if not frames:
+        return pd.DataFrame(columns=["experiment", "setting", "verdict"])
+    verdicts = pd.concat(frames, ignore_index=True)
+    return verdicts[["experiment", *[c for c in verdicts.columns if c != "experiment"]]]
+
+
 def frame(runs: list[dict]) -> pd.DataFrame:
     """The `load` DataFrame of run records (as `load_runs` returns them)."""
     spec_fields = list(dict.fromkeys(field for run in runs for field in run["spec"]))

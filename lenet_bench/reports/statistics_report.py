@@ -330,6 +330,9 @@ def statistics_section(experiment_dir: Path, name: str, runs: list[dict], rows: 
     if grid["verdicts"] is None:
         return []
     lines = ["## Which differences are real", ""]
+    if not (grid["verdicts"]["seeds"] >= 2).any():
+        return lines + ["No grid point can be tested against the best: a verdict needs 2+ "
+                        "runs of a point.", ""]
     lines += verdict_lines(experiment_dir, name, grid)
     lines += split_lines(grid, classes)
     return lines + factorial_lines(experiment_dir, name, runs, fields, classes)
