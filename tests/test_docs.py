@@ -318,7 +318,7 @@ def allowed_keywords() -> dict[str, set[str]]:
     import inspect
 
     from lenet_bench import api, config, options
-    from lenet_bench.records import results
+    from lenet_bench.records import decision, results
     from lenet_bench.reports import compare
 
     def parameters(function) -> set[str]:
@@ -331,7 +331,8 @@ def allowed_keywords() -> dict[str, set[str]]:
             "RunOptions": {field.name for field in dataclasses.fields(options.RunOptions)},
             "results.load": parameters(results.load),
             "results.summary": parameters(results.summary),
-            "compare.compare": parameters(compare.compare)}
+            "compare.compare": parameters(compare.compare),
+            "decide": parameters(decision.decide), "race_look": parameters(decision.race_look)}
 
 
 def python_snippets(text: str) -> list[ast.AST]:
