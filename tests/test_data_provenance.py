@@ -83,6 +83,7 @@ def test_other_image_shapes_and_fewer_classes_are_refused(tmp_path):
 
 
 def test_run_records_say_what_they_trained_on(tmp_path):
+    from lenet_bench.options import RunOptions
     from lenet_bench.runs import RunSpec
     from lenet_bench.trainers import group_loop
 
@@ -90,7 +91,7 @@ def test_run_records_say_what_they_trained_on(tmp_path):
     dataset = data.load("mnist", tmp_path)
     spec = RunSpec(dataset="mnist", seed=0, epochs=1, batch_size=8)
     record = group_loop.train_run(spec, data.take_train_subset(dataset, 20, 0),
-                                  jit_compile=False)
+                                  options=RunOptions(jit="off"))
     assert record["data"]["files"] == dataset.provenance["files"]
     assert record["data"]["train_images"] == 40 and record["train_size"] == 20
     assert record["key"] == spec.key  # The data stays out of the key.

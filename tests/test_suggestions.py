@@ -2,7 +2,8 @@
 
 import pytest
 
-from lenet_bench import api, architectures
+from lenet_bench import architectures, options
+from lenet_bench.study import registry
 from lenet_bench.errors import InputError, did_you_mean
 
 
@@ -20,7 +21,7 @@ from lenet_bench.errors import InputError, did_you_mean
 ])
 def test_experiment_names(name, suggested):
     with pytest.raises(InputError, match=rf"^--experiment='{name}' is unknown {suggested}: "):
-        api.resolve_experiment(name)
+        registry.resolve_experiment(name)
 
 
 @pytest.mark.parametrize("name, suggested", [
@@ -31,7 +32,7 @@ def test_experiment_names(name, suggested):
 ])
 def test_run_study_keywords(name, suggested):
     with pytest.raises(InputError, match=rf"^{name}=1 is unknown {suggested}: expected a run "):
-        api.split_options({name: 1})
+        options.split_keywords({name: 1})
 
 
 @pytest.mark.parametrize("name, suggested", [

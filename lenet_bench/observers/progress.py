@@ -134,7 +134,7 @@ def planned_specs(config) -> list:
     point at max_seeds), which the race's looks re-estimate (`Progress.race_look`)."""
     from lenet_bench import runs
 
-    if config.seeds != "auto":
+    if not config.races:
         return runs.run_specs(config)
     return [runs.point_spec(point, seed)
             for seed in range(config.first_seed, config.first_seed + config.max_seeds)
