@@ -14,3 +14,5 @@ MODEL_INTERNALS_FILE = "model_internals.npz"  # Kernels and feature maps (inspec
 LAYER_NAMES = ("conv1", "conv2", "fc1", "fc2", "predictions")
 SEARCH_FILE = "search.json"  # A search's plan: trials, run keys per split, the choices.
 SKIPPED_FILE = "skipped.json"  # <workdir>/: experiment -> why its data was not found.
+RACE_FILE = "race.json"  # A race's state for readers (never read back).
+RACE_PLAN_FILE = "race_plan.json"  # A race's plan, fixed before its first look.

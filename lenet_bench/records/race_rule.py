@@ -40,6 +40,8 @@ class Race:
       why: why it stopped, or the seeds it wants next, in words.
       finished: no point wants more runs.
       looks_taken: the looks the race has judged.
+      runs_on_disk: the finished runs its folder holds in seed order (more than `seeds`
+        where a point was trained further than the race wants).
     """
 
     verdicts: list[str]
@@ -49,6 +51,7 @@ class Race:
     why: list[str]
     finished: bool
     looks_taken: int
+    runs_on_disk: int = 0
 
 
 def point_results(runs_dir: Path, points: list[ExperimentConfig], first_seed: int,
@@ -83,7 +86,7 @@ def replay(config: ExperimentConfig, runs_dir: Path, num_classes: int) -> Race:
                 wanted=race["wanted"].tolist(), stopped=decision.STOPS[race["why"]].tolist(),
                 why=[decision.stop_reason(*row) for row in zip(race["why"], looks, verdicts,
                                                                race["wanted"])],
-                finished=bool(race["finished"]),
+                finished=bool(race["finished"]), runs_on_disk=int(counts.sum()),
                 looks_taken=int(max(looks.max(), -1) + 1) if race["finished"] else
                 _looks_before(plan, race["wanted"]))
 

@@ -10,7 +10,7 @@ import dataclasses
 from pathlib import Path
 
 from lenet_bench import runs as runs_module
-from lenet_bench.artifacts import RUNS_FOLDER
+from lenet_bench.artifacts import RACE_PLAN_FILE, RUNS_FOLDER
 from lenet_bench.config import ExperimentConfig, is_race
 from lenet_bench.records import decision, race_rule
 from lenet_bench.records.results import setting_label
@@ -20,9 +20,9 @@ VERDICT_ORDER = ("best", "equivalent", "undecided", "worse")
 
 
 def replayed_race(experiment_dir: Path, config: dict, fields: tuple[str, ...],
-                  classes: int) -> tuple[race_rule.Race, ExperimentConfig, list[str]] | None:
-    """(the race, its config, each grid point's label) for a `--seeds=auto` experiment;
-    None for a fixed-seed one."""
+                  classes: int) -> tuple[race_rule.Race, ExperimentConfig, list[str], bool] | None:
+    """(the race, its config, each grid point's label, whether its race_plan.json is
+    there) for a `--seeds=auto` experiment; None for a fixed-seed one."""
     settings = config.get("config") or {}
     if not is_race(settings.get("seeds")):
         return None
@@ -31,14 +31,14 @@ def replayed_race(experiment_dir: Path, config: dict, fields: tuple[str, ...],
     race = race_rule.replay(experiment, Path(experiment_dir) / RUNS_FOLDER, classes)
     labels = [setting_label(dataclasses.asdict(runs_module.point_spec(point, 0)), fields)
               for point in points]
-    return race, experiment, labels
+    return race, experiment, labels, (Path(experiment_dir) / RACE_PLAN_FILE).is_file()
 
 
 def race_section(replayed: tuple | None) -> list[str]:
     """The report's race lines (none for a fixed-seed experiment)."""
     if replayed is None:
         return []
-    race, experiment, labels = replayed
+    race, experiment, labels, plan_recorded = replayed
     plan = race_rule.plan_of(experiment)
     counts = {verdict: race.verdicts.count(verdict) for verdict in VERDICT_ORDER}
     fixed = len(labels) * experiment.max_seeds
@@ -56,8 +56,12 @@ def race_section(replayed: tuple | None) -> list[str]:
              f"{experiment.failure_limit:.0%}), {counts['undecided']} undecided"
              + (f" ({futile} stopped early: they could not be decided by "
                 f"{experiment.max_seeds} seeds)" if futile else ""),
-             f"- the plan, fixed before the first look (race_plan.json): looks at "
-             f"{', '.join(map(str, plan.looks))} seeds; alpha {sum(plan.alphas):g} spent over "
+             (f"- the plan, fixed before the first look (race_plan.json): looks at "
+              if plan_recorded else
+              "- **no race_plan.json: this race was trained before races recorded their plan, "
+              "under an earlier rule; here its run files are replayed under the current rule**"
+              f" (runs in its folder: {race.runs_on_disk}). The plan: looks at ")
+             + f"{', '.join(map(str, plan.looks))} seeds; alpha {sum(plan.alphas):g} spent over "
              f"them ({plan.alphas[0]:.3g} per look, {plan.alphas[-1]:.3g} at the last)",
              f"- each look: {decision.PROCEDURE}", ""]
     order = sorted(range(len(labels)), key=lambda i: (VERDICT_ORDER.index(race.verdicts[i]),

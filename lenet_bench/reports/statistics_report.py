@@ -82,7 +82,7 @@ def _runs_frame(values: dict, diverged: dict, settings: list[str]) -> pd.DataFra
 
 def _take_race_verdicts(frame: pd.DataFrame, race: tuple) -> None:
     """The race's verdicts in place of decide's; seeds_needed only for open points."""
-    replayed, _, labels = race
+    replayed, _, labels, _ = race
     verdict = dict(zip(labels, replayed.verdicts))
     frame["verdict"] = [verdict.get(setting, "undecided") for setting in frame["setting"]]
     frame.loc[frame["verdict"] != "undecided", "seeds_needed"] = math.nan

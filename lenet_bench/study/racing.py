@@ -9,7 +9,7 @@ import logging
 from pathlib import Path
 
 from lenet_bench import runs as runs_module
-from lenet_bench.artifacts import RUNS_FOLDER
+from lenet_bench.artifacts import RACE_FILE, RACE_PLAN_FILE, RUNS_FOLDER
 from lenet_bench.config import ExperimentConfig
 from lenet_bench.errors import InputError
 from lenet_bench.files import atomic_write_json, read_json
@@ -19,8 +19,6 @@ from lenet_bench.study.plan import as_checked
 
 logger = logging.getLogger("lenet_bench")
 
-RACE_FILE = "race.json"
-PLAN_FILE = "race_plan.json"
 
 
 def plan_record(config: ExperimentConfig) -> dict:
@@ -43,7 +41,7 @@ def check_race_plan(config: ExperimentConfig, workdir: str | Path) -> None:
     Raises:
       InputError: race_plan.json in the experiment folder differs from `config`'s plan.
     """
-    path = Path(workdir) / config.name / PLAN_FILE
+    path = Path(workdir) / config.name / RACE_PLAN_FILE
     started = read_json(path)
     if not started:
         return
@@ -59,7 +57,7 @@ def check_race_plan(config: ExperimentConfig, workdir: str | Path) -> None:
 
 def write_race_plan(config: ExperimentConfig, experiment_dir: Path) -> None:
     """race_plan.json, written once, before the race's first look trains anything."""
-    path = experiment_dir / PLAN_FILE
+    path = experiment_dir / RACE_PLAN_FILE
     if not path.exists():
         experiment_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_json(path, plan_record(config))
