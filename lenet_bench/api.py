@@ -5,17 +5,16 @@
     study = lenet_bench.run_study("digits_smoke", "results", seeds=2, epochs=2,
                                   grid={"learning_rate": [0.01, 0.003]})
     study.runs.groupby("learning_rate").test_accuracy.mean()
-    study.report_path  # results/digits_smoke/REPORT.md
+    study.verdicts  # one row per grid point; study.report_path: its REPORT.md
 
-`run_study` and the command line (`python -m lenet_bench`) share one code path:
-one preflight (lenet_bench.study.plan: the same one-line `InputError`s, named as
-the flags are), then lenet_bench.study.runner, the same workdir, resumed alike.
+`run_study` and the command line (`python -m lenet_bench`) share one preflight
+(lenet_bench.study.plan: the same one-line `InputError`s, named as the flags are),
+then lenet_bench.study.runner: the same workdir, resumed alike.
 
-Keras reads its backend once per process, when first imported: `run_study` starts
-it on the experiments' `backend` (default tensorflow) unless something imported
-it already; then any other backend is an InputError (in a notebook: pass
-`backend=` in the first call, and restart the kernel to change it). Likewise
-`onednn` acts only before TensorFlow is imported, which only `run_study` does.
+Keras reads its backend once per process, when first imported: `run_study` starts it on
+the experiments' `backend` (default tensorflow) unless something imported it already;
+then another backend is an InputError (in a notebook: pass `backend=` in the first call,
+restart the kernel to change it). `onednn` acts only before TensorFlow is imported.
 """
 
 import dataclasses

@@ -45,3 +45,12 @@ def test_an_import_that_runs_back_up_breaks_a_contract(linter, tmp_path, module,
     result = linter(tmp_path)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "BROKEN" in result.stdout and "0 broken" not in result.stdout
+
+
+def test_the_front_door_stays_thin():
+    """api.py keeps the public functions and hands the work to study/; __main__ reads
+    absl's flags without parsing its messages."""
+    api = (REPO_ROOT / "lenet_bench" / "api.py").read_text()
+    main = (REPO_ROOT / "lenet_bench" / "__main__.py").read_text()
+    assert len(api.splitlines()) <= 150
+    assert "import re\n" not in main and "apply_overrides" not in main
