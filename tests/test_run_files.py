@@ -6,6 +6,8 @@ so these run in a second, with no training, and `make mutation` runs them agains
 
 import dataclasses
 import json
+import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +17,7 @@ from lenet_bench.config import ExperimentConfig
 from lenet_bench.errors import InputError
 
 BASE = runs.RunSpec(dataset="mnist", seed=0)
+CHECKPOINT_NAME = "group-10cab619e6c0.ckpt.npz"  # Of mnist seeds 0 and 1 at the defaults.
 
 
 def config(**changes) -> ExperimentConfig:
@@ -42,6 +45,8 @@ NAMES = [
      "glorot_uniform_lr0.001_decay1_val0.1_es3accuracy_seed0"),
     ({"augment_zoom": 0.1}, "glorot_uniform_lr0.001_decay1_aug_seed0"),
     ({"augment_flip": True}, "glorot_uniform_lr0.001_decay1_aug_seed0"),
+    ({"validation_split": 0.2, "patience": 2, "augment_translation": 0.1},
+     "glorot_uniform_lr0.001_decay1_val0.2_es2loss_aug_seed0"),
     ({"split": "kfold:3:0:0/holdout:0.2:1"},
      "glorot_uniform_lr0.001_decay1_kfold-3-0-0_holdout-0.2-1_seed0"),
     ({"learning_rate": 0.0005, "lr_decay": 0.95, "seed": 4, "initializer": "he_normal"},
@@ -197,9 +202,28 @@ def test_missing_torn_and_foreign_records_are_nothing_to_keep(tmp_path):
 
 
 def test_an_unreadable_record_is_an_input_error(tmp_path):
-    (tmp_path / "run.json").mkdir()
-    with pytest.raises(InputError, match=r"run.json: cannot be read \(Is a directory\)"):
-        runs.read_record(tmp_path / "run.json")
+    path = tmp_path / "run.json"
+    path.mkdir()
+    with pytest.raises(InputError) as raised:
+        runs.read_record(path)
+    assert str(raised.value) == (f"{path}: cannot be read (Is a directory): expected a "
+                                 "readable file; it is left as it is")
+
+
+def test_the_format_messages_say_what_to_do(tmp_path):
+    newer = runs.RESULTS_FORMAT + 1
+    with pytest.raises(InputError) as raised:
+        runs.check_results_format(tmp_path, newer)
+    assert str(raised.value) == (
+        f"{tmp_path}: written by a newer lenet_bench (results format {newer}; this version "
+        f"reads up to {runs.RESULTS_FORMAT}): the file is left as it is: run that newer "
+        "version, or use another --workdir")
+    with pytest.raises(InputError) as raised:
+        runs.check_results_format(tmp_path, "x")
+    assert str(raised.value) == (
+        f"{tmp_path}: results_format 'x' is not a format number: expected an integer up to "
+        f"{runs.RESULTS_FORMAT} (this version's); the file is left as it is: move it away or "
+        "use another --workdir")
 
 
 @pytest.mark.parametrize("stored, message", [
@@ -301,7 +325,61 @@ def test_a_newer_checkpoint_is_refused_and_left_alone(tmp_path):
     assert path.read_bytes() == before
 
 
-def test_group_options_defaults():
+def test_group_options():
     options = runs.GroupOptions()
     assert (options.trainer, options.jit_compile, options.experiment, options.keep_best,
             options.save_models) == ("auto", None, "", True, False)
+    assert runs.GroupOptions(trainer="keras", keep_best=False).trainer == "keras"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        options.trainer = "fused"
+
+
+def test_specs_pickle_as_lenet_bench_runs_run_spec():
+    """The Ray engine sends specs to its workers by pickle."""
+    spec = dataclasses.replace(BASE, learning_rate=0.02)
+    assert type(spec).__qualname__ == "RunSpec"
+    copy = pickle.loads(pickle.dumps(spec))
+    assert copy == spec and copy.key == spec.key
+
+
+def test_checkpoint_names_are_stable():
+    """A changed name would orphan the checkpoints of every interrupted group."""
+    specs = [runs.RunSpec(dataset="mnist", seed=seed) for seed in (0, 1)]
+    assert runs.checkpoint_path(Path("r"), specs).name == CHECKPOINT_NAME
+
+
+def test_a_checkpoint_holding_pickled_objects_is_not_unpickled(tmp_path):
+    specs = runs.run_specs(config())
+    path = tmp_path / "group.ckpt.npz"
+    records = np.array([{"key": spec.key} for spec in specs], dtype=object)
+    np.savez(path, results_format=np.int64(runs.RESULTS_FORMAT), epochs_done=np.int64(1),
+             records=records)
+    assert runs.load_checkpoint(path, specs) is None
+
+
+def test_an_unreadable_checkpoint_is_an_input_error(tmp_path, monkeypatch):
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(np, "load", denied)
+    path = tmp_path / "group.ckpt.npz"
+    with pytest.raises(InputError) as raised:
+        runs.load_checkpoint(path, runs.run_specs(config()))
+    assert str(raised.value) == (f"{path}: cannot be read (Permission denied): expected a "
+                                 "readable file; it is left as it is")
+
+
+def test_the_history_metrics_are_those_run_files_hold():
+    """Readers look the metrics up by these names (records.results, reports): together the
+    committed run files hold exactly these, and the validation split's two."""
+    files = sorted((Path(__file__).resolve().parent.parent / "benchmarks").glob(
+        "*/*/runs/*.json"))
+    held = set()
+    for path in files:
+        record = json.loads(path.read_text())
+        if record.get("results_format") == runs.RESULTS_FORMAT:
+            held |= set(record["history"])
+    if not held:
+        pytest.skip("no committed run files of this format here")
+    assert held == set(runs.HISTORY_METRICS) | {"val_loss", "val_accuracy"}
+    assert runs.HISTORY_METRICS[0] == "epoch" and len(set(runs.HISTORY_METRICS)) == 9
