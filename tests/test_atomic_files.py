@@ -40,6 +40,13 @@ def test_npz_is_compressed_only_when_asked(tmp_path, compressed, method):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.npz"]
 
 
+def test_npz_is_stored_uncompressed_by_default(tmp_path):
+    """Checkpoints: rewritten every epoch, read back at once; compression only costs time."""
+    files.atomic_write_npz(tmp_path / "c.npz", x=np.zeros(1000))
+    with zipfile.ZipFile(tmp_path / "c.npz") as archive:
+        assert archive.getinfo("x.npy").compress_type == zipfile.ZIP_STORED
+
+
 def test_read_json(tmp_path):
     path = tmp_path / "r.json"
     assert files.read_json(path) is None

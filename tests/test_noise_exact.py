@@ -83,6 +83,16 @@ def test_check_realized_by_hand_for_sampled_noise():
         pytest.approx(0.85)
 
 
+def test_each_row_is_judged_by_its_own_class_count():
+    # Row 0 (10 labels) is 0.2 off: z = 0.2 / sqrt(0.16 / 10), whatever row 1's count (20).
+    result = noise.check_realized(np.array([[6, 4], [4, 16]]), 0.2, "sampled")
+    assert result["max_z"] == pytest.approx(0.2 / np.sqrt(0.16 / 10))
+    # A class of one label: its standard error is sqrt(0.16 / 1).
+    single = noise.check_realized(np.array([[1, 0], [2, 8]]), 0.2, "sampled")
+    assert single["max_z"] == pytest.approx(0.2 / 0.4)
+    assert noise.check_realized(np.array([[1, 0], [2, 8]]), 0.2, "exact")["bound"] == 1.0
+
+
 def test_check_realized_without_noise():
     clean = noise.check_realized(np.diag([5, 7, 9]), 0.0, "sampled")
     assert clean["max_z"] == 0 and clean["within"] is True and clean["realized_flip_rate"] == 0
