@@ -239,3 +239,78 @@ def test_kept_runs_train_along_but_their_files_stay(scripted, dataset, tmp_path)
 def test_one_run_alone(scripted, dataset):
     record = group_loop.train_run(group()[0], dataset, keep_best=False)
     assert record["history"]["train_loss"] == [1.0, 0.8, 0.6, 0.5] and record["group_size"] == 1
+
+
+def test_a_kept_run_keeps_the_fields_of_a_new_record(scripted, dataset, tmp_path):
+    specs = group()
+    record = group_loop.train_group(specs, dataset, tmp_path, keep_best=False,
+                                    finished={specs[0].key})[0]
+    assert (record["epochs_done"], record["best_epoch"], record["best_test_accuracy"],
+            record["diverged_epoch"], record["wall_seconds"]) == (0, None, None, None, 0.0)
+    assert record["history"] == {name: [] for name in runs.HISTORY_METRICS}
+
+
+def test_divergence_is_logged_on_the_lenet_bench_logger(scripted, dataset, caplog):
+    specs = group()
+    with caplog.at_level("WARNING", logger="lenet_bench"):
+        group_loop.train_group(specs, dataset, None, keep_best=False)
+    warnings = [entry for entry in caplog.records if entry.levelname == "WARNING"]
+    assert [entry.name for entry in warnings] == ["lenet_bench"]
+    assert warnings[0].getMessage() == (f"{specs[1].key} diverged at epoch 3 (loss is not "
+                                        "finite); stopped")
+
+
+def test_the_checkpoint_names_its_trainer_and_another_trainer_starts_over(
+        scripted, dataset, tmp_path, monkeypatch):
+    specs = group()
+    saved = []
+    save_checkpoint = runs.save_checkpoint
+    monkeypatch.setattr(group_loop.runs, "save_checkpoint", lambda path, epochs, records, state: (
+        saved.append(dict(state)), save_checkpoint(path, epochs, records, state)))
+    stop = [True]
+    original = ScriptedTrainer.evaluate
+
+    def evaluate(self, *args):
+        if self.epoch == 2 and stop:
+            stop.clear()
+            raise KeyboardInterrupt
+        return original(self, *args)
+
+    monkeypatch.setattr(ScriptedTrainer, "evaluate", evaluate)
+    with pytest.raises(KeyboardInterrupt):
+        group_loop.train_group(specs, dataset, tmp_path, keep_best=False)
+    assert str(saved[-1]["trainer"]) == "ScriptedTrainer" and len(saved[-1]) == 4
+
+    class OtherTrainer(ScriptedTrainer):
+        pass
+
+    monkeypatch.setattr(group_loop, "make_trainer",
+                        lambda kind, specs, weights, *args: OtherTrainer(specs, weights))
+    calls_before = len(scripted)
+    records = group_loop.train_group(specs, dataset, tmp_path, keep_best=False)
+    assert [call["epoch"] for call in scripted[calls_before:]] == [0, 1, 2, 3]
+    assert records[0]["history"]["epoch"] == [1, 2, 3, 4]
+
+
+def test_early_stopping_stops_restores_the_best_validation_weights_and_finishes(
+        scripted, dataset, tmp_path, monkeypatch):
+    """The script's validation figures are its test figures: replica 0's val loss
+    0.5, 0.3, 0.4 has its best at epoch 2, and patience 1 stops it at epoch 3; replica
+    2's 0.4, 0.4 stops it at epoch 2 with its first epoch's weights."""
+    specs = group(validation_split=0.25, patience=1)
+    restored = []
+    monkeypatch.setattr(ScriptedTrainer, "set_weights",
+                        lambda self, replica, weights: restored.append((replica, weights)))
+    records = group_loop.train_group(specs, dataset, tmp_path, keep_best=False)
+    first = records[0]
+    assert (first["status"], first["best_val_epoch"], first["stopped_epoch"]) == ("done", 2, 3)
+    assert first["epochs_done"] == 3 and first["validation_size"] == 10
+    assert first["history"]["val_loss"] == pytest.approx([0.5, 0.3, 0.4])
+    assert first["final_test_accuracy"] == 0.6 and first["final_test_soft_accuracy"] == 0.3
+    assert first["final_test_loss"] == pytest.approx(0.4)
+    assert "confusion_matrix" in first and "cost" in first
+    assert [replica for replica, _ in restored] == [2, 0]
+    assert json.loads(runs.run_path(tmp_path, specs[0]).read_text()) == first
+    third = records[2]
+    assert (third["best_val_epoch"], third["stopped_epoch"], third["epochs_done"]) == (1, 2, 2)
+    assert third["final_test_accuracy"] == 0.6 and third["status"] == "done"
