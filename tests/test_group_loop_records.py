@@ -58,7 +58,8 @@ class ScriptedTrainer:
 
     def set_state(self, state):
         for replica in range(self.num_replicas):
-            self.weights[replica][0] = state[f"{replica}/0"]
+            if f"{replica}/0" in state:
+                self.weights[replica][0] = state[f"{replica}/0"]
 
 
 class FixedCost:
@@ -314,3 +315,114 @@ def test_early_stopping_stops_restores_the_best_validation_weights_and_finishes(
     third = records[2]
     assert (third["best_val_epoch"], third["stopped_epoch"], third["epochs_done"]) == (1, 2, 2)
     assert third["final_test_accuracy"] == 0.6 and third["status"] == "done"
+
+
+def test_a_record_holds_every_field_readers_look_up(scripted, dataset):
+    record = group_loop.train_group(group(), dataset, None, keep_best=False)[0]
+    assert set(record) == {
+        "results_format", "key", "experiment", "spec", "status", "epochs_done", "history",
+        "best_epoch", "best_test_accuracy", "diverged_epoch", "noise", "num_params",
+        "train_size", "trainer", "group_size", "device", "onednn", "threads", "versions",
+        "started", "wall_seconds", "finished", "confusion_matrix", "soft_confusion", "cost"}
+    assert record["num_params"] == 61706  # LeNet-5 on 28x28x1, 10 classes.
+    assert record["device"] and record["onednn"] and record["threads"] >= 1
+    assert "numpy" in record["versions"]
+
+
+def test_the_defaults(scripted, dataset, tmp_path, monkeypatch):
+    """trainer 'auto' (XLA as the trainer likes), best weights kept, no .keras models."""
+    handed = []
+    monkeypatch.setattr(group_loop, "make_trainer", lambda kind, specs, weights, dataset, jit: (
+        handed.append((kind, jit)), ScriptedTrainer(specs, weights))[1])
+    saved = []
+    monkeypatch.setattr(group_loop, "atomic_write_with",
+                        lambda path, write: saved.append(path.name))
+    specs = group()
+    record = group_loop.train_group(specs, dataset, tmp_path)[0]
+    assert handed == [("auto", None)] and record["experiment"] == ""
+    assert f"{specs[0].key}.weights.h5" in saved
+    assert not list(tmp_path.glob("*.keras"))
+
+
+def test_save_models_writes_the_final_models(scripted, dataset, tmp_path):
+    specs = group()
+    group_loop.train_group(specs, dataset, tmp_path, keep_best=False, save_models=True)
+    assert (tmp_path / f"{specs[0].key}.final.keras").is_file()
+    assert not (tmp_path / f"{specs[1].key}.final.keras").exists()  # Diverged.
+    other = tmp_path / "none"
+    group_loop.train_group(specs, dataset, None, keep_best=False, save_models=True)
+    assert not other.exists()
+
+
+def test_train_run_writes_into_its_runs_dir(scripted, dataset, tmp_path):
+    spec = group()[0]
+    record = group_loop.train_run(spec, dataset, runs_dir=tmp_path, keep_best=False)
+    assert json.loads(runs.run_path(tmp_path, spec).read_text()) == record
+
+
+def test_a_checkpoint_from_before_the_trainer_was_named_resumes(scripted, dataset, tmp_path):
+    specs = group()
+    first = group_loop.train_group(specs, dataset, None, keep_best=False)
+    records = json.loads(json.dumps(first))
+    for record in records:  # As after epoch 2.
+        record["epochs_done"], record["status"] = 2, "running"
+        record["history"] = {name: values[:2] for name, values in record["history"].items()}
+        record["best_epoch"], record["best_test_accuracy"] = None, None
+    runs.save_checkpoint(runs.checkpoint_path(tmp_path, specs), 2, records, {})
+    calls_before = len(scripted)
+    group_loop.train_group(specs, dataset, tmp_path, keep_best=False)
+    assert [call["epoch"] for call in scripted[calls_before:]] == [2, 3]
+
+
+def test_a_run_that_diverged_before_the_checkpoint_stays_diverged(scripted, dataset, tmp_path,
+                                                                 monkeypatch):
+    specs = group()
+    stop = [True]
+    original = ScriptedTrainer.evaluate
+
+    def evaluate(self, *args):
+        if self.epoch == 3 and stop:
+            stop.clear()
+            raise KeyboardInterrupt
+        return original(self, *args)
+
+    monkeypatch.setattr(ScriptedTrainer, "evaluate", evaluate)
+    with pytest.raises(KeyboardInterrupt):
+        group_loop.train_group(specs, dataset, tmp_path, keep_best=False)
+    records = group_loop.train_group(specs, dataset, tmp_path, keep_best=False)
+    assert records[1]["status"] == "diverged" and records[1]["epochs_done"] == 3
+    assert records[1]["history"]["train_loss"] == [2.0, 1.5, None]
+    assert records[0]["epochs_done"] == 4
+
+
+def test_a_resumed_early_stopping_run_restores_its_best_weights(scripted, dataset, tmp_path,
+                                                                monkeypatch):
+    """Replica 0's best validation epoch is 2; the group is cut after epoch 2 and resumed:
+    at its stop (epoch 3) the weights of epoch 2, kept in the checkpoint, come back."""
+    specs = group(validation_split=0.25, patience=1)
+    train_epoch = ScriptedTrainer.train_epoch
+
+    def marking_train_epoch(self, *args, epoch=0, **kwargs):
+        for replica, weights in enumerate(self.weights):  # The last bias tells the epoch.
+            weights[-1] = np.full_like(weights[-1], 10.0 * epoch + replica)
+        return train_epoch(self, *args, epoch=epoch, **kwargs)
+
+    monkeypatch.setattr(ScriptedTrainer, "train_epoch", marking_train_epoch)
+    stop, restored = [True], []
+    original = ScriptedTrainer.evaluate
+
+    def evaluate(self, *args):
+        if self.epoch == 2 and stop:
+            stop.clear()
+            raise KeyboardInterrupt
+        return original(self, *args)
+
+    monkeypatch.setattr(ScriptedTrainer, "evaluate", evaluate)
+    monkeypatch.setattr(ScriptedTrainer, "set_weights",
+                        lambda self, replica, weights: restored.append((replica, weights)))
+    with pytest.raises(KeyboardInterrupt):
+        group_loop.train_group(specs, dataset, tmp_path, keep_best=False)
+    restored.clear()
+    group_loop.train_group(specs, dataset, tmp_path, keep_best=False)
+    replica, weights = restored[-1]
+    assert replica == 0 and set(weights[-1].tolist()) == {10.0}  # Epoch 2 (index 1).
