@@ -426,3 +426,27 @@ def test_a_resumed_early_stopping_run_restores_its_best_weights(scripted, datase
     group_loop.train_group(specs, dataset, tmp_path, keep_best=False)
     replica, weights = restored[-1]
     assert replica == 0 and set(weights[-1].tolist()) == {10.0}  # Epoch 2 (index 1).
+
+
+def test_observers_hear_each_epoch_by_its_number(scripted, dataset):
+    heard = []
+
+    class Listener(group_loop.hooks.Observer):
+        def group_epoch_end(self, epochs_done, epochs):
+            heard.append((epochs_done, epochs))
+
+    group_loop.train_group(group(), dataset, None, keep_best=False, observers=[Listener()])
+    assert heard == [(1, 4), (2, 4), (3, 4), (4, 4)]
+
+
+def test_no_epoch_is_trained_once_every_run_has_stopped(scripted, dataset):
+    """Patience 1: replica 2 stops at epoch 2, replica 0 at 3, replica 1 diverges at 3."""
+    group_loop.train_group(group(validation_split=0.25, patience=1), dataset, None,
+                           keep_best=False)
+    assert [call["epoch"] for call in scripted] == [0, 1, 2]
+
+
+def test_a_one_epoch_group_writes_no_checkpoint(scripted, dataset, tmp_path):
+    records = group_loop.train_group(group(epochs=1), dataset, tmp_path, keep_best=False)
+    assert [record["status"] for record in records] == ["done"] * 3
+    assert not list(tmp_path.glob("group-*"))
