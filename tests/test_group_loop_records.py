@@ -6,6 +6,7 @@ per run for its initial weights) and `make mutation` runs them against group_loo
 
 import json
 import math
+import time
 
 import numpy as np
 import pytest
@@ -450,3 +451,18 @@ def test_a_one_epoch_group_writes_no_checkpoint(scripted, dataset, tmp_path):
     records = group_loop.train_group(group(epochs=1), dataset, tmp_path, keep_best=False)
     assert [record["status"] for record in records] == ["done"] * 3
     assert not list(tmp_path.glob("group-*"))
+
+
+def test_epoch_seconds_are_each_runs_share_of_the_epoch(scripted, dataset, monkeypatch):
+    """Three runs train together in an epoch of at least 0.2 s: each is charged a third."""
+    train_epoch = ScriptedTrainer.train_epoch
+
+    def slow_train_epoch(self, *args, **kwargs):
+        time.sleep(0.2)
+        return train_epoch(self, *args, **kwargs)
+
+    monkeypatch.setattr(ScriptedTrainer, "train_epoch", slow_train_epoch)
+    record = group_loop.train_group(group(), dataset, None, keep_best=False)[0]
+    seconds = record["history"]["epoch_seconds"]
+    assert len(seconds) == EPOCHS and all(0.2 / 3 <= value < 0.4 for value in seconds), seconds
+    assert record["wall_seconds"] == pytest.approx(sum(seconds))
