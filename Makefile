@@ -10,6 +10,11 @@
 # make report   rebuild the reports of WORKDIR from its run files
 # make perf     the speed benchmark (naive Keras fit loop vs the default path), written to
 #               results/fused_speed-<date>.{txt,json}, never over the committed figures
+# make mutation mutation testing (mutmut, requirements-mutation.txt) of the modules where a
+#               bug corrupts results without a crash, each against its fast unit tests;
+#               one process at low priority; reports in results/mutation/ (MUTATION_MODULES=
+#               runs files ... picks modules). It mutates the source files in place, one
+#               mutant at a time, and restores them: do not edit them while it runs.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -38,7 +43,7 @@ PROFILE_FLAGS_quick := --epochs=2 --train_size=2000 --seeds=2
 REQUIREMENTS ?= requirements.txt requirements-ray.txt requirements-jax.txt requirements-torch.txt
 INSTALLED := $(VENV)/.installed $(if $(GPU),$(VENV)/.installed-gpu-$(GPU))
 
-.PHONY: test bench report perf install
+.PHONY: test bench report perf install mutation
 install: $(INSTALLED)
 
 # The package itself goes in editable (`pip install -e . --no-deps`, its dependencies are the
@@ -89,3 +94,64 @@ perf: $(VENV)/.installed
 	@mkdir -p $(dir $(PERF_OUT))
 	$(VENV)/bin/python -m lenet_bench.bench.benchmark $(if $(DATA_DIR),--data_dir=$(DATA_DIR)) \
 	  --out=$(PERF_OUT) $(PERF_FLAGS)
+
+# Mutation testing (BUILD_NOTES.md, "Mutation testing"): for each module, mutmut changes one
+# thing at a time (an operator, a constant, a condition) and runs the module's fast tests,
+# which must fail. Each module's tests: those that cover it in a second or so per run, no
+# training (group_loop's train through a recording stand-in trainer, plus two tiny real ones).
+MUTATION_MODULES ?= runs files noise data race_rule group_loop
+MUTATION_OUT ?= results/mutation
+MUTATION_PATH_runs := lenet_bench/runs.py
+MUTATION_PATH_files := lenet_bench/files.py
+MUTATION_PATH_noise := lenet_bench/inputs/noise.py
+MUTATION_PATH_data := lenet_bench/inputs/data.py
+MUTATION_PATH_race_rule := lenet_bench/records/race_rule.py
+MUTATION_PATH_group_loop := lenet_bench/trainers/group_loop.py
+MUTATION_TESTS_runs := tests/test_run_keys.py tests/test_run_files.py
+MUTATION_TESTS_files := tests/test_files.py tests/test_atomic_files.py \
+  --deselect tests/test_files.py::test_keras_weights_go_through_the_temporary_name \
+  --deselect tests/test_files.py::test_cli_full_disk_is_one_line_exit_2_and_the_finished_epoch_resumes
+MUTATION_TESTS_noise := tests/test_noise.py tests/test_noise_exact.py
+MUTATION_TESTS_data := tests/test_data.py tests/test_data_subsets.py \
+  --deselect tests/test_data.py::test_not_found_anywhere_says_what_to_do
+MUTATION_TESTS_race_rule := tests/test_racing.py \
+  --deselect tests/test_racing.py::test_a_race_drops_the_hopeless_point_and_resumes_from_its_first_round
+MUTATION_TESTS_group_loop := tests/test_group_loop_records.py tests/test_data_order.py \
+  --deselect tests/test_data_order.py::test_each_replica_trains_on_its_own_order_in_a_real_trainer
+MUTMUT ?= $(VENV)/bin/python -m mutmut
+# mutmut 2 counts a mutant as killed only on exit status 1, so any failure (an import error
+# of the mutated module is pytest's 2) is made a 1 (the runner below).
+# No bytecode caches: two mutants of one size written in one second would share a stale .pyc.
+MUTATION_PYTEST = PYTHONDONTWRITEBYTECODE=1 $(VENV)/bin/python -m pytest -x -q -p no:xdist \
+  -p no:cacheprovider
+# The installs it needs; MUTATION_DEPS= skips them (a venv made another way).
+MUTATION_DEPS ?= $(VENV)/.installed $(VENV)/.installed-mutation
+
+$(VENV)/.installed-mutation: requirements-mutation.txt $(VENV)/.installed
+	$(VENV)/bin/python -m pip install -q -r requirements-mutation.txt
+	touch $@
+
+define mutate_module
+	@echo "mutation: $(1) ($(MUTATION_PATH_$(1)))"
+	@rm -f .mutmut-cache $(dir $(MUTATION_PATH_$(1)))__pycache__/$(basename $(notdir $(MUTATION_PATH_$(1)))).*.pyc
+	@{ echo "module: $(MUTATION_PATH_$(1))"; echo "tests: $(strip $(MUTATION_TESTS_$(1)))"; \
+	  echo "machine: $$(nproc) cores, $$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $$(uname -sm)"; \
+	  echo "started: $$(date -u +%Y-%m-%dT%H:%M:%SZ)"; } > $(MUTATION_OUT)/$(1).txt
+	@start=$$(date +%s); nice -n 19 $(MUTMUT) run --paths-to-mutate $(MUTATION_PATH_$(1)) \
+	  --tests-dir tests --runner "sh -c '$(MUTATION_PYTEST) $(strip $(MUTATION_TESTS_$(1))) || exit 1'" \
+	  --simple-output --no-progress > $(MUTATION_OUT)/$(1).run.log 2>&1; \
+	  echo "seconds: $$(( $$(date +%s) - start ))" >> $(MUTATION_OUT)/$(1).txt
+	@for kind in killed survived timeout suspicious skipped untested; do \
+	  echo "$$kind: $$($(MUTMUT) result-ids $$kind 2>/dev/null | wc -w)"; done >> $(MUTATION_OUT)/$(1).txt
+	@$(MUTMUT) results >> $(MUTATION_OUT)/$(1).txt 2>&1 || true
+	@for id in $$($(MUTMUT) result-ids survived 2>/dev/null) $$($(MUTMUT) result-ids suspicious 2>/dev/null); do \
+	  echo "--- mutant $$id"; $(MUTMUT) show $$id 2>&1 | tail -n +3; done >> $(MUTATION_OUT)/$(1).txt
+	@rm -f .mutmut-cache
+	@git diff --quiet -- $(MUTATION_PATH_$(1)) || { echo "$(MUTATION_PATH_$(1)) differs from git after mutmut: check it" >&2; exit 1; }
+	@grep -E "^(seconds|killed|survived|timeout|suspicious):" $(MUTATION_OUT)/$(1).txt || true
+
+endef
+
+mutation: $(MUTATION_DEPS)
+	@mkdir -p $(MUTATION_OUT)
+	$(foreach module,$(MUTATION_MODULES),$(call mutate_module,$(module)))
