@@ -17,6 +17,7 @@ import pytest
 
 from lenet_bench import runs
 from lenet_bench.inputs import data
+from lenet_bench.options import RunOptions
 from lenet_bench.study import experiment
 from lenet_bench.trainers import group_loop
 
@@ -201,7 +202,8 @@ def test_each_replica_trains_on_its_own_order_in_a_real_trainer(trainer, monkeyp
     read = []
     for _ in range(2):
         dataset, batches = recording(small_dataset())
-        group_loop.train_group(specs, dataset, None, trainer=trainer, jit_compile=False,
+        group_loop.train_group(specs, dataset, None, RunOptions(trainer=trainer, jit="off",
+                                                                keras_models=False),
                                keep_best=False)
         read.append(batches_by_epoch(batches, len(specs), 70, 32, per_run=trainer == "keras"))
     first, rerun = read

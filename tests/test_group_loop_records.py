@@ -13,6 +13,7 @@ import pytest
 
 from lenet_bench import runs
 from lenet_bench.inputs import data
+from lenet_bench.options import RunOptions
 from lenet_bench.trainers import group_loop
 
 EPOCHS = 4
@@ -324,7 +325,8 @@ def test_a_record_holds_every_field_readers_look_up(scripted, dataset):
         "results_format", "key", "experiment", "spec", "status", "epochs_done", "history",
         "best_epoch", "best_test_accuracy", "diverged_epoch", "noise", "num_params",
         "train_size", "trainer", "group_size", "device", "onednn", "threads", "versions",
-        "started", "wall_seconds", "finished", "confusion_matrix", "soft_confusion", "cost"}
+        "started", "wall_seconds", "finished", "confusion_matrix", "soft_confusion", "cost",
+        "data"}
     assert record["num_params"] == 61706  # LeNet-5 on 28x28x1, 10 classes.
     assert record["device"] and record["onednn"] and record["threads"] >= 1
     assert "numpy" in record["versions"]
@@ -347,11 +349,12 @@ def test_the_defaults(scripted, dataset, tmp_path, monkeypatch):
 
 def test_save_models_writes_the_final_models(scripted, dataset, tmp_path):
     specs = group()
-    group_loop.train_group(specs, dataset, tmp_path, keep_best=False, save_models=True)
+    keras_models = RunOptions(keras_models=True, tensorboard=False, progress="none")
+    group_loop.train_group(specs, dataset, tmp_path, keras_models, keep_best=False)
     assert (tmp_path / f"{specs[0].key}.final.keras").is_file()
     assert not (tmp_path / f"{specs[1].key}.final.keras").exists()  # Diverged.
     other = tmp_path / "none"
-    group_loop.train_group(specs, dataset, None, keep_best=False, save_models=True)
+    group_loop.train_group(specs, dataset, None, keras_models, keep_best=False)
     assert not other.exists()
 
 

@@ -325,15 +325,6 @@ def test_a_newer_checkpoint_is_refused_and_left_alone(tmp_path):
     assert path.read_bytes() == before
 
 
-def test_group_options():
-    options = runs.GroupOptions()
-    assert (options.trainer, options.jit_compile, options.experiment, options.keep_best,
-            options.save_models) == ("auto", None, "", True, False)
-    assert runs.GroupOptions(trainer="keras", keep_best=False).trainer == "keras"
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        options.trainer = "fused"
-
-
 def test_specs_pickle_as_lenet_bench_runs_run_spec():
     """The Ray engine sends specs to its workers by pickle."""
     spec = dataclasses.replace(BASE, learning_rate=0.02)
