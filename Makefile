@@ -99,12 +99,13 @@ perf: $(VENV)/.installed
 # thing at a time (an operator, a constant, a condition) and runs the module's fast tests,
 # which must fail. Each module's tests: those that cover it in a second or so per run, no
 # training (group_loop's train through a recording stand-in trainer, plus two tiny real ones).
-MUTATION_MODULES ?= runs files noise data race_rule group_loop
+MUTATION_MODULES ?= runs files noise data decision race_rule group_loop
 MUTATION_OUT ?= results/mutation
 MUTATION_PATH_runs := lenet_bench/runs.py
 MUTATION_PATH_files := lenet_bench/files.py
 MUTATION_PATH_noise := lenet_bench/inputs/noise.py
 MUTATION_PATH_data := lenet_bench/inputs/data.py
+MUTATION_PATH_decision := lenet_bench/records/decision.py
 MUTATION_PATH_race_rule := lenet_bench/records/race_rule.py
 MUTATION_PATH_group_loop := lenet_bench/trainers/group_loop.py
 MUTATION_TESTS_runs := tests/test_run_keys.py tests/test_run_files.py
@@ -114,8 +115,9 @@ MUTATION_TESTS_files := tests/test_files.py tests/test_atomic_files.py \
 MUTATION_TESTS_noise := tests/test_noise.py tests/test_noise_exact.py
 MUTATION_TESTS_data := tests/test_data.py tests/test_data_subsets.py \
   --deselect tests/test_data.py::test_not_found_anywhere_says_what_to_do
+MUTATION_TESTS_decision := tests/test_decision.py tests/test_decision_simulation.py
 MUTATION_TESTS_race_rule := tests/test_racing.py \
-  --deselect tests/test_racing.py::test_a_race_drops_the_hopeless_point_and_resumes_from_its_first_round
+  --deselect tests/test_racing.py::test_a_race_drops_the_worse_point_and_resumes_from_its_first_round
 MUTATION_TESTS_group_loop := tests/test_group_loop_records.py tests/test_data_order.py \
   --deselect tests/test_data_order.py::test_each_replica_trains_on_its_own_order_in_a_real_trainer
 MUTMUT ?= $(VENV)/bin/python -m mutmut

@@ -10,6 +10,7 @@ import pytest
 
 from lenet_bench import runs
 from lenet_bench.inputs import data
+from lenet_bench.options import RunOptions
 from lenet_bench.trainers import fused_jax, group_loop
 
 pytestmark = pytest.mark.xdist_group(__name__)
@@ -53,7 +54,9 @@ def test_each_fused_jax_replica_gathers_its_own_order(monkeypatch):
     read = []
     for _ in range(2):
         batches = gathered_batches(monkeypatch)
-        group_loop.train_group(specs, dataset, None, trainer="fused", keep_best=False)
+        group_loop.train_group(specs, dataset, None, RunOptions(trainer="fused",
+                                                                keras_models=False),
+                               keep_best=False)
         jax.effects_barrier()
         read.append(replica_orders(batches))
     first, rerun = read
