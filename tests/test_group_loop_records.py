@@ -469,3 +469,20 @@ def test_epoch_seconds_are_each_runs_share_of_the_epoch(scripted, dataset, monke
     seconds = record["history"]["epoch_seconds"]
     assert len(seconds) == EPOCHS and all(0.2 / 3 <= value < 0.4 for value in seconds), seconds
     assert record["wall_seconds"] == pytest.approx(sum(seconds))
+
+
+def test_a_validation_split_without_patience_never_stops(scripted, dataset):
+    records = group_loop.train_group(group(validation_split=0.25), dataset, None, keep_best=False)
+    assert (records[0]["stopped_epoch"], records[0]["epochs_done"]) == (None, EPOCHS)
+
+
+def test_patience_two_reevaluates_the_restored_weights(scripted, dataset, monkeypatch):
+    """Replica 0's val loss 0.5, 0.3, 0.4, 0.35: best at epoch 2, patience 2 stops it at 4,
+    so its epoch-2 weights are restored and the test set evaluated again."""
+    evaluated = []
+    original = ScriptedTrainer.evaluate
+    monkeypatch.setattr(ScriptedTrainer, "evaluate", lambda self, *args: (
+        evaluated.append(self.epoch), original(self, *args))[1])
+    group_loop.train_group(group(validation_split=0.25, patience=2), dataset, None,
+                           keep_best=False)
+    assert evaluated.count(3) == 3  # Test, validation, and the test set again after restoring.
