@@ -95,7 +95,8 @@ def dataset():
 def test_histories_hold_each_epochs_figures(scripted, dataset):
     records = group_loop.train_group(group(), dataset, None, keep_best=False)
     first = records[0]["history"]
-    assert first["epoch"] == [1, 2, 3, 4]
+    assert first["epoch"] == [1, 2, 3, 4] and all(type(epoch) is int for epoch in first["epoch"])
+    assert all(type(loss) is float for loss in first["train_loss"])
     assert first["learning_rate"] == [0.01, 0.005, 0.0025, 0.00125]
     assert first["train_loss"] == [1.0, 0.8, 0.6, 0.5]
     assert first["train_accuracy"] == pytest.approx([0.9, 0.92, 0.94, 0.95])
@@ -372,10 +373,12 @@ def test_a_checkpoint_from_before_the_trainer_was_named_resumes(scripted, datase
         record["epochs_done"], record["status"] = 2, "running"
         record["history"] = {name: values[:2] for name, values in record["history"].items()}
         record["best_epoch"], record["best_test_accuracy"] = None, None
+        del record["history"]["test_soft_accuracy"]  # A metric the checkpoint predates.
     runs.save_checkpoint(runs.checkpoint_path(tmp_path, specs), 2, records, {})
     calls_before = len(scripted)
-    group_loop.train_group(specs, dataset, tmp_path, keep_best=False)
+    resumed = group_loop.train_group(specs, dataset, tmp_path, keep_best=False)
     assert [call["epoch"] for call in scripted[calls_before:]] == [2, 3]
+    assert resumed[0]["history"]["test_soft_accuracy"] == [None, None, 0.3, 0.325]
 
 
 def test_a_run_that_diverged_before_the_checkpoint_stays_diverged(scripted, dataset, tmp_path,
@@ -469,3 +472,20 @@ def test_epoch_seconds_are_each_runs_share_of_the_epoch(scripted, dataset, monke
     seconds = record["history"]["epoch_seconds"]
     assert len(seconds) == EPOCHS and all(0.2 / 3 <= value < 0.4 for value in seconds), seconds
     assert record["wall_seconds"] == pytest.approx(sum(seconds))
+
+
+def test_a_validation_split_without_patience_never_stops(scripted, dataset):
+    records = group_loop.train_group(group(validation_split=0.25), dataset, None, keep_best=False)
+    assert (records[0]["stopped_epoch"], records[0]["epochs_done"]) == (None, EPOCHS)
+
+
+def test_patience_two_reevaluates_the_restored_weights(scripted, dataset, monkeypatch):
+    """Replica 0's val loss 0.5, 0.3, 0.4, 0.35: best at epoch 2, patience 2 stops it at 4,
+    so its epoch-2 weights are restored and the test set evaluated again."""
+    evaluated = []
+    original = ScriptedTrainer.evaluate
+    monkeypatch.setattr(ScriptedTrainer, "evaluate", lambda self, *args: (
+        evaluated.append(self.epoch), original(self, *args))[1])
+    group_loop.train_group(group(validation_split=0.25, patience=2), dataset, None,
+                           keep_best=False)
+    assert evaluated.count(3) == 3  # Test, validation, and the test set again after restoring.
