@@ -40,7 +40,8 @@ def test_the_total_is_the_cap_then_each_looks_estimate(tmp_path):
 
     def race(seeds, verdicts, stopped, finished=False):
         return race_rule.Race(verdicts=verdicts, seeds=seeds, wanted=seeds, stopped=stopped,
-                              why=[""] * 3, finished=finished, looks_taken=1)
+                              why=[""] * 3, finished=finished, looks_taken=1,
+                              runs_on_disk=sum(seeds))
 
     first = race([3, 3, 3], ["undecided"] * 3, ["open"] * 3)
     shown.race_look("r", racing.race_cap(first, points, CONFIG),

@@ -59,6 +59,46 @@ def test_the_race_replays_its_run_files_with_decisions_rule(tmp_path):
     assert race.verdicts[2] == "worse" and race.stopped[2] == "decided"
 
 
+def test_replay_reads_seeds_up_to_the_first_missing_one_and_up_to_max_seeds(tmp_path):
+    """A seed missing ends a point's runs (later ones are another study's); the race reads
+    as far as its last look, max_seeds, and a finished race counts its looks."""
+    config = ExperimentConfig(name="r", dataset="digits", seeds="auto", min_seeds=3,
+                              max_seeds=7, margin=0.5, grid={"learning_rate": (0.01, 0.02)})
+    near, far = config.grid_points()
+    for seed in range(8):  # Seed 7 lies beyond max_seeds.
+        write_run(tmp_path, near, seed, 0.97 + 0.001 * (seed % 3))
+    for seed in (0, 1, 2, 4):  # Seed 3 is missing.
+        write_run(tmp_path, far, seed, 0.90 + 0.001 * seed)
+    accuracies, counts = race_rule.point_results(tmp_path, [near, far], 0, 7)
+    assert counts.tolist() == [7, 3] and np.isnan(accuracies[1, 3:]).all()
+    race = race_rule.replay(config, tmp_path, 10)
+    assert race.runs_on_disk == 10
+    assert race.verdicts == ["best", "worse"] and race.stopped[1] == "decided"
+    assert race.finished == (race.wanted == race.seeds) and race.finished
+    assert race.looks_taken == 1 + max(index for index, seeds in
+                                       enumerate(race_rule.plan_of(config).looks)
+                                       if seeds <= max(race.seeds))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        race.finished = False
+
+
+def test_the_margin_is_read_in_points(tmp_path):
+    """With no failure limit to meet, a noisy point a tenth of a point below the best:
+    undecided within 0.5 points (its interval reaches past -0.5), equivalent within 2 (a
+    margin read as a fraction, 50 points, would make it equivalent at 0.5 too)."""
+    runs = [0.970 + np.array([0, 1, -1, 0.5, -0.5]) * 1e-4,
+            0.969 + np.array([1, -1, 0.5, -0.5, 0]) * 1e-2]
+    for margin, expected in ((0.5, ["best", "undecided"]), (2.0, ["best", "equivalent"])):
+        config = ExperimentConfig(name="r", dataset="digits", seeds="auto", min_seeds=5,
+                                  max_seeds=5, margin=margin, failure_limit=1.0,
+                                  grid={"learning_rate": (0.01, 0.02)})
+        folder = tmp_path / f"margin{margin}"
+        for point, accuracies in zip(config.grid_points(), runs):
+            for seed, accuracy in enumerate(accuracies):
+                write_run(folder, point, seed, float(accuracy))
+        assert race_rule.replay(config, folder, 10).verdicts == expected
+
+
 def test_a_race_short_of_runs_asks_for_the_current_look(tmp_path):
     config = ExperimentConfig(name="r", dataset="digits", seeds="auto", min_seeds=3,
                               max_seeds=5, grid={"learning_rate": (0.01, 0.02)})

@@ -51,7 +51,7 @@ class Race:
     why: list[str]
     finished: bool
     looks_taken: int
-    runs_on_disk: int = 0
+    runs_on_disk: int
 
 
 def point_results(runs_dir: Path, points: list[ExperimentConfig], first_seed: int,
@@ -66,7 +66,7 @@ def point_results(runs_dir: Path, points: list[ExperimentConfig], first_seed: in
             record = read_json(runs_module.run_path(runs_dir, runs_module.point_spec(point, seed)))
             if not record or record.get("status") not in runs_module.FINISHED_STATUSES \
                     or record.get("results_format") != runs_module.RESULTS_FORMAT:
-                continue
+                break
             values[row, column] = analysis.final_accuracy(record)
             counts[row] = column + 1
     return values, counts
