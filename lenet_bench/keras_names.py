@@ -106,3 +106,7 @@ def check_names(initializer: str, optimizer: str, activation: str) -> None:
     initializer_name(initializer)
     check_optimizer(optimizer)
     check_activation(activation)
+
+# The optimizers the fused TensorFlow trainer implements (trainers/fused_tf.py); named
+# here so a config is checked against them before TensorFlow is imported.
+FUSED_TF_OPTIMIZERS = ("adam", "sgd", "sgd_momentum")

@@ -29,9 +29,9 @@ on TensorFlow, fused_jax on JAX, and refused on PyTorch.
 from lenet_bench import backends, machine
 from lenet_bench.errors import InputError
 from lenet_bench import architectures
+from lenet_bench.keras_names import FUSED_TF_OPTIMIZERS
 
 TRAINERS = ("auto", "fused", "keras")
-FUSED_TF_OPTIMIZERS = ("adam", "sgd", "sgd_momentum")  # What fused_tf implements.
 CPU_GROUP_SIZE = 12  # Fused TF: flat from 12 replicas on (benchmarks/fused_speed.txt).
 GPU_JAX_GROUP_SIZE = 512  # A whole grid; about 6 MB per replica at batch 128.
 # Fused JAX on a CPU from this many runs a group on: at 12, batch 128, its batched

@@ -49,8 +49,8 @@ import numpy as np
 import tensorflow as tf
 
 from lenet_bench.networks import models
-from lenet_bench.trainers import FUSED_TF_OPTIMIZERS as SUPPORTED_OPTIMIZERS
-from lenet_bench.trainers import augmentation
+from lenet_bench.keras_names import FUSED_TF_OPTIMIZERS as SUPPORTED_OPTIMIZERS
+import lenet_bench.trainers.augmentation as augmentation
 from lenet_bench.trainers.tf_tracing import AnyBatchSize
 
 ADAM_BETA_1, ADAM_BETA_2, ADAM_EPSILON = 0.9, 0.999, 1e-7  # Keras 3 defaults.

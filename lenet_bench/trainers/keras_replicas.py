@@ -14,7 +14,7 @@ import numpy as np
 from lenet_bench.inputs import data
 from lenet_bench.networks import models
 from lenet_bench.runs import RunSpec
-from lenet_bench.trainers import augmentation
+import lenet_bench.trainers.augmentation as augmentation
 
 
 def steps_module():
