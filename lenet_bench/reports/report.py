@@ -818,7 +818,7 @@ def _honest_summary(experiments, summaries, margin: float | None = None) -> list
         race = race_report.replayed_race(experiment_dir, config, fields, classes)
         grid = statistics_report.grid_statistics(
             runs, rows, fields, classes, config_margin(config) if margin is None else margin,
-            config_failure_limit(config), race)
+            config_failure_limit(config), race, seeds_needed=False)
         frame = grid["verdicts"]
         best = rows[0]["setting"] if frame is None or not (frame["verdict"] == "best").any() \
             else frame.loc[frame["verdict"] == "best", "setting"].iloc[0]

@@ -44,14 +44,15 @@ def point_values(runs: list[dict], fields: tuple) -> dict[str, np.ndarray]:
 def grid_statistics(runs: list[dict], rows: list[dict], fields: tuple, classes: int,
                     margin: float = decision.MARGIN_POINTS / 100,
                     failure_limit: float = decision.FAILURE_LIMIT,
-                    race: tuple | None = None) -> dict:
+                    race: tuple | None = None, seeds_needed: bool = True) -> dict:
     """Per summary row (by setting): its statistics.group_summary and its verdict
     ('best', 'worse', 'equivalent', 'undecided', or '' with one grid point) with
     `decision.decide`'s figures ('decision'); plus the verdict frame, the margin
     (accuracy units), the failure limit and the settings in the order tested.
 
     `race`: race_report.replayed_race's result for a `--seeds=auto` experiment, whose
-    verdicts replace decide's (a race's alpha is spent over its looks)."""
+    verdicts replace decide's (a race's alpha is spent over its looks). `seeds_needed`:
+    simulate the seeds an undecided point needs (the index, which shows counts, skips it)."""
     values = point_values(runs, fields)
     diverged = {row["setting"]: row["diverged"] for row in rows}
     settings = [row["setting"] for row in rows if row["setting"] in values]
@@ -62,7 +63,7 @@ def grid_statistics(runs: list[dict], rows: list[dict], fields: tuple, classes: 
     if len(settings) > 1:
         frame = decision.decide(_runs_frame(values, diverged, settings), point="setting",
                                 value="value", num_classes=classes, margin=100 * margin,
-                                failure_limit=failure_limit)
+                                failure_limit=failure_limit, seeds_needed=seeds_needed)
         if race is not None:
             _take_race_verdicts(frame, race)
         for record in frame.to_dict("records"):
