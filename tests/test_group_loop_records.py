@@ -138,6 +138,19 @@ def test_a_finished_run_has_its_confusion_matrix_cost_and_stamp(scripted, datase
     assert record["wall_seconds"] > 0 and record["finished"] >= record["started"]
 
 
+def test_the_soft_confusion_is_stored_row_normalized_to_six_decimals(scripted, dataset,
+                                                                     monkeypatch):
+    """Rows of 1/11 and 2/11: stored as 0.090909 and 0.181818, the precision readers
+    compare with (a seventh decimal would make reports of one run differ)."""
+    sums = np.ones((10, 10)) + np.eye(10)
+    original = ScriptedTrainer.evaluate
+    monkeypatch.setattr(ScriptedTrainer, "evaluate", lambda self, *args: {
+        **original(self, *args), "soft_confusion_sums": np.tile(sums, (self.num_replicas, 1, 1))})
+    record = group_loop.train_group(group(), dataset, None, keep_best=False)[0]
+    expected = np.full((10, 10), 0.090909) + np.eye(10) * (0.181818 - 0.090909)
+    assert np.array(record["soft_confusion"]) == pytest.approx(expected, abs=1e-12)
+
+
 def test_a_record_says_what_ran(scripted, dataset):
     specs = group(label_noise=0.25)
     record = group_loop.train_group(specs, dataset, None, keep_best=False, experiment="x")[1]
@@ -479,13 +492,16 @@ def test_a_validation_split_without_patience_never_stops(scripted, dataset):
     assert (records[0]["stopped_epoch"], records[0]["epochs_done"]) == (None, EPOCHS)
 
 
-def test_patience_two_reevaluates_the_restored_weights(scripted, dataset, monkeypatch):
+@pytest.mark.parametrize("replicas", [3, 1], ids=["with-a-run-at-its-best", "alone"])
+def test_patience_two_reevaluates_the_restored_weights(scripted, dataset, monkeypatch,
+                                                       replicas):
     """Replica 0's val loss 0.5, 0.3, 0.4, 0.35: best at epoch 2, patience 2 stops it at 4,
-    so its epoch-2 weights are restored and the test set evaluated again."""
+    so its epoch-2 weights are restored and the test set evaluated again; alone, its best
+    epoch two back is the only reason to evaluate again."""
     evaluated = []
     original = ScriptedTrainer.evaluate
     monkeypatch.setattr(ScriptedTrainer, "evaluate", lambda self, *args: (
         evaluated.append(self.epoch), original(self, *args))[1])
-    group_loop.train_group(group(validation_split=0.25, patience=2), dataset, None,
+    group_loop.train_group(group(validation_split=0.25, patience=2)[:replicas], dataset, None,
                            keep_best=False)
     assert evaluated.count(3) == 3  # Test, validation, and the test set again after restoring.

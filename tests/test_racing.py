@@ -99,6 +99,37 @@ def test_the_margin_is_read_in_points(tmp_path):
         assert race_rule.replay(config, folder, 10).verdicts == expected
 
 
+def test_the_replay_agrees_with_race_look_at_the_margin_where_the_verdict_turns(tmp_path):
+    """The margin at which race_look turns the noisy point from undecided to equivalent,
+    found by bisection; the replay agrees 0.4% on either side of it (so a margin converted
+    with any other scale, say points / 101, does not)."""
+    runs = [0.970 + np.array([0, 1, -1, 0.5, -0.5]) * 1e-4,
+            0.969 + np.array([1, -1, 0.5, -0.5, 0]) * 1e-2]
+    frame = pd.DataFrame([(point, seed, accuracy) for point, accuracies in enumerate(runs)
+                          for seed, accuracy in enumerate(accuracies)],
+                         columns=["point", "seed", "accuracy"])
+
+    def verdict(margin):
+        return decision.race_look(frame, point="point", value="accuracy", margin=margin,
+                                  failure_limit=1.0, min_seeds=5, max_seeds=5,
+                                  step=race_rule.SEEDS_PER_ROUND)["verdict"].tolist()[1]
+
+    low, high = 0.5, 2.0
+    assert (verdict(low), verdict(high)) == ("undecided", "equivalent")
+    for _ in range(40):
+        middle = (low + high) / 2
+        low, high = (low, middle) if verdict(middle) == "equivalent" else (middle, high)
+    for margin, expected in ((high * 1.004, "equivalent"), (low * 0.996, "undecided")):
+        config = ExperimentConfig(name="r", dataset="digits", seeds="auto", min_seeds=5,
+                                  max_seeds=5, margin=margin, failure_limit=1.0,
+                                  grid={"learning_rate": (0.01, 0.02)})
+        folder = tmp_path / f"margin{margin}"
+        for point, accuracies in zip(config.grid_points(), runs):
+            for seed, accuracy in enumerate(accuracies):
+                write_run(folder, point, seed, float(accuracy))
+        assert race_rule.replay(config, folder, 10).verdicts == ["best", expected]
+
+
 def test_a_race_short_of_runs_asks_for_the_current_look(tmp_path):
     config = ExperimentConfig(name="r", dataset="digits", seeds="auto", min_seeds=3,
                               max_seeds=5, grid={"learning_rate": (0.01, 0.02)})
