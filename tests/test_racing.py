@@ -82,6 +82,18 @@ def test_replay_reads_seeds_up_to_the_first_missing_one_and_up_to_max_seeds(tmp_
         race.finished = False
 
 
+def replay_two_points(folder, runs, margin: float) -> list[str]:
+    """The verdicts of a one-look race (5 seeds) of two points with these accuracies, no
+    failure limit to meet and this margin in points."""
+    config = ExperimentConfig(name="r", dataset="digits", seeds="auto", min_seeds=5,
+                              max_seeds=5, margin=margin, failure_limit=1.0,
+                              grid={"learning_rate": (0.01, 0.02)})
+    for point, accuracies in zip(config.grid_points(), runs):
+        for seed, accuracy in enumerate(accuracies):
+            write_run(folder, point, seed, float(accuracy))
+    return race_rule.replay(config, folder, 10).verdicts
+
+
 def test_the_margin_is_read_in_points(tmp_path):
     """With no failure limit to meet, a noisy point a tenth of a point below the best:
     undecided within 0.5 points (its interval reaches past -0.5), equivalent within 2 (a
@@ -89,14 +101,7 @@ def test_the_margin_is_read_in_points(tmp_path):
     runs = [0.970 + np.array([0, 1, -1, 0.5, -0.5]) * 1e-4,
             0.969 + np.array([1, -1, 0.5, -0.5, 0]) * 1e-2]
     for margin, expected in ((0.5, ["best", "undecided"]), (2.0, ["best", "equivalent"])):
-        config = ExperimentConfig(name="r", dataset="digits", seeds="auto", min_seeds=5,
-                                  max_seeds=5, margin=margin, failure_limit=1.0,
-                                  grid={"learning_rate": (0.01, 0.02)})
-        folder = tmp_path / f"margin{margin}"
-        for point, accuracies in zip(config.grid_points(), runs):
-            for seed, accuracy in enumerate(accuracies):
-                write_run(folder, point, seed, float(accuracy))
-        assert race_rule.replay(config, folder, 10).verdicts == expected
+        assert replay_two_points(tmp_path / f"margin{margin}", runs, margin) == expected
 
 
 def test_the_replay_agrees_with_race_look_at_the_margin_where_the_verdict_turns(tmp_path):
@@ -120,14 +125,7 @@ def test_the_replay_agrees_with_race_look_at_the_margin_where_the_verdict_turns(
         middle = (low + high) / 2
         low, high = (low, middle) if verdict(middle) == "equivalent" else (middle, high)
     for margin, expected in ((high * 1.004, "equivalent"), (low * 0.996, "undecided")):
-        config = ExperimentConfig(name="r", dataset="digits", seeds="auto", min_seeds=5,
-                                  max_seeds=5, margin=margin, failure_limit=1.0,
-                                  grid={"learning_rate": (0.01, 0.02)})
-        folder = tmp_path / f"margin{margin}"
-        for point, accuracies in zip(config.grid_points(), runs):
-            for seed, accuracy in enumerate(accuracies):
-                write_run(folder, point, seed, float(accuracy))
-        assert race_rule.replay(config, folder, 10).verdicts == ["best", expected]
+        assert replay_two_points(tmp_path / f"margin{margin}", runs, margin) == ["best", expected]
 
 
 def test_a_race_short_of_runs_asks_for_the_current_look(tmp_path):
