@@ -222,3 +222,30 @@ def test_race_look_on_more_runs_agrees_with_the_array_core():
 def test_race_plan_refuses_a_bad_plan():
     with pytest.raises(InputError, match="min_seeds=1"):
         decision.race_plan(1, 20, 2)
+
+
+
+def test_decide_names_an_equivalent_point_and_reads_the_default_margin_as_half_a_point():
+    """A noisy point a tenth of a point below a tight best, 5 seeds each, no failure limit
+    to meet: its interval against the best, about [-0.85, 0.65] points, lies inside a
+    1-point margin but not inside the default half point."""
+    groups = [0.970 + np.array([0, 1, -1, 0.5, -0.5]) * 1e-4,
+              0.969 + np.array([1, -1, 0.5, -0.5, 0]) * 1e-2]
+
+    def verdicts(**margin):
+        return decision.decide(frame_of(groups), point="lr", failure_limit=1.0,
+                               seeds_needed=False, **margin).verdict.tolist()
+
+    assert verdicts(margin=1.0) == ["best", "equivalent"]
+    assert verdicts() == verdicts(margin=0.5) == ["best", "undecided"]
+
+
+@pytest.mark.parametrize("gap, expected", [(1.6e-4, decision.WORSE),
+                                           (1.3e-4, decision.UNDECIDED)])
+def test_zero_spread_points_are_compared_with_a_spread_of_a_hundredth_of_a_point(gap, expected):
+    """Two points whose 5 runs each are all equal: Welch's test with the variance floor
+    1e-8 (an sd of 0.01 points) in each; the lower is worse when t = gap / sqrt(2e-8 / 5)
+    clears Student's 0.975 quantile at 8 df (2.306): a gap of 1.6e-4 does (t = 2.53), 1.3e-4
+    does not (t = 2.06)."""
+    codes = decision.verdict_codes(stats_of([np.full(5, 0.9), np.full(5, 0.9 - gap)]))
+    assert list(codes) == [decision.BEST, expected]

@@ -8,8 +8,9 @@ Per point i: its runs n_i; a run FAILED when its value is NaN or within 0.02 of 
 1. Pairwise evidence that j beats i: p[i, j] = min(1, 2 min(p_acc, p_fail)) (p_acc
    alone when neither point has a failure: see p_beats), with
    p_acc the one-sided Welch t-test of mu_j > mu_i on learned runs (1 when either side
-   has fewer than 2 learned runs; when both spreads are 0, 1 if m_j <= m_i, else a
-   variance floor of 1e-8), p_fail the one-sided Fisher exact test that i fails more
+   has fewer than 2 learned runs; its squared standard error floored at that of a
+   variance of 1e-8, an sd of 0.01 points, so that runs all equal up to rounding are
+   not infinitely sure; 1 if m_j <= m_i at the floor), p_fail the one-sided Fisher exact test that i fails more
    often than j. Each component is a valid p-value whenever j does not beat i (mu_j <=
    mu_i and i fails no more often than j), so p[i, j] is one too (Bonferroni).
 2. Worse: H_i = "i is a best" (no point has a higher learned mean or a lower failure
@@ -140,8 +141,9 @@ def _welch(a: Stats, b: Stats):
         va, vb = a.var / a.learned, b.var / b.learned
         se2 = va + vb
         df = se2 ** 2 / (va ** 2 / (a.learned - 1) + vb ** 2 / (b.learned - 1))
-        flat = se2 == 0
-        se2 = np.where(flat, VAR_FLOOR * (1 / a.learned + 1 / b.learned), se2)
+        floor = VAR_FLOOR * (1 / a.learned + 1 / b.learned)
+        flat = se2 <= floor
+        se2 = np.where(flat, floor, se2)
         df = np.where(flat, a.learned + b.learned - 2.0, df)
     return b.mean - a.mean, np.sqrt(se2), df, flat
 
@@ -170,8 +172,9 @@ def p_beats(a: Stats, b: Stats, prune: float = 1.0) -> np.ndarray:
         pick = lambda x: np.broadcast_to(x, shape)[where]  # noqa: E731
         la, lb, va_, vb_, d, s2 = (pick(x) for x in (a.learned, b.learned, va, vb, diff, se2))
         df = s2 ** 2 / (va_ ** 2 / (la - 1) + vb_ ** 2 / (lb - 1))
-        flat = s2 == 0
-        s2 = np.where(flat, VAR_FLOOR * (1 / la + 1 / lb), s2)
+        floor = VAR_FLOOR * (1 / la + 1 / lb)
+        flat = s2 <= floor
+        s2 = np.where(flat, floor, s2)
         df = np.where(flat, la + lb - 2.0, df)
         p_acc = np.ones(shape)
         p_acc[where] = np.where(flat & (d <= 0), 1.0, special.stdtr(df, -d / np.sqrt(s2)))
