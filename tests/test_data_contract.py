@@ -89,3 +89,14 @@ def test_synthetic_loads_by_name_and_a_dataset_is_frozen_with_hwc_images():
     other = dataclasses.replace(dataset, provenance={"files": "elsewhere"})
     assert other == dataset  # What was read is for the record, not the data's identity.
     assert np.array_equal(other.train_labels, dataset.train_labels)
+
+
+def test_a_data_dir_without_the_dataset_says_where_it_looked_before_the_download(
+        tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(data, "_load_from_keras", lambda name, looked_in: (
+        calls.append("download"), looked_in)[1])
+    looked_in = data.load("fashion_mnist", tmp_path, before_keras=lambda: calls.append("hook"))
+    assert looked_in == (f"nothing under --data_dir={tmp_path} (looked for fashion-mnist/, "
+                         "fashion_mnist/, Fashion-MNIST/)")
+    assert calls == ["hook", "download"]

@@ -249,3 +249,20 @@ def test_zero_spread_points_are_compared_with_a_spread_of_a_hundredth_of_a_point
     does not (t = 2.06)."""
     codes = decision.verdict_codes(stats_of([np.full(5, 0.9), np.full(5, 0.9 - gap)]))
     assert list(codes) == [decision.BEST, expected]
+
+
+def test_intervals_are_scipys_one_sided_welch_bounds():
+    """Two points with unequal spreads and counts (Welch's df matters): the interval of
+    mu_0 - mu_1 is [lower bound at 1 - alpha, upper bound at 1 - alpha / (k - 1)], each
+    one-sided, as scipy's Welch t-test gives them."""
+    rng = np.random.default_rng(8)
+    a, b = rng.normal(0.90, 0.004, 6), rng.normal(0.899, 0.012, 11)
+    low, high = decision.intervals(stats_of([a, b]), 0.05)
+    welch = lambda side: stats.ttest_ind(a, b, equal_var=False, alternative=side)  # noqa: E731
+    assert low[0] == pytest.approx(welch("greater").confidence_interval(0.95).low, rel=1e-9)
+    assert high[0] == pytest.approx(welch("less").confidence_interval(0.95).high, rel=1e-9)
+
+
+def test_two_learned_runs_a_point_are_enough_to_compare():
+    codes = decision.verdict_codes(stats_of([[0.9, 0.902], [0.5, 0.502]]))
+    assert list(codes) == [decision.BEST, decision.WORSE]
