@@ -266,3 +266,12 @@ def test_intervals_are_scipys_one_sided_welch_bounds():
 def test_two_learned_runs_a_point_are_enough_to_compare():
     codes = decision.verdict_codes(stats_of([[0.9, 0.902], [0.5, 0.502]]))
     assert list(codes) == [decision.BEST, decision.WORSE]
+
+
+def test_intervals_of_zero_spread_points_use_the_floor_and_the_pooled_df():
+    """All 5 runs of each point equal: the interval of mu_1 - mu_0 is -gap -/+ t(0.95, 8 df)
+    times the floor's standard error sqrt(1e-8 (1/5 + 1/5))."""
+    gap = 3e-4
+    low, high = decision.intervals(stats_of([np.full(5, 0.9), np.full(5, 0.9 - gap)]), 0.05)
+    half = stats.t.ppf(0.95, 8) * np.sqrt(1e-8 * 0.4)
+    assert (low[1], high[1]) == pytest.approx((-gap - half, -gap + half), rel=1e-9)
