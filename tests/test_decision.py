@@ -275,3 +275,12 @@ def test_intervals_of_zero_spread_points_use_the_floor_and_the_pooled_df():
     low, high = decision.intervals(stats_of([np.full(5, 0.9), np.full(5, 0.9 - gap)]), 0.05)
     half = stats.t.ppf(0.95, 8) * np.sqrt(1e-8 * 0.4)
     assert (low[1], high[1]) == pytest.approx((-gap - half, -gap + half), rel=1e-9)
+
+
+def test_a_point_with_one_learned_run_is_judged_on_its_failures_alone():
+    """19 of 20 runs at chance against a clean best: no learned mean to compare (p_acc is
+    1, not NaN), and Fisher's test alone calls it worse."""
+    best = 0.9 + np.linspace(-0.002, 0.002, 20)
+    failing = np.r_[np.full(19, 0.1), 0.95]
+    codes = decision.verdict_codes(stats_of([best, failing]))
+    assert list(codes) == [decision.BEST, decision.WORSE]

@@ -167,7 +167,7 @@ def p_beats(a: Stats, b: Stats, prune: float = 1.0) -> np.ndarray:
         usable = (a.learned >= 2) & (b.learned >= 2)
         if prune < 1:
             cut = special.ndtri(1 - prune)
-            usable = usable & ((diff > cut * np.sqrt(se2)) | ((se2 == 0) & (diff > 0)))
+            usable = usable & (diff > cut * np.sqrt(se2))  # se2 = 0: diff > 0
         where = np.nonzero(np.broadcast_to(usable & (diff > -np.inf), shape))
         pick = lambda x: np.broadcast_to(x, shape)[where]  # noqa: E731
         la, lb, va_, vb_, d, s2 = (pick(x) for x in (a.learned, b.learned, va, vb, diff, se2))
