@@ -113,7 +113,8 @@ MUTATION_TESTS_files := tests/test_files.py tests/test_atomic_files.py \
   --deselect tests/test_files.py::test_keras_weights_go_through_the_temporary_name \
   --deselect tests/test_files.py::test_cli_full_disk_is_one_line_exit_2_and_the_finished_epoch_resumes
 MUTATION_TESTS_noise := tests/test_noise.py tests/test_noise_exact.py
-MUTATION_TESTS_data := tests/test_data.py tests/test_data_contract.py tests/test_data_subsets.py \
+MUTATION_TESTS_data := tests/test_data.py tests/test_data_contract.py tests/test_data_errors.py \
+  tests/test_data_subsets.py \
   tests/test_data_provenance.py --deselect tests/test_data.py::test_not_found_anywhere_says_what_to_do
 MUTATION_TESTS_decision := tests/test_decision.py tests/test_decision_simulation.py
 MUTATION_TESTS_race_rule := tests/test_racing.py \

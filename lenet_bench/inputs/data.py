@@ -145,7 +145,7 @@ def find_dataset_folder(name: str, root: Path) -> Path | None:
 
 
 def _detect_format(folder: Path) -> str | None:
-    if any((folder / (IDX_FILES["train"][0] + suffix)).is_file() for suffix in ("", ".gz")):
+    if any((folder / name).is_file() for name in _idx_names(IDX_FILES["train"][0])):
         return "idx"
     if (folder / "data_batch_1").is_file():
         return "cifar_pickle"
@@ -284,8 +284,14 @@ def read_idx_split(folder: Path, split: str, num_classes: int):
     return _checked_split(images[..., None], labels, num_classes, images_path, labels_path)
 
 
+def _idx_names(stem: str) -> tuple[str, ...]:
+    """The names an IDX file goes by: gzipped, plain, and with a dot before "idx"
+    (train-images.idx3-ubyte, as some mirrors spell it)."""
+    return stem + ".gz", stem, stem.replace("-idx", ".idx")
+
+
 def _find_idx_file(folder: Path, stem: str) -> Path:
-    for candidate in (stem + ".gz", stem, stem.replace("-idx", ".idx")):
+    for candidate in _idx_names(stem):
         if (folder / candidate).is_file():
             return folder / candidate
     raise InputError(f"{folder / stem}[.gz]: missing (expected beside "
