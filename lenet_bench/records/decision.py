@@ -168,7 +168,7 @@ def p_beats(a: Stats, b: Stats, prune: float = 1.0) -> np.ndarray:
         if prune < 1:
             cut = special.ndtri(1 - prune)
             usable = usable & (diff > cut * np.sqrt(se2))  # se2 = 0: diff > 0
-        where = np.nonzero(np.broadcast_to(usable & (diff > -np.inf), shape))
+        where = np.nonzero(np.broadcast_to(usable, shape))
         pick = lambda x: np.broadcast_to(x, shape)[where]  # noqa: E731
         la, lb, va_, vb_, d, s2 = (pick(x) for x in (a.learned, b.learned, va, vb, diff, se2))
         df = s2 ** 2 / (va_ ** 2 / (la - 1) + vb_ ** 2 / (lb - 1))
