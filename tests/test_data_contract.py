@@ -100,3 +100,15 @@ def test_a_data_dir_without_the_dataset_says_where_it_looked_before_the_download
     assert looked_in == (f"nothing under --data_dir={tmp_path} (looked for fashion-mnist/, "
                          "fashion_mnist/, Fashion-MNIST/)")
     assert calls == ["hook", "download"]
+
+
+def test_synthetic_pixels_are_clipped_not_wrapped():
+    """Pattern plus noise, clipped to 0..255: where a class is bright on average, its
+    pixels are almost never black (a value of 256 cast to uint8 would wrap to 0)."""
+    dataset = data.make_synthetic(num_train=2000, num_test=10)
+    images, labels = dataset.train_images[..., 0], dataset.train_labels
+    means = np.stack([images[labels == label].mean(0) for label in range(10)])
+    bright = means[labels] > 180
+    assert bright.sum() > 10_000
+    assert (images[bright] == 0).mean() < 0.01
+    assert (images[bright] == 255).mean() > 0.05

@@ -256,3 +256,116 @@ def test_an_image_folder_without_its_test_split(tmp_path):
             f"{root}: holds no cifar10 data: expected IDX files (train-images-idx3-ubyte[.gz], "
             "...), CIFAR-10 pickles (data_batch_1..5, test_batch) or train/<class>/ and "
             "test/<class>/ image folders")
+
+
+def test_an_idx_file_of_exactly_its_magic_number_is_a_truncated_header(tmp_path):
+    write_idx_dataset(tmp_path / "mnist")
+    path = tmp_path / "mnist" / "train-images-idx3-ubyte.gz"
+    write_gz(path, b"\x00\x00\x08\x03")
+    refused(lambda: data.load("mnist", tmp_path),
+            f"{path}: truncated IDX header: expected 3 dimensions")
+
+
+def test_a_full_training_set_with_every_class_loads(tmp_path):
+    write_idx_dataset(tmp_path / "mnist", train=1000)
+    assert len(np.unique(data.load("mnist", tmp_path).train_labels)) == 10
+
+
+def test_a_folder_named_for_another_dataset_however_it_is_spelled(tmp_path):
+    """Cifar_10_Batches_Py matches cifar-10-batches-py only with case, - and _ ignored."""
+    write_idx_dataset(tmp_path / "Cifar_10_Batches_Py")
+    refused(lambda: data.load("mnist", tmp_path / "Cifar_10_Batches_Py"),
+            f"{tmp_path / 'Cifar_10_Batches_Py'}: is a cifar10 folder (by its name), not mnist: "
+            "expected --data_dir to hold mnist (mnist/)")
+
+
+@pytest.mark.parametrize("batch, message", [
+    ({b"labels": [1, 7]}, f"not a CIFAR-10 python batch: {CIFAR_EXPECTED}"),
+    ({b"data": np.zeros((2, 3072), np.uint8), b"labels": [1, 10]},
+     "label 10 is out of range: expected 0..9"),
+])
+def test_a_cifar_batch_without_data_or_with_a_label_past_nine(tmp_path, batch, message):
+    write_batches(tmp_path / "cifar10", lambda name, b: batch if name == "test_batch" else b)
+    refused(lambda: data.load("cifar10", tmp_path),
+            f"{tmp_path / 'cifar10' / 'test_batch'}: {message}")
+
+
+@pytest.mark.parametrize("mode, pixels", [
+    ("1", np.zeros((28, 28), bool)), ("LA", np.zeros((28, 28, 2), np.uint8)),
+    ("I;16", np.zeros((28, 28), np.uint16))])
+def test_bilevel_grey_alpha_and_16_bit_images_load_as_one_channel(tmp_path, mode, pixels):
+    from PIL import Image
+
+    for split in ("train", "test"):
+        for name in DIGITS:
+            (tmp_path / "mnist" / split / name).mkdir(parents=True)
+            Image.fromarray(pixels).save(tmp_path / "mnist" / split / name / "0.png")
+    assert data.load("mnist", tmp_path, cache_dir=tmp_path / "c").train_images.shape == (
+        10, 28, 28, 1)
+
+
+def test_images_of_two_sizes_in_one_folder_name_both(tmp_path):
+    from PIL import Image
+
+    root = tmp_path / "mnist"
+    write_image_folder(root, DIGITS, (28, 28), mode="L")
+    odd = root / "train" / "3" / "1.png"
+    Image.fromarray(np.zeros((27, 28), np.uint8)).save(odd)
+    refused(lambda: data.load("mnist", tmp_path, cache_dir=tmp_path / "c"),
+            f"{odd}: image is (27, 28, 1), expected (28, 28, 1) like {root / 'train' / '0' / '0.png'}")
+
+
+def test_two_empty_classes_are_both_named(tmp_path):
+    root = tmp_path / "cifar10"
+    write_image_folder(root, CIFAR10, (32, 32), skip=("ship", "truck"))
+    refused(lambda: data.load("cifar10", tmp_path, cache_dir=tmp_path / "cache"),
+            f"{root / 'train' / 'ship'} holds no images (and truck): expected at least one "
+            ".png/.jpg/.jpeg/.bmp file in each class folder")
+
+
+def test_an_unknown_class_folder_lists_every_class(tmp_path):
+    root = tmp_path / "cifar10"
+    write_image_folder(root, CIFAR10 + ("kangaroo",), (32, 32))
+    refused(lambda: data.load("cifar10", tmp_path, cache_dir=tmp_path / "cache"),
+            f"{root / 'train' / 'kangaroo'}: 'kangaroo' is not a known class: expected one of "
+            f"{CLASS_LIST}")
+
+
+def test_the_cache_serves_the_second_load_and_keeps_other_folders_entries(tmp_path, monkeypatch):
+    """A cache nested in folders that do not exist yet; two dataset folders cached side by
+    side; the second load of each decodes nothing."""
+    cache = tmp_path / "deep" / "er" / "cache"
+    for where in ("a", "b"):
+        write_image_folder(tmp_path / where / "mnist", DIGITS, (28, 28), mode="L")
+        data.load("mnist", tmp_path / where, cache_dir=cache)
+    assert len(list(cache.glob("*.npz"))) == 2
+
+    def no_decoding(pairs):
+        raise AssertionError("decoded again instead of read from the cache")
+
+    monkeypatch.setattr(data, "_decode_images", no_decoding)
+    for where in ("a", "b"):
+        assert data.load("mnist", tmp_path / where, cache_dir=cache).train_images.shape == (
+            10, 28, 28, 1)
+
+
+def test_the_cache_defaults_to_dot_cache_in_the_home_folder(tmp_path, monkeypatch):
+    for name in ("LENET_BENCH_CACHE", "XDG_CACHE_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert data.cache_root() == tmp_path / ".cache" / "lenet_bench"
+
+
+def test_a_split_kind_is_read_by_its_name_not_its_length():
+    for text in ("holdout:5:1:0", "kfolds:5:1:0"):
+        with pytest.raises(InputError, match=f"^--split={text!r} is invalid"):
+            data.parse_split(text)
+
+
+@pytest.mark.parametrize("labels, smallest", [([0, 0, 2, 2, 2], 2), ([0, 1, 1, 1], 1)])
+def test_the_rarest_present_class_bounds_the_folds(labels, smallest):
+    """A class absent from the labels does not count; a class of one image does."""
+    with pytest.raises(InputError) as raised:
+        data.kfold_indices(np.array(labels), 3, seed=0)
+    assert str(raised.value) == (f"--cv_folds=3 is invalid: expected at most {smallest} "
+                                 "(the images of the rarest class in the training set used)")

@@ -748,9 +748,6 @@ def take_train_subset(dataset: Dataset, train_size: int | None, seed: int) -> Da
 
 # ------------------------------------------------- validation splits (search)
 
-SPLIT_KINDS = ("kfold", "holdout")
-
-
 def parse_split(split: str) -> list[tuple]:
     """A run's validation split from its text; '' is the real train/test split.
 
