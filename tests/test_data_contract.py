@@ -112,3 +112,78 @@ def test_synthetic_pixels_are_clipped_not_wrapped():
     assert bright.sum() > 10_000
     assert (images[bright] == 0).mean() < 0.01
     assert (images[bright] == 255).mean() > 0.05
+
+
+def fake_keras(monkeypatch, load_data):
+    """A stand-in `keras` module whose datasets.<name>.load_data is `load_data(name)`."""
+    import sys
+    import types
+
+    datasets = types.SimpleNamespace(**{
+        name: types.SimpleNamespace(load_data=lambda name=name: load_data(name))
+        for name in ("mnist", "fashion_mnist", "cifar10")})
+    monkeypatch.setitem(sys.modules, "keras", types.SimpleNamespace(datasets=datasets))
+
+
+@pytest.mark.parametrize("name, shape", [("mnist", (28, 28)), ("fashion_mnist", (28, 28)),
+                                         ("cifar10", (32, 32, 3))])
+def test_the_keras_fallback_reads_each_dataset_as_the_loader_does(monkeypatch, name, shape):
+    """keras hands (N, H, W) or (N, H, W, 3) images and (N,) or (N, 1) labels; the
+    loader makes them (N, H, W, C) and int64 (N,), and records where they came from."""
+    monkeypatch.delenv("LENET_BENCH_DATA", raising=False)
+    rng = np.random.default_rng(0)
+
+    def load_data(asked):
+        assert asked == name
+        return ((rng.integers(0, 256, (6,) + shape, dtype=np.uint8), np.arange(6)[:, None] % 10),
+                (rng.integers(0, 256, (4,) + shape, dtype=np.uint8), np.arange(4) % 10))
+
+    fake_keras(monkeypatch, load_data)
+    dataset = data.load(name)
+    assert dataset.train_images.shape == (6,) + tuple(data.IMAGE_SHAPES[name])
+    assert dataset.train_labels.tolist() == [0, 1, 2, 3, 4, 5]
+    assert dataset.test_labels.dtype == np.int64 and dataset.test_labels.shape == (4,)
+    assert dataset.class_names == PUBLISHED_CLASSES[name]
+    assert dataset.source == f"keras.datasets.{name}"
+    assert data.describe_data(dataset) == {
+        "files": {}, "canonical": None, "source": f"keras.datasets.{name}", "train_images": 6,
+        "test_images": 4, "classes": 6, "train_per_class": [1, 1, 1, 1, 1, 1, 0, 0, 0, 0],
+        "image_shape": list(data.IMAGE_SHAPES[name]),
+        "note": "keras.datasets download or cache (keras checks the files it downloads; "
+                "not hashed here)"}
+
+
+def test_the_keras_fallback_failing_says_what_to_pass(monkeypatch):
+    monkeypatch.delenv("LENET_BENCH_DATA", raising=False)
+
+    def offline(name):
+        raise OSError("URL fetch failure:\n  [Errno -2]   Name or service not known")
+
+    fake_keras(monkeypatch, offline)
+    with pytest.raises(data.DataNotFoundError) as raised:
+        data.load("fashion_mnist")
+    assert str(raised.value) == (
+        "fashion_mnist: no --data_dir or LENET_BENCH_DATA given, and keras.datasets could not "
+        "load it (URL fetch failure: [Errno -2] Name or service not known); pass "
+        "--data_dir=DIR (make bench DATA_DIR=DIR, or set LENET_BENCH_DATA) to a folder holding "
+        "fashion-mnist/")
+
+
+def test_what_a_record_says_of_data_read_without_release_files(tmp_path):
+    """Decoded image folders: the arrays' digest and why they are never the release; data
+    made in memory (synthetic): no files hashed."""
+    from test_data_errors import write_image_folder
+
+    write_image_folder(tmp_path / "mnist", tuple("0123456789"), (28, 28), mode="L")
+    record = data.describe_data(data.load("mnist", tmp_path, cache_dir=tmp_path / "cache"))
+    assert len(record.pop("arrays_sha256")) == 64
+    assert record == {
+        "files": {}, "canonical": False,
+        "note": "image folder: decoded arrays hashed; never the published release (that is "
+                "IDX or pickle files)",
+        "source": str(tmp_path / "mnist"), "train_images": 10, "test_images": 10,
+        "classes": 10, "train_per_class": [1] * 10, "image_shape": [28, 28, 1]}
+    synthetic = data.make_synthetic(num_train=20, num_test=5)
+    assert data.describe_data(synthetic) == {
+        "files": {}, "canonical": None, "note": "synthetic(seed=0), no files hashed",
+        **data.counts_provenance(synthetic)}
