@@ -187,3 +187,38 @@ def test_what_a_record_says_of_data_read_without_release_files(tmp_path):
     assert data.describe_data(synthetic) == {
         "files": {}, "canonical": None, "note": "synthetic(seed=0), no files hashed",
         **data.counts_provenance(synthetic)}
+
+
+def test_digits_are_sklearns_images_blown_up_3x3_and_split_with_random_state_0():
+    """Each image is its own sklearn digit (each pixel a 3x3 block, 0..16 scaled to 0..255,
+    padded by 2), beside its own label, in scikit-learn's stratified 75/25 split."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    digits = load_digits()
+    train, test = train_test_split(np.arange(1797), test_size=0.25, stratify=digits.target,
+                                   random_state=0)
+    dataset = data.load("digits")
+    assert (dataset.name, dataset.source) == ("digits", "sklearn.datasets.load_digits")
+    assert dataset.train_labels.tolist() == digits.target[train].tolist()
+    for split, index in (("train", train), ("test", test)):
+        images = getattr(dataset, f"{split}_images")[..., 0]
+        assert images.shape == (len(index), 28, 28)
+        for row in (0, 1, len(index) - 1):
+            expected = np.round(digits.images[index[row]] * 255 / 16)
+            np.testing.assert_array_equal(images[row, 2:26, 2:26][::3, ::3], expected)
+            np.testing.assert_array_equal(images[row, 3:27:3, 4:28:3], expected)
+
+
+def test_synthetic_has_its_documented_sizes_and_every_class():
+    dataset = data.load("synthetic")
+    assert (len(dataset.train_labels), len(dataset.test_labels)) == (1000, 200)
+    assert sorted(np.unique(dataset.train_labels)) == list(range(10))
+
+
+def test_how_to_provide_names_each_folder():
+    assert data.how_to_provide(["mnist", "cifar10"]) == (
+        "pass --data_dir=DIR (make bench DATA_DIR=DIR, or set LENET_BENCH_DATA) to a folder "
+        "holding mnist/, cifar10/ (each with IDX files, CIFAR-10 python batches, or "
+        "train/<class>/ and test/<class>/ image folders), or run with network access so "
+        "keras.datasets can download them")

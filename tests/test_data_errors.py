@@ -369,3 +369,43 @@ def test_the_rarest_present_class_bounds_the_folds(labels, smallest):
         data.kfold_indices(np.array(labels), 3, seed=0)
     assert str(raised.value) == (f"--cv_folds=3 is invalid: expected at most {smallest} "
                                  "(the images of the rarest class in the training set used)")
+
+
+def test_batches_pickled_with_protocol_5_load():
+    """Python 3.8+ pickles numpy arrays through numpy's _frombuffer at protocol 5."""
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder) / "cifar10"
+        root.mkdir()
+        for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+            batch = {b"data": np.full((2, 3072), 7, np.uint8), b"labels": [1, 7]}
+            (root / name).write_bytes(pickle.dumps(batch, protocol=5))
+        assert data.load("cifar10", folder).train_images.shape == (10, 32, 32, 3)
+
+
+def test_a_second_image_of_another_size_is_named(tmp_path):
+    from PIL import Image
+
+    root = tmp_path / "mnist"
+    write_image_folder(root, DIGITS, (28, 28), mode="L")
+    (root / "train" / "0" / "0.png").unlink()
+    odd = root / "train" / "1" / "0.png"
+    Image.fromarray(np.zeros((27, 28), np.uint8)).save(odd)
+    first = root / "train" / "0" / "1.png"
+    Image.fromarray(np.zeros((28, 28), np.uint8)).save(first)
+    refused(lambda: data.load("mnist", tmp_path, cache_dir=tmp_path / "c"),
+            f"{odd}: image is (27, 28, 1), expected (28, 28, 1) like {first}")
+
+
+def test_split_messages_whole():
+    with pytest.raises(InputError) as raised:
+        data.parse_split("kfold:1:0:0")
+    assert str(raised.value) == ("--split='kfold:1:0:0' is invalid: expected steps "
+                                 "'kfold:K:F:SEED' (K >= 2, 0 <= F < K) or "
+                                 "'holdout:FRACTION:SEED' (0 < FRACTION < 1), joined by '/'")
+    with pytest.raises(InputError) as raised:
+        data.holdout_indices(np.array([0, 0, 0, 1, 1, 2, 2, 2]), 0.1, seed=0)
+    assert re.fullmatch(r"--holdout_fraction=0\.1 is invalid for 8 training images: \S.+",
+                        str(raised.value))
