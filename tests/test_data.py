@@ -8,6 +8,7 @@ import shutil
 import numpy as np
 import pytest
 from conftest import idx_bytes, write_idx_dataset
+from test_data_contract import PUBLISHED_CLASSES
 
 from lenet_bench.errors import DataNotFoundError, InputError
 from lenet_bench.inputs import data
@@ -130,8 +131,7 @@ def test_corrupt_cifar_pickle(tmp_path):
         data.load("cifar10", tmp_path)
 
 
-CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
-                   "ship", "truck")  # The release's batches.meta, in label order.
+CIFAR10_CLASSES = PUBLISHED_CLASSES["cifar10"]
 
 
 def write_image_folder(root, classes=CIFAR10_CLASSES, per_class=2, size=(32, 32), suffix=".png"):

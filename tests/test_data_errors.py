@@ -11,6 +11,7 @@ import re
 import numpy as np
 import pytest
 from conftest import idx_bytes, write_idx_dataset
+from test_data_contract import PUBLISHED_CLASSES
 
 from lenet_bench.errors import InputError
 from lenet_bench.inputs import data
@@ -120,7 +121,7 @@ def write_image_folder(root, classes, size, mode="RGB", per_class=1, skip=()):
                 Image.fromarray(pixels, mode).save(root / split / name / f"{index}.png")
 
 
-DIGITS = tuple("0123456789")
+DIGITS = PUBLISHED_CLASSES["mnist"]
 
 
 @pytest.mark.parametrize("size, like", [((32, 32), " (like cifar10)"), ((30, 30), "")])
@@ -221,8 +222,7 @@ def test_a_corrupt_cifar_batch_names_the_error(tmp_path):
                         r"CIFAR-10 python batch \(\w+Error: .+\)", str(raised.value))
 
 
-CIFAR10 = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
-           "truck")
+CIFAR10 = PUBLISHED_CLASSES["cifar10"]
 CLASS_LIST = ", ".join(CIFAR10)
 
 

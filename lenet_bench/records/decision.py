@@ -10,9 +10,10 @@ Per point i: its runs n_i; a run FAILED when its value is NaN or within 0.02 of 
    p_acc the one-sided Welch t-test of mu_j > mu_i on learned runs (1 when either side
    has fewer than 2 learned runs; its squared standard error floored at that of a
    variance of 1e-8, an sd of 0.01 points, so that runs all equal up to rounding are
-   not infinitely sure; 1 if m_j <= m_i at the floor), p_fail the one-sided Fisher exact test that i fails more
-   often than j. Each component is a valid p-value whenever j does not beat i (mu_j <=
-   mu_i and i fails no more often than j), so p[i, j] is one too (Bonferroni).
+   not infinitely sure; 1 if m_j <= m_i at the floor), p_fail the one-sided Fisher
+   exact test that i fails more often than j. Each component is a valid p-value
+   whenever j does not beat i (mu_j <= mu_i and i fails no more often than j), so
+   p[i, j] is one too (Bonferroni).
 2. Worse: H_i = "i is a best" (no point has a higher learned mean or a lower failure
    rate). q_i = min_{j != i} p[i, j]. The intersection H_S ("every point of S is a
    best") is tested by Bonferroni over its |S| (k - 1) p-values: reject iff
@@ -141,11 +142,16 @@ def _welch(a: Stats, b: Stats):
         va, vb = a.var / a.learned, b.var / b.learned
         se2 = va + vb
         df = se2 ** 2 / (va ** 2 / (a.learned - 1) + vb ** 2 / (b.learned - 1))
-        floor = VAR_FLOOR * (1 / a.learned + 1 / b.learned)
-        flat = se2 <= floor
-        se2 = np.where(flat, floor, se2)
-        df = np.where(flat, a.learned + b.learned - 2.0, df)
+        se2, df, flat = _floored(se2, df, a.learned, b.learned)
     return b.mean - a.mean, np.sqrt(se2), df, flat
+
+
+def _floored(se2, df, learned_a, learned_b):
+    """Welch's squared standard error and df, with the squared standard error floored at
+    that of a variance of VAR_FLOOR (with the pooled df there), and where it was."""
+    floor = VAR_FLOOR * (1 / learned_a + 1 / learned_b)
+    flat = se2 <= floor
+    return (np.where(flat, floor, se2), np.where(flat, learned_a + learned_b - 2.0, df), flat)
 
 
 def p_beats(a: Stats, b: Stats, prune: float = 1.0) -> np.ndarray:
@@ -172,10 +178,7 @@ def p_beats(a: Stats, b: Stats, prune: float = 1.0) -> np.ndarray:
         pick = lambda x: np.broadcast_to(x, shape)[where]  # noqa: E731
         la, lb, va_, vb_, d, s2 = (pick(x) for x in (a.learned, b.learned, va, vb, diff, se2))
         df = s2 ** 2 / (va_ ** 2 / (la - 1) + vb_ ** 2 / (lb - 1))
-        floor = VAR_FLOOR * (1 / la + 1 / lb)
-        flat = s2 <= floor
-        s2 = np.where(flat, floor, s2)
-        df = np.where(flat, la + lb - 2.0, df)
+        s2, df, flat = _floored(s2, df, la, lb)
         p_acc = np.ones(shape)
         p_acc[where] = np.where(flat & (d <= 0), 1.0, special.stdtr(df, -d / np.sqrt(s2)))
     fa, na = np.broadcast_to(a.failures, shape), np.broadcast_to(a.runs, shape)
