@@ -284,3 +284,33 @@ def test_a_point_with_one_learned_run_is_judged_on_its_failures_alone():
     failing = np.r_[np.full(19, 0.1), 0.95]
     codes = decision.verdict_codes(stats_of([best, failing]))
     assert list(codes) == [decision.BEST, decision.WORSE]
+
+
+def test_fisher_greater_is_scipys_one_sided_fisher_below_one_half():
+    """Every table of up to 8 runs a side: the shortcut may return 1 only where scipy's
+    p is at least 1/2 (no threshold reaches there), and is scipy's p below it."""
+    tables = np.array([(fa, na, fb, nb) for na in range(1, 9) for nb in range(1, 9)
+                       for fa in range(na + 1) for fb in range(nb + 1)])
+    p = decision.fisher_greater(*tables.T)
+    expected = [stats.fisher_exact([[fa, na - fa], [fb, nb - fb]], alternative="greater").pvalue
+                for fa, na, fb, nb in tables]
+    np.testing.assert_allclose(np.minimum(p, 0.5), np.minimum(expected, 0.5), rtol=1e-9)
+
+
+def test_p_beats_one_pair_with_a_failure_uses_fisher():
+    """A single pair (no grid around it), one failed run of 2 against 200 clean runs:
+    Welch has one learned run to use (p_acc = 1), Fisher gives 2/202, doubled; below
+    alpha / 2, so the closed test calls the point worse."""
+    clean = 0.9 + np.linspace(-0.001, 0.001, 200)
+    assert decision.p_beats(stats_of([[np.nan, 0.9]]), stats_of([clean]))[0] == \
+        pytest.approx(2 * 2 / 202, rel=1e-9)
+    codes = decision.verdict_codes(stats_of([[np.nan, 0.9], clean]))
+    assert list(codes) == [decision.WORSE, decision.BEST]
+
+
+def test_p_beats_equal_zero_spread_points_is_one():
+    """At the variance floor with m_j <= m_i the p-value is 1, not Student's 1/2."""
+    st = stats_of([np.full(5, 0.9), np.full(5, 0.9), np.full(5, 0.89)])
+    p = decision.p_beats(st.index((slice(None), None)), st.index((None, slice(None))))
+    assert p[0, 1] == p[1, 0] == p[0, 2] == 1.0
+    assert p[2, 0] < 1e-6
