@@ -117,7 +117,7 @@ MUTATION_TESTS_data := tests/test_data.py tests/test_data_contract.py tests/test
   tests/test_data_subsets.py \
   tests/test_data_provenance.py --deselect tests/test_data.py::test_not_found_anywhere_says_what_to_do
 MUTATION_TESTS_decision := tests/test_decision.py tests/test_decision_reference.py tests/test_decision_seeds.py \
-  tests/test_decision_race.py \
+  tests/test_decision_race.py tests/test_decision_frames.py \
   tests/test_decision_simulation.py
 MUTATION_TESTS_race_rule := tests/test_racing.py \
   --deselect tests/test_racing.py::test_a_race_drops_the_worse_point_and_resumes_from_its_first_round

@@ -1,0 +1,118 @@
+"""decide and race_look as DataFrame wrappers: every column of decide's frame against a
+value computed here, the points kept in the order they first appear (NaN keys
+included), and each refusal's whole message."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from statsmodels.stats.proportion import proportion_confint
+
+from lenet_bench.errors import InputError
+from lenet_bench.records import decision
+from test_decision_reference import reference_intervals, split_runs
+
+
+def grid_runs():
+    """Four points in the order c, a, NaN, b (not sorted), runs listed out of seed order;
+    b fails one run of five (NaN) and a one of six at chance."""
+    rng = np.random.default_rng(3)
+    values = {"c": 0.9 + 0.002 * rng.standard_normal(6),
+              "a": np.r_[0.898 + 0.002 * rng.standard_normal(5), 0.1],
+              np.nan: 0.86 + 0.002 * rng.standard_normal(4),
+              "b": np.r_[np.nan, 0.897 + 0.004 * rng.standard_normal(4)]}
+    rows = [{"init": init, "decay": 0.9, "seed": seed, "acc": value}
+            for init, group in values.items() for seed, value in enumerate(group)]
+    return pd.DataFrame(rows).iloc[::-1].reset_index(drop=True), values
+
+
+def test_decide_columns_are_the_points_own_figures():
+    runs, values = grid_runs()
+    frame = decision.decide(runs, point=["init", "decay"], value="acc", alpha=0.1,
+                            margin=1.0, failure_limit=0.5)
+    groups = [values[key if isinstance(key, str) else np.nan] for key in frame.init]
+    assert [len(g) for g in groups] == frame.seeds.tolist()
+    assert (frame.decay == 0.9).all()
+    points = [split_runs(g[::-1], 10) for g in groups]
+    for row, (failed, learned) in zip(frame.itertuples(), points):
+        assert row.failures == failed.sum()
+        assert row.failure_rate == failed.mean()
+        assert row.learned_mean == pytest.approx(learned.mean(), rel=1e-12)
+        assert row.learned_sd == pytest.approx(learned.std(ddof=1), rel=1e-9)
+        upper = proportion_confint(failed.sum(), len(failed), 0.2, method="beta")[1]
+        assert row.failure_upper == pytest.approx(upper, rel=1e-9)
+    np.testing.assert_allclose(frame[["interval_low", "interval_high"]],
+                               100 * reference_intervals(points, 0.1), rtol=1e-9)
+    st = decision.summarize(np.array([np.r_[g[::-1], [np.nan] * (6 - len(g))] for g in groups]),
+                            10, frame.seeds.to_numpy())
+    codes = decision.verdict_codes(st, 0.1, 0.01, 0.5)
+    assert frame.verdict.tolist() == list(decision.NAMES[codes])
+    for i in range(len(frame)):
+        if codes[i] == decision.UNDECIDED:
+            expected = decision.seeds_needed_for(
+                i, st, 0.1, 0.01, 0.5, pooled_sd=decision.pooled_sd(st),
+                rng=np.random.default_rng(i))
+            assert frame.seeds_needed[i] == expected
+        else:
+            assert math.isnan(frame.seeds_needed[i])
+    assert frame.attrs["seeds_to_decide_most"] == decision.seeds_for_study(st, codes, 0.1, 0.01, 0.5)
+    assert frame.attrs["procedure"] == decision.PROCEDURE
+
+
+def test_points_keep_the_order_they_first_appear_in_nan_keys_included():
+    runs, _ = grid_runs()
+    frame = decision.decide(runs, point="init", value="acc", seeds_needed=False)
+    assert frame.init.tolist()[0] == "b" and frame.init.tolist()[2:] == ["a", "c"]
+    assert math.isnan(frame.init[1])
+    assert frame.seeds.tolist() == [5, 4, 6, 6]
+
+
+def test_race_look_reads_each_points_runs_in_seed_order():
+    """The race takes a point's first runs by seed, whatever the row order: five runs
+    per point, the race's first look uses seeds 0 to 2 only."""
+    values = [[0.9, 0.9005, 0.8995, 0.2, 0.2], [0.5, 0.5005, 0.4995, 0.95, 0.95]]
+    runs = pd.DataFrame([{"lr": p, "seed": s, "test_accuracy": v}
+                         for p in range(2) for s, v in enumerate(values[p])])
+    frame = decision.race_look(runs.iloc[::-1], point="lr", min_seeds=3, max_seeds=5, step=2)
+    assert frame.lr.tolist() == [1, 0]  # as they first appear once sorted by seed
+    assert frame.verdict.tolist() == ["worse", "best"]
+    assert frame.seeds.tolist() == [3, 3] and frame.stopped.tolist() == ["decided", "best"]
+
+
+@pytest.mark.parametrize("runs, change, message", [
+    ([1, 2], {}, "runs: expected a non-empty pandas DataFrame, got list"),
+    (pd.DataFrame(), {}, "runs: expected a non-empty pandas DataFrame, got DataFrame"),
+    (None, {"point": ["lr", "init"]}, "runs: no column 'init' (columns: lr, seed, test_accuracy)"),
+    (None, {"margin": 0.049}, "margin=0.049: expected accuracy points (0.5 for half a point), "
+                              "at least 0.05; a fraction such as 0.005 is too small"),
+    (None, {"margin": math.nan}, "margin=nan: expected accuracy points (0.5 for half a point), "
+                                 "at least 0.05; a fraction such as 0.005 is too small"),
+    (None, {"alpha": 0.0}, "alpha=0.0: expected 0 < alpha < 0.5"),
+    (None, {"alpha": 0.5}, "alpha=0.5: expected 0 < alpha < 0.5"),
+    (None, {"failure_limit": 0.0}, "failure_limit=0.0: expected a rate in (0, 1]"),
+    (None, {"failure_limit": 1.01}, "failure_limit=1.01: expected a rate in (0, 1]"),
+    (None, {"num_classes": 1}, "num_classes=1: expected an integer >= 2"),
+    (None, {"num_classes": 10.0}, "num_classes=10.0: expected an integer >= 2"),
+])
+def test_refusals_name_the_argument_and_what_was_expected(runs, change, message):
+    if runs is None:
+        runs = pd.DataFrame({"lr": [0, 0, 1, 1], "seed": [0, 1, 0, 1],
+                             "test_accuracy": [0.9, 0.91, 0.8, 0.81]})
+    for call in (decision.decide, decision.race_look):
+        with pytest.raises(InputError) as error:
+            call(runs, **{"point": "lr", **change})
+        assert str(error.value) == message
+
+
+def test_the_limits_of_each_argument_are_accepted():
+    runs = pd.DataFrame({"lr": [0, 0, 1, 1], "seed": [0, 1, 0, 1],
+                         "test_accuracy": [0.0, 1.0, np.nan, 0.81]})
+    frame = decision.decide(runs, point="lr", margin=0.05, alpha=0.49, failure_limit=1.0,
+                            num_classes=2, seeds_needed=False)
+    assert len(frame) == 2
+    with pytest.raises(InputError, match=r"^runs: no column 'seed' \(columns: lr, test_accuracy\)$"):
+        decision.race_look(runs.drop(columns="seed"), point="lr")
+    with pytest.raises(InputError, match=r"^runs\['test_accuracy'\]: -0.1 is not an accuracy "
+                                         r"fraction in \[0, 1\] \(NaN marks a failed run\)$"):
+        decision.decide(runs.assign(test_accuracy=[0.5, -0.1, 0.5, 0.5]), point="lr")
