@@ -547,8 +547,9 @@ def _futile(st: Stats, best: np.ndarray, open_: np.ndarray, seeds: int, alpha: f
     `seeds` runs, from sds at their 10% lower confidence bound and the normal quantile,
     is at least the margin (or no new failure could bring the failure bound under the
     limit); "worse" is out of reach when the observed gap to the best plus
-    FUTILITY_ERRORS standard errors, at `seeds` runs, stays below the most lenient
-    threshold alpha / (k - 1). Stopping a point never makes a wrong call; this rule
+    FUTILITY_ERRORS standard errors, at `seeds` runs, stays below the normal quantile of
+    half the most lenient threshold, alpha / (2 (k - 1)) (half: the p-value is doubled
+    when the best has failed runs). Stopping a point never makes a wrong call; this rule
     only trades decisions for runs (tuned by simulation: BUILD_NOTES.md).
     A point with a failure, or with < 2 learned runs, always has a chance."""
     k = st.runs.shape[-1]
@@ -575,7 +576,9 @@ def race_arrays(values: np.ndarray, plan: RacePlan, num_classes: int, margin: fl
                 failure_limit: float, available: np.ndarray | None = None,
                 futility: bool = True) -> dict:
     """The race replayed look by look on (studies, points, seeds) accuracies in seed
-    order, vectorized over studies.
+    order, vectorized over studies. A decided point stops for good; a point stopped for
+    futility gets no more runs but is judged again at each later look on the runs it
+    has (it may still be decided there, or lead).
 
     Returns a dict of (studies, points) arrays: codes (the verdicts), seeds (runs the
     race used), wanted (seeds after the next round; = seeds once stopped), look (the look
