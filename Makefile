@@ -11,10 +11,10 @@
 # make perf     the speed benchmark (naive Keras fit loop vs the default path), written to
 #               results/fused_speed-<date>.{txt,json}, never over the committed figures
 # make mutation mutation testing (mutmut, requirements-mutation.txt) of the modules where a
-#               bug corrupts results without a crash, each against its fast unit tests;
-#               one process at low priority; reports in results/mutation/ (MUTATION_MODULES=
-#               runs files ... picks modules). It mutates the source files in place, one
-#               mutant at a time, and restores them: do not edit them while it runs.
+#               bug corrupts results without a crash, each against its fast unit tests, in
+#               its own copy of the package (results/mutation/tree-<module>), at low
+#               priority; reports in results/mutation/ (MUTATION_MODULES=runs files ...
+#               picks modules; make -j2 mutation runs two modules at once)
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -123,7 +123,6 @@ MUTATION_TESTS_race_rule := tests/test_racing.py \
   --deselect tests/test_racing.py::test_a_race_drops_the_worse_point_and_resumes_from_its_first_round
 MUTATION_TESTS_group_loop := tests/test_group_loop_records.py tests/test_data_order.py \
   --deselect tests/test_data_order.py::test_each_replica_trains_on_its_own_order_in_a_real_trainer
-MUTMUT ?= $(VENV)/bin/python -m mutmut
 # mutmut 2 counts a mutant as killed only on exit status 1, so any failure (an import error
 # of the mutated module is pytest's 2) is made a 1 (the runner below).
 # No bytecode caches: two mutants of one size written in one second would share a stale .pyc.
@@ -136,27 +135,30 @@ $(VENV)/.installed-mutation: requirements-mutation.txt $(VENV)/.installed
 	$(VENV)/bin/python -m pip install -q -r requirements-mutation.txt
 	touch $@
 
-define mutate_module
-	@echo "mutation: $(1) ($(MUTATION_PATH_$(1)))"
-	@rm -f .mutmut-cache $(dir $(MUTATION_PATH_$(1)))__pycache__/$(basename $(notdir $(MUTATION_PATH_$(1)))).*.pyc
-	@{ echo "module: $(MUTATION_PATH_$(1))"; echo "tests: $(strip $(MUTATION_TESTS_$(1)))"; \
+# Each module is mutated in its own copy of the package and tests, results/mutation/tree-<module>,
+# so the checkout is never edited and `make -j2 mutation` runs two modules at once.
+MUTATION_RUNNER = sh -c '$(MUTATION_PYTEST) $(strip $(MUTATION_TESTS_$*)) || exit 1'
+MUTMUT = $(abspath $(VENV))/bin/python -m mutmut
+MUTMUT_IN_TREE = cd $(MUTATION_OUT)/tree-$* && $(MUTMUT)
+
+mutation: $(addprefix mutation-,$(MUTATION_MODULES))
+
+mutation-%: $(MUTATION_DEPS)
+	@test -n "$(MUTATION_PATH_$*)" || { echo "error: MUTATION_MODULES: '$*' is unknown: expected some of runs files noise data decision race_rule group_loop" >&2; exit 2; }
+	@echo "mutation: $* ($(MUTATION_PATH_$*))"
+	@rm -rf $(MUTATION_OUT)/tree-$* && mkdir -p $(MUTATION_OUT)/tree-$*
+	@cp -r lenet_bench tests experiments pyproject.toml pytest.ini $(MUTATION_OUT)/tree-$*/
+	@find $(MUTATION_OUT)/tree-$* -name __pycache__ -prune -exec rm -rf {} +
+	@{ echo "module: $(MUTATION_PATH_$*)"; echo "tests: $(strip $(MUTATION_TESTS_$*))"; \
 	  echo "machine: $$(nproc) cores, $$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $$(uname -sm)"; \
-	  echo "started: $$(date -u +%Y-%m-%dT%H:%M:%SZ)"; } > $(MUTATION_OUT)/$(1).txt
-	@start=$$(date +%s); nice -n 19 $(MUTMUT) run --paths-to-mutate $(MUTATION_PATH_$(1)) \
-	  --tests-dir tests --runner "sh -c '$(MUTATION_PYTEST) $(strip $(MUTATION_TESTS_$(1))) || exit 1'" \
-	  --simple-output --no-progress > $(MUTATION_OUT)/$(1).run.log 2>&1; \
-	  echo "seconds: $$(( $$(date +%s) - start ))" >> $(MUTATION_OUT)/$(1).txt
+	  echo "started: $$(date -u +%Y-%m-%dT%H:%M:%SZ)"; } > $(MUTATION_OUT)/$*.txt
+	@start=$$(date +%s); (cd $(MUTATION_OUT)/tree-$* && nice -n 19 $(MUTMUT) run --paths-to-mutate $(MUTATION_PATH_$*) --tests-dir tests \
+	  --runner "$(subst $(VENV)/,$(abspath $(VENV))/,$(MUTATION_RUNNER))" --simple-output --no-progress) \
+	  > $(MUTATION_OUT)/$*.run.log 2>&1; \
+	  echo "seconds: $$(( $$(date +%s) - start ))" >> $(MUTATION_OUT)/$*.txt
 	@for kind in killed survived timeout suspicious skipped untested; do \
-	  echo "$$kind: $$($(MUTMUT) result-ids $$kind 2>/dev/null | wc -w)"; done >> $(MUTATION_OUT)/$(1).txt
-	@$(MUTMUT) results >> $(MUTATION_OUT)/$(1).txt 2>&1 || true
-	@for id in $$($(MUTMUT) result-ids survived 2>/dev/null) $$($(MUTMUT) result-ids suspicious 2>/dev/null); do \
-	  echo "--- mutant $$id"; $(MUTMUT) show $$id 2>&1 | tail -n +3; done >> $(MUTATION_OUT)/$(1).txt
-	@rm -f .mutmut-cache
-	@git diff --quiet -- $(MUTATION_PATH_$(1)) || { echo "$(MUTATION_PATH_$(1)) differs from git after mutmut: check it" >&2; exit 1; }
-	@grep -E "^(seconds|killed|survived|timeout|suspicious):" $(MUTATION_OUT)/$(1).txt || true
-
-endef
-
-mutation: $(MUTATION_DEPS)
-	@mkdir -p $(MUTATION_OUT)
-	$(foreach module,$(MUTATION_MODULES),$(call mutate_module,$(module)))
+	  echo "$$kind: $$($(MUTMUT_IN_TREE) result-ids $$kind 2>/dev/null | wc -w)"; done >> $(MUTATION_OUT)/$*.txt
+	@($(MUTMUT_IN_TREE) results) >> $(MUTATION_OUT)/$*.txt 2>&1 || true
+	@for id in $$($(MUTMUT_IN_TREE) result-ids survived 2>/dev/null) $$($(MUTMUT_IN_TREE) result-ids suspicious 2>/dev/null); do \
+	  echo "--- mutant $$id"; ($(MUTMUT_IN_TREE) show $$id 2>&1) | tail -n +3; done >> $(MUTATION_OUT)/$*.txt
+	@grep -E "^(seconds|killed|survived|timeout|suspicious):" $(MUTATION_OUT)/$*.txt || true
