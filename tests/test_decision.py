@@ -314,3 +314,22 @@ def test_p_beats_equal_zero_spread_points_is_one():
     p = decision.p_beats(st.index((slice(None), None)), st.index((None, slice(None))))
     assert p[0, 1] == p[1, 0] == p[0, 2] == 1.0
     assert p[2, 0] < 1e-6
+
+
+def test_pruning_keeps_the_exact_call_when_every_point_is_beaten():
+    """A cycle: M has the highest mean but fails half its runs, j is clean just below it,
+    i is clean and noisy below j. Nobody is a best, so the closed test may call all three
+    worse; i's only evidence is Welch's p against j, about 0.021, between alpha / (2 (k -
+    1)) and alpha / (k - 1), with no failure in the pair. Pruning p-values at half the
+    most lenient threshold once dropped it and left i not worse."""
+    pattern = np.linspace(-1, 1, 20) / np.linspace(-1, 1, 20).std(ddof=1)
+    groups = [np.r_[0.8965 + 0.001 * pattern[::2], [np.nan] * 10], 0.895 + 0.001 * pattern,
+              0.8755 + 0.04 * pattern]
+    st = stats_of(groups)
+    exact = decision.p_beats(st.index((slice(None), None)), st.index((None, slice(None))))
+    exact[np.arange(3), np.arange(3)] = np.inf
+    assert 0.0125 < exact[2, 1] < 0.025 and exact[2, 1] < exact[2, 0]
+    expected = decision.closed_worse(exact.min(-1), 0.05)
+    assert expected.all()
+    np.testing.assert_array_equal(decision.worse_calls(st), expected)
+    assert list(decision.verdict_codes(st)) == [decision.WORSE] * 3

@@ -22,9 +22,10 @@ Per point i: its runs n_i; a run FAILED when its value is NaN or within 0.02 of 
    Peritz and Gabriel 1976) calls i worse iff every H_S with i in S is rejected; by
    symmetry of the Bonferroni test in S this is: for s = 1..k, min(q_i, the (s-1)-th
    largest q among the others) < alpha / (s (k - 1)).
-   Proof of the family-wise error: let T be the set of true bests (never empty: the
-   points with the highest learned mean, and among them the lowest failure rate, hold
-   H_i). A false "worse" call rejects some H_i with i in T, hence (closed testing)
+   Proof of the family-wise error: let T be the set of true bests. T is empty only
+   when the point with the highest learned mean fails more often than another; then
+   every H_i is false and no "worse" call is false. Otherwise a false "worse" call
+   rejects some H_i with i in T, hence (closed testing)
    rejects H_T, which happens with probability at most alpha. The best is picked
    from the same runs, yet no event outside "H_T rejected" can make a false call, so
    the choice of the best is covered: the rate of any false "worse" over the grid is
@@ -160,10 +161,12 @@ def p_beats(a: Stats, b: Stats, prune: float = 1.0) -> np.ndarray:
     weights of a weighted Bonferroni may depend on the total failure count, given which
     both tests stay valid: Tarone 1990).
 
-    Component p-values that cannot fall below `prune` (by a cheap bound: the normal
-    tail is below Student's) are returned as 1; a caller that only compares p with
-    thresholds <= 2 * prune gets the same decisions. Only the pairs that pass the
-    bound get Welch's df and Student's tail, so a grid of equal points is cheap.
+    A p_acc that cannot fall below `prune` (by a cheap bound: the normal tail is below
+    Student's) is returned as 1; a caller that only compares p with thresholds <= prune
+    gets the same decisions (without failures p = p_acc >= prune either way; with them
+    the smaller of 2 p_acc and 2 p_fail decides, and 2 p_acc >= 2 prune passes no
+    threshold). Only the pairs that pass the bound get Welch's df and Student's tail,
+    so a grid of equal points is cheap.
     """
     shape = np.broadcast_shapes(*(np.shape(x) for x in (*a, *b)))
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -193,7 +196,9 @@ def p_beats(a: Stats, b: Stats, prune: float = 1.0) -> np.ndarray:
 
 def fisher_greater(fa, na, fb, nb) -> np.ndarray:
     """One-sided Fisher exact p of "a fails more often than b" (scipy's hypergeometric
-    tail), computed once per distinct table (a grid repeats few tables)."""
+    tail) where a's failure rate is above b's, 1 elsewhere (the p-value is at least 1/2
+    there, which no threshold reaches); computed once per distinct table (a grid
+    repeats few tables)."""
     fa, na, fb, nb = (np.asarray(x, np.int64) for x in (fa, na, fb, nb))
     codes = ((fa * 4096 + na) * 4096 + fb) * 4096 + nb
     unique, inverse = np.unique(codes, return_inverse=True)
@@ -212,8 +217,8 @@ def thresholds(alpha: float, k: int) -> np.ndarray:
 
 
 def _prune(alpha: float, k: int) -> float:
-    """Half the most lenient threshold: p_beats may round p-values above it up to 1."""
-    return float(thresholds(alpha, k)[0]) / 2
+    """The most lenient threshold: p_beats may round p_acc above it up to 1."""
+    return float(thresholds(alpha, k)[0])
 
 
 def closed_worse(q: np.ndarray, alpha: float) -> np.ndarray:
@@ -566,7 +571,7 @@ def _futile(st: Stats, best: np.ndarray, open_: np.ndarray, seeds: int, alpha: f
         se_now = np.sqrt(st.var / st.learned + other.var / other.learned)
         se_then = np.sqrt(st.var / final + other.var / final_best)
         gap = other.mean - st.mean + FUTILITY_ERRORS * se_now
-        worse = gap / se_then > special.ndtri(1 - _prune(alpha, k))
+        worse = gap / se_then > special.ndtri(1 - thresholds(alpha, k)[0] / 2)
     hopeless = ~equivalent & ~worse & (st.failures == 0) & (st.learned >= 2) & \
         (other.learned >= 2)
     return hopeless & (best[..., None] >= 0) & open_
