@@ -333,3 +333,18 @@ def test_pruning_keeps_the_exact_call_when_every_point_is_beaten():
     assert expected.all()
     np.testing.assert_array_equal(decision.worse_calls(st), expected)
     assert list(decision.verdict_codes(st)) == [decision.WORSE] * 3
+
+
+def test_verdict_codes_default_margin_is_half_a_point():
+    """Two points with the same 16 runs (a tie: the first is the best): the second is
+    equivalent exactly when its interval's half-width is under the margin; scaled to a
+    half-width of 0.498 points it is equivalent at the default margin, and not at a
+    margin of 0.495 points."""
+    runs = 0.9 + np.linspace(-1, 1, 16) * 0.01
+    half = decision.intervals(stats_of([runs, runs]))[1][1]
+    scaled = 0.9 + np.linspace(-1, 1, 16) * 0.01 * 0.00498 / half
+    st = stats_of([scaled, scaled])
+    low, high = decision.intervals(st)
+    assert (-low[1], high[1]) == pytest.approx((0.00498, 0.00498), rel=1e-6)
+    assert list(decision.verdict_codes(st)) == [decision.BEST, decision.EQUIVALENT]
+    assert decision.verdict_codes(st, margin=0.00495)[1] == decision.UNDECIDED
