@@ -56,7 +56,8 @@ def test_decide_columns_are_the_points_own_figures():
             assert frame.seeds_needed[i] == expected
         else:
             assert math.isnan(frame.seeds_needed[i])
-    assert frame.attrs["seeds_to_decide_most"] == decision.seeds_for_study(st, codes, 0.1, 0.01, 0.5)
+    most = decision.seeds_for_study(st, codes, 0.1, 0.01, 0.5)
+    assert frame.attrs["seeds_to_decide_most"] == most
     assert frame.attrs["procedure"] == decision.PROCEDURE
 
 
@@ -111,7 +112,8 @@ def test_the_limits_of_each_argument_are_accepted():
     frame = decision.decide(runs, point="lr", margin=0.05, alpha=0.49, failure_limit=1.0,
                             num_classes=2, seeds_needed=False)
     assert len(frame) == 2
-    with pytest.raises(InputError, match=r"^runs: no column 'seed' \(columns: lr, test_accuracy\)$"):
+    with pytest.raises(InputError,
+                       match=r"^runs: no column 'seed' \(columns: lr, test_accuracy\)$"):
         decision.race_look(runs.drop(columns="seed"), point="lr")
     with pytest.raises(InputError, match=r"^runs\['test_accuracy'\]: -0.1 is not an accuracy "
                                          r"fraction in \[0, 1\] \(NaN marks a failed run\)$"):

@@ -14,15 +14,9 @@ from scipy import stats
 
 from lenet_bench.errors import InputError
 from lenet_bench.records import decision
+from test_decision_reference import failure_upper
 
 OPEN, DECIDED, FUTILE, CAPPED, LEADING = range(5)
-
-
-def failure_upper(failures, runs, alpha):
-    """One-sided Clopper-Pearson upper bound at 1 - alpha (1 when every run failed)."""
-    if failures >= runs:
-        return 1.0
-    return stats.beta.ppf(1 - alpha, failures + 1, runs - failures)
 
 
 def hopeless(st, i, best, seeds, alpha, margin, failure_limit, open_):

@@ -81,11 +81,11 @@ def reference_q(points):
                      for i, point in enumerate(points)])
 
 
-def failure_upper(failed, alpha):
+def failure_upper(failures, runs, alpha):
     """The one-sided Clopper-Pearson upper bound at 1 - alpha (1 when every run failed)."""
-    if failed.all():
+    if failures >= runs:
         return 1.0
-    return proportion_confint(failed.sum(), len(failed), 2 * alpha, method="beta")[1]
+    return proportion_confint(failures, runs, 2 * alpha, method="beta")[1]
 
 
 def reference_verdicts(groups, num_classes, alpha, margin, failure_limit):
@@ -102,12 +102,12 @@ def reference_verdicts(groups, num_classes, alpha, margin, failure_limit):
     verdicts = []
     for i, (failed, learned) in enumerate(points):
         inside = bool(-margin < bounds[i, 0] and bounds[i, 1] < margin)
+        rate_ok = failure_upper(failed.sum(), len(failed), alpha) < failure_limit
         if i == best:
             verdicts.append(decision.BEST)
         elif worse[i]:
             verdicts.append(decision.WORSE)
-        elif runs[i] >= 2 and len(learned) >= 2 and failure_upper(failed, alpha) < failure_limit \
-                and inside:
+        elif runs[i] >= 2 and len(learned) >= 2 and rate_ok and inside:
             verdicts.append(decision.EQUIVALENT)
         else:
             verdicts.append(decision.UNDECIDED)
@@ -233,7 +233,8 @@ def test_equivalence_turns_at_the_references_bounds():
             failed, learned = split_runs(groups[i], num_classes)
             if len(learned) < 2 or np.isnan(bounds[i]).any():
                 continue
-            margin, limit = max(-bounds[i, 0], bounds[i, 1]), failure_upper(failed, alpha)
+            margin = max(-bounds[i, 0], bounds[i, 1])
+            limit = failure_upper(failed.sum(), len(failed), alpha)
             if margin <= 0 or limit >= 1:
                 continue
             for scale, expected in zip(either_side(1), (decision.UNDECIDED, decision.EQUIVALENT)):
