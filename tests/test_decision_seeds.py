@@ -23,17 +23,21 @@ def step_rate(decides_at, calls=None):
     """A decision rate of exactly POWER from `decides_at` total seeds on, just below it
     before: the search must land on `decides_at`."""
     def rate(i, totals, truth, st, sims, rng, args, base):
+        assert isinstance(rng, np.random.Generator)
         if calls is not None:
-            calls.append((i, truth, sims, args))
+            calls.append((i, truth, sims, args, rng))
         return np.where(np.asarray(totals) >= decides_at, decision.POWER, decision.POWER - 0.01)
     return rate
 
 
-@pytest.mark.parametrize("decides_at", [9, 10, 11, 12, 13, 17, 40, 63, 64, 65, 199, 200])
-def test_seeds_needed_finds_the_smallest_total_that_decides(monkeypatch, decides_at):
+@pytest.mark.parametrize("decides_at, needed", [
+    (9, 9), (10, 10), (11, 11), (12, 12), (13, 13), (17, 17), (40, 40), (63, 63), (64, 64),
+    (65, 65), (199, 199), (200, 200),
+    (5, 9), (8, 9),  # decided below its 8 runs in simulation: the answer is still above them
+])
+def test_seeds_needed_finds_the_smallest_total_that_decides(monkeypatch, decides_at, needed):
     monkeypatch.setattr(decision, "_decision_rate", step_rate(decides_at))
-    needed = decision.seeds_needed_for(1, four_points(), 0.05, 0.005, 0.2, pooled_sd=0.01)
-    assert needed == decides_at
+    assert decision.seeds_needed_for(1, four_points(), 0.05, 0.005, 0.2, pooled_sd=0.01) == needed
 
 
 @pytest.mark.parametrize("cap, decides_at, expected", [(200, 201, math.inf), (50, 51, math.inf),
@@ -45,16 +49,24 @@ def test_seeds_needed_stops_at_the_cap(monkeypatch, cap, decides_at, expected):
 
 
 @pytest.mark.parametrize("point, truth", [(1, (0.88, 0.02, 0.25)), (2, (0.7, 0.03, 0.75)),
-                                          (3, (0.0, 0.03, 1.0))])
+                                          (3, (0.0, 0.03, 1.0)), (4, (0.85, 0.02, 0.0)),
+                                          (5, (0.0, 0.03, 0.0))])
 def test_seeds_needed_takes_the_points_observed_mean_sd_and_failure_rate_as_truth(
         monkeypatch, point, truth):
     """Its own sd with >= 2 learned runs, the grid's pooled sd otherwise; mean 0 without a
-    learned run; the simulation count and the procedure's settings passed on."""
+    learned run, failure rate 0 without a run; the simulation count, the procedure's
+    settings and the caller's generator passed on."""
     calls = []
     monkeypatch.setattr(decision, "_decision_rate", step_rate(20, calls))
-    decision.seeds_needed_for(point, four_points(), 0.1, 0.004, 0.3, pooled_sd=0.03, sims=17)
-    for i, seen, sims, args in calls:
+    four = four_points()
+    six = Stats(*(np.r_[field, extra] for field, extra in
+                  zip(four, ([2, 0], [0, 0], [2, 0], [0.85, np.nan], [4e-4, np.nan]))))
+    rng = np.random.default_rng(5)
+    decision.seeds_needed_for(point, six, 0.1, 0.004, 0.3, pooled_sd=0.03, sims=17, rng=rng)
+    assert calls
+    for i, seen, sims, args, seen_rng in calls:
         assert (i, sims, args) == (point, 17, (0.1, 0.004, 0.3))
+        assert seen_rng is rng
         assert seen == pytest.approx(truth, rel=1e-12)
 
 
