@@ -5,6 +5,7 @@ tests/test_decision_reference.py checks against its own reference). The vectoriz
 must agree on every output, for studies drawn to stop every way (decided, futility, cap,
 best, and runs that run out), and race_look must be its DataFrame view."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -179,6 +180,8 @@ def test_race_plan_splits_alpha_over_its_looks():
     assert plan.looks == (3, 5, 7, 9, 11, 13, 15, 17, 19, 20)
     assert plan.alphas == pytest.approx((0.05 * 0.75 / 9,) * 9 + (0.05 * 0.25,))
     assert decision.race_plan(5, 5, 1) == decision.RacePlan((5,), (0.05,))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        plan.looks = (3, 20)  # a race's plan is fixed before its first look
     assert decision.race_plan(2, 20, 1).looks == tuple(range(2, 21))
     for bad in [(1, 20, 2), (5, 4, 1), (3, 20, 0)]:
         with pytest.raises(InputError, match=r"expected 2 <= min_seeds <= max_seeds"):

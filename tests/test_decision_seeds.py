@@ -73,7 +73,9 @@ def test_seeds_needed_takes_the_points_observed_mean_sd_and_failure_rate_as_trut
 @pytest.mark.parametrize("decides_at", [11, 12, 57, 200])
 def test_seeds_for_study_finds_the_smallest_count_that_decides_most(monkeypatch, decides_at):
     """Bisection between the open points' largest run count and the cap (every point
-    open here has 10 runs, so 11 is the first count it can return)."""
+    open here has 10 runs, so 11 is the first count it can return). The truth it passes
+    on: each point's own sd with >= 2 learned runs (2 is enough), the pooled sd
+    otherwise; failures per run (0 without a run)."""
     seen = []
 
     def rate(seeds, st, open_, counted, sd, rate, sims, rng, args):
@@ -81,15 +83,20 @@ def test_seeds_for_study_finds_the_smallest_count_that_decides_most(monkeypatch,
         return decision.POWER if seeds >= decides_at else decision.POWER - 0.01
 
     monkeypatch.setattr(decision, "_study_rate", rate)
-    st = four_points()._replace(runs=np.array([10, 10, 10, 3]))
-    codes = np.array([decision.BEST, decision.UNDECIDED, decision.UNDECIDED, decision.WORSE])
+    four = four_points()
+    st = Stats(*(np.r_[field, extra] for field, extra in
+                 zip(four, ([2, 1, 0], [0, 1, 0], [2, 0, 0], [0.85, np.nan, np.nan],
+                            [9e-4, np.nan, np.nan]))))
+    st = st._replace(runs=np.array([10, 10, 10, 3, 2, 1, 0]))
+    codes = np.array([decision.BEST, decision.UNDECIDED, decision.UNDECIDED, decision.WORSE,
+                      decision.WORSE, decision.WORSE, decision.WORSE])
     assert decision.seeds_for_study(st, codes, 0.1, 0.004, 0.3, sims=9) == decides_at
     open_, counted, sd, rate_, sims, args = seen[0]
-    assert open_.tolist() == [True, True, True, False]
-    assert counted.tolist() == [False, True, True, False]
-    pooled = math.sqrt((9 * 1e-4 + 5 * 4e-4) / 14)
-    np.testing.assert_allclose(sd, [0.01, 0.02, pooled, pooled])
-    np.testing.assert_allclose(rate_, [0, 0.2, 0.3, 1.0])
+    assert open_.tolist() == [True, True, True, False, False, False, False]
+    assert counted.tolist() == [False, True, True, False, False, False, False]
+    pooled = math.sqrt((9 * 1e-4 + 5 * 4e-4 + 1 * 9e-4) / 15)
+    np.testing.assert_allclose(sd, [0.01, 0.02, pooled, pooled, 0.03, pooled, pooled])
+    np.testing.assert_allclose(rate_, [0, 0.2, 0.3, 1.0, 0.0, 1.0, 0.0])
     assert (sims, args) == (9, (0.1, 0.004, 0.3))
 
 
@@ -103,6 +110,9 @@ def test_seeds_for_study_is_inf_beyond_the_cap_and_nan_with_nothing_undecided(mo
 
 def test_pooled_sd_weighs_points_by_their_degrees_of_freedom():
     assert decision.pooled_sd(four_points()) == pytest.approx(math.sqrt((9e-4 + 2e-3) / 14))
+    two = four_points()._replace(learned=np.array([10, 6, 2, 0]),
+                                 var=np.array([1e-4, 4e-4, 9e-4, 0]))
+    assert decision.pooled_sd(two) == pytest.approx(math.sqrt((9e-4 + 2e-3 + 9e-4) / 15))
     none = four_points()._replace(learned=np.array([1, 1, 0, 0]))
     assert decision.pooled_sd(none) == 0.01
 

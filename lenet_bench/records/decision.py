@@ -60,7 +60,6 @@ wrappers.
 """
 
 import dataclasses
-import json
 import math
 from typing import NamedTuple
 
@@ -523,10 +522,6 @@ class RacePlan:
     looks: tuple[int, ...]
     alphas: tuple[float, ...]
 
-    def to_json(self) -> str:
-        return json.dumps({"procedure": PROCEDURE, "looks": list(self.looks),
-                           "alphas": list(self.alphas), "alpha": sum(self.alphas)}, indent=1)
-
 
 def race_plan(min_seeds: int = 3, max_seeds: int = 20, step: int = 2, alpha: float = ALPHA,
               final_share: float = FINAL_SHARE) -> RacePlan:
@@ -759,7 +754,7 @@ def race_look(runs: pd.DataFrame, *, point, value: str = "test_accuracy",
       One row per point: the point columns, verdict, seeds (runs the race has used),
       seeds_wanted (total seeds after the next round; = seeds once stopped), stopped
       (decided, futility, cap, best or open), look (1-based look it stopped at) and why.
-      attrs: "procedure" and "plan" (the RacePlan; `to_json()` for the workdir).
+      attrs: "procedure" and "plan" (the RacePlan).
     """
     columns = _check(runs, point, value, margin, alpha, failure_limit, num_classes, (seed,))
     plan = race_plan(min_seeds, max_seeds, step, alpha)
