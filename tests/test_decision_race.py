@@ -121,6 +121,8 @@ def test_race_arrays_is_the_reference_race_study_by_study(plan):
             assert race["finished"][s] == finished
             seen.update(why)
     assert seen == {OPEN, DECIDED, FUTILE, CAPPED, LEADING}
+    # race_look's "stopped" column, in the words its docstring and the reports use
+    assert list(decision.STOPS[sorted(seen)]) == ["open", "decided", "futility", "cap", "best"]
 
 
 def test_race_without_futility_only_stops_decided_points_before_the_last_look():
@@ -184,8 +186,11 @@ def test_race_plan_splits_alpha_over_its_looks():
         plan.looks = (3, 20)  # a race's plan is fixed before its first look
     assert decision.race_plan(2, 20, 1).looks == tuple(range(2, 21))
     for bad in [(1, 20, 2), (5, 4, 1), (3, 20, 0)]:
-        with pytest.raises(InputError, match=r"expected 2 <= min_seeds <= max_seeds"):
+        with pytest.raises(InputError) as error:
             decision.race_plan(*bad)
+        assert str(error.value) == (f"race plan: min_seeds={bad[0]}, max_seeds={bad[1]}, "
+                                    f"step={bad[2]}; expected 2 <= min_seeds <= max_seeds "
+                                    "and step >= 1")
 
 
 def test_futility_is_the_references_on_states_the_race_rarely_reaches():
