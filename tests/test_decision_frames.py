@@ -15,13 +15,15 @@ from test_decision_reference import reference_intervals, split_runs
 
 
 def grid_runs():
-    """Four points in the order c, a, NaN, b (not sorted), runs listed out of seed order;
-    b fails one run of five (NaN) and a one of six at chance."""
+    """Five points in the order d, b, NaN, a, c (not sorted), runs listed out of seed
+    order; b fails one run of five (NaN), a one of six at chance, and d two of three
+    (one learned run)."""
     rng = np.random.default_rng(3)
     values = {"c": 0.9 + 0.002 * rng.standard_normal(6),
               "a": np.r_[0.898 + 0.002 * rng.standard_normal(5), 0.1],
               np.nan: 0.86 + 0.002 * rng.standard_normal(4),
-              "b": np.r_[np.nan, 0.897 + 0.004 * rng.standard_normal(4)]}
+              "b": np.r_[np.nan, 0.897 + 0.004 * rng.standard_normal(4)],
+              "d": np.array([0.1, 0.899, np.nan])}
     rows = [{"init": init, "decay": 0.9, "seed": seed, "acc": value}
             for init, group in values.items() for seed, value in enumerate(group)]
     return pd.DataFrame(rows).iloc[::-1].reset_index(drop=True), values
@@ -30,7 +32,7 @@ def grid_runs():
 def test_decide_columns_are_the_points_own_figures():
     runs, values = grid_runs()
     frame = decision.decide(runs, point=["init", "decay"], value="acc", alpha=0.1,
-                            margin=1.0, failure_limit=0.5)
+                            margin=0.3, failure_limit=1.0)
     groups = [values[key if isinstance(key, str) else np.nan] for key in frame.init]
     assert [len(g) for g in groups] == frame.seeds.tolist()
     assert (frame.decay == 0.9).all()
@@ -39,24 +41,28 @@ def test_decide_columns_are_the_points_own_figures():
         assert row.failures == failed.sum()
         assert row.failure_rate == failed.mean()
         assert row.learned_mean == pytest.approx(learned.mean(), rel=1e-12)
-        assert row.learned_sd == pytest.approx(learned.std(ddof=1), rel=1e-9)
+        if len(learned) >= 2:
+            assert row.learned_sd == pytest.approx(learned.std(ddof=1), rel=1e-9)
+        else:
+            assert math.isnan(row.learned_sd)  # no spread from one learned run
         upper = proportion_confint(failed.sum(), len(failed), 0.2, method="beta")[1]
         assert row.failure_upper == pytest.approx(upper, rel=1e-9)
     np.testing.assert_allclose(frame[["interval_low", "interval_high"]],
                                100 * reference_intervals(points, 0.1), rtol=1e-9)
     st = decision.summarize(np.array([np.r_[g[::-1], [np.nan] * (6 - len(g))] for g in groups]),
                             10, frame.seeds.to_numpy())
-    codes = decision.verdict_codes(st, 0.1, 0.01, 0.5)
+    codes = decision.verdict_codes(st, 0.1, 0.003, 1.0)
+    assert (codes == decision.UNDECIDED).sum() == 3  # d (one learned run), b and a
     assert frame.verdict.tolist() == list(decision.NAMES[codes])
     for i in range(len(frame)):
         if codes[i] == decision.UNDECIDED:
             expected = decision.seeds_needed_for(
-                i, st, 0.1, 0.01, 0.5, pooled_sd=decision.pooled_sd(st),
+                i, st, 0.1, 0.003, 1.0, pooled_sd=decision.pooled_sd(st),
                 rng=np.random.default_rng(i))
             assert frame.seeds_needed[i] == expected
         else:
             assert math.isnan(frame.seeds_needed[i])
-    most = decision.seeds_for_study(st, codes, 0.1, 0.01, 0.5)
+    most = decision.seeds_for_study(st, codes, 0.1, 0.003, 1.0)
     assert frame.attrs["seeds_to_decide_most"] == most
     assert frame.attrs["procedure"] == decision.PROCEDURE
 
@@ -64,9 +70,9 @@ def test_decide_columns_are_the_points_own_figures():
 def test_points_keep_the_order_they_first_appear_in_nan_keys_included():
     runs, _ = grid_runs()
     frame = decision.decide(runs, point="init", value="acc", seeds_needed=False)
-    assert frame.init.tolist()[0] == "b" and frame.init.tolist()[2:] == ["a", "c"]
-    assert math.isnan(frame.init[1])
-    assert frame.seeds.tolist() == [5, 4, 6, 6]
+    assert frame.init.tolist()[:2] == ["d", "b"] and frame.init.tolist()[3:] == ["a", "c"]
+    assert math.isnan(frame.init[2])
+    assert frame.seeds.tolist() == [3, 5, 4, 6, 6]
 
 
 def test_race_look_reads_each_points_runs_in_seed_order():
@@ -118,3 +124,26 @@ def test_the_limits_of_each_argument_are_accepted():
     with pytest.raises(InputError, match=r"^runs\['test_accuracy'\]: -0.1 is not an accuracy "
                                          r"fraction in \[0, 1\] \(NaN marks a failed run\)$"):
         decision.decide(runs.assign(test_accuracy=[0.5, -0.1, 0.5, 0.5]), point="lr")
+
+
+def test_decide_reads_ten_classes_and_margins_in_points_by_default():
+    """0.075 is 0.025 from the chance of 10 classes (learned) and 0.016 from that of 11
+    (failed); a tie scaled to an interval half-width of 0.498 points is equivalent at a
+    margin of 0.5 points and not at 0.495."""
+    frame = decision.decide(pd.DataFrame({"lr": [0, 0, 0], "test_accuracy": [0.075, 0.07, 0.06]}),
+                            point="lr", seeds_needed=False)
+    assert frame.failures.tolist() == [0]
+    runs = 0.9 + np.linspace(-1, 1, 16) * 0.01
+    half = decision.intervals(decision.summarize(np.array([runs, runs]), 10))[1][1]
+    scaled = 0.9 + np.linspace(-1, 1, 16) * 0.01 * 0.00498 / half
+    tie = pd.DataFrame({"lr": np.repeat([0, 1], 16), "test_accuracy": np.r_[scaled, scaled]})
+    verdict = {margin: decision.decide(tie, point="lr", margin=margin, seeds_needed=False).verdict
+               for margin in (0.5, 0.495)}
+    assert verdict[0.5].tolist() == ["best", "equivalent"]
+    assert verdict[0.495].tolist() == ["best", "undecided"]
+
+
+def test_accuracies_above_one_are_refused():
+    runs = pd.DataFrame({"lr": [0, 0, 1, 1], "test_accuracy": [0.9, 1.5, 0.8, 0.81]})
+    with pytest.raises(InputError, match=r"^runs\['test_accuracy'\]: 1.5 is not an accuracy"):
+        decision.decide(runs, point="lr")
