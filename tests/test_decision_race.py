@@ -160,6 +160,7 @@ def test_race_look_is_race_arrays_with_one_based_looks_and_reasons():
     expected = [decision.stop_reason(*row) for row in zip(race["why"][0], looks,
                                                            order.verdict, race["wanted"][0])]
     assert order.why.tolist() == expected
+    assert frame.attrs["procedure"] == decision.PROCEDURE
 
 
 @pytest.mark.parametrize("why, look, verdict, wanted, reason", [

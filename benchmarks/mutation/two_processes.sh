@@ -15,7 +15,10 @@ set -u
 module=$1; out=$2; shift 2
 repo=$(git rev-parse --show-toplevel)
 python=${PYTHON:-$repo/.venv/bin/python}
-runner="sh -c 'PYTHONDONTWRITEBYTECODE=1 $python -m pytest -x -q -p no:xdist -p no:cacheprovider $* || exit 1'"
+# mutmut's own timeout does not fire in `mutmut run ID`: a mutant that loops forever is
+# stopped by `timeout` and counts as killed, as mutmut counts its timeouts as caught.
+runner="sh -c 'PYTHONDONTWRITEBYTECODE=1 timeout ${MUTANT_TIMEOUT:-300} $python -m pytest -x -q \
+  -p no:xdist -p no:cacheprovider $* || exit 1'"
 mkdir -p "$out"
 for shard in 0 1; do
   git -C "$repo" worktree add -f --detach "$out/shard$shard" HEAD > /dev/null
