@@ -334,15 +334,21 @@ def test_pruning_keeps_the_exact_call_when_every_point_is_beaten():
     assert list(decision.verdict_codes(st)) == [decision.WORSE] * 3
 
 
+def tie_with_half_width(half_width, runs=16):
+    """Runs for two tied points (the same values) whose interval of the second against the
+    first has this one-sided half-width at alpha = 0.05, k = 2."""
+    pattern = np.linspace(-1, 1, runs) * 0.01
+    half = decision.intervals(stats_of([0.9 + pattern, 0.9 + pattern]))[1][1]
+    return 0.9 + pattern * half_width / half
+
+
 def test_verdict_codes_default_margin_is_half_a_point():
     """Two points with the same 16 runs (a tie: the first is the best): the second is
-    equivalent exactly when its interval's half-width is under the margin; scaled to a
+    equivalent exactly when its interval's half-width is under the margin; at a
     half-width of 0.498 points it is equivalent at the default margin, and not at a
     margin of 0.495 points."""
-    runs = 0.9 + np.linspace(-1, 1, 16) * 0.01
-    half = decision.intervals(stats_of([runs, runs]))[1][1]
-    scaled = 0.9 + np.linspace(-1, 1, 16) * 0.01 * 0.00498 / half
-    st = stats_of([scaled, scaled])
+    runs = tie_with_half_width(0.00498)
+    st = stats_of([runs, runs])
     low, high = decision.intervals(st)
     assert (-low[1], high[1]) == pytest.approx((0.00498, 0.00498), rel=1e-6)
     assert list(decision.verdict_codes(st)) == [decision.BEST, decision.EQUIVALENT]

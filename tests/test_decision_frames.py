@@ -11,6 +11,7 @@ from statsmodels.stats.proportion import proportion_confint
 
 from lenet_bench.errors import InputError
 from lenet_bench.records import decision
+from test_decision import tie_with_half_width
 from test_decision_reference import reference_intervals, split_runs
 
 
@@ -133,9 +134,7 @@ def test_decide_reads_ten_classes_and_margins_in_points_by_default():
     frame = decision.decide(pd.DataFrame({"lr": [0, 0, 0], "test_accuracy": [0.075, 0.07, 0.06]}),
                             point="lr", seeds_needed=False)
     assert frame.failures.tolist() == [0]
-    runs = 0.9 + np.linspace(-1, 1, 16) * 0.01
-    half = decision.intervals(decision.summarize(np.array([runs, runs]), 10))[1][1]
-    scaled = 0.9 + np.linspace(-1, 1, 16) * 0.01 * 0.00498 / half
+    scaled = tie_with_half_width(0.00498)
     tie = pd.DataFrame({"lr": np.repeat([0, 1], 16), "test_accuracy": np.r_[scaled, scaled]})
     verdict = {margin: decision.decide(tie, point="lr", margin=margin, seeds_needed=False).verdict
                for margin in (0.5, 0.495)}
@@ -147,3 +146,15 @@ def test_accuracies_above_one_are_refused():
     runs = pd.DataFrame({"lr": [0, 0, 1, 1], "test_accuracy": [0.9, 1.5, 0.8, 0.81]})
     with pytest.raises(InputError, match=r"^runs\['test_accuracy'\]: 1.5 is not an accuracy"):
         decision.decide(runs, point="lr")
+
+
+def test_race_look_reads_the_margin_in_points():
+    """The tie of the test above raced in one look of 16 seeds: equivalent at a margin of
+    0.5 points, undecided (capped) at 0.495."""
+    scaled = tie_with_half_width(0.00498)
+    tie = pd.DataFrame({"lr": np.repeat([0, 1], 16), "seed": np.tile(np.arange(16), 2),
+                        "test_accuracy": np.r_[scaled, scaled]})
+    for margin, verdict, stopped in [(0.5, "equivalent", "decided"), (0.495, "undecided", "cap")]:
+        frame = decision.race_look(tie, point="lr", margin=margin, min_seeds=16, max_seeds=16)
+        assert frame.verdict.tolist() == ["best", verdict]
+        assert frame.stopped.tolist()[1] == stopped
