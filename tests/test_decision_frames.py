@@ -158,3 +158,35 @@ def test_race_look_reads_the_margin_in_points():
         frame = decision.race_look(tie, point="lr", margin=margin, min_seeds=16, max_seeds=16)
         assert frame.verdict.tolist() == ["best", verdict]
         assert frame.stopped.tolist()[1] == stopped
+
+
+def test_decide_simulates_with_the_margin_as_a_fraction(monkeypatch):
+    """seeds_needed and seeds_to_decide_most simulate the procedure at the margin in
+    accuracy fractions (0.3 points: 0.003), the failure limit and alpha given."""
+    seen = []
+
+    def point_rate(i, totals, truth, st, sims, rng, args, base):
+        seen.append(("point", args))
+        return np.ones(len(totals))
+
+    def study_rate(seeds, st, open_, counted, sd, rate, sims, rng, args):
+        seen.append(("study", args))
+        return 1.0
+
+    monkeypatch.setattr(decision, "_decision_rate", point_rate)
+    monkeypatch.setattr(decision, "_study_rate", study_rate)
+    runs, _ = grid_runs()
+    decision.decide(runs, point="init", value="acc", alpha=0.1, margin=0.3, failure_limit=1.0)
+    assert {kind for kind, _ in seen} == {"point", "study"}
+    assert all(args == (0.1, 0.003, 1.0) for _, args in seen)
+
+
+def test_race_look_reads_ten_classes_by_default():
+    """Three runs at 0.075: learned runs far below the other point with 10 classes (worse
+    at the first look), failures with 11 (Fisher's p of 3 of 3 against 0 of 3, 0.05
+    doubled, decides nothing there)."""
+    runs = pd.DataFrame({"lr": [0, 0, 0, 1, 1, 1], "seed": [0, 1, 2] * 2,
+                         "test_accuracy": [0.075, 0.075, 0.075, 0.9, 0.91, 0.92]})
+    assert decision.race_look(runs, point="lr").verdict.tolist() == ["worse", "best"]
+    eleven = decision.race_look(runs, point="lr", num_classes=11)
+    assert eleven.verdict.tolist()[0] == "undecided"
