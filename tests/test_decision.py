@@ -201,6 +201,8 @@ def test_race_look_replays_and_asks_for_the_next_round():
     assert list(frame.verdict[2:]) == ["worse", "worse"]
     assert (frame.seeds_wanted[2:] == 3).all() and (frame.stopped[2:] == "decided").all()
     assert (frame.seeds_wanted[:2] == 5).all() and (frame.stopped[:2] == "open").all()
+    assert frame.look.tolist()[2:] == [1, 1] and frame.look[:2].isna().all()  # 1-based
+    assert frame.why.tolist() == ["open: 5 seeds wanted"] * 2 + ["worse at look 1"] * 2
     plan = frame.attrs["plan"]
     assert plan.looks == (3, 5, 7, 9, 11, 13, 15, 17, 19, 20)
     assert sum(plan.alphas) == pytest.approx(0.05)
