@@ -9,7 +9,8 @@
 #   bash benchmarks/mutation/two_processes.sh lenet_bench/records/race_rule.py \
 #     results/mutation/race_rule tests/test_racing.py
 # OUT_DIR gets shard0/ and shard1/ (the worktrees, each with .mutmut-cache and one log per
-# mutant) and statuses.txt ("id|status|line number|the line", every mutant). Never call
+# mutant) and statuses.txt ("id|status|line number|the line", every mutant); remove the
+# shards afterwards with `git worktree remove --force OUT_DIR/shard0` (and shard1). Never call
 # `mutmut show` in a shard while its loop runs (it rewrites the cache; the run crashes).
 set -u
 module=$1; out=$2; shift 2
