@@ -11,7 +11,7 @@ from statsmodels.stats.proportion import proportion_confint
 
 from lenet_bench.errors import InputError
 from lenet_bench.records import decision
-from test_decision import tie_with_half_width
+from test_decision import stats_of, tie_with_half_width
 from test_decision_reference import reference_intervals, split_runs
 
 
@@ -50,8 +50,7 @@ def test_decide_columns_are_the_points_own_figures():
         assert row.failure_upper == pytest.approx(upper, rel=1e-9)
     np.testing.assert_allclose(frame[["interval_low", "interval_high"]],
                                100 * reference_intervals(points, 0.1), rtol=1e-9)
-    st = decision.summarize(np.array([np.r_[g[::-1], [np.nan] * (6 - len(g))] for g in groups]),
-                            10, frame.seeds.to_numpy())
+    st = stats_of([g[::-1] for g in groups])
     codes = decision.verdict_codes(st, 0.1, 0.003, 1.0)
     assert (codes == decision.UNDECIDED).sum() == 3  # d (one learned run), b and a
     assert frame.verdict.tolist() == list(decision.NAMES[codes])

@@ -4,14 +4,13 @@ closed testing by enumerating every intersection, then run on a few hundred smal
 drawn to sit near its edges (ties, zero spread, one or no learned run, failures by NaN
 and at chance, gaps around the thresholds). Every verdict and interval must agree."""
 
-import itertools
-
 import numpy as np
 import pytest
 from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
 from lenet_bench.records import decision
+from test_decision import brute_force_worse, stats_of
 
 VAR_FLOOR = 1e-8  # an sd of 0.01 points: the procedure's floor, spelled here
 
@@ -50,14 +49,6 @@ def p_beats(point_i, point_j):
     return min(1.0, 2 * min(p_acc, p_fail))
 
 
-def closed_worse(q, alpha):
-    """H_i falls iff every intersection H_S with i in S falls (Bonferroni over |S| (k-1))."""
-    k = len(q)
-    falls = {subset: min(q[list(subset)]) < alpha / (len(subset) * (k - 1))
-             for size in range(1, k + 1) for subset in itertools.combinations(range(k), size)}
-    return [all(fell for subset, fell in falls.items() if i in subset) for i in range(k)]
-
-
 def reference_intervals(points, alpha):
     """Per point [min_j l_ij, min_j u_ij] of mu_i - mu_j over the others with >= 2 learned
     runs: l at 1 - alpha, u at 1 - alpha / (k - 1); NaN without a comparison."""
@@ -93,7 +84,7 @@ def reference_verdicts(groups, num_classes, alpha, margin, failure_limit):
     k = len(groups)
     points = [split_runs(g, num_classes) for g in groups]
     runs = np.array([len(g) for g in groups])
-    worse = np.array(closed_worse(reference_q(points), alpha)) & (runs >= 2)
+    worse = brute_force_worse(reference_q(points), alpha) & (runs >= 2)
     rates = [failed.mean() if len(failed) else 0.0 for failed, _ in points]
     means = [learned.mean() if len(learned) else -np.inf for _, learned in points]
     candidates = [i for i in range(k) if not worse[i] and runs[i] >= 2]
@@ -112,14 +103,6 @@ def reference_verdicts(groups, num_classes, alpha, margin, failure_limit):
         else:
             verdicts.append(decision.UNDECIDED)
     return verdicts, bounds
-
-
-def stats_of(groups, num_classes):
-    width = max(len(g) for g in groups)
-    padded = np.full((len(groups), max(width, 1)), np.nan)
-    for row, values in enumerate(groups):
-        padded[row, :len(values)] = values
-    return decision.summarize(padded, num_classes, [len(g) for g in groups])
 
 
 def edge_grid(rng):
@@ -212,7 +195,7 @@ def test_worse_calls_turn_where_the_references_p_values_put_them():
         st, enough = stats_of(groups, num_classes), np.array([len(g) >= 2 for g in groups])
         turns = {q_i * s * (k - 1) for q_i in q for s in range(1, k + 1)}
         for alpha in (a for turn in sorted(turns) if 1e-9 < turn < 0.5 for a in either_side(turn)):
-            expected = np.array(closed_worse(q, alpha)) & enough
+            expected = brute_force_worse(q, alpha) & enough
             np.testing.assert_array_equal(decision.worse_calls(st, alpha), expected,
                                           err_msg=f"alpha {alpha}: {groups}")
             checked += 1
