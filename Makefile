@@ -99,7 +99,8 @@ perf: $(VENV)/.installed
 # thing at a time (an operator, a constant, a condition) and runs the module's fast tests,
 # which must fail. Each module's tests: those that cover it in a second or so per run, no
 # training (group_loop's train through a recording stand-in trainer, plus two tiny real ones).
-MUTATION_MODULES ?= runs files noise data decision race_rule group_loop
+MUTATION_ALL := runs files noise data decision race_rule group_loop
+MUTATION_MODULES ?= $(MUTATION_ALL)
 MUTATION_OUT ?= results/mutation
 MUTATION_PATH_runs := lenet_bench/runs.py
 MUTATION_PATH_files := lenet_bench/files.py
@@ -126,7 +127,7 @@ MUTATION_TESTS_group_loop := tests/test_group_loop_records.py tests/test_data_or
 # mutmut 2 counts a mutant as killed only on exit status 1, so any failure (an import error
 # of the mutated module is pytest's 2) is made a 1 (the runner below).
 # No bytecode caches: two mutants of one size written in one second would share a stale .pyc.
-MUTATION_PYTEST = PYTHONDONTWRITEBYTECODE=1 $(VENV)/bin/python -m pytest -x -q -p no:xdist \
+MUTATION_PYTEST = PYTHONDONTWRITEBYTECODE=1 $(abspath $(VENV))/bin/python -m pytest -x -q -p no:xdist \
   -p no:cacheprovider
 # The installs it needs; MUTATION_DEPS= skips them (a venv made another way).
 MUTATION_DEPS ?= $(VENV)/.installed $(VENV)/.installed-mutation
@@ -144,7 +145,7 @@ MUTMUT_IN_TREE = cd $(MUTATION_OUT)/tree-$* && $(MUTMUT)
 mutation: $(addprefix mutation-,$(MUTATION_MODULES))
 
 mutation-%: $(MUTATION_DEPS)
-	@test -n "$(MUTATION_PATH_$*)" || { echo "error: MUTATION_MODULES: '$*' is unknown: expected some of runs files noise data decision race_rule group_loop" >&2; exit 2; }
+	@test -n "$(MUTATION_PATH_$*)" || { echo "error: MUTATION_MODULES: '$*' is unknown: expected some of $(MUTATION_ALL)" >&2; exit 2; }
 	@echo "mutation: $* ($(MUTATION_PATH_$*))"
 	@rm -rf $(MUTATION_OUT)/tree-$* && mkdir -p $(MUTATION_OUT)/tree-$*
 	@cp -r lenet_bench tests experiments pyproject.toml pytest.ini $(MUTATION_OUT)/tree-$*/
@@ -153,7 +154,7 @@ mutation-%: $(MUTATION_DEPS)
 	  echo "machine: $$(nproc) cores, $$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $$(uname -sm)"; \
 	  echo "started: $$(date -u +%Y-%m-%dT%H:%M:%SZ)"; } > $(MUTATION_OUT)/$*.txt
 	@start=$$(date +%s); (cd $(MUTATION_OUT)/tree-$* && nice -n 19 $(MUTMUT) run --paths-to-mutate $(MUTATION_PATH_$*) --tests-dir tests \
-	  --runner "$(subst $(VENV)/,$(abspath $(VENV))/,$(MUTATION_RUNNER))" --simple-output --no-progress) \
+	  --runner "$(MUTATION_RUNNER)" --simple-output --no-progress) \
 	  > $(MUTATION_OUT)/$*.run.log 2>&1; \
 	  echo "seconds: $$(( $$(date +%s) - start ))" >> $(MUTATION_OUT)/$*.txt
 	@for kind in killed survived timeout suspicious skipped untested; do \
